@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './reader.js';
+export * from './writer.js';
+export * from './codec-runtime.js';
+export * from './generated/index.js';
