@@ -117,8 +117,8 @@ export class Reader {
 
   /**
    * Zig-zag varlong read into a number. Record timestamp and offset deltas are varlongs on the wire but
-   * in practice small; this avoids a bigint per record. Values beyond 2^53 lose precision, so callers use
-   * it only where Kafka's own values fit.
+   * in practice small; this avoids a bigint per record. Exact for |value| <= 2^52 (the zig-zag form must
+   * fit 2^53); callers use it only where Kafka's own values fit.
    */
   varlongNumber(): number {
     let value = 0;

@@ -136,7 +136,7 @@ export class Writer {
     return this;
   }
 
-  /** Zig-zag varlong from a number (record deltas): no bigint per record. */
+  /** Zig-zag varlong from a number (record deltas): no bigint per record. Exact for |v| <= 2^52. */
   varlongNumber(v: number): this {
     let u = v >= 0 ? v * 2 : -v * 2 - 1;
     this.ensure(10);
@@ -171,6 +171,7 @@ export class Writer {
   }
 
   string(v: string, compact: boolean): this {
+    if (v === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where a non-nullable string is required');
     return this.nullableString(v, compact);
   }
 
@@ -184,6 +185,7 @@ export class Writer {
   }
 
   bytes(v: Uint8Array, compact: boolean): this {
+    if (v === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where non-nullable bytes are required');
     return this.nullableBytes(v, compact);
   }
 

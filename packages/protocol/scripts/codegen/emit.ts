@@ -142,6 +142,12 @@ class MessageEmitter {
     return versionCond(r, this.valid);
   }
 
+  /** When the field may be null, relative to the versions in which it is present (so no dead branch). */
+  private nullCond(f: FieldSpec): string {
+    const present = intersect(isTagged(f) ? f.taggedVersions : f.versions, this.valid);
+    return versionCond(intersect(f.nullableVersions, present), present);
+  }
+
   private compactExpr(f: FieldSpec): string {
     return f.flexibleVersions ? this.cond(f.flexibleVersions) : 'flexible';
   }
@@ -227,6 +233,14 @@ class MessageEmitter {
       }
     }
     const tagged = s.fields.filter(isTagged).sort((a, b) => a.tag! - b.tag!);
+    for (const f of tagged) {
+      const c = this.cond(f.taggedVersions);
+      if (f.ignorable || c === 'true') continue;
+      const check = `m.${f.prop} !== undefined && !(${isDefaultExpr(f, `m.${f.prop}`)})`;
+      o.push(
+        `  if (${c === 'false' ? '' : `!(${c}) && `}${check}) unsupportedField('${s.tsName}', '${f.prop}', version);`,
+      );
+    }
     o.push('  if (flexible) {');
     o.push('    const unknown = m.unknownTaggedFields;');
     o.push(`    ${tagged.length > 0 ? 'let' : 'const'} count = unknown === undefined ? 0 : unknown.length;`);
@@ -236,11 +250,6 @@ class MessageEmitter {
         `    const t_${f.prop} = ${c === 'true' ? '' : `(${c}) && `}m.${f.prop} !== undefined && !(${isDefaultExpr(f, `m.${f.prop}`)});`,
       );
       o.push(`    if (t_${f.prop}) count++;`);
-      if (!f.ignorable && c !== 'true') {
-        o.push(
-          `    else if (!(${c}) && m.${f.prop} !== undefined && !(${isDefaultExpr(f, `m.${f.prop}`)})) unsupportedField('${s.tsName}', '${f.prop}', version);`,
-        );
-      }
     }
     o.push('    w.uvarint(count);');
     if (tagged.length > 0) o.push('    let u = 0;');
@@ -262,7 +271,7 @@ class MessageEmitter {
   /** Statements writing value `v` of field `f` (present in the version being written). */
   private writeStatements(s: StructSpec, f: FieldSpec, v: string, compact: string): string[] {
     const t = f.type;
-    const nullCond = this.cond(intersect(f.nullableVersions, f.versions));
+    const nullCond = this.nullCond(f);
     const typeNullable = isNullableType(f);
     const where = `'${s.tsName}', '${f.prop}', version`;
     const nonNullV = typeNullable ? `nonNull(${v}, ${where})` : v;
@@ -303,7 +312,7 @@ class MessageEmitter {
   /** An expression reading field `f` (present in the version being read). */
   private readExpr(s: StructSpec, f: FieldSpec, compact: string): string {
     const t = f.type;
-    const nullCond = this.cond(intersect(f.nullableVersions, f.versions));
+    const nullCond = this.nullCond(f);
     const where = `'${s.tsName}', '${f.prop}', version`;
     const pick = (nullable: string, strict: string): string => {
       if (nullCond === 'true') return nullable;
@@ -533,6 +542,7 @@ function emitSchema(sel: Selection): string {
             nullableVersions: range(f.nullableVersions),
             nullableType: isNullableType(f),
             tag: f.tag,
+            ignorable: f.ignorable,
             flexibleVersions: f.flexibleVersions ? range(f.flexibleVersions) : undefined,
             default: f.defaultText ?? null,
           })),

@@ -109,8 +109,7 @@ export function encodeConsumerProtocolSubscription(w: Writer, m: Init<ConsumerPr
   }
   if (version >= 3) {
     const v_rackId = m.rackId === undefined ? null : m.rackId;
-    if (version >= 3) w.nullableString(v_rackId, flexible);
-    else w.string(nonNull(v_rackId, 'ConsumerProtocolSubscription', 'rackId', version), flexible);
+    w.nullableString(v_rackId, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -126,7 +125,7 @@ export function decodeConsumerProtocolSubscription(r: Reader, version: number): 
   const f_userData: Buffer | null = r.nullableBytes(flexible);
   const f_ownedPartitions: ConsumerProtocolSubscriptionTopicPartition[] = version >= 1 ? nonNull(readStructArray(r, flexible, version, decodeConsumerProtocolSubscriptionTopicPartition), 'ConsumerProtocolSubscription', 'ownedPartitions', version) : [];
   const f_generationId: number = version >= 2 ? r.int32() : -1;
-  const f_rackId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_rackId: string | null = version >= 3 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();

@@ -88,14 +88,12 @@ export function encodeCreateDelegationTokenRequest(w: Writer, m: Init<CreateDele
   const flexible = version >= 2;
   if (version >= 3) {
     const v_ownerPrincipalType = m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType;
-    if (version >= 3) w.nullableString(v_ownerPrincipalType, flexible);
-    else w.string(nonNull(v_ownerPrincipalType, 'CreateDelegationTokenRequest', 'ownerPrincipalType', version), flexible);
+    w.nullableString(v_ownerPrincipalType, flexible);
   }
   else if (m.ownerPrincipalType !== undefined && !(m.ownerPrincipalType === "")) unsupportedField('CreateDelegationTokenRequest', 'ownerPrincipalType', version);
   if (version >= 3) {
     const v_ownerPrincipalName = m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName;
-    if (version >= 3) w.nullableString(v_ownerPrincipalName, flexible);
-    else w.string(nonNull(v_ownerPrincipalName, 'CreateDelegationTokenRequest', 'ownerPrincipalName', version), flexible);
+    w.nullableString(v_ownerPrincipalName, flexible);
   }
   else if (m.ownerPrincipalName !== undefined && !(m.ownerPrincipalName === "")) unsupportedField('CreateDelegationTokenRequest', 'ownerPrincipalName', version);
   {
@@ -116,8 +114,8 @@ export function encodeCreateDelegationTokenRequest(w: Writer, m: Init<CreateDele
 
 export function decodeCreateDelegationTokenRequest(r: Reader, version: number): CreateDelegationTokenRequest {
   const flexible = version >= 2;
-  const f_ownerPrincipalType: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : "";
-  const f_ownerPrincipalName: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_ownerPrincipalType: string | null = version >= 3 ? r.nullableString(flexible) : "";
+  const f_ownerPrincipalName: string | null = version >= 3 ? r.nullableString(flexible) : "";
   const f_renewers: CreateDelegationTokenRequestCreatableRenewers[] = nonNull(readStructArray(r, flexible, version, decodeCreateDelegationTokenRequestCreatableRenewers), 'CreateDelegationTokenRequest', 'renewers', version);
   const f_maxLifetimeMs: bigint = r.int64();
   let unknownTaggedFields: UnknownTaggedField[] | undefined;

@@ -286,8 +286,7 @@ export function encodeCreateTopicsResponseCreatableTopicConfigs(w: Writer, m: In
   else if (m.name !== undefined && !(m.name === "")) unsupportedField('CreateTopicsResponseCreatableTopicConfigs', 'name', version);
   if (version >= 5) {
     const v_value = m.value === undefined ? "" : m.value;
-    if (version >= 5) w.nullableString(v_value, flexible);
-    else w.string(nonNull(v_value, 'CreateTopicsResponseCreatableTopicConfigs', 'value', version), flexible);
+    w.nullableString(v_value, flexible);
   }
   else if (m.value !== undefined && !(m.value === "")) unsupportedField('CreateTopicsResponseCreatableTopicConfigs', 'value', version);
   if (version >= 5) {
@@ -315,7 +314,7 @@ export function encodeCreateTopicsResponseCreatableTopicConfigs(w: Writer, m: In
 export function decodeCreateTopicsResponseCreatableTopicConfigs(r: Reader, version: number): CreateTopicsResponseCreatableTopicConfigs {
   const flexible = version >= 5;
   const f_name: string = version >= 5 ? r.string(flexible) : "";
-  const f_value: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_value: string | null = version >= 5 ? r.nullableString(flexible) : "";
   const f_readOnly: boolean = version >= 5 ? r.bool() : false;
   const f_configSource: number = version >= 5 ? r.int8() : -1;
   const f_isSensitive: boolean = version >= 5 ? r.bool() : false;
@@ -377,8 +376,7 @@ export function encodeCreateTopicsResponseCreatableTopicResult(w: Writer, m: Ini
   }
   if (version >= 1) {
     const v_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
-    if (version >= 1) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'CreateTopicsResponseCreatableTopicResult', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
   if (version >= 5) {
     const v_numPartitions = m.numPartitions === undefined ? -1 : m.numPartitions;
@@ -390,8 +388,7 @@ export function encodeCreateTopicsResponseCreatableTopicResult(w: Writer, m: Ini
   }
   if (version >= 5) {
     const v_configs = m.configs === undefined ? EMPTY_ARRAY : m.configs;
-    if (version >= 5) writeStructArray(w, v_configs, flexible, version, encodeCreateTopicsResponseCreatableTopicConfigs);
-    else writeStructArray(w, nonNull(v_configs, 'CreateTopicsResponseCreatableTopicResult', 'configs', version), flexible, version, encodeCreateTopicsResponseCreatableTopicConfigs);
+    writeStructArray(w, v_configs, flexible, version, encodeCreateTopicsResponseCreatableTopicConfigs);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -417,10 +414,10 @@ export function decodeCreateTopicsResponseCreatableTopicResult(r: Reader, versio
   const f_name: string = r.string(flexible);
   const f_topicId: string = version >= 7 ? r.uuid() : ZERO_UUID;
   const f_errorCode: number = r.int16();
-  const f_errorMessage: string | null = version >= 1 ? (version >= 1 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_errorMessage: string | null = version >= 1 ? r.nullableString(flexible) : "";
   const f_numPartitions: number = version >= 5 ? r.int32() : -1;
   const f_replicationFactor: number = version >= 5 ? r.int16() : -1;
-  const f_configs: CreateTopicsResponseCreatableTopicConfigs[] | null = version >= 5 ? (version >= 5 ? readStructArray(r, flexible, version, decodeCreateTopicsResponseCreatableTopicConfigs) : nonNull(readStructArray(r, flexible, version, decodeCreateTopicsResponseCreatableTopicConfigs), 'CreateTopicsResponseCreatableTopicResult', 'configs', version)) : [];
+  const f_configs: CreateTopicsResponseCreatableTopicConfigs[] | null = version >= 5 ? readStructArray(r, flexible, version, decodeCreateTopicsResponseCreatableTopicConfigs) : [];
   let f_topicConfigErrorCode: number = 0;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {

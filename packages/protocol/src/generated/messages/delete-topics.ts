@@ -37,8 +37,7 @@ export function encodeDeleteTopicsRequestDeleteTopicState(w: Writer, m: Init<Del
   const flexible = version >= 4;
   if (version >= 6) {
     const v_name = m.name === undefined ? null : m.name;
-    if (version >= 6) w.nullableString(v_name, flexible);
-    else w.string(nonNull(v_name, 'DeleteTopicsRequestDeleteTopicState', 'name', version), flexible);
+    w.nullableString(v_name, flexible);
   }
   else if (m.name !== undefined && !(m.name === null)) unsupportedField('DeleteTopicsRequestDeleteTopicState', 'name', version);
   if (version >= 6) {
@@ -56,7 +55,7 @@ export function encodeDeleteTopicsRequestDeleteTopicState(w: Writer, m: Init<Del
 
 export function decodeDeleteTopicsRequestDeleteTopicState(r: Reader, version: number): DeleteTopicsRequestDeleteTopicState {
   const flexible = version >= 4;
-  const f_name: string | null = version >= 6 ? (version >= 6 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_name: string | null = version >= 6 ? r.nullableString(flexible) : null;
   const f_topicId: string = version >= 6 ? r.uuid() : ZERO_UUID;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
@@ -173,8 +172,7 @@ export function encodeDeleteTopicsResponseDeletableTopicResult(w: Writer, m: Ini
   }
   if (version >= 5) {
     const v_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
-    if (version >= 5) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'DeleteTopicsResponseDeletableTopicResult', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -189,7 +187,7 @@ export function decodeDeleteTopicsResponseDeletableTopicResult(r: Reader, versio
   const f_name: string | null = (version >= 6 ? r.nullableString(flexible) : r.string(flexible));
   const f_topicId: string = version >= 6 ? r.uuid() : ZERO_UUID;
   const f_errorCode: number = r.int16();
-  const f_errorMessage: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_errorMessage: string | null = version >= 5 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();

@@ -168,8 +168,7 @@ export function encodeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, m
   else if (m.name !== undefined && !(m.name === "")) unsupportedField('DescribeConfigsResponseDescribeConfigsSynonym', 'name', version);
   if (version >= 1) {
     const v_value = m.value === undefined ? "" : m.value;
-    if (version >= 1) w.nullableString(v_value, flexible);
-    else w.string(nonNull(v_value, 'DescribeConfigsResponseDescribeConfigsSynonym', 'value', version), flexible);
+    w.nullableString(v_value, flexible);
   }
   else if (m.value !== undefined && !(m.value === "")) unsupportedField('DescribeConfigsResponseDescribeConfigsSynonym', 'value', version);
   if (version >= 1) {
@@ -188,7 +187,7 @@ export function encodeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, m
 export function decodeDescribeConfigsResponseDescribeConfigsSynonym(r: Reader, version: number): DescribeConfigsResponseDescribeConfigsSynonym {
   const flexible = version >= 4;
   const f_name: string = version >= 1 ? r.string(flexible) : "";
-  const f_value: string | null = version >= 1 ? (version >= 1 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_value: string | null = version >= 1 ? r.nullableString(flexible) : "";
   const f_source: number = version >= 1 ? r.int8() : 0;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
@@ -269,8 +268,7 @@ export function encodeDescribeConfigsResponseDescribeConfigsResourceResult(w: Wr
   }
   if (version >= 3) {
     const v_documentation = m.documentation === undefined ? "" : m.documentation;
-    if (version >= 3) w.nullableString(v_documentation, flexible);
-    else w.string(nonNull(v_documentation, 'DescribeConfigsResponseDescribeConfigsResourceResult', 'documentation', version), flexible);
+    w.nullableString(v_documentation, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -290,7 +288,7 @@ export function decodeDescribeConfigsResponseDescribeConfigsResourceResult(r: Re
   const f_isSensitive: boolean = r.bool();
   const f_synonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = version >= 1 ? nonNull(readStructArray(r, flexible, version, decodeDescribeConfigsResponseDescribeConfigsSynonym), 'DescribeConfigsResponseDescribeConfigsResourceResult', 'synonyms', version) : [];
   const f_configType: number = version >= 3 ? r.int8() : 0;
-  const f_documentation: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_documentation: string | null = version >= 3 ? r.nullableString(flexible) : "";
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();

@@ -108,8 +108,7 @@ export function encodeDescribeGroupsResponseDescribedGroupMember(w: Writer, m: I
   }
   if (version >= 4) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 4) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'DescribeGroupsResponseDescribedGroupMember', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   {
     const v_clientId = m.clientId === undefined ? "" : m.clientId;
@@ -138,7 +137,7 @@ export function encodeDescribeGroupsResponseDescribedGroupMember(w: Writer, m: I
 export function decodeDescribeGroupsResponseDescribedGroupMember(r: Reader, version: number): DescribeGroupsResponseDescribedGroupMember {
   const flexible = version >= 5;
   const f_memberId: string = r.string(flexible);
-  const f_groupInstanceId: string | null = version >= 4 ? (version >= 4 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 4 ? r.nullableString(flexible) : null;
   const f_clientId: string = r.string(flexible);
   const f_clientHost: string = r.string(flexible);
   const f_memberMetadata: Buffer = r.bytes(flexible);

@@ -269,8 +269,7 @@ export function encodeDescribeQuorumResponsePartitionData(w: Writer, m: Init<Des
   }
   if (version >= 2) {
     const v_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
-    if (version >= 2) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'DescribeQuorumResponsePartitionData', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
   {
     const v_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
@@ -304,7 +303,7 @@ export function decodeDescribeQuorumResponsePartitionData(r: Reader, version: nu
   const flexible = true;
   const f_partitionIndex: number = r.int32();
   const f_errorCode: number = r.int16();
-  const f_errorMessage: string | null = version >= 2 ? (version >= 2 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_errorMessage: string | null = version >= 2 ? r.nullableString(flexible) : "";
   const f_leaderId: number = r.int32();
   const f_leaderEpoch: number = r.int32();
   const f_highWatermark: bigint = r.int64();
@@ -515,8 +514,7 @@ export function encodeDescribeQuorumResponse(w: Writer, m: Init<DescribeQuorumRe
   }
   if (version >= 2) {
     const v_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
-    if (version >= 2) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'DescribeQuorumResponse', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
   {
     const v_topics = m.topics === undefined ? EMPTY_ARRAY : m.topics;
@@ -538,7 +536,7 @@ export function encodeDescribeQuorumResponse(w: Writer, m: Init<DescribeQuorumRe
 export function decodeDescribeQuorumResponse(r: Reader, version: number): DescribeQuorumResponse {
   const flexible = true;
   const f_errorCode: number = r.int16();
-  const f_errorMessage: string | null = version >= 2 ? (version >= 2 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_errorMessage: string | null = version >= 2 ? r.nullableString(flexible) : "";
   const f_topics: DescribeQuorumResponseTopicData[] = nonNull(readStructArray(r, flexible, version, decodeDescribeQuorumResponseTopicData), 'DescribeQuorumResponse', 'topics', version);
   const f_nodes: DescribeQuorumResponseNode[] = version >= 2 ? nonNull(readStructArray(r, flexible, version, decodeDescribeQuorumResponseNode), 'DescribeQuorumResponse', 'nodes', version) : [];
   let unknownTaggedFields: UnknownTaggedField[] | undefined;

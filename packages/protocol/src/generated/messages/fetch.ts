@@ -375,6 +375,7 @@ export function encodeFetchRequest(w: Writer, m: Init<FetchRequest>, version: nu
     const v_rackId = m.rackId === undefined ? "" : m.rackId;
     w.string(v_rackId, flexible);
   }
+  if (!(version >= 15) && m.replicaState !== undefined && !(isDefaultFetchRequestReplicaState(m.replicaState))) unsupportedField('FetchRequest', 'replicaState', version);
   if (flexible) {
     const unknown = m.unknownTaggedFields;
     let count = unknown === undefined ? 0 : unknown.length;
@@ -382,7 +383,6 @@ export function encodeFetchRequest(w: Writer, m: Init<FetchRequest>, version: nu
     if (t_clusterId) count++;
     const t_replicaState = (version >= 15) && m.replicaState !== undefined && !(isDefaultFetchRequestReplicaState(m.replicaState));
     if (t_replicaState) count++;
-    else if (!(version >= 15) && m.replicaState !== undefined && !(isDefaultFetchRequestReplicaState(m.replicaState))) unsupportedField('FetchRequest', 'replicaState', version);
     w.uvarint(count);
     let u = 0;
     if (t_clusterId) {
@@ -390,8 +390,7 @@ export function encodeFetchRequest(w: Writer, m: Init<FetchRequest>, version: nu
       w.uvarint(0);
       w.beginUVarintSized();
       const v_clusterId = m.clusterId === undefined ? null : m.clusterId;
-      if (version >= 12) w.nullableString(v_clusterId, true);
-      else w.string(nonNull(v_clusterId, 'FetchRequest', 'clusterId', version), true);
+      w.nullableString(v_clusterId, true);
       w.endUVarintSized();
     }
     if (t_replicaState) {
@@ -425,7 +424,7 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
     const count = r.uvarint();
     for (let i = 0; i < count; i++) {
       const { tag, end } = readTagHeader(r);
-      if (tag === 0 && version >= 12) f_clusterId = (version >= 12 ? r.nullableString(true) : r.string(true));
+      if (tag === 0 && version >= 12) f_clusterId = r.nullableString(true);
       else if (tag === 1 && version >= 15) f_replicaState = decodeFetchRequestReplicaState(r, version);
       else (unknownTaggedFields ??= []).push({ tag, data: r.raw(end - r.offset) });
       checkTagEnd(r, tag, end);
@@ -751,8 +750,7 @@ export function encodeFetchResponsePartitionData(w: Writer, m: Init<FetchRespons
   }
   if (version >= 4) {
     const v_abortedTransactions = m.abortedTransactions === undefined ? EMPTY_ARRAY : m.abortedTransactions;
-    if (version >= 4) writeStructArray(w, v_abortedTransactions, flexible, version, encodeFetchResponseAbortedTransaction);
-    else writeStructArray(w, nonNull(v_abortedTransactions, 'FetchResponsePartitionData', 'abortedTransactions', version), flexible, version, encodeFetchResponseAbortedTransaction);
+    writeStructArray(w, v_abortedTransactions, flexible, version, encodeFetchResponseAbortedTransaction);
   }
   if (version >= 11) {
     const v_preferredReadReplica = m.preferredReadReplica === undefined ? -1 : m.preferredReadReplica;
@@ -763,18 +761,18 @@ export function encodeFetchResponsePartitionData(w: Writer, m: Init<FetchRespons
     const v_records = m.records === undefined ? null : m.records;
     w.nullableBytes(v_records, flexible);
   }
+  if (!(version >= 12) && m.divergingEpoch !== undefined && !(isDefaultFetchResponseEpochEndOffset(m.divergingEpoch))) unsupportedField('FetchResponsePartitionData', 'divergingEpoch', version);
+  if (!(version >= 12) && m.currentLeader !== undefined && !(isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader))) unsupportedField('FetchResponsePartitionData', 'currentLeader', version);
+  if (!(version >= 12) && m.snapshotId !== undefined && !(isDefaultFetchResponseSnapshotId(m.snapshotId))) unsupportedField('FetchResponsePartitionData', 'snapshotId', version);
   if (flexible) {
     const unknown = m.unknownTaggedFields;
     let count = unknown === undefined ? 0 : unknown.length;
     const t_divergingEpoch = (version >= 12) && m.divergingEpoch !== undefined && !(isDefaultFetchResponseEpochEndOffset(m.divergingEpoch));
     if (t_divergingEpoch) count++;
-    else if (!(version >= 12) && m.divergingEpoch !== undefined && !(isDefaultFetchResponseEpochEndOffset(m.divergingEpoch))) unsupportedField('FetchResponsePartitionData', 'divergingEpoch', version);
     const t_currentLeader = (version >= 12) && m.currentLeader !== undefined && !(isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader));
     if (t_currentLeader) count++;
-    else if (!(version >= 12) && m.currentLeader !== undefined && !(isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader))) unsupportedField('FetchResponsePartitionData', 'currentLeader', version);
     const t_snapshotId = (version >= 12) && m.snapshotId !== undefined && !(isDefaultFetchResponseSnapshotId(m.snapshotId));
     if (t_snapshotId) count++;
-    else if (!(version >= 12) && m.snapshotId !== undefined && !(isDefaultFetchResponseSnapshotId(m.snapshotId))) unsupportedField('FetchResponsePartitionData', 'snapshotId', version);
     w.uvarint(count);
     let u = 0;
     if (t_divergingEpoch) {
@@ -812,7 +810,7 @@ export function decodeFetchResponsePartitionData(r: Reader, version: number): Fe
   const f_highWatermark: bigint = r.int64();
   const f_lastStableOffset: bigint = version >= 4 ? r.int64() : -1n;
   const f_logStartOffset: bigint = version >= 5 ? r.int64() : -1n;
-  const f_abortedTransactions: FetchResponseAbortedTransaction[] | null = version >= 4 ? (version >= 4 ? readStructArray(r, flexible, version, decodeFetchResponseAbortedTransaction) : nonNull(readStructArray(r, flexible, version, decodeFetchResponseAbortedTransaction), 'FetchResponsePartitionData', 'abortedTransactions', version)) : [];
+  const f_abortedTransactions: FetchResponseAbortedTransaction[] | null = version >= 4 ? readStructArray(r, flexible, version, decodeFetchResponseAbortedTransaction) : [];
   const f_preferredReadReplica: number = version >= 11 ? r.int32() : -1;
   const f_records: Buffer | null = r.nullableBytes(flexible);
   let f_divergingEpoch: FetchResponseEpochEndOffset = defaultFetchResponseEpochEndOffset();
@@ -937,8 +935,7 @@ export function encodeFetchResponseNodeEndpoint(w: Writer, m: Init<FetchResponse
   else if (m.port !== undefined && !(m.port === 0)) unsupportedField('FetchResponseNodeEndpoint', 'port', version);
   if (version >= 16) {
     const v_rack = m.rack === undefined ? null : m.rack;
-    if (version >= 16) w.nullableString(v_rack, flexible);
-    else w.string(nonNull(v_rack, 'FetchResponseNodeEndpoint', 'rack', version), flexible);
+    w.nullableString(v_rack, flexible);
   }
   else if (m.rack !== undefined && !(m.rack === null)) unsupportedField('FetchResponseNodeEndpoint', 'rack', version);
   if (flexible) {
@@ -954,7 +951,7 @@ export function decodeFetchResponseNodeEndpoint(r: Reader, version: number): Fet
   const f_nodeId: number = version >= 16 ? r.int32() : 0;
   const f_host: string = version >= 16 ? r.string(flexible) : "";
   const f_port: number = version >= 16 ? r.int32() : 0;
-  const f_rack: string | null = version >= 16 ? (version >= 16 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_rack: string | null = version >= 16 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -1009,12 +1006,12 @@ export function encodeFetchResponse(w: Writer, m: Init<FetchResponse>, version: 
     const v_responses = m.responses === undefined ? EMPTY_ARRAY : m.responses;
     writeStructArray(w, v_responses, flexible, version, encodeFetchResponseFetchableTopicResponse);
   }
+  if (!(version >= 16) && m.nodeEndpoints !== undefined && !(m.nodeEndpoints.length === 0)) unsupportedField('FetchResponse', 'nodeEndpoints', version);
   if (flexible) {
     const unknown = m.unknownTaggedFields;
     let count = unknown === undefined ? 0 : unknown.length;
     const t_nodeEndpoints = (version >= 16) && m.nodeEndpoints !== undefined && !(m.nodeEndpoints.length === 0);
     if (t_nodeEndpoints) count++;
-    else if (!(version >= 16) && m.nodeEndpoints !== undefined && !(m.nodeEndpoints.length === 0)) unsupportedField('FetchResponse', 'nodeEndpoints', version);
     w.uvarint(count);
     let u = 0;
     if (t_nodeEndpoints) {

@@ -138,8 +138,7 @@ export function encodeFindCoordinatorResponseCoordinator(w: Writer, m: Init<Find
   else if (m.errorCode !== undefined && !(m.errorCode === 0)) unsupportedField('FindCoordinatorResponseCoordinator', 'errorCode', version);
   if (version >= 4) {
     const v_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
-    if (version >= 4) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'FindCoordinatorResponseCoordinator', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -156,7 +155,7 @@ export function decodeFindCoordinatorResponseCoordinator(r: Reader, version: num
   const f_host: string = version >= 4 ? r.string(flexible) : "";
   const f_port: number = version >= 4 ? r.int32() : 0;
   const f_errorCode: number = version >= 4 ? r.int16() : 0;
-  const f_errorMessage: string | null = version >= 4 ? (version >= 4 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_errorMessage: string | null = version >= 4 ? r.nullableString(flexible) : "";
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -211,8 +210,7 @@ export function encodeFindCoordinatorResponse(w: Writer, m: Init<FindCoordinator
   else if (m.errorCode !== undefined && !(m.errorCode === 0)) unsupportedField('FindCoordinatorResponse', 'errorCode', version);
   if (version >= 1 && version <= 3) {
     const v_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
-    if (version >= 1 && version <= 3) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'FindCoordinatorResponse', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
   if (version <= 3) {
     const v_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
@@ -246,7 +244,7 @@ export function decodeFindCoordinatorResponse(r: Reader, version: number): FindC
   const flexible = version >= 3;
   const f_throttleTimeMs: number = version >= 1 ? r.int32() : 0;
   const f_errorCode: number = version <= 3 ? r.int16() : 0;
-  const f_errorMessage: string | null = version >= 1 && version <= 3 ? (version >= 1 && version <= 3 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_errorMessage: string | null = version >= 1 && version <= 3 ? r.nullableString(flexible) : "";
   const f_nodeId: number = version <= 3 ? r.int32() : 0;
   const f_host: string = version <= 3 ? r.string(flexible) : "";
   const f_port: number = version <= 3 ? r.int32() : 0;

@@ -6,7 +6,6 @@ import {
   checkTagEnd,
   type Init,
   type MessageCodec,
-  nonNull,
   readTagHeader,
   type UnknownTaggedField,
   unsupportedField,
@@ -45,8 +44,7 @@ export function encodeHeartbeatRequest(w: Writer, m: Init<HeartbeatRequest>, ver
   }
   if (version >= 3) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 3) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'HeartbeatRequest', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === null)) unsupportedField('HeartbeatRequest', 'groupInstanceId', version);
   if (flexible) {
@@ -62,7 +60,7 @@ export function decodeHeartbeatRequest(r: Reader, version: number): HeartbeatReq
   const f_groupId: string = r.string(flexible);
   const f_generationId: number = r.int32();
   const f_memberId: string = r.string(flexible);
-  const f_groupInstanceId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 3 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();

@@ -112,8 +112,7 @@ export function encodeJoinGroupRequest(w: Writer, m: Init<JoinGroupRequest>, ver
   }
   if (version >= 5) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 5) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'JoinGroupRequest', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === null)) unsupportedField('JoinGroupRequest', 'groupInstanceId', version);
   {
@@ -126,8 +125,7 @@ export function encodeJoinGroupRequest(w: Writer, m: Init<JoinGroupRequest>, ver
   }
   if (version >= 8) {
     const v_reason = m.reason === undefined ? null : m.reason;
-    if (version >= 8) w.nullableString(v_reason, flexible);
-    else w.string(nonNull(v_reason, 'JoinGroupRequest', 'reason', version), flexible);
+    w.nullableString(v_reason, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -143,10 +141,10 @@ export function decodeJoinGroupRequest(r: Reader, version: number): JoinGroupReq
   const f_sessionTimeoutMs: number = r.int32();
   const f_rebalanceTimeoutMs: number = version >= 1 ? r.int32() : -1;
   const f_memberId: string = r.string(flexible);
-  const f_groupInstanceId: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 5 ? r.nullableString(flexible) : null;
   const f_protocolType: string = r.string(flexible);
   const f_protocols: JoinGroupRequestJoinGroupRequestProtocol[] = nonNull(readStructArray(r, flexible, version, decodeJoinGroupRequestJoinGroupRequestProtocol), 'JoinGroupRequest', 'protocols', version);
-  const f_reason: string | null = version >= 8 ? (version >= 8 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_reason: string | null = version >= 8 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -199,8 +197,7 @@ export function encodeJoinGroupResponseJoinGroupResponseMember(w: Writer, m: Ini
   }
   if (version >= 5) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 5) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'JoinGroupResponseJoinGroupResponseMember', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   {
     const v_metadata = m.metadata === undefined ? EMPTY_BUFFER : m.metadata;
@@ -217,7 +214,7 @@ export function encodeJoinGroupResponseJoinGroupResponseMember(w: Writer, m: Ini
 export function decodeJoinGroupResponseJoinGroupResponseMember(r: Reader, version: number): JoinGroupResponseJoinGroupResponseMember {
   const flexible = version >= 6;
   const f_memberId: string = r.string(flexible);
-  const f_groupInstanceId: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 5 ? r.nullableString(flexible) : null;
   const f_metadata: Buffer = r.bytes(flexible);
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
@@ -277,8 +274,7 @@ export function encodeJoinGroupResponse(w: Writer, m: Init<JoinGroupResponse>, v
   }
   if (version >= 7) {
     const v_protocolType = m.protocolType === undefined ? null : m.protocolType;
-    if (version >= 7) w.nullableString(v_protocolType, flexible);
-    else w.string(nonNull(v_protocolType, 'JoinGroupResponse', 'protocolType', version), flexible);
+    w.nullableString(v_protocolType, flexible);
   }
   {
     const v_protocolName = m.protocolName === undefined ? "" : m.protocolName;
@@ -315,7 +311,7 @@ export function decodeJoinGroupResponse(r: Reader, version: number): JoinGroupRe
   const f_throttleTimeMs: number = version >= 2 ? r.int32() : 0;
   const f_errorCode: number = r.int16();
   const f_generationId: number = r.int32();
-  const f_protocolType: string | null = version >= 7 ? (version >= 7 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_protocolType: string | null = version >= 7 ? r.nullableString(flexible) : null;
   const f_protocolName: string | null = (version >= 7 ? r.nullableString(flexible) : r.string(flexible));
   const f_leader: string = r.string(flexible);
   const f_skipAssignment: boolean = version >= 9 ? r.bool() : false;

@@ -41,14 +41,12 @@ export function encodeLeaveGroupRequestMemberIdentity(w: Writer, m: Init<LeaveGr
   else if (m.memberId !== undefined && !(m.memberId === "")) unsupportedField('LeaveGroupRequestMemberIdentity', 'memberId', version);
   if (version >= 3) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 3) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'LeaveGroupRequestMemberIdentity', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === null)) unsupportedField('LeaveGroupRequestMemberIdentity', 'groupInstanceId', version);
   if (version >= 5) {
     const v_reason = m.reason === undefined ? null : m.reason;
-    if (version >= 5) w.nullableString(v_reason, flexible);
-    else w.string(nonNull(v_reason, 'LeaveGroupRequestMemberIdentity', 'reason', version), flexible);
+    w.nullableString(v_reason, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -61,8 +59,8 @@ export function encodeLeaveGroupRequestMemberIdentity(w: Writer, m: Init<LeaveGr
 export function decodeLeaveGroupRequestMemberIdentity(r: Reader, version: number): LeaveGroupRequestMemberIdentity {
   const flexible = version >= 4;
   const f_memberId: string = version >= 3 ? r.string(flexible) : "";
-  const f_groupInstanceId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : null;
-  const f_reason: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 3 ? r.nullableString(flexible) : null;
+  const f_reason: string | null = version >= 5 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -170,8 +168,7 @@ export function encodeLeaveGroupResponseMemberResponse(w: Writer, m: Init<LeaveG
   else if (m.memberId !== undefined && !(m.memberId === "")) unsupportedField('LeaveGroupResponseMemberResponse', 'memberId', version);
   if (version >= 3) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? "" : m.groupInstanceId;
-    if (version >= 3) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'LeaveGroupResponseMemberResponse', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === "")) unsupportedField('LeaveGroupResponseMemberResponse', 'groupInstanceId', version);
   if (version >= 3) {
@@ -190,7 +187,7 @@ export function encodeLeaveGroupResponseMemberResponse(w: Writer, m: Init<LeaveG
 export function decodeLeaveGroupResponseMemberResponse(r: Reader, version: number): LeaveGroupResponseMemberResponse {
   const flexible = version >= 4;
   const f_memberId: string = version >= 3 ? r.string(flexible) : "";
-  const f_groupInstanceId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_groupInstanceId: string | null = version >= 3 ? r.nullableString(flexible) : "";
   const f_errorCode: number = version >= 3 ? r.int16() : 0;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {

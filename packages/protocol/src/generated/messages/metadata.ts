@@ -181,8 +181,7 @@ export function encodeMetadataResponseMetadataResponseBroker(w: Writer, m: Init<
   }
   if (version >= 1) {
     const v_rack = m.rack === undefined ? null : m.rack;
-    if (version >= 1) w.nullableString(v_rack, flexible);
-    else w.string(nonNull(v_rack, 'MetadataResponseMetadataResponseBroker', 'rack', version), flexible);
+    w.nullableString(v_rack, flexible);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -197,7 +196,7 @@ export function decodeMetadataResponseMetadataResponseBroker(r: Reader, version:
   const f_nodeId: number = r.int32();
   const f_host: string = r.string(flexible);
   const f_port: number = r.int32();
-  const f_rack: string | null = version >= 1 ? (version >= 1 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_rack: string | null = version >= 1 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -419,8 +418,7 @@ export function encodeMetadataResponse(w: Writer, m: Init<MetadataResponse>, ver
   }
   if (version >= 2) {
     const v_clusterId = m.clusterId === undefined ? null : m.clusterId;
-    if (version >= 2) w.nullableString(v_clusterId, flexible);
-    else w.string(nonNull(v_clusterId, 'MetadataResponse', 'clusterId', version), flexible);
+    w.nullableString(v_clusterId, flexible);
   }
   if (version >= 1) {
     const v_controllerId = m.controllerId === undefined ? -1 : m.controllerId;
@@ -447,7 +445,7 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   const flexible = version >= 9;
   const f_throttleTimeMs: number = version >= 3 ? r.int32() : 0;
   const f_brokers: MetadataResponseMetadataResponseBroker[] = nonNull(readStructArray(r, flexible, version, decodeMetadataResponseMetadataResponseBroker), 'MetadataResponse', 'brokers', version);
-  const f_clusterId: string | null = version >= 2 ? (version >= 2 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_clusterId: string | null = version >= 2 ? r.nullableString(flexible) : null;
   const f_controllerId: number = version >= 1 ? r.int32() : -1;
   const f_topics: MetadataResponseMetadataResponseTopic[] = nonNull(readStructArray(r, flexible, version, decodeMetadataResponseMetadataResponseTopic), 'MetadataResponse', 'topics', version);
   const f_clusterAuthorizedOperations: number = version >= 8 && version <= 10 ? r.int32() : -2147483648;

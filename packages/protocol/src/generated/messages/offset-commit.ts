@@ -177,8 +177,7 @@ export function encodeOffsetCommitRequest(w: Writer, m: Init<OffsetCommitRequest
   }
   if (version >= 7) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 7) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'OffsetCommitRequest', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === null)) unsupportedField('OffsetCommitRequest', 'groupInstanceId', version);
   if (version >= 2 && version <= 4) {
@@ -202,7 +201,7 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   const f_groupId: string = r.string(flexible);
   const f_generationIdOrMemberEpoch: number = version >= 1 ? r.int32() : -1;
   const f_memberId: string = version >= 1 ? r.string(flexible) : "";
-  const f_groupInstanceId: string | null = version >= 7 ? (version >= 7 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 7 ? r.nullableString(flexible) : null;
   const f_retentionTimeMs: bigint = version >= 2 && version <= 4 ? r.int64() : -1n;
   const f_topics: OffsetCommitRequestOffsetCommitRequestTopic[] = nonNull(readStructArray(r, flexible, version, decodeOffsetCommitRequestOffsetCommitRequestTopic), 'OffsetCommitRequest', 'topics', version);
   let unknownTaggedFields: UnknownTaggedField[] | undefined;

@@ -147,8 +147,7 @@ export function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, m: In
   else if (m.groupId !== undefined && !(m.groupId === "")) unsupportedField('OffsetFetchRequestOffsetFetchRequestGroup', 'groupId', version);
   if (version >= 9) {
     const v_memberId = m.memberId === undefined ? null : m.memberId;
-    if (version >= 9) w.nullableString(v_memberId, flexible);
-    else w.string(nonNull(v_memberId, 'OffsetFetchRequestOffsetFetchRequestGroup', 'memberId', version), flexible);
+    w.nullableString(v_memberId, flexible);
   }
   if (version >= 9) {
     const v_memberEpoch = m.memberEpoch === undefined ? -1 : m.memberEpoch;
@@ -156,8 +155,7 @@ export function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, m: In
   }
   if (version >= 8) {
     const v_topics = m.topics === undefined ? EMPTY_ARRAY : m.topics;
-    if (version >= 8) writeStructArray(w, v_topics, flexible, version, encodeOffsetFetchRequestOffsetFetchRequestTopics);
-    else writeStructArray(w, nonNull(v_topics, 'OffsetFetchRequestOffsetFetchRequestGroup', 'topics', version), flexible, version, encodeOffsetFetchRequestOffsetFetchRequestTopics);
+    writeStructArray(w, v_topics, flexible, version, encodeOffsetFetchRequestOffsetFetchRequestTopics);
   }
   else if (m.topics !== undefined && !(m.topics !== null && m.topics.length === 0)) unsupportedField('OffsetFetchRequestOffsetFetchRequestGroup', 'topics', version);
   if (flexible) {
@@ -171,9 +169,9 @@ export function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, m: In
 export function decodeOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestGroup {
   const flexible = version >= 6;
   const f_groupId: string = version >= 8 ? r.string(flexible) : "";
-  const f_memberId: string | null = version >= 9 ? (version >= 9 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_memberId: string | null = version >= 9 ? r.nullableString(flexible) : null;
   const f_memberEpoch: number = version >= 9 ? r.int32() : -1;
-  const f_topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null = version >= 8 ? (version >= 8 ? readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopics) : nonNull(readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopics), 'OffsetFetchRequestOffsetFetchRequestGroup', 'topics', version)) : [];
+  const f_topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null = version >= 8 ? readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopics) : [];
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -216,7 +214,7 @@ export function encodeOffsetFetchRequest(w: Writer, m: Init<OffsetFetchRequest>,
   else if (m.groupId !== undefined && !(m.groupId === "")) unsupportedField('OffsetFetchRequest', 'groupId', version);
   if (version <= 7) {
     const v_topics = m.topics === undefined ? EMPTY_ARRAY : m.topics;
-    if (version >= 2 && version <= 7) writeStructArray(w, v_topics, flexible, version, encodeOffsetFetchRequestOffsetFetchRequestTopic);
+    if (version >= 2) writeStructArray(w, v_topics, flexible, version, encodeOffsetFetchRequestOffsetFetchRequestTopic);
     else writeStructArray(w, nonNull(v_topics, 'OffsetFetchRequest', 'topics', version), flexible, version, encodeOffsetFetchRequestOffsetFetchRequestTopic);
   }
   else if (m.topics !== undefined && !(m.topics !== null && m.topics.length === 0)) unsupportedField('OffsetFetchRequest', 'topics', version);
@@ -241,7 +239,7 @@ export function encodeOffsetFetchRequest(w: Writer, m: Init<OffsetFetchRequest>,
 export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest {
   const flexible = version >= 6;
   const f_groupId: string = version <= 7 ? r.string(flexible) : "";
-  const f_topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null = version <= 7 ? (version >= 2 && version <= 7 ? readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopic) : nonNull(readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopic), 'OffsetFetchRequest', 'topics', version)) : [];
+  const f_topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null = version <= 7 ? (version >= 2 ? readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopic) : nonNull(readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestTopic), 'OffsetFetchRequest', 'topics', version)) : [];
   const f_groups: OffsetFetchRequestOffsetFetchRequestGroup[] = version >= 8 ? nonNull(readStructArray(r, flexible, version, decodeOffsetFetchRequestOffsetFetchRequestGroup), 'OffsetFetchRequest', 'groups', version) : [];
   const f_requireStable: boolean = version >= 7 ? r.bool() : false;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
@@ -306,8 +304,7 @@ export function encodeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer,
   }
   if (version <= 7) {
     const v_metadata = m.metadata === undefined ? "" : m.metadata;
-    if (version <= 7) w.nullableString(v_metadata, flexible);
-    else w.string(nonNull(v_metadata, 'OffsetFetchResponseOffsetFetchResponsePartition', 'metadata', version), flexible);
+    w.nullableString(v_metadata, flexible);
   }
   else if (m.metadata !== undefined && !(m.metadata === "")) unsupportedField('OffsetFetchResponseOffsetFetchResponsePartition', 'metadata', version);
   if (version <= 7) {
@@ -328,7 +325,7 @@ export function decodeOffsetFetchResponseOffsetFetchResponsePartition(r: Reader,
   const f_partitionIndex: number = version <= 7 ? r.int32() : 0;
   const f_committedOffset: bigint = version <= 7 ? r.int64() : 0n;
   const f_committedLeaderEpoch: number = version >= 5 && version <= 7 ? r.int32() : -1;
-  const f_metadata: string | null = version <= 7 ? (version <= 7 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_metadata: string | null = version <= 7 ? r.nullableString(flexible) : "";
   const f_errorCode: number = version <= 7 ? r.int16() : 0;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
@@ -435,8 +432,7 @@ export function encodeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer
   }
   if (version >= 8) {
     const v_metadata = m.metadata === undefined ? "" : m.metadata;
-    if (version >= 8) w.nullableString(v_metadata, flexible);
-    else w.string(nonNull(v_metadata, 'OffsetFetchResponseOffsetFetchResponsePartitions', 'metadata', version), flexible);
+    w.nullableString(v_metadata, flexible);
   }
   else if (m.metadata !== undefined && !(m.metadata === "")) unsupportedField('OffsetFetchResponseOffsetFetchResponsePartitions', 'metadata', version);
   if (version >= 8) {
@@ -457,7 +453,7 @@ export function decodeOffsetFetchResponseOffsetFetchResponsePartitions(r: Reader
   const f_partitionIndex: number = version >= 8 ? r.int32() : 0;
   const f_committedOffset: bigint = version >= 8 ? r.int64() : 0n;
   const f_committedLeaderEpoch: number = version >= 8 ? r.int32() : -1;
-  const f_metadata: string | null = version >= 8 ? (version >= 8 ? r.nullableString(flexible) : r.string(flexible)) : "";
+  const f_metadata: string | null = version >= 8 ? r.nullableString(flexible) : "";
   const f_errorCode: number = version >= 8 ? r.int16() : 0;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {

@@ -137,8 +137,7 @@ export function encodeProduceRequest(w: Writer, m: Init<ProduceRequest>, version
   const flexible = version >= 9;
   if (version >= 3) {
     const v_transactionalId = m.transactionalId === undefined ? null : m.transactionalId;
-    if (version >= 3) w.nullableString(v_transactionalId, flexible);
-    else w.string(nonNull(v_transactionalId, 'ProduceRequest', 'transactionalId', version), flexible);
+    w.nullableString(v_transactionalId, flexible);
   }
   else if (m.transactionalId !== undefined && !(m.transactionalId === null)) unsupportedField('ProduceRequest', 'transactionalId', version);
   {
@@ -163,7 +162,7 @@ export function encodeProduceRequest(w: Writer, m: Init<ProduceRequest>, version
 
 export function decodeProduceRequest(r: Reader, version: number): ProduceRequest {
   const flexible = version >= 9;
-  const f_transactionalId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_transactionalId: string | null = version >= 3 ? r.nullableString(flexible) : null;
   const f_acks: number = r.int16();
   const f_timeoutMs: number = r.int32();
   const f_topicData: ProduceRequestTopicProduceData[] = nonNull(readStructArray(r, flexible, version, decodeProduceRequestTopicProduceData), 'ProduceRequest', 'topicData', version);
@@ -214,8 +213,7 @@ export function encodeProduceResponseBatchIndexAndErrorMessage(w: Writer, m: Ini
   else if (m.batchIndex !== undefined && !(m.batchIndex === 0)) unsupportedField('ProduceResponseBatchIndexAndErrorMessage', 'batchIndex', version);
   if (version >= 8) {
     const v_batchIndexErrorMessage = m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage;
-    if (version >= 8) w.nullableString(v_batchIndexErrorMessage, flexible);
-    else w.string(nonNull(v_batchIndexErrorMessage, 'ProduceResponseBatchIndexAndErrorMessage', 'batchIndexErrorMessage', version), flexible);
+    w.nullableString(v_batchIndexErrorMessage, flexible);
   }
   else if (m.batchIndexErrorMessage !== undefined && !(m.batchIndexErrorMessage === null)) unsupportedField('ProduceResponseBatchIndexAndErrorMessage', 'batchIndexErrorMessage', version);
   if (flexible) {
@@ -229,7 +227,7 @@ export function encodeProduceResponseBatchIndexAndErrorMessage(w: Writer, m: Ini
 export function decodeProduceResponseBatchIndexAndErrorMessage(r: Reader, version: number): ProduceResponseBatchIndexAndErrorMessage {
   const flexible = version >= 9;
   const f_batchIndex: number = version >= 8 ? r.int32() : 0;
-  const f_batchIndexErrorMessage: string | null = version >= 8 ? (version >= 8 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_batchIndexErrorMessage: string | null = version >= 8 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -361,15 +359,14 @@ export function encodeProduceResponsePartitionProduceResponse(w: Writer, m: Init
   }
   if (version >= 8) {
     const v_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
-    if (version >= 8) w.nullableString(v_errorMessage, flexible);
-    else w.string(nonNull(v_errorMessage, 'ProduceResponsePartitionProduceResponse', 'errorMessage', version), flexible);
+    w.nullableString(v_errorMessage, flexible);
   }
+  if (!(version >= 10) && m.currentLeader !== undefined && !(isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader))) unsupportedField('ProduceResponsePartitionProduceResponse', 'currentLeader', version);
   if (flexible) {
     const unknown = m.unknownTaggedFields;
     let count = unknown === undefined ? 0 : unknown.length;
     const t_currentLeader = (version >= 10) && m.currentLeader !== undefined && !(isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader));
     if (t_currentLeader) count++;
-    else if (!(version >= 10) && m.currentLeader !== undefined && !(isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader))) unsupportedField('ProduceResponsePartitionProduceResponse', 'currentLeader', version);
     w.uvarint(count);
     let u = 0;
     if (t_currentLeader) {
@@ -392,7 +389,7 @@ export function decodeProduceResponsePartitionProduceResponse(r: Reader, version
   const f_logAppendTimeMs: bigint = version >= 2 ? r.int64() : -1n;
   const f_logStartOffset: bigint = version >= 5 ? r.int64() : -1n;
   const f_recordErrors: ProduceResponseBatchIndexAndErrorMessage[] = version >= 8 ? nonNull(readStructArray(r, flexible, version, decodeProduceResponseBatchIndexAndErrorMessage), 'ProduceResponsePartitionProduceResponse', 'recordErrors', version) : [];
-  const f_errorMessage: string | null = version >= 8 ? (version >= 8 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_errorMessage: string | null = version >= 8 ? r.nullableString(flexible) : null;
   let f_currentLeader: ProduceResponseLeaderIdAndEpoch = defaultProduceResponseLeaderIdAndEpoch();
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
@@ -500,8 +497,7 @@ export function encodeProduceResponseNodeEndpoint(w: Writer, m: Init<ProduceResp
   else if (m.port !== undefined && !(m.port === 0)) unsupportedField('ProduceResponseNodeEndpoint', 'port', version);
   if (version >= 10) {
     const v_rack = m.rack === undefined ? null : m.rack;
-    if (version >= 10) w.nullableString(v_rack, flexible);
-    else w.string(nonNull(v_rack, 'ProduceResponseNodeEndpoint', 'rack', version), flexible);
+    w.nullableString(v_rack, flexible);
   }
   else if (m.rack !== undefined && !(m.rack === null)) unsupportedField('ProduceResponseNodeEndpoint', 'rack', version);
   if (flexible) {
@@ -517,7 +513,7 @@ export function decodeProduceResponseNodeEndpoint(r: Reader, version: number): P
   const f_nodeId: number = version >= 10 ? r.int32() : 0;
   const f_host: string = version >= 10 ? r.string(flexible) : "";
   const f_port: number = version >= 10 ? r.int32() : 0;
-  const f_rack: string | null = version >= 10 ? (version >= 10 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_rack: string | null = version >= 10 ? r.nullableString(flexible) : null;
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();
@@ -559,12 +555,12 @@ export function encodeProduceResponse(w: Writer, m: Init<ProduceResponse>, versi
     const v_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
     w.int32(v_throttleTimeMs);
   }
+  if (!(version >= 10) && m.nodeEndpoints !== undefined && !(m.nodeEndpoints.length === 0)) unsupportedField('ProduceResponse', 'nodeEndpoints', version);
   if (flexible) {
     const unknown = m.unknownTaggedFields;
     let count = unknown === undefined ? 0 : unknown.length;
     const t_nodeEndpoints = (version >= 10) && m.nodeEndpoints !== undefined && !(m.nodeEndpoints.length === 0);
     if (t_nodeEndpoints) count++;
-    else if (!(version >= 10) && m.nodeEndpoints !== undefined && !(m.nodeEndpoints.length === 0)) unsupportedField('ProduceResponse', 'nodeEndpoints', version);
     w.uvarint(count);
     let u = 0;
     if (t_nodeEndpoints) {

@@ -6,7 +6,6 @@ import {
   checkTagEnd,
   type Init,
   type MessageCodec,
-  nonNull,
   readTagHeader,
   type UnknownTaggedField,
   writeUnknownTagged,
@@ -44,8 +43,7 @@ export function encodeRequestHeader(w: Writer, m: Init<RequestHeader>, version: 
   }
   if (version >= 1) {
     const v_clientId = m.clientId === undefined ? "" : m.clientId;
-    if (version >= 1) w.nullableString(v_clientId, false);
-    else w.string(nonNull(v_clientId, 'RequestHeader', 'clientId', version), false);
+    w.nullableString(v_clientId, false);
   }
   if (flexible) {
     const unknown = m.unknownTaggedFields;
@@ -60,7 +58,7 @@ export function decodeRequestHeader(r: Reader, version: number): RequestHeader {
   const f_requestApiKey: number = r.int16();
   const f_requestApiVersion: number = r.int16();
   const f_correlationId: number = r.int32();
-  const f_clientId: string | null = version >= 1 ? (version >= 1 ? r.nullableString(false) : r.string(false)) : "";
+  const f_clientId: string | null = version >= 1 ? r.nullableString(false) : "";
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
     const count = r.uvarint();

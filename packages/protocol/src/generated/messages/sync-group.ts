@@ -106,19 +106,16 @@ export function encodeSyncGroupRequest(w: Writer, m: Init<SyncGroupRequest>, ver
   }
   if (version >= 3) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 3) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'SyncGroupRequest', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === null)) unsupportedField('SyncGroupRequest', 'groupInstanceId', version);
   if (version >= 5) {
     const v_protocolType = m.protocolType === undefined ? null : m.protocolType;
-    if (version >= 5) w.nullableString(v_protocolType, flexible);
-    else w.string(nonNull(v_protocolType, 'SyncGroupRequest', 'protocolType', version), flexible);
+    w.nullableString(v_protocolType, flexible);
   }
   if (version >= 5) {
     const v_protocolName = m.protocolName === undefined ? null : m.protocolName;
-    if (version >= 5) w.nullableString(v_protocolName, flexible);
-    else w.string(nonNull(v_protocolName, 'SyncGroupRequest', 'protocolName', version), flexible);
+    w.nullableString(v_protocolName, flexible);
   }
   {
     const v_assignments = m.assignments === undefined ? EMPTY_ARRAY : m.assignments;
@@ -137,9 +134,9 @@ export function decodeSyncGroupRequest(r: Reader, version: number): SyncGroupReq
   const f_groupId: string = r.string(flexible);
   const f_generationId: number = r.int32();
   const f_memberId: string = r.string(flexible);
-  const f_groupInstanceId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : null;
-  const f_protocolType: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
-  const f_protocolName: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 3 ? r.nullableString(flexible) : null;
+  const f_protocolType: string | null = version >= 5 ? r.nullableString(flexible) : null;
+  const f_protocolName: string | null = version >= 5 ? r.nullableString(flexible) : null;
   const f_assignments: SyncGroupRequestSyncGroupRequestAssignment[] = nonNull(readStructArray(r, flexible, version, decodeSyncGroupRequestSyncGroupRequestAssignment), 'SyncGroupRequest', 'assignments', version);
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
@@ -200,13 +197,11 @@ export function encodeSyncGroupResponse(w: Writer, m: Init<SyncGroupResponse>, v
   }
   if (version >= 5) {
     const v_protocolType = m.protocolType === undefined ? null : m.protocolType;
-    if (version >= 5) w.nullableString(v_protocolType, flexible);
-    else w.string(nonNull(v_protocolType, 'SyncGroupResponse', 'protocolType', version), flexible);
+    w.nullableString(v_protocolType, flexible);
   }
   if (version >= 5) {
     const v_protocolName = m.protocolName === undefined ? null : m.protocolName;
-    if (version >= 5) w.nullableString(v_protocolName, flexible);
-    else w.string(nonNull(v_protocolName, 'SyncGroupResponse', 'protocolName', version), flexible);
+    w.nullableString(v_protocolName, flexible);
   }
   {
     const v_assignment = m.assignment === undefined ? EMPTY_BUFFER : m.assignment;
@@ -224,8 +219,8 @@ export function decodeSyncGroupResponse(r: Reader, version: number): SyncGroupRe
   const flexible = version >= 4;
   const f_throttleTimeMs: number = version >= 1 ? r.int32() : 0;
   const f_errorCode: number = r.int16();
-  const f_protocolType: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
-  const f_protocolName: string | null = version >= 5 ? (version >= 5 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_protocolType: string | null = version >= 5 ? r.nullableString(flexible) : null;
+  const f_protocolName: string | null = version >= 5 ? r.nullableString(flexible) : null;
   const f_assignment: Buffer = r.bytes(flexible);
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {

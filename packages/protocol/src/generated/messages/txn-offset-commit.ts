@@ -186,8 +186,7 @@ export function encodeTxnOffsetCommitRequest(w: Writer, m: Init<TxnOffsetCommitR
   else if (m.memberId !== undefined && !(m.memberId === "")) unsupportedField('TxnOffsetCommitRequest', 'memberId', version);
   if (version >= 3) {
     const v_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
-    if (version >= 3) w.nullableString(v_groupInstanceId, flexible);
-    else w.string(nonNull(v_groupInstanceId, 'TxnOffsetCommitRequest', 'groupInstanceId', version), flexible);
+    w.nullableString(v_groupInstanceId, flexible);
   }
   else if (m.groupInstanceId !== undefined && !(m.groupInstanceId === null)) unsupportedField('TxnOffsetCommitRequest', 'groupInstanceId', version);
   {
@@ -210,7 +209,7 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
   const f_producerEpoch: number = r.int16();
   const f_generationId: number = version >= 3 ? r.int32() : -1;
   const f_memberId: string = version >= 3 ? r.string(flexible) : "";
-  const f_groupInstanceId: string | null = version >= 3 ? (version >= 3 ? r.nullableString(flexible) : r.string(flexible)) : null;
+  const f_groupInstanceId: string | null = version >= 3 ? r.nullableString(flexible) : null;
   const f_topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = nonNull(readStructArray(r, flexible, version, decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic), 'TxnOffsetCommitRequest', 'topics', version);
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
   if (flexible) {
