@@ -14,11 +14,14 @@ export interface UnknownTaggedField {
 
 /**
  * What an encoder accepts: the message with every field optional, at any depth. A missing field is
- * written as its default, as in Kafka's generated Java classes.
+ * written as its default, as in Kafka's generated Java classes. A byte field may be given as a list of
+ * chunks, written as one field without concatenating them (record batches in a Fetch response).
  */
-export type Init<T> = T extends Buffer | bigint | string | number | boolean | null | undefined
-  ? T
-  : T extends readonly (infer E)[]
+export type Init<T> = T extends Buffer
+  ? Buffer | readonly Buffer[]
+  : T extends bigint | string | number | boolean | null | undefined | readonly Buffer[]
+    ? T
+    : T extends readonly (infer E)[]
     ? Init<E>[]
     : { [K in keyof T]?: K extends 'unknownTaggedFields' ? T[K] : Init<T[K]> };
 
@@ -37,7 +40,24 @@ export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
 /** Kafka's Uuid.ZERO_UUID in its printed form. */
 export const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
-export function unsupportedField(struct: string, field: string, version: number): never {
+let lenientDepth = 0;
+
+/**
+ * Runs `encode` so that fields the chosen version cannot carry are left out instead of failing.
+ * A broker fills its responses once for every version and lets each version keep what it can carry,
+ * as Kafka's own broker does when it builds version-specific responses.
+ */
+export function encodeLeniently<T>(encode: () => T): T {
+  lenientDepth++;
+  try {
+    return encode();
+  } finally {
+    lenientDepth--;
+  }
+}
+
+export function unsupportedField(struct: string, field: string, version: number): void {
+  if (lenientDepth > 0) return;
   throw new KafkaCodecError(
     'UNSUPPORTED_FIELD',
     `${struct}.${field} cannot be sent at version ${version}: that version has no such field; leave it at its default or use a version that has it`,
@@ -59,7 +79,12 @@ export function nonNull<T>(value: T | null, struct: string, field: string, versi
 export type ElementDecoder<T> = (r: Reader, version: number) => T;
 export type ElementEncoder<T> = (w: Writer, value: Init<T>, version: number) => void;
 
-export function readStructArray<T>(r: Reader, compact: boolean, version: number, decode: ElementDecoder<T>): T[] | null {
+export function readStructArray<T>(
+  r: Reader,
+  compact: boolean,
+  version: number,
+  decode: ElementDecoder<T>,
+): T[] | null {
   const n = r.arrayLength(compact);
   if (n < 0) return null;
   const out = new Array<T>(n);
@@ -83,7 +108,11 @@ export function writeStructArray<T>(
 }
 
 export type PrimitiveArrayKind = 'int8' | 'int16' | 'int32' | 'int64' | 'string' | 'uuid';
-type PrimitiveOf<K extends PrimitiveArrayKind> = K extends 'int64' ? bigint : K extends 'string' | 'uuid' ? string : number;
+type PrimitiveOf<K extends PrimitiveArrayKind> = K extends 'int64'
+  ? bigint
+  : K extends 'string' | 'uuid'
+    ? string
+    : number;
 
 export function readPrimitiveArray<K extends PrimitiveArrayKind>(
   r: Reader,
@@ -155,7 +184,10 @@ export function readTagHeader(r: Reader): { tag: number; end: number } {
   const tag = r.uvarint();
   const size = r.uvarint();
   if (size > r.remaining) {
-    throw new KafkaCodecError('TRUNCATED', `tagged field ${tag} announces ${size} bytes but ${r.remaining} remain`);
+    throw new KafkaCodecError(
+      'TRUNCATED',
+      `tagged field ${tag} announces ${size} bytes but ${r.remaining} remain`,
+    );
   }
   return { tag, end: r.offset + size };
 }

@@ -110,7 +110,8 @@ export class Writer {
   }
 
   uvarint(v: number): this {
-    if (!(v >= 0 && v <= 0xffffffff)) throw new KafkaCodecError('INVALID_LENGTH', `${v} does not fit an unsigned varint`);
+    if (!(v >= 0 && v <= 0xffffffff))
+      throw new KafkaCodecError('INVALID_LENGTH', `${v} does not fit an unsigned varint`);
     this.ensure(5);
     const b = this.buf;
     while (v >= 0x80) {
@@ -152,7 +153,8 @@ export class Writer {
     if (compact) this.uvarint(n + 1);
     else if (wide) this.int32(n);
     else {
-      if (n > 0x7fff) throw new KafkaCodecError('INVALID_LENGTH', `string of ${n} bytes is longer than 32767`);
+      if (n > 0x7fff)
+        throw new KafkaCodecError('INVALID_LENGTH', `string of ${n} bytes is longer than 32767`);
       this.int16(n);
     }
   }
@@ -171,20 +173,32 @@ export class Writer {
   }
 
   string(v: string, compact: boolean): this {
-    if (v === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where a non-nullable string is required');
+    if (v === null)
+      throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where a non-nullable string is required');
     return this.nullableString(v, compact);
   }
 
-  nullableBytes(v: Uint8Array | null, compact: boolean): this {
+  /**
+   * Bytes, or a list of byte chunks written as one field: a Fetch response gives a partition's record
+   * batches as they are stored, without concatenating them.
+   */
+  nullableBytes(v: Uint8Array | readonly Uint8Array[] | null, compact: boolean): this {
     if (v === null) {
       this.lengthPrefix(-1, compact, true);
       return this;
     }
-    this.lengthPrefix(v.length, compact, true);
-    return this.raw(v);
+    if (v instanceof Uint8Array) {
+      this.lengthPrefix(v.length, compact, true);
+      return this.raw(v);
+    }
+    let n = 0;
+    for (const chunk of v) n += chunk.length;
+    this.lengthPrefix(n, compact, true);
+    for (const chunk of v) this.raw(chunk);
+    return this;
   }
 
-  bytes(v: Uint8Array, compact: boolean): this {
+  bytes(v: Uint8Array | readonly Uint8Array[], compact: boolean): this {
     if (v === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where non-nullable bytes are required');
     return this.nullableBytes(v, compact);
   }
