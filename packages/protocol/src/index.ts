@@ -6,3 +6,5 @@ export * from './reader.js';
 export * from './writer.js';
 export * from './error-codes.js';
 export * from './frame.js';
+export * from './records/index.js';
+export * from './compression/index.js';

@@ -1,0 +1,107 @@
+import { hostname } from 'node:os';
+import { EventEmitter } from 'eventemitter3';
+import { BrokerContext } from './context.js';
+import type { BrokerEvents } from './events.js';
+import { GroupCoordinator } from './groups/coordinator.js';
+import { HANDLERS } from './handlers/index.js';
+import { TopicManager } from './log/topics.js';
+import { jsonLogger } from './logger.js';
+import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from './options.js';
+import { KafkaServer } from './server/server.js';
+
+export interface ListenOptions {
+  /** Address to bind; default 127.0.0.1. */
+  host?: string;
+  /** Port to bind; 0 picks a free one. Default 9092. */
+  port?: number;
+}
+
+/** How long `close` lets in-flight requests finish before it drops connections. */
+const CLOSE_GRACE_MS = 10_000;
+
+/**
+ * A Kafka broker over a Storage. Create it with {@link createBroker}; it emits {@link BrokerEvents}.
+ */
+export class Broker extends EventEmitter<BrokerEvents> {
+  private readonly server: KafkaServer;
+  private address: { host: string; port: number } | undefined;
+  private closed: Promise<void> | undefined;
+
+  /** @internal use createBroker */
+  constructor(readonly context: BrokerContext) {
+    super();
+    this.server = new KafkaServer(context);
+  }
+
+  get config(): BrokerConfig {
+    return this.context.config;
+  }
+
+  /** Where clients connect, once listening. */
+  get listeningOn(): { host: string; port: number } | undefined {
+    return this.address;
+  }
+
+  async listen(options: ListenOptions = {}): Promise<{ host: string; port: number }> {
+    if (this.closed) throw new Error('the broker is closed; create a new one');
+    if (this.address) throw new Error(`the broker already listens on ${this.address.host}:${this.address.port}`);
+    const host = options.host ?? '127.0.0.1';
+    const bound = await this.server.listen(host, options.port ?? 9092);
+    const { config } = this.context;
+    const wildcard = host === '0.0.0.0' || host === '::';
+    this.context.advertised = {
+      host: config.advertisedHost ?? (wildcard ? hostname() : host),
+      port: config.advertisedPort ?? bound.port,
+    };
+    this.address = bound;
+    this.context.logger.info('listening', { ...bound, advertised: this.context.advertised });
+    this.emit('listening', bound);
+    return bound;
+  }
+
+  /** Stops accepting, finishes in-flight requests, then closes groups and storage. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.context.beginClosing();
+      await this.server.close(CLOSE_GRACE_MS);
+      await this.context.groups.close();
+      await this.context.storage.close();
+      this.address = undefined;
+      this.context.logger.info('closed');
+    })();
+    return this.closed;
+  }
+}
+
+/** Creates a broker: validates options, opens storage, loads topics and groups. Call `listen` next. */
+export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
+  const { storage, logger: givenLogger, ...rest } = input;
+  if (!storage) throw new Error('createBroker needs a storage, e.g. createBroker({ storage: memoryStorage() })');
+  const config = parseBrokerOptions(rest);
+  const logger = givenLogger ?? jsonLogger('info');
+  const events = new EventEmitter<BrokerEvents>();
+  await storage.open();
+  const topics = new TopicManager(storage, config.tailCacheBytes, events);
+  await topics.load();
+  const groups = new GroupCoordinator({ config, storage, logger, events, topics });
+  const context = new BrokerContext(config, storage, logger, topics, groups, events);
+  for (const h of HANDLERS) context.register(h);
+  await groups.start();
+  const broker = new Broker(context);
+  // Broker events are emitted on the context's emitter; the broker re-emits them to its listeners.
+  for (const name of EVENT_NAMES) events.on(name, (...args: unknown[]) => broker.emit(name, ...(args as [never])));
+  return broker;
+}
+
+const EVENT_NAMES: (keyof BrokerEvents)[] = [
+  'listening',
+  'connection',
+  'disconnect',
+  'request',
+  'produce',
+  'fetch',
+  'topic-created',
+  'topic-deleted',
+  'group-change',
+  'error',
+];

@@ -1,0 +1,50 @@
+/**
+ * What an API handler is: one module per Kafka API in ./handlers, each registering the versions it
+ * serves. ApiVersions is built from this registry, so the broker advertises exactly what it handles.
+ */
+import type { ApiMessages, ApiName, Init, RequestHeader } from '@kch/protocol';
+import type { BrokerContext } from './context.js';
+
+/** The client side of one request: who sent it and on which connection. */
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** From ApiVersions v3+, when the client said. */
+  clientSoftwareName?: string;
+  clientSoftwareVersion?: string;
+}
+
+export interface RequestContext {
+  readonly broker: BrokerContext;
+  readonly connection: ConnectionInfo;
+  readonly header: RequestHeader;
+  readonly apiVersion: number;
+}
+
+type Request<K extends ApiName> = ApiMessages[K]['request'];
+type Response<K extends ApiName> = Init<ApiMessages[K]['response']>;
+
+export interface ApiHandler<K extends ApiName = ApiName> {
+  readonly api: K;
+  /** Versions served; default: every version the codec knows. A narrower range says why in the handler. */
+  readonly minVersion?: number;
+  readonly maxVersion?: number;
+  /**
+   * Whether the request must wait until every earlier request of the connection has been answered.
+   * Requests are always answered in order; non-serial ones (produce, fetch, metadata) start as soon as
+   * they arrive, so a long poll or a slow storage write does not hold up the requests behind it.
+   */
+  readonly serial?: boolean;
+  /** The response, or null for none at all (Produce with acks=0). */
+  handle(request: Request<K>, ctx: RequestContext): Promise<Response<K> | null> | Response<K> | null;
+  /**
+   * The response for a request that failed as a whole with `errorCode` (an unexpected error, or a
+   * request the broker refuses): each API carries the error in its own place.
+   */
+  errorResponse(request: Request<K>, errorCode: number, ctx: RequestContext): Response<K>;
+}
+
+export function defineHandler<K extends ApiName>(handler: ApiHandler<K>): ApiHandler<K> {
+  return handler;
+}

@@ -1,0 +1,56 @@
+import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
+import { defineHandler } from '../handler.js';
+
+/** DescribeProducers: the idempotent producers a partition has state for (kafka-transactions.sh describe-producers). */
+export default defineHandler({
+  api: 'DescribeProducers',
+  async handle(request, ctx) {
+    const topics = [];
+    for (const t of request.topics) {
+      const topic = ctx.broker.topics.get(t.name);
+      const partitions = [];
+      for (const index of t.partitionIndexes) {
+        const log = topic?.logs[index];
+        if (!log) {
+          partitions.push({
+            partitionIndex: index,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: `no partition ${index} of topic ${t.name}`,
+            activeProducers: [],
+          });
+          continue;
+        }
+        try {
+          await log.open();
+        } catch (e) {
+          const code = e instanceof KafkaProtocolError ? e.code : ErrorCode.KAFKA_STORAGE_ERROR;
+          partitions.push({ partitionIndex: index, errorCode: code, errorMessage: String(e), activeProducers: [] });
+          continue;
+        }
+        const activeProducers = [];
+        for (const [producerId, entry] of log.producers.producerIds()) {
+          const last = entry.batches[entry.batches.length - 1];
+          activeProducers.push({
+            producerId: BigInt(producerId),
+            producerEpoch: entry.epoch,
+            lastSequence: last ? last.lastSequence : -1,
+            lastTimestamp: last ? BigInt(last.maxTimestamp) : -1n,
+            coordinatorEpoch: -1,
+            currentTxnStartOffset: -1n,
+          });
+        }
+        partitions.push({ partitionIndex: index, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers });
+      }
+      topics.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode, activeProducers: [] })),
+      })),
+    };
+  },
+});

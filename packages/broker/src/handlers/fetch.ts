@@ -1,0 +1,152 @@
+import { ErrorCode, type FetchResponse, type Init, KafkaProtocolError } from '@kch/protocol';
+import { defineHandler, type RequestContext } from '../handler.js';
+import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
+
+type PartitionData = Init<FetchResponse['responses'][number]['partitions'][number]>;
+
+interface WantedPartition {
+  /** Where the answer goes in the response. */
+  out: PartitionData;
+  log: PartitionLog | undefined;
+  fetchOffset: number;
+  maxBytes: number;
+}
+
+/**
+ * Fetch: sessionless (every response is a full one; KIP-227 sessions are optional for clients: a
+ * response with session id 0 tells them to keep sending full requests). Long polls: waits up to
+ * maxWaitMs for minBytes, woken by appends to any partition asked for. Batches come from the tail
+ * cache or storage as stored bytes, written to the socket without copying.
+ *
+ * Served from v4: v0-v3 readers expect message format 0/1, which would mean down-converting every
+ * batch; Kafka 4.0 dropped those versions too (KIP-896).
+ */
+export default defineHandler({
+  api: 'Fetch',
+  minVersion: 4,
+  async handle(request, ctx) {
+    const { broker } = ctx;
+    if (request.sessionId !== 0) {
+      return {
+        errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
+        sessionId: 0,
+        responses: [],
+        throttleTimeMs: 0,
+      };
+    }
+    const byId = ctx.apiVersion >= 13;
+    const wanted: WantedPartition[] = [];
+    const responses = request.topics.map((t) => {
+      const topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
+      const unknown = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      return {
+        topic: t.topic,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p) => {
+          const out: PartitionData = emptyPartition(p.partition);
+          const log = topic?.logs[p.partition];
+          if (!log) out.errorCode = unknown;
+          else if (p.currentLeaderEpoch > LEADER_EPOCH) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
+          else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < LEADER_EPOCH) {
+            out.errorCode = ErrorCode.FENCED_LEADER_EPOCH;
+          } else {
+            wanted.push({ out, log, fetchOffset: Number(p.fetchOffset), maxBytes: p.partitionMaxBytes });
+          }
+          return out;
+        }),
+      };
+    });
+    const maxBytes = ctx.apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+    const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    for (;;) {
+      const bytes = await readAll(wanted, maxBytes, ctx);
+      const failed = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
+      const remaining = deadline - Date.now();
+      if (bytes >= request.minBytes || failed || remaining <= 0 || wanted.length === 0 || ctx.broker.closing) {
+        break;
+      }
+      await waitForAppend(wanted, remaining, ctx);
+    }
+    return { errorCode: ErrorCode.NONE, sessionId: 0, responses, throttleTimeMs: 0 };
+  },
+  errorResponse(_request, errorCode) {
+    return { errorCode, sessionId: 0, responses: [] };
+  },
+});
+
+function emptyPartition(partitionIndex: number): PartitionData {
+  return {
+    partitionIndex,
+    errorCode: ErrorCode.NONE,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    abortedTransactions: [],
+    preferredReadReplica: -1,
+    records: null,
+  };
+}
+
+/**
+ * Reads every wanted partition into its response entry; returns the bytes gathered. The first
+ * partition with data gets a whole batch even past the limits (KIP-74), so a large batch never
+ * blocks a consumer; after that, the response and partition limits hold.
+ */
+async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: RequestContext): Promise<number> {
+  let total = 0;
+  for (const w of wanted) {
+    const budget = Math.max(0, Math.min(w.maxBytes, maxBytes - total));
+    try {
+      const result = await w.log!.read(w.fetchOffset, total === 0 ? Math.max(budget, 1) : budget);
+      let batches = result.batches;
+      if (total > 0) {
+        // Only whole batches that fit, once the response already has data.
+        let used = 0;
+        let n = 0;
+        while (n < batches.length && used + batches[n]!.bytes.length <= budget) used += batches[n++]!.bytes.length;
+        batches = batches.slice(0, n);
+      }
+      const chunks = batches.map((b) => b.bytes);
+      let size = 0;
+      for (const c of chunks) size += c.length;
+      total += size;
+      w.out.errorCode = ErrorCode.NONE;
+      w.out.highWatermark = BigInt(result.highWatermark);
+      w.out.lastStableOffset = BigInt(result.highWatermark);
+      w.out.logStartOffset = BigInt(result.logStartOffset);
+      w.out.records = chunks.length > 0 ? chunks : null;
+      if (size > 0) {
+        ctx.broker.events.emit('fetch', {
+          topic: w.log!.topic,
+          partition: w.log!.partition,
+          offset: w.fetchOffset,
+          bytes: size,
+        });
+      }
+    } catch (e) {
+      if (!(e instanceof KafkaProtocolError)) throw e;
+      w.out.errorCode = e.code;
+      w.out.highWatermark = BigInt(w.log!.highWatermark);
+      w.out.lastStableOffset = BigInt(w.log!.highWatermark);
+      w.out.logStartOffset = BigInt(w.log!.logStartOffset);
+      w.out.records = null;
+    }
+  }
+  return total;
+}
+
+/** Resolves after the next append to any wanted partition, or after `ms`. */
+function waitForAppend(wanted: WantedPartition[], ms: number, ctx: RequestContext): Promise<void> {
+  return new Promise((resolve) => {
+    const stops: (() => void)[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      for (const s of stops) s();
+      ctx.broker.offClosing(done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const w of wanted) stops.push(w.log!.onAppend(done));
+    ctx.broker.onClosing(done);
+  });
+}

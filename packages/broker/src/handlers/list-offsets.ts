@@ -1,0 +1,93 @@
+import { ErrorCode, type Init, KafkaProtocolError, type ListOffsetsResponse } from '@kch/protocol';
+import { storageFailure } from '../log/partition-log.js';
+import { defineHandler, type RequestContext } from '../handler.js';
+import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
+
+type PartitionResponse = Init<ListOffsetsResponse['topics'][number]['partitions'][number]>;
+
+/** Kafka's special timestamps (ListOffsetsRequest). */
+const LATEST = -1;
+const EARLIEST = -2;
+const MAX_TIMESTAMP = -3;
+const EARLIEST_LOCAL = -4;
+const LATEST_TIERED = -5;
+
+/** ListOffsets: earliest, latest, by timestamp (answered by storage), max timestamp. */
+export default defineHandler({
+  api: 'ListOffsets',
+  async handle(request, ctx) {
+    const topics = [];
+    for (const t of request.topics) {
+      const topic = ctx.broker.topics.get(t.name);
+      const partitions: PartitionResponse[] = [];
+      for (const p of t.partitions) {
+        const log = topic?.logs[p.partitionIndex];
+        partitions.push(await lookup(log, p.partitionIndex, Number(p.timestamp), p.currentLeaderEpoch, ctx));
+      }
+      topics.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+      })),
+    };
+  },
+});
+
+async function lookup(
+  log: PartitionLog | undefined,
+  partitionIndex: number,
+  timestamp: number,
+  currentLeaderEpoch: number,
+  ctx: RequestContext,
+): Promise<PartitionResponse> {
+  const answer = (offset: number, ts = -1): PartitionResponse => ({
+    partitionIndex,
+    errorCode: ErrorCode.NONE,
+    oldStyleOffsets: offset >= 0 ? [BigInt(offset)] : [],
+    timestamp: BigInt(ts),
+    offset: BigInt(offset),
+    leaderEpoch: LEADER_EPOCH,
+  });
+  const failure = (errorCode: number): PartitionResponse => ({
+    partitionIndex,
+    errorCode,
+    oldStyleOffsets: [],
+    timestamp: -1n,
+    offset: -1n,
+    leaderEpoch: -1,
+  });
+  if (!log) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (currentLeaderEpoch > LEADER_EPOCH) return failure(ErrorCode.UNKNOWN_LEADER_EPOCH);
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < LEADER_EPOCH) return failure(ErrorCode.FENCED_LEADER_EPOCH);
+  try {
+    await log.open();
+    const tp = { topic: log.topic, partition: log.partition };
+    switch (timestamp) {
+      case LATEST:
+        return answer(log.highWatermark);
+      case EARLIEST:
+      case EARLIEST_LOCAL:
+        return answer(log.logStartOffset);
+      case LATEST_TIERED:
+        // Nothing is tiered: Kafka answers -1 when no offset was tiered.
+        return answer(-1);
+      case MAX_TIMESTAMP: {
+        const max = await ctx.broker.storage.maxTimestamp(tp);
+        return max ? answer(max.offset, max.timestamp) : answer(-1);
+      }
+      default: {
+        if (timestamp < 0) return failure(ErrorCode.INVALID_REQUEST);
+        const hit = await ctx.broker.storage.offsetForTimestamp(tp, timestamp);
+        return hit ? answer(hit.offset, hit.timestamp) : answer(-1);
+      }
+    }
+  } catch (e) {
+    const err = e instanceof KafkaProtocolError ? e : storageFailure(e, log.topic, log.partition);
+    return failure(err.code);
+  }
+}

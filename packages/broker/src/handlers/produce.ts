@@ -1,0 +1,150 @@
+import { ErrorCode, type Init, KafkaProtocolError, type ProduceResponse } from '@kch/protocol';
+import { topicConfigValue } from '../configs.js';
+import { defineHandler, type RequestContext } from '../handler.js';
+import type { AppendResult, PartitionLog } from '../log/partition-log.js';
+import { RecordValidationError, validateProducedRecords } from '../log/record-validation.js';
+import type { Topic } from '../log/topics.js';
+
+type PartitionResponse = Init<ProduceResponse['responses'][number]['partitionResponses'][number]>;
+
+/**
+ * Produce: validates each partition's records, queues them on the partition log in request order,
+ * and answers once storage has accepted them (acks 1 and -1 mean the same here: the one replica is
+ * storage, durable when the write returns). acks=0 gets no response, as in Kafka.
+ */
+export default defineHandler({
+  api: 'Produce',
+  async handle(request, ctx) {
+    const { acks } = request;
+    const reject = (code: number, message: string) => errorResponseFor(request, code, message);
+    if (acks !== 0 && acks !== 1 && acks !== -1) {
+      return reject(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1; got ${acks}`);
+    }
+    if (request.transactionalId !== null) {
+      return reject(
+        ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        'transactions are not supported by this broker yet; produce without a transactional.id',
+      );
+    }
+    const now = Date.now();
+    // Queue every partition before awaiting anything, so appends keep the order of the requests.
+    const topics = request.topicData.map((t) => {
+      const topic = ctx.broker.topics.get(t.name);
+      return {
+        name: t.name,
+        partitions: t.partitionData.map((p) => ({
+          index: p.index,
+          result: append(topic, p.index, p.records, ctx, now),
+        })),
+      };
+    });
+    if (acks === 0) {
+      for (const t of topics) for (const p of t.partitions) p.result.catch(() => undefined);
+      return null;
+    }
+    const responses = [];
+    for (const t of topics) {
+      const partitionResponses: PartitionResponse[] = [];
+      for (const p of t.partitions) partitionResponses.push(await settle(p.index, p.result, ctx));
+      responses.push({ name: t.name, partitionResponses });
+    }
+    return { responses, throttleTimeMs: 0 };
+  },
+  errorResponse(request, errorCode) {
+    return errorResponseFor(request, errorCode, null);
+  },
+});
+
+function errorResponseFor(
+  request: { topicData: { name: string; partitionData: { index: number }[] }[] },
+  errorCode: number,
+  errorMessage: string | null,
+) {
+  return {
+    responses: request.topicData.map((t) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p) => ({
+        index: p.index,
+        errorCode,
+        baseOffset: -1n,
+        logAppendTimeMs: -1n,
+        logStartOffset: -1n,
+        errorMessage,
+      })),
+    })),
+    throttleTimeMs: 0,
+  };
+}
+
+function append(
+  topic: Topic | undefined,
+  partition: number,
+  records: Buffer | null,
+  ctx: RequestContext,
+  now: number,
+): Promise<AppendResult & { log: PartitionLog }> {
+  const log = topic?.logs[partition];
+  if (!topic || !log) {
+    return Promise.reject(
+      new KafkaProtocolError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `this broker has no partition ${partition} of topic ${topic?.record.name ?? 'requested'}`,
+      ),
+    );
+  }
+  if (records === null || records.length === 0) {
+    return Promise.reject(new RecordValidationError(ErrorCode.INVALID_RECORD, 'no records were sent for this partition'));
+  }
+  const config = (key: string) =>
+    topicConfigValue(topic.record.configs, ctx.broker.config.topicDefaults, key) ?? '';
+  const logAppendTime = config('message.timestamp.type') === 'LogAppendTime';
+  const prepared = validateProducedRecords(records, {
+    produceVersion: ctx.apiVersion,
+    maxBatchBytes: Math.min(Number(config('max.message.bytes')), ctx.broker.config.messageMaxBytes),
+    compacted: config('cleanup.policy').includes('compact'),
+    logAppendTime,
+    timestampBeforeMaxMs: Number(config('message.timestamp.before.max.ms')),
+    timestampAfterMaxMs: Number(config('message.timestamp.after.max.ms')),
+    now,
+  });
+  return log.append(prepared, logAppendTime).then((r) => {
+    ctx.broker.events.emit('produce', {
+      topic: topic.record.name,
+      partition,
+      baseOffset: r.baseOffset,
+      records: r.recordCount,
+      bytes: records.length,
+    });
+    return { ...r, log };
+  });
+}
+
+async function settle(index: number, result: Promise<AppendResult>, ctx: RequestContext): Promise<PartitionResponse> {
+  try {
+    const r = await result;
+    return {
+      index,
+      errorCode: ErrorCode.NONE,
+      baseOffset: BigInt(r.baseOffset),
+      logAppendTimeMs: BigInt(r.logAppendTime),
+      logStartOffset: BigInt(r.logStartOffset),
+      recordErrors: [],
+      errorMessage: null,
+    };
+  } catch (caught) {
+    let e = caught;
+    if (!(e instanceof KafkaProtocolError)) {
+      ctx.broker.logger.error('append failed', { error: e, partition: index });
+      e = new KafkaProtocolError('UNKNOWN_SERVER_ERROR', `append failed: ${(e as Error).message}`);
+    }
+    return {
+      index,
+      errorCode: (e as KafkaProtocolError).code,
+      baseOffset: -1n,
+      logAppendTimeMs: -1n,
+      logStartOffset: -1n,
+      recordErrors: e instanceof RecordValidationError ? e.recordErrors : [],
+      errorMessage: (e as Error).message,
+    };
+  }
+}

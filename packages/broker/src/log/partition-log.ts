@@ -1,0 +1,335 @@
+/**
+ * One partition as the leader sees it: offsets are assigned here, densely and in order, and the
+ * batches go to storage as one write per drain of the append queue (group commit). The high watermark
+ * moves only when storage has accepted the write, so an acknowledged record is durable and a failed
+ * write leaves no gap: its offsets are handed out again.
+ */
+import { assignOffsets, ErrorCode, KafkaProtocolError } from '@kch/protocol';
+import { type PartitionSnapshot, producerBatchInfo, type Storage, StorageError, type StoredBatch } from '@kch/storage';
+import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
+import type { TailCache } from './tail-cache.js';
+
+/** A validated batch from a Produce request, offsets not yet assigned. */
+export interface IncomingBatch {
+  bytes: Buffer;
+  lastOffsetDelta: number;
+  recordCount: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  isTransactional: boolean;
+  isControl: boolean;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  /** Records appended (0 for a retried duplicate). */
+  recordCount: number;
+  /** -1 unless the topic uses LogAppendTime. */
+  logAppendTime: number;
+  logStartOffset: number;
+}
+
+interface PendingAppend {
+  /** Batches still being validated (decompression may be async) or ready. */
+  prepared: Promise<IncomingBatch[]> | IncomingBatch[];
+  logAppendTime: boolean;
+  /** Assigned in commit(). */
+  baseOffset: number;
+  recordCount: number;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface ReadResult {
+  batches: StoredBatch[];
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+/** There is one leader and it never changes, so every partition stays at leader epoch 0. */
+export const LEADER_EPOCH = 0;
+
+export class PartitionLog {
+  logStartOffset = 0;
+  /** Next offset to assign; equal to the high watermark between drains. */
+  nextOffset = 0;
+  readonly producers = new ProducerStateTable();
+  /** Batches kept in memory, newest last, covering the end of the log. */
+  readonly tail: StoredBatch[] = [];
+  private opened: Promise<void> | undefined;
+  private readonly queue: PendingAppend[] = [];
+  private draining = false;
+  private readonly listeners = new Set<() => void>();
+  /** Set when the topic is deleted: queued and future appends fail. */
+  private deleted = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    private readonly storage: Storage,
+    private readonly cache: TailCache,
+  ) {}
+
+  /** Recovers offsets and producer state from storage; idempotent, retried after a failure. */
+  open(): Promise<void> {
+    if (!this.opened) {
+      this.opened = this.storage.openPartition({ topic: this.topic, partition: this.partition }).then(
+        (s: PartitionSnapshot) => {
+          this.logStartOffset = s.logStartOffset;
+          this.nextOffset = s.nextOffset;
+          this.producers.load(s.producerBatches);
+        },
+        (e: unknown) => {
+          this.opened = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.opened;
+  }
+
+  get highWatermark(): number {
+    return this.nextOffset;
+  }
+
+  /**
+   * Queues batches for appending. Called synchronously in request order, so appends of one connection
+   * keep their order even when several requests are in flight; `prepared` may still be validating, and
+   * a rejection of it fails this append alone.
+   */
+  append(prepared: Promise<IncomingBatch[]> | IncomingBatch[], logAppendTime: boolean): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ prepared, logAppendTime, baseOffset: -1, recordCount: 0, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        try {
+          await this.open();
+        } catch (e) {
+          for (const p of this.queue.splice(0)) p.reject(e);
+          break;
+        }
+        await this.commit(this.queue.splice(0));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Assigns offsets to everything queued, stores it in one write, then acknowledges. */
+  private async commit(pending: PendingAppend[]): Promise<void> {
+    if (this.deleted) {
+      const e = new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${this.topic} was deleted`);
+      for (const p of pending) p.reject(e);
+      return;
+    }
+    const overlay = this.producers.overlay();
+    const now = Date.now();
+    let next = this.nextOffset;
+    const toStore: StoredBatch[] = [];
+    const outcomes: (AppendResult | Error | null)[] = [];
+    for (const p of pending) {
+      let batches: IncomingBatch[];
+      try {
+        batches = await p.prepared;
+      } catch (e) {
+        outcomes.push(e instanceof Error ? e : new Error(String(e)));
+        continue;
+      }
+      const verdict = this.checkProducers(batches, overlay);
+      if (verdict) {
+        outcomes.push(verdict);
+        continue;
+      }
+      const baseOffset = next;
+      for (const b of batches) {
+        assignOffsets(b.bytes, {
+          baseOffset: BigInt(next),
+          partitionLeaderEpoch: LEADER_EPOCH,
+          logAppendTime: p.logAppendTime ? BigInt(now) : undefined,
+        });
+        const maxTimestamp = p.logAppendTime ? now : b.maxTimestamp;
+        const stored: StoredBatch = {
+          baseOffset: next,
+          lastOffset: next + b.lastOffsetDelta,
+          recordCount: b.recordCount,
+          baseTimestamp: b.baseTimestamp,
+          maxTimestamp,
+          producerId: b.producerId,
+          producerEpoch: b.producerEpoch,
+          baseSequence: b.baseSequence,
+          isTransactional: b.isTransactional,
+          isControl: b.isControl,
+          bytes: b.bytes,
+        };
+        if (b.producerId >= 0) overlay.record(producerBatchInfo(stored));
+        toStore.push(stored);
+        p.recordCount += b.recordCount;
+        next = stored.lastOffset + 1;
+      }
+      outcomes.push(null);
+      p.baseOffset = baseOffset;
+    }
+    if (toStore.length > 0) {
+      try {
+        await this.storage.append({ topic: this.topic, partition: this.partition }, toStore);
+      } catch (e) {
+        // Nothing was stored: the offsets will be assigned again, and the producers' state is unchanged.
+        const err = storageFailure(e, this.topic, this.partition);
+        pending.forEach((p, i) => settle(p, outcomes[i] ?? err));
+        return;
+      }
+      this.nextOffset = next;
+      this.producers.merge(overlay);
+      this.cache.add(this, toStore);
+    }
+    pending.forEach((p, i) =>
+      settle(
+        p,
+        outcomes[i] ?? {
+          baseOffset: p.baseOffset,
+          recordCount: p.recordCount,
+          logAppendTime: p.logAppendTime ? now : -1,
+          logStartOffset: this.logStartOffset,
+        },
+      ),
+    );
+    if (toStore.length > 0) for (const l of [...this.listeners]) l();
+  }
+
+  /** Null when every batch may be appended; otherwise the duplicate's result or the error. */
+  private checkProducers(batches: IncomingBatch[], overlay: ProducerStateTable): AppendResult | Error | null {
+    for (const b of batches) {
+      if (b.producerId < 0) continue;
+      const check: SequenceCheck = overlay.check(
+        {
+          producerId: b.producerId,
+          producerEpoch: b.producerEpoch,
+          baseSequence: b.baseSequence,
+          lastSequence: (b.baseSequence + b.lastOffsetDelta) % 2 ** 31,
+        },
+        undefined,
+      );
+      if (check.kind === 'error') return new KafkaProtocolError(check.errorCode, check.message);
+      if (check.kind === 'duplicate') {
+        // A retry of a batch already written: acknowledged with the original offset, not appended again.
+        return {
+          baseOffset: check.original.baseOffset,
+          recordCount: 0,
+          logAppendTime: -1,
+          logStartOffset: this.logStartOffset,
+        };
+      }
+    }
+    return null;
+  }
+
+  /** Batches from `offset` on, at most about `maxBytes` (the first batch always whole). */
+  async read(offset: number, maxBytes: number): Promise<ReadResult> {
+    await this.open();
+    const hw = this.nextOffset;
+    if (offset < this.logStartOffset || offset > hw) {
+      throw new KafkaProtocolError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside ${this.topic}-${this.partition}, which holds ${this.logStartOffset} to ${hw}`,
+      );
+    }
+    let batches: StoredBatch[] = [];
+    if (offset < hw) {
+      const first = this.tail[0];
+      if (first !== undefined && first.baseOffset <= offset) batches = sliceTail(this.tail, offset, maxBytes);
+      else {
+        try {
+          batches = await this.storage.read({ topic: this.topic, partition: this.partition }, offset, maxBytes);
+        } catch (e) {
+          throw storageFailure(e, this.topic, this.partition);
+        }
+        // A read may race an append; never show what is above the high watermark we answer with.
+        batches = batches.filter((b) => b.baseOffset < hw);
+      }
+    }
+    return { batches, highWatermark: hw, logStartOffset: this.logStartOffset };
+  }
+
+  /** Calls `listener` after every append; returns the function that stops it. */
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    await this.open();
+    const target = offset === -1 ? this.nextOffset : offset;
+    if (target < 0 || target > this.nextOffset) {
+      throw new KafkaProtocolError(
+        'OFFSET_OUT_OF_RANGE',
+        `cannot delete records before offset ${offset}: ${this.topic}-${this.partition} ends at ${this.nextOffset}`,
+      );
+    }
+    try {
+      this.logStartOffset = await this.storage.deleteRecordsBefore(
+        { topic: this.topic, partition: this.partition },
+        target,
+      );
+    } catch (e) {
+      throw storageFailure(e, this.topic, this.partition);
+    }
+    this.cache.trimBefore(this, this.logStartOffset);
+    return this.logStartOffset;
+  }
+
+  /** Marks the log deleted: later appends fail, and the cache lets go of it. */
+  close(): void {
+    this.deleted = true;
+    this.cache.drop(this);
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+function settle(p: PendingAppend, outcome: AppendResult | Error): void {
+  if (outcome instanceof Error) p.reject(outcome);
+  else p.resolve(outcome);
+}
+
+function sliceTail(tail: readonly StoredBatch[], offset: number, maxBytes: number): StoredBatch[] {
+  let lo = 0;
+  let hi = tail.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (tail[mid]!.lastOffset < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: StoredBatch[] = [];
+  let bytes = 0;
+  for (let i = lo; i < tail.length; i++) {
+    const b = tail[i]!;
+    if (out.length > 0 && bytes + b.bytes.length > maxBytes) break;
+    out.push(b);
+    bytes += b.bytes.length;
+  }
+  return out;
+}
+
+/** Storage failures reach clients as Kafka errors: retriable ones as KAFKA_STORAGE_ERROR. */
+export function storageFailure(e: unknown, topic: string, partition: number): KafkaProtocolError {
+  if (e instanceof KafkaProtocolError) return e;
+  if (e instanceof StorageError) {
+    if (e.kind === 'UNKNOWN_TOPIC_OR_PARTITION') return new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', e.message);
+    if (e.kind === 'OFFSET_OUT_OF_RANGE') return new KafkaProtocolError('OFFSET_OUT_OF_RANGE', e.message);
+    if (!e.retriable) return new KafkaProtocolError('UNKNOWN_SERVER_ERROR', e.message, { cause: e });
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return new KafkaProtocolError(
+    ErrorCode.KAFKA_STORAGE_ERROR,
+    `storage failed for ${topic}-${partition}: ${message}; retry later`,
+    { cause: e },
+  );
+}

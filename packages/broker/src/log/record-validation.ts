@@ -1,0 +1,179 @@
+/**
+ * What a leader checks in a produced `records` field before it assigns offsets, as Kafka's
+ * LogValidator does: the format for the request version, one batch per partition, size, CRC, codec,
+ * and each record (offsets in order, timestamps within the topic's bounds, keys on compacted topics).
+ * Old produce versions (magic 0 and 1 message sets) are converted to a RecordBatch v2.
+ */
+import {
+  CompressionType,
+  convertLegacyToRecordBatch,
+  decodeBatch,
+  decodeMessageSet,
+  ErrorCode,
+  iterateBatches,
+  KafkaCodecError,
+  KafkaProtocolError,
+  type KafkaRecord,
+  type RecordBatchHeader,
+  TimestampType,
+  validateBatch,
+} from '@kch/protocol';
+import type { IncomingBatch } from './partition-log.js';
+
+export interface ValidationRules {
+  produceVersion: number;
+  /** max.message.bytes of the topic. */
+  maxBatchBytes: number;
+  /** cleanup.policy includes compact: every record needs a key. */
+  compacted: boolean;
+  /** message.timestamp.type is LogAppendTime: record timestamps are replaced, not checked. */
+  logAppendTime: boolean;
+  /** message.timestamp.before.max.ms / after.max.ms. */
+  timestampBeforeMaxMs: number;
+  timestampAfterMaxMs: number;
+  now: number;
+}
+
+export interface RecordError {
+  batchIndex: number;
+  batchIndexErrorMessage: string | null;
+}
+
+/** A rejected partition append with the records at fault, for the Produce response. */
+export class RecordValidationError extends KafkaProtocolError {
+  constructor(
+    code: number,
+    message: string,
+    readonly recordErrors: RecordError[] = [],
+  ) {
+    super(code, message);
+  }
+}
+
+/** Produce v7 is the first that may carry zstd (KIP-110). */
+const FIRST_ZSTD_PRODUCE_VERSION = 7;
+
+export async function validateProducedRecords(records: Buffer, rules: ValidationRules): Promise<IncomingBatch[]> {
+  try {
+    return await validate(records, rules);
+  } catch (e) {
+    if (e instanceof KafkaProtocolError) throw e;
+    if (e instanceof KafkaCodecError) {
+      throw new KafkaProtocolError(ErrorCode.CORRUPT_MESSAGE, `the records are corrupt: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+async function validate(records: Buffer, rules: ValidationRules): Promise<IncomingBatch[]> {
+  const entries = [...iterateBatches(records)];
+  if (entries.length === 0) throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'the request has no records for this partition');
+  if (entries.some((e) => e.partial)) {
+    throw new KafkaProtocolError(ErrorCode.CORRUPT_MESSAGE, 'the records end with an incomplete batch');
+  }
+  const magic = entries[0]!.magic;
+  if (rules.produceVersion >= 3) {
+    if (entries.length !== 1 || magic !== 2) {
+      throw new RecordValidationError(
+        ErrorCode.INVALID_RECORD,
+        'Produce v3 and later must carry exactly one record batch (magic 2) per partition',
+      );
+    }
+    return [await validateV2(entries[0]!.buf, rules)];
+  }
+  if (entries.some((e) => e.magic === 2)) {
+    throw new RecordValidationError(ErrorCode.INVALID_RECORD, `Produce v${rules.produceVersion} cannot carry record batches of magic 2`);
+  }
+  // Produce v0-v2: a legacy message set, converted to one batch as Kafka up-converts for a v2 log.
+  checkSize(records.length, rules);
+  const set = decodeMessageSet(records);
+  if (set.messages.length === 0) throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'the message set holds no messages');
+  const batch = await convertLegacyToRecordBatch(set);
+  return [await validateV2(batch, rules)];
+}
+
+function checkSize(size: number, rules: ValidationRules): void {
+  if (size > rules.maxBatchBytes) {
+    throw new KafkaProtocolError(
+      ErrorCode.MESSAGE_TOO_LARGE,
+      `the record batch is ${size} bytes, larger than the topic's max.message.bytes (${rules.maxBatchBytes})`,
+    );
+  }
+}
+
+async function validateV2(batch: Buffer, rules: ValidationRules): Promise<IncomingBatch> {
+  checkSize(batch.length, rules);
+  const header = validateBatch(batch);
+  if (header.isControl) {
+    throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches');
+  }
+  if (header.isTransactional) {
+    throw new RecordValidationError(
+      ErrorCode.INVALID_RECORD,
+      'transactional batches are not supported by this broker yet; produce without a transactional.id',
+    );
+  }
+  if (header.compression === CompressionType.Zstd && rules.produceVersion < FIRST_ZSTD_PRODUCE_VERSION) {
+    throw new KafkaProtocolError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'zstd needs Produce v7 or later');
+  }
+  if (header.compression > CompressionType.Zstd) {
+    throw new KafkaProtocolError(ErrorCode.CORRUPT_MESSAGE, `unknown compression codec ${header.compression}`);
+  }
+  const { records } = await decodeBatch(batch, { verifyCrc: false });
+  checkRecords(header, records, rules);
+  return {
+    bytes: batch,
+    lastOffsetDelta: header.lastOffsetDelta,
+    recordCount: header.recordCount,
+    baseTimestamp: Number(header.baseTimestamp),
+    maxTimestamp: Number(header.maxTimestamp),
+    producerId: Number(header.producerId),
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    isTransactional: header.isTransactional,
+    isControl: header.isControl,
+  };
+}
+
+function checkRecords(header: RecordBatchHeader, records: readonly KafkaRecord[], rules: ValidationRules): void {
+  if (records.length !== header.recordCount || header.lastOffsetDelta !== header.recordCount - 1) {
+    throw new KafkaProtocolError(
+      ErrorCode.CORRUPT_MESSAGE,
+      `the batch announces ${header.recordCount} records and last offset delta ${header.lastOffsetDelta} but holds ${records.length} records`,
+    );
+  }
+  const errors: RecordError[] = [];
+  let code: number = ErrorCode.NONE;
+  const checkTime = !rules.logAppendTime && header.timestampType === TimestampType.CreateTime;
+  const base = Number(header.baseTimestamp);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.offsetDelta !== i) {
+      code = ErrorCode.INVALID_RECORD;
+      errors.push({ batchIndex: i, batchIndexErrorMessage: `record ${i} has offset delta ${r.offsetDelta}, expected ${i}` });
+      continue;
+    }
+    if (rules.compacted && r.key === null) {
+      code = ErrorCode.INVALID_RECORD;
+      errors.push({ batchIndex: i, batchIndexErrorMessage: 'a compacted topic cannot accept a record without a key' });
+      continue;
+    }
+    if (checkTime) {
+      const ts = base + r.timestampDelta;
+      if (rules.now - ts > rules.timestampBeforeMaxMs || ts - rules.now > rules.timestampAfterMaxMs) {
+        if (code === ErrorCode.NONE) code = ErrorCode.INVALID_TIMESTAMP;
+        errors.push({
+          batchIndex: i,
+          batchIndexErrorMessage: `timestamp ${ts} of record ${i} is out of range: the topic accepts ${rules.timestampBeforeMaxMs} ms before and ${rules.timestampAfterMaxMs} ms after the broker time ${rules.now}`,
+        });
+      }
+    }
+  }
+  if (errors.length > 0) {
+    throw new RecordValidationError(
+      code,
+      `${errors.length} of ${records.length} records were rejected; the first: ${errors[0]!.batchIndexErrorMessage}`,
+      errors,
+    );
+  }
+}

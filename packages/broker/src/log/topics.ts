@@ -1,0 +1,185 @@
+/**
+ * The broker's view of its topics: the records loaded from storage at start, the partition logs
+ * (opened lazily), and the operations of the admin APIs. Storage is the source of truth; this is the
+ * in-memory index in front of it.
+ */
+import { randomBytes } from 'node:crypto';
+import { KafkaProtocolError } from '@kch/protocol';
+import type { Storage, TopicRecord } from '@kch/storage';
+import type { EventEmitter } from 'eventemitter3';
+import { validateTopicConfigs } from '../configs.js';
+import type { BrokerEvents } from '../events.js';
+import { PartitionLog, storageFailure } from './partition-log.js';
+import { TailCache } from './tail-cache.js';
+
+export interface Topic {
+  readonly record: TopicRecord;
+  readonly logs: PartitionLog[];
+}
+
+/** Kafka's rule (Topic.validate): 1 to 249 characters of [a-zA-Z0-9._-], not "." or "..". */
+export function topicNameError(name: string): string | null {
+  if (name.length === 0) return 'the topic name is empty';
+  if (name === '.' || name === '..') return `topic name "${name}" is not allowed`;
+  if (name.length > 249) return `topic name is ${name.length} characters long; the limit is 249`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
+    return `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`;
+  }
+  return null;
+}
+
+export function newTopicId(): string {
+  // As Kafka's Uuid.randomUuid: never the zero uuid, never one whose printed form starts with '-'
+  // (it would read as an option on a command line).
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-') && id !== 'AAAAAAAAAAAAAAAAAAAAAA') return id;
+  }
+}
+
+export class TopicManager {
+  private readonly byName = new Map<string, Topic>();
+  private readonly byId = new Map<string, Topic>();
+  readonly cache: TailCache;
+  /** Creations in progress, so concurrent auto-creations of one name create it once. */
+  private readonly creating = new Map<string, Promise<Topic>>();
+
+  constructor(
+    private readonly storage: Storage,
+    cacheBytes: number,
+    private readonly events: EventEmitter<BrokerEvents>,
+  ) {
+    this.cache = new TailCache(cacheBytes);
+  }
+
+  async load(): Promise<void> {
+    for (const record of await this.storage.listTopics()) this.index(record);
+  }
+
+  private index(record: TopicRecord): Topic {
+    const logs = Array.from(
+      { length: record.partitionCount },
+      (_, p) => new PartitionLog(record.name, p, this.storage, this.cache),
+    );
+    const topic: Topic = { record, logs };
+    this.byName.set(record.name, topic);
+    this.byId.set(record.topicId, topic);
+    return topic;
+  }
+
+  get(name: string): Topic | undefined {
+    return this.byName.get(name);
+  }
+
+  getById(topicId: string): Topic | undefined {
+    return this.byId.get(topicId);
+  }
+
+  list(): Topic[] {
+    return [...this.byName.values()];
+  }
+
+  /** The partition's log, or undefined when the topic or partition does not exist. */
+  log(topic: string, partition: number): PartitionLog | undefined {
+    return this.byName.get(topic)?.logs[partition];
+  }
+
+  /**
+   * Creates a topic after validating it; with `validateOnly` nothing is created. Errors are the
+   * KafkaProtocolErrors CreateTopics answers with.
+   */
+  async create(
+    name: string,
+    partitionCount: number,
+    configs: Record<string, string>,
+    validateOnly = false,
+  ): Promise<Topic | null> {
+    const nameError = topicNameError(name);
+    if (nameError) throw new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', nameError);
+    if (this.byName.has(name) || this.creating.has(name)) {
+      throw new KafkaProtocolError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    }
+    if (!Number.isInteger(partitionCount) || partitionCount < 1) {
+      throw new KafkaProtocolError(
+        'INVALID_PARTITIONS',
+        `a topic needs at least one partition; ${partitionCount} was asked for`,
+      );
+    }
+    validateTopicConfigs(configs);
+    if (validateOnly) return null;
+    const record: TopicRecord = { name, topicId: newTopicId(), partitionCount, configs, createdAt: Date.now() };
+    const creation = this.storage.createTopic(record).then(
+      () => {
+        this.events.emit('topic-created', { topic: name, topicId: record.topicId, partitions: partitionCount });
+        return this.index(record);
+      },
+      (e: unknown) => {
+        throw storageFailure(e, name, -1);
+      },
+    );
+    this.creating.set(name, creation);
+    try {
+      return await creation;
+    } finally {
+      this.creating.delete(name);
+    }
+  }
+
+  /** The topic, created with the broker defaults when missing (auto.create.topics.enable). */
+  async getOrCreate(name: string, partitionCount: number): Promise<Topic> {
+    const existing = this.byName.get(name) ?? (await this.creating.get(name));
+    if (existing) return existing;
+    try {
+      return (await this.create(name, partitionCount, {}))!;
+    } catch (e) {
+      const raced = this.byName.get(name);
+      if (raced) return raced;
+      throw e;
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const topic = this.byName.get(name);
+    if (!topic) throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    try {
+      await this.storage.deleteTopic(name);
+    } catch (e) {
+      throw storageFailure(e, name, -1);
+    }
+    this.byName.delete(name);
+    this.byId.delete(topic.record.topicId);
+    for (const log of topic.logs) log.close();
+    this.events.emit('topic-deleted', { topic: name, topicId: topic.record.topicId });
+  }
+
+  async setPartitionCount(name: string, count: number): Promise<void> {
+    const topic = this.byName.get(name);
+    if (!topic) throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    const current = topic.logs.length;
+    if (count <= current) {
+      throw new KafkaProtocolError(
+        'INVALID_PARTITIONS',
+        `topic ${name} has ${current} partitions; the new count must be larger, but ${count} was asked for`,
+      );
+    }
+    try {
+      await this.storage.setPartitionCount(name, count);
+    } catch (e) {
+      throw storageFailure(e, name, -1);
+    }
+    for (let p = current; p < count; p++) topic.logs.push(new PartitionLog(name, p, this.storage, this.cache));
+    topic.record.partitionCount = count;
+  }
+
+  async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const topic = this.byName.get(name);
+    if (!topic) throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    validateTopicConfigs(configs);
+    try {
+      await this.storage.setTopicConfigs(name, configs);
+    } catch (e) {
+      throw storageFailure(e, name, -1);
+    }
+    topic.record.configs = { ...configs };
+  }
+}

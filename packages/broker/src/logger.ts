@@ -1,0 +1,33 @@
+/** Structured logging: a message plus fields. Embedders pass their own (pino, winston, console). */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** JSON lines on a stream (stderr by default), one object per line: time, level, msg, fields. */
+export function jsonLogger(level: LogLevel = 'info', out: NodeJS.WritableStream = process.stderr): Logger {
+  const min = RANK[level];
+  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+    if (RANK[lvl] < min) return;
+    out.write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }, jsonSafe)}\n`);
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+  };
+}
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

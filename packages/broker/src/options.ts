@@ -1,0 +1,72 @@
+import type { Storage } from '@kch/storage';
+import { z } from 'zod';
+import type { Logger } from './logger.js';
+
+const positiveInt = z.number().int().positive();
+
+/** Options of `createBroker`, validated with zod; every field but `storage` has a default. */
+export const brokerOptionsSchema = z.object({
+  /** This broker's node id in Metadata responses. */
+  nodeId: z.number().int().min(0).default(1),
+  /** The cluster id clients see (Kafka's is 22 characters of base64; any string works). */
+  clusterId: z.string().min(1).default('kch-cluster-0000000000'),
+  /** Host and port given to clients in Metadata; default: the address `listen` bound to. */
+  advertisedHost: z.string().min(1).optional(),
+  advertisedPort: z.number().int().min(1).max(65535).optional(),
+  /** The rack of this broker in Metadata (null: none). */
+  rack: z.string().nullable().default(null),
+
+  /** Create a topic when a client asks for it in Metadata (auto.create.topics.enable). */
+  autoCreateTopics: z.boolean().default(true),
+  /** Partitions of an auto-created topic, and of CreateTopics with -1 (num.partitions). */
+  defaultPartitions: positiveInt.default(1),
+  /** Topic config defaults that apply to every topic without an override (e.g. `retention.ms`). */
+  topicDefaults: z.record(z.string(), z.string()).default({}),
+
+  /** Largest request frame accepted (socket.request.max.bytes); larger ones close the connection. */
+  maxRequestSize: positiveInt.default(100 * 1024 * 1024),
+  /** Largest record batch accepted (message.max.bytes); larger ones get MESSAGE_TOO_LARGE. */
+  messageMaxBytes: positiveInt.default(1024 * 1024 + 12),
+  /** Requests of one connection being processed at once before reading from it pauses. */
+  maxInFlightRequestsPerConnection: positiveInt.default(100),
+
+  /** Bounds on the session timeout a consumer may ask for (group.min/max.session.timeout.ms). */
+  groupMinSessionTimeoutMs: positiveInt.default(6_000),
+  groupMaxSessionTimeoutMs: positiveInt.default(1_800_000),
+  /** How long the first rebalance of an empty group waits for more members (group.initial.rebalance.delay.ms). */
+  groupInitialRebalanceDelayMs: z.number().int().min(0).default(3_000),
+  /** Largest number of members in a group (group.max.size). */
+  groupMaxSize: positiveInt.default(1_000_000),
+  /** How long committed offsets of an empty group are kept (offsets.retention.minutes, in ms). */
+  offsetsRetentionMs: positiveInt.default(7 * 24 * 3600 * 1000),
+
+  /** Bytes of recent batches kept in memory per broker so tail consumers never wait on storage. */
+  tailCacheBytes: positiveInt.default(256 * 1024 * 1024),
+});
+
+export type BrokerOptionsInput = z.input<typeof brokerOptionsSchema> & {
+  /** Where the broker keeps topics, records, offsets and producer ids. */
+  storage: Storage;
+  /** Where log lines go; default: JSON lines on stderr at level info. */
+  logger?: Logger;
+};
+
+export type BrokerConfig = z.output<typeof brokerOptionsSchema>;
+
+export class BrokerOptionsError extends Error {
+  override readonly name = 'BrokerOptionsError';
+}
+
+export function parseBrokerOptions(input: Omit<BrokerOptionsInput, 'storage' | 'logger'>): BrokerConfig {
+  const result = brokerOptionsSchema.safeParse(input);
+  if (!result.success) {
+    throw new BrokerOptionsError(`invalid broker options:\n${z.prettifyError(result.error)}`);
+  }
+  const config = result.data;
+  if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
+    throw new BrokerOptionsError(
+      `invalid broker options: groupMinSessionTimeoutMs (${config.groupMinSessionTimeoutMs}) is above groupMaxSessionTimeoutMs (${config.groupMaxSessionTimeoutMs})`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,257 @@
+/**
+ * One client connection: frames are split from the stream and decoded as they arrive, handled
+ * (concurrently unless a handler asks to be serial), and answered strictly in request order, as Kafka
+ * promises. A frame that cannot be parsed closes the connection; a request that fails is answered with
+ * its API's error response. Nothing a client sends can throw out of here.
+ */
+import type { Socket } from 'node:net';
+import {
+  ApiKeys,
+  ApiVersionsResponse,
+  apiByKey,
+  encodeLeniently,
+  encodeResponseFrame,
+  ErrorCode,
+  FrameSplitter,
+  KafkaCodecError,
+  KafkaProtocolError,
+  type ParsedRequest,
+  parseRequestHeader,
+} from '@kch/protocol';
+import type { BrokerContext, ServedApi } from '../context.js';
+import type { ConnectionInfo, RequestContext } from '../handler.js';
+
+interface InFlight {
+  /** Settles with the response frame chunks, or null when no response is sent. */
+  readonly response: Promise<Buffer[] | null>;
+}
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly info: ConnectionInfo;
+  private readonly splitter: FrameSplitter;
+  private readonly queue: InFlight[] = [];
+  private writing = false;
+  private closed = false;
+  /** The last request started, so a serial one can wait for everything before it. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly broker: BrokerContext,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    this.info = {
+      id: nextConnectionId++,
+      remoteAddress: socket.remoteAddress ?? 'unknown',
+      remotePort: socket.remotePort ?? 0,
+    };
+    this.splitter = new FrameSplitter({ maxFrameSize: broker.config.maxRequestSize });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (e) => this.close(`socket error: ${e.message}`));
+    socket.on('close', () => this.close('closed by the client'));
+    socket.on('drain', () => this.updateFlow());
+  }
+
+  get inFlight(): number {
+    return this.queue.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.splitter.push(chunk);
+    } catch (e) {
+      this.reject(e);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      this.dispatch(frame);
+    }
+    this.updateFlow();
+  }
+
+  /** Stops reading while too many requests are in flight or the socket's send buffer is full. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    const busy =
+      this.queue.length >= this.broker.config.maxInFlightRequestsPerConnection || this.socket.writableNeedDrain;
+    if (busy && !this.socket.isPaused()) this.socket.pause();
+    else if (!busy && this.socket.isPaused()) this.socket.resume();
+  }
+
+  private dispatch(frame: Buffer): void {
+    let parsed: ParsedRequest;
+    try {
+      parsed = parseRequestHeader(frame);
+    } catch (e) {
+      this.reject(e);
+      return;
+    }
+    const { header } = parsed;
+    const api = this.broker.apis[header.requestApiKey];
+    const version = header.requestApiVersion;
+    if (header.requestApiKey === ApiKeys.ApiVersions && (!api || version > api.maxVersion)) {
+      // KIP-511: a client from the future learns our versions from a v0 answer it can always read.
+      this.enqueue(Promise.resolve(this.unsupportedApiVersions(header.correlationId)), header, frame.length, 0);
+      return;
+    }
+    if (!api || version < api.minVersion || version > api.maxVersion) {
+      this.unsupported(parsed, frame.length, api);
+      return;
+    }
+    const ctx: RequestContext = { broker: this.broker, connection: this.info, header, apiVersion: version };
+    const start = api.handler.serial ? this.tail.then(() => undefined) : Promise.resolve();
+    const response = start.then(() => this.handle(api, parsed, ctx));
+    this.tail = response.catch(() => undefined);
+    this.enqueue(response, header, frame.length, performance.now());
+  }
+
+  private async handle(api: ServedApi, parsed: ParsedRequest, ctx: RequestContext): Promise<Buffer[] | null> {
+    const { descriptor, handler } = api;
+    const { header } = parsed;
+    let request: unknown;
+    try {
+      request = descriptor.request.decode(parsed.body, header.requestApiVersion);
+    } catch (e) {
+      // Kafka closes the connection on a request body it cannot parse.
+      this.reject(e);
+      return null;
+    }
+    let response: unknown;
+    try {
+      response = await handler.handle(request as never, ctx);
+    } catch (e) {
+      const code = e instanceof KafkaProtocolError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;
+      if (!(e instanceof KafkaProtocolError)) {
+        this.broker.logger.error('request failed', {
+          api: descriptor.name,
+          version: header.requestApiVersion,
+          client: header.clientId,
+          error: e,
+        });
+        this.broker.events.emit('error', e as Error, { api: descriptor.name, connectionId: this.info.id });
+      }
+      response = handler.errorResponse(request as never, code, ctx);
+    }
+    if (response === null) return null;
+    return encodeLeniently(() =>
+      encodeResponseFrame(descriptor.response, descriptor.apiKey, header.requestApiVersion, header.correlationId, response as never),
+    );
+  }
+
+  /** A served API at an unserved version, or an API the broker does not serve. */
+  private unsupported(parsed: ParsedRequest, size: number, api: ServedApi | undefined): void {
+    const { header } = parsed;
+    const descriptor = api?.descriptor ?? apiByKey(header.requestApiKey);
+    const known =
+      descriptor &&
+      header.requestApiVersion >= descriptor.minVersion &&
+      header.requestApiVersion <= descriptor.maxVersion;
+    if (!known) {
+      // Neither we nor the codec know this API or version: its body cannot be read nor answered in
+      // its format, so Kafka closes the connection.
+      this.reject(
+        new KafkaProtocolError(
+          'UNSUPPORTED_VERSION',
+          `request for API key ${header.requestApiKey} version ${header.requestApiVersion}, which this broker does not serve; ask ApiVersions first`,
+        ),
+      );
+      return;
+    }
+    const response = encodeLeniently(() =>
+      encodeResponseFrame(descriptor.response, descriptor.apiKey, header.requestApiVersion, header.correlationId, {
+        errorCode: ErrorCode.UNSUPPORTED_VERSION,
+      } as never),
+    );
+    this.enqueue(Promise.resolve(response), header, size, performance.now());
+  }
+
+  private unsupportedApiVersions(correlationId: number): Buffer[] {
+    return encodeResponseFrame(ApiVersionsResponse, ApiKeys.ApiVersions, 0, correlationId, {
+      errorCode: ErrorCode.UNSUPPORTED_VERSION,
+      apiKeys: this.broker.servedVersions(),
+    });
+  }
+
+  private enqueue(
+    response: Promise<Buffer[] | null>,
+    header: ParsedRequest['header'],
+    requestBytes: number,
+    started: number,
+  ): void {
+    const entry: InFlight = {
+      response: response.then(
+        (chunks) => {
+          let bytes = 0;
+          if (chunks) for (const c of chunks) bytes += c.length;
+          this.broker.events.emit('request', {
+            connectionId: this.info.id,
+            apiKey: header.requestApiKey,
+            apiName: apiByKey(header.requestApiKey)?.name ?? `api-${header.requestApiKey}`,
+            apiVersion: header.requestApiVersion,
+            correlationId: header.correlationId,
+            clientId: header.clientId,
+            durationMs: started > 0 ? performance.now() - started : 0,
+            requestBytes,
+            responseBytes: bytes,
+          });
+          return chunks;
+        },
+        (e: unknown) => {
+          this.broker.logger.error('response could not be built', { error: e, api: header.requestApiKey });
+          this.close('internal error while answering');
+          return null;
+        },
+      ),
+    };
+    this.queue.push(entry);
+    if (!this.writing) void this.writeInOrder();
+  }
+
+  /** Writes responses as the oldest in-flight request completes, preserving request order. */
+  private async writeInOrder(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const chunks = await this.queue[0]!.response;
+        this.queue.shift();
+        if (chunks && !this.closed) {
+          this.socket.cork();
+          for (const c of chunks) this.socket.write(c);
+          this.socket.uncork();
+        }
+        this.updateFlow();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Closes the connection after input that cannot be parsed, with a log line saying why. */
+  private reject(e: unknown): void {
+    const reason = e instanceof KafkaCodecError || e instanceof KafkaProtocolError ? e.message : String(e);
+    this.broker.logger.warn('closing connection after a request it could not parse', {
+      connectionId: this.info.id,
+      remote: `${this.info.remoteAddress}:${this.info.remotePort}`,
+      reason,
+    });
+    this.close(reason);
+  }
+
+  /** Resolves when every queued response has been written (or the connection is gone). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) await this.queue[this.queue.length - 1]!.response;
+  }
+
+  close(reason?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.onClose(this);
+    this.broker.events.emit('disconnect', { connectionId: this.info.id, reason });
+  }
+}

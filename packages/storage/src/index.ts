@@ -1,0 +1,3 @@
+export * from './storage.js';
+export { addSequence, lastProducerBatches, PRODUCER_BATCHES_KEPT, producerBatchInfo } from './producer-batches.js';
+export { MemoryStorage, memoryStorage } from './memory/memory-storage.js';

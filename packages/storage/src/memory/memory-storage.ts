@@ -1,0 +1,208 @@
+import {
+  type CommittedOffset,
+  type PartitionSnapshot,
+  type ProducerBatchInfo,
+  type Storage,
+  StorageError,
+  type StorageHealth,
+  type StoredBatch,
+  type TopicPartition,
+  type TopicRecord,
+} from '../storage.js';
+import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
+import { lastProducerBatches } from '../producer-batches.js';
+
+interface MemoryPartition {
+  batches: StoredBatch[];
+  logStartOffset: number;
+  nextOffset: number;
+}
+
+interface MemoryTopic {
+  record: TopicRecord;
+  partitions: MemoryPartition[];
+}
+
+/** Index of the batch containing `offset`, or of the first batch after it; batches.length if none. */
+export function batchIndexFor(batches: readonly StoredBatch[], offset: number): number {
+  let lo = 0;
+  let hi = batches.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (batches[mid]!.lastOffset < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Everything in process memory: fast, and gone when the process exits. For tests, examples and
+ * embedding a broker in a test suite.
+ */
+export class MemoryStorage implements Storage {
+  readonly name = 'memory';
+  readonly location = 'process memory (not persisted)';
+  private readonly topics = new Map<string, MemoryTopic>();
+  private readonly groups = new Map<string, Map<string, CommittedOffset>>();
+  private producerIds = 0;
+  private closed = false;
+
+  async open(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  async health(): Promise<StorageHealth> {
+    return this.closed ? { ok: false, detail: 'storage is closed' } : { ok: true };
+  }
+
+  async listTopics(): Promise<TopicRecord[]> {
+    return [...this.topics.values()].map((t) => structuredClone(t.record));
+  }
+
+  async createTopic(topic: TopicRecord): Promise<void> {
+    if (this.topics.has(topic.name)) throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
+    const partitions = Array.from({ length: topic.partitionCount }, emptyPartition);
+    this.topics.set(topic.name, { record: structuredClone(topic), partitions });
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.topicOf(name);
+    this.topics.delete(name);
+    for (const offsets of this.groups.values()) {
+      for (const [key, c] of offsets) if (c.topic === name) offsets.delete(key);
+    }
+  }
+
+  async setPartitionCount(name: string, partitionCount: number): Promise<void> {
+    const t = this.topicOf(name);
+    while (t.partitions.length < partitionCount) t.partitions.push(emptyPartition());
+    t.record.partitionCount = t.partitions.length;
+  }
+
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    this.topicOf(name).record.configs = { ...configs };
+  }
+
+  async openPartition(tp: TopicPartition): Promise<PartitionSnapshot> {
+    const p = this.partitionOf(tp);
+    return {
+      logStartOffset: p.logStartOffset,
+      nextOffset: p.nextOffset,
+      producerBatches: lastProducerBatches(p.batches),
+    };
+  }
+
+  async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
+    const p = this.partitionOf(tp);
+    let next = p.nextOffset;
+    for (const b of batches) {
+      if (b.baseOffset !== next) {
+        throw new StorageError(
+          'INVALID_REQUEST',
+          `append to ${tp.topic}-${tp.partition} at offset ${b.baseOffset}, but the log ends at ${next}`,
+        );
+      }
+      next = b.lastOffset + 1;
+    }
+    for (const b of batches) p.batches.push(b);
+    p.nextOffset = next;
+  }
+
+  async read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]> {
+    const p = this.partitionOf(tp);
+    const out: StoredBatch[] = [];
+    let bytes = 0;
+    for (let i = batchIndexFor(p.batches, Math.max(fromOffset, p.logStartOffset)); i < p.batches.length; i++) {
+      const b = p.batches[i]!;
+      if (out.length > 0 && bytes + b.bytes.length > maxBytes) break;
+      out.push(b);
+      bytes += b.bytes.length;
+    }
+    return out;
+  }
+
+  async offsetForTimestamp(tp: TopicPartition, timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+    const p = this.partitionOf(tp);
+    // Timestamps need not grow with offsets (CreateTime), so this is a scan, as Kafka's time index
+    // lookup is followed by a scan of the segment.
+    for (let i = batchIndexFor(p.batches, p.logStartOffset); i < p.batches.length; i++) {
+      const b = p.batches[i]!;
+      if (b.maxTimestamp < timestamp || b.isControl) continue;
+      const hit = await firstRecordAtOrAfter(b, timestamp, p.logStartOffset);
+      if (hit) return hit;
+    }
+    return null;
+  }
+
+  async maxTimestamp(tp: TopicPartition): Promise<{ offset: number; timestamp: number } | null> {
+    const p = this.partitionOf(tp);
+    let best: StoredBatch | null = null;
+    for (let i = batchIndexFor(p.batches, p.logStartOffset); i < p.batches.length; i++) {
+      const b = p.batches[i]!;
+      if (!b.isControl && (best === null || b.maxTimestamp > best.maxTimestamp)) best = b;
+    }
+    return best ? recordWithMaxTimestamp(best) : null;
+  }
+
+  async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number> {
+    const p = this.partitionOf(tp);
+    if (offset > p.logStartOffset) {
+      p.logStartOffset = Math.min(offset, p.nextOffset);
+      // Whole batches before the new start are dropped; one straddling it stays, as in Kafka.
+      p.batches.splice(0, batchIndexFor(p.batches, p.logStartOffset));
+    }
+    return p.logStartOffset;
+  }
+
+  async commitOffsets(group: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    let g = this.groups.get(group);
+    if (!g) this.groups.set(group, (g = new Map()));
+    for (const o of offsets) g.set(`${o.topic}\u0000${o.partition}`, { ...o });
+  }
+
+  async fetchOffsets(group: string): Promise<CommittedOffset[]> {
+    return [...(this.groups.get(group)?.values() ?? [])].map((o) => ({ ...o }));
+  }
+
+  async listOffsetGroups(): Promise<string[]> {
+    return [...this.groups].filter(([, offsets]) => offsets.size > 0).map(([name]) => name);
+  }
+
+  async deleteOffsets(group: string, partitions?: readonly TopicPartition[]): Promise<void> {
+    if (!partitions) {
+      this.groups.delete(group);
+      return;
+    }
+    const g = this.groups.get(group);
+    if (!g) return;
+    for (const tp of partitions) g.delete(`${tp.topic}\u0000${tp.partition}`);
+  }
+
+  async allocateProducerId(): Promise<number> {
+    return ++this.producerIds;
+  }
+
+  private topicOf(name: string): MemoryTopic {
+    const t = this.topics.get(name);
+    if (!t) throw new StorageError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    return t;
+  }
+
+  private partitionOf(tp: TopicPartition): MemoryPartition {
+    const p = this.topicOf(tp.topic).partitions[tp.partition];
+    if (!p) throw new StorageError('UNKNOWN_TOPIC_OR_PARTITION', `partition ${tp.topic}-${tp.partition} does not exist`);
+    return p;
+  }
+}
+
+function emptyPartition(): MemoryPartition {
+  return { batches: [], logStartOffset: 0, nextOffset: 0 };
+}
+
+export function memoryStorage(): Storage {
+  return new MemoryStorage();
+}
+
+export type { ProducerBatchInfo };

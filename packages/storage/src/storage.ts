@@ -1,0 +1,177 @@
+/**
+ * The storage contract: everything a kch broker persists goes through this interface.
+ *
+ * A broker owns the Kafka semantics (offset assignment, idempotence checks, consumer groups, long
+ * polling); a storage keeps what must survive a restart and answers range reads. Implementations:
+ * `memoryStorage()` (this package) and `clickhouseStorage()`; plugin authors prove theirs with the
+ * contract suite in `@kch/storage/testing`.
+ *
+ * Conventions:
+ * - Offsets and timestamps are JavaScript numbers (exact up to 2^53: centuries of offsets at a million
+ *   records a second). The Kafka wire uses int64; the broker converts at the edge.
+ * - A partition is appended to by one broker at a time and never concurrently: the broker waits for
+ *   `append` to settle before it calls `append` again for the same partition. Calls for different
+ *   partitions may overlap, and a storage may group them into one write.
+ * - When `append` resolves, the batches are durable and visible to `read`. When it rejects, none of them
+ *   may become visible later (the broker reuses their offsets).
+ * - Every failure is a {@link StorageError}; `retriable` tells the broker whether the client may retry.
+ * - Nothing here assumes a single broker process forever: leadership will become a lease held through
+ *   storage, so state a broker caches is always reloadable through `openPartition`.
+ */
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** A topic as stored: configs are the overrides set on the topic (not the broker defaults). */
+export interface TopicRecord {
+  name: string;
+  /** Kafka's topic id: 16 random bytes, printed as 22 characters of URL-safe base64. */
+  topicId: string;
+  partitionCount: number;
+  configs: Record<string, string>;
+  /** Creation time in ms since the epoch. */
+  createdAt: number;
+}
+
+/**
+ * One RecordBatch (magic 2) as it travels on the wire, with its offsets assigned. The metadata fields
+ * repeat what is in the batch header, so storages need not parse `bytes` to index it.
+ */
+export interface StoredBatch {
+  baseOffset: number;
+  /** baseOffset + lastOffsetDelta. */
+  lastOffset: number;
+  /** Number of records in the batch. */
+  recordCount: number;
+  /** The batch's first timestamp and its max timestamp (LogAppendTime when the topic uses it). */
+  baseTimestamp: number;
+  maxTimestamp: number;
+  /** -1 when the producer is not idempotent. */
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  isTransactional: boolean;
+  isControl: boolean;
+  /** The whole batch, header included, exactly as a Fetch response returns it. */
+  bytes: Buffer;
+}
+
+/** What an idempotent producer last wrote to a partition, for duplicate detection after a restart. */
+export interface ProducerBatchInfo {
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  lastSequence: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+/** State of a partition as recovered from storage when the broker opens it. */
+export interface PartitionSnapshot {
+  /** First offset still in the log (moved by retention and DeleteRecords). */
+  logStartOffset: number;
+  /** The offset the next record gets: the high watermark, as there is one replica. */
+  nextOffset: number;
+  /** Up to the last five batches of each idempotent producer, oldest first (Kafka keeps five). */
+  producerBatches: ProducerBatchInfo[];
+}
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** -1 when unknown. */
+  leaderEpoch: number;
+  metadata: string | null;
+  /** Commit time in ms since the epoch. */
+  commitTimestamp: number;
+}
+
+export interface StorageHealth {
+  ok: boolean;
+  /** What is wrong, in words a user can act on, when not ok. */
+  detail?: string;
+}
+
+export type StorageErrorKind =
+  /** The topic already exists. */
+  | 'TOPIC_EXISTS'
+  /** No such topic or partition. */
+  | 'UNKNOWN_TOPIC_OR_PARTITION'
+  /** The offset is outside the log. */
+  | 'OFFSET_OUT_OF_RANGE'
+  /** The request is invalid for this storage (a bad config value, a name it cannot store). */
+  | 'INVALID_REQUEST'
+  /** The backend is unavailable, timed out or overloaded; retrying later may succeed. */
+  | 'UNAVAILABLE';
+
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  constructor(
+    readonly kind: StorageErrorKind,
+    message: string,
+    readonly retriable: boolean = kind === 'UNAVAILABLE',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface Storage {
+  /** A short name for logs and metrics, e.g. "memory" or "clickhouse". */
+  readonly name: string;
+  /** A description of where the data lives, for the broker's startup line. */
+  readonly location: string;
+
+  /** Connects and prepares the schema. Called once before anything else. */
+  open(): Promise<void>;
+  /** Flushes pending writes and releases resources. No call follows it. */
+  close(): Promise<void>;
+  health(): Promise<StorageHealth>;
+
+  listTopics(): Promise<TopicRecord[]>;
+  /** Fails with TOPIC_EXISTS when a topic of that name exists. */
+  createTopic(topic: TopicRecord): Promise<void>;
+  /** Removes the topic, its records and its committed offsets. */
+  deleteTopic(name: string): Promise<void>;
+  /** Raises the partition count; new partitions start empty at offset 0. */
+  setPartitionCount(name: string, partitionCount: number): Promise<void>;
+  /** Replaces the topic's config overrides with `configs`. */
+  setTopicConfigs(name: string, configs: Record<string, string>): Promise<void>;
+
+  openPartition(tp: TopicPartition): Promise<PartitionSnapshot>;
+  /**
+   * Appends batches whose offsets follow the partition's current end without a gap, in order.
+   * Durable and readable when the promise resolves.
+   */
+  append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void>;
+  /**
+   * Batches from the one containing `fromOffset` on, in offset order, until their total size reaches
+   * `maxBytes`; the first batch is returned whole even when it alone is larger. Empty at the end of the
+   * log. Batches wholly before the log start offset are not returned.
+   */
+  read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]>;
+  /**
+   * The earliest offset whose timestamp is at or after `timestamp`, with that record's timestamp, or
+   * null when every record is older.
+   */
+  offsetForTimestamp(tp: TopicPartition, timestamp: number): Promise<{ offset: number; timestamp: number } | null>;
+  /** The offset and timestamp of the record with the largest timestamp, or null for an empty log. */
+  maxTimestamp(tp: TopicPartition): Promise<{ offset: number; timestamp: number } | null>;
+  /** Moves the log start offset forward to `offset` (never back) and returns the new log start. */
+  deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number>;
+
+  /** Stores committed offsets of a consumer group (replacing earlier commits of the same partitions). */
+  commitOffsets(group: string, offsets: readonly CommittedOffset[]): Promise<void>;
+  fetchOffsets(group: string): Promise<CommittedOffset[]>;
+  /** Groups that have committed offsets. */
+  listOffsetGroups(): Promise<string[]>;
+  /** Deletes a group's committed offsets: all of them, or those of the given partitions. */
+  deleteOffsets(group: string, partitions?: readonly TopicPartition[]): Promise<void>;
+
+  /** A producer id never handed out before by this storage, across restarts. */
+  allocateProducerId(): Promise<number>;
+}
