@@ -6,15 +6,16 @@
  * v0. ApiVersions responses always use header v0 (KIP-511): a client that sent a version the broker does
  * not know must still be able to read the answer.
  */
-import { type ApiDescriptor, APIS, ApiKeys } from './generated/apis.js';
+
+import type { Init, MessageCodec } from './codec-runtime.js';
+import { KafkaCodecError } from './errors.js';
+import { APIS, type ApiDescriptor, ApiKeys } from './generated/apis.js';
 import {
   decodeRequestHeader,
   encodeRequestHeader,
   type RequestHeader,
 } from './generated/messages/request-header.js';
 import { decodeResponseHeader, encodeResponseHeader } from './generated/messages/response-header.js';
-import type { Init, MessageCodec } from './codec-runtime.js';
-import { KafkaCodecError } from './errors.js';
 import { Reader } from './reader.js';
 import { Writer } from './writer.js';
 

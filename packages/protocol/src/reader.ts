@@ -86,7 +86,10 @@ export class Reader {
       if (this.offset >= this.end) throw truncated(1, this.offset, this.end);
       const b = this.buf[this.offset++]!;
       if (shift === 28 && b > 0x0f) {
-        throw new KafkaCodecError('INVALID_LENGTH', `varint at offset ${this.offset - 5} is longer than 32 bits`);
+        throw new KafkaCodecError(
+          'INVALID_LENGTH',
+          `varint at offset ${this.offset - 5} is longer than 32 bits`,
+        );
       }
       value += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return value;
@@ -107,12 +110,18 @@ export class Reader {
       if (this.offset >= this.end) throw truncated(1, this.offset, this.end);
       const b = this.buf[this.offset++]!;
       if (shift === 63n && b > 1) {
-        throw new KafkaCodecError('INVALID_LENGTH', `varlong ending at offset ${this.offset} is longer than 64 bits`);
+        throw new KafkaCodecError(
+          'INVALID_LENGTH',
+          `varlong ending at offset ${this.offset} is longer than 64 bits`,
+        );
       }
       value |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return (value >> 1n) ^ -(value & 1n);
     }
-    throw new KafkaCodecError('INVALID_LENGTH', `varlong ending at offset ${this.offset} is longer than 10 bytes`);
+    throw new KafkaCodecError(
+      'INVALID_LENGTH',
+      `varlong ending at offset ${this.offset} is longer than 10 bytes`,
+    );
   }
 
   /**
@@ -131,7 +140,10 @@ export class Reader {
         return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
       }
     }
-    throw new KafkaCodecError('INVALID_LENGTH', `varlong ending at offset ${this.offset} is longer than 10 bytes`);
+    throw new KafkaCodecError(
+      'INVALID_LENGTH',
+      `varlong ending at offset ${this.offset} is longer than 10 bytes`,
+    );
   }
 
   /** A length prefix: int16/int32 classic, or uvarint minus one when compact. -1 means null. */
@@ -154,7 +166,8 @@ export class Reader {
   string(compact: boolean): string {
     const at = this.offset;
     const s = this.nullableString(compact);
-    if (s === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', `null string at offset ${at} where none is allowed`);
+    if (s === null)
+      throw new KafkaCodecError('NULL_NOT_ALLOWED', `null string at offset ${at} where none is allowed`);
     return s;
   }
 
@@ -170,7 +183,8 @@ export class Reader {
   bytes(compact: boolean): Buffer {
     const at = this.offset;
     const b = this.nullableBytes(compact);
-    if (b === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', `null bytes at offset ${at} where none are allowed`);
+    if (b === null)
+      throw new KafkaCodecError('NULL_NOT_ALLOWED', `null bytes at offset ${at} where none are allowed`);
     return b;
   }
 
@@ -201,7 +215,8 @@ export class Reader {
   array<T>(compact: boolean, read: (r: Reader) => T): T[] {
     const at = this.offset;
     const out = this.nullableArray(compact, read);
-    if (out === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', `null array at offset ${at} where none is allowed`);
+    if (out === null)
+      throw new KafkaCodecError('NULL_NOT_ALLOWED', `null array at offset ${at} where none is allowed`);
     return out;
   }
 

@@ -10,7 +10,9 @@ import { DEFAULT_OUTPUT_DIR, defaultDefinitionsDir, diffGenerated, generate } fr
 const definitions = defaultDefinitionsDir();
 const available = existsSync(definitions);
 if (!available && process.env.CI) {
-  throw new Error(`Kafka message definitions not found at ${definitions}; CI must regenerate the codec from them`);
+  throw new Error(
+    `Kafka message definitions not found at ${definitions}; CI must regenerate the codec from them`,
+  );
 }
 
 describe.skipIf(!available)(`generated codec (definitions: ${definitions})`, () => {

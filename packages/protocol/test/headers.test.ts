@@ -7,8 +7,8 @@ import {
   encodeRequestFrame,
   encodeResponseFrame,
   MetadataRequest,
-  parseRequestHeader,
   ProduceRequest,
+  parseRequestHeader,
   requestHeaderVersion,
   responseHeaderVersion,
 } from '../src/index.js';
@@ -44,7 +44,12 @@ describe('frames', () => {
     });
     const { header, headerVersion, body } = parseRequestHeader(frameBody(chunks));
     expect(headerVersion).toBe(2);
-    expect(header).toMatchObject({ requestApiKey: 3, requestApiVersion: 12, correlationId: 42, clientId: 'my-client' });
+    expect(header).toMatchObject({
+      requestApiKey: 3,
+      requestApiVersion: 12,
+      correlationId: 42,
+      clientId: 'my-client',
+    });
     const req = MetadataRequest.decode(body, 12);
     expect(req.topics).toEqual([{ name: 'orders', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }]);
     expect(body.remaining).toBe(0);
@@ -61,7 +66,12 @@ describe('frames', () => {
     const chunks = encodeResponseFrame(ApiVersionsResponse, ApiKeys.ApiVersions, 3, 7, {
       apiKeys: [{ apiKey: 0, minVersion: 0, maxVersion: 11 }],
     });
-    const { correlationId, body } = decodeResponseFrame(ApiVersionsResponse, ApiKeys.ApiVersions, 3, frameBody(chunks));
+    const { correlationId, body } = decodeResponseFrame(
+      ApiVersionsResponse,
+      ApiKeys.ApiVersions,
+      3,
+      frameBody(chunks),
+    );
     expect(correlationId).toBe(7);
     expect(body.apiKeys).toEqual([{ apiKey: 0, minVersion: 0, maxVersion: 11 }]);
   });

@@ -90,12 +90,19 @@ function primitive(t: string): fc.Arbitrary<unknown> {
   }
 }
 
-function fieldArbitrary(f: FieldSchema, msg: MessageSchema, version: number, depth: number): fc.Arbitrary<unknown> {
+function fieldArbitrary(
+  f: FieldSchema,
+  msg: MessageSchema,
+  version: number,
+  depth: number,
+): fc.Arbitrary<unknown> {
   const t = f.type;
   let base: fc.Arbitrary<unknown>;
   if (t.startsWith('[]')) {
     const el = t.slice(2);
-    const element = el.startsWith('struct:') ? structArbitrary(el.slice(7), msg, version, depth + 1) : primitive(el);
+    const element = el.startsWith('struct:')
+      ? structArbitrary(el.slice(7), msg, version, depth + 1)
+      : primitive(el);
     base = fc.array(element, { maxLength: depth > 2 ? 1 : 3 });
   } else if (t.startsWith('struct:')) {
     base = structArbitrary(t.slice(7), msg, version, depth + 1);
@@ -118,7 +125,12 @@ function unknownTagged(fields: FieldSchema[]): fc.Arbitrary<{ tag: number; data:
   );
 }
 
-function structArbitrary(name: string, msg: MessageSchema, version: number, depth: number): fc.Arbitrary<unknown> {
+function structArbitrary(
+  name: string,
+  msg: MessageSchema,
+  version: number,
+  depth: number,
+): fc.Arbitrary<unknown> {
   const fields = msg.structs[name]!;
   const flexible = inRange(msg.flexibleVersions, version);
   const shape: Record<string, fc.Arbitrary<unknown>> = {};
@@ -129,9 +141,11 @@ function structArbitrary(name: string, msg: MessageSchema, version: number, dept
   }
   const record = fc.record(shape);
   if (!flexible) return record;
-  return fc.tuple(record, unknownTagged(fields)).map(([value, unknown]) =>
-    unknown === undefined ? value : { ...(value as object), unknownTaggedFields: unknown },
-  );
+  return fc
+    .tuple(record, unknownTagged(fields))
+    .map(([value, unknown]) =>
+      unknown === undefined ? value : { ...(value as object), unknownTaggedFields: unknown },
+    );
 }
 
 const codecs = new Map<string, MessageCodec<unknown>>();
@@ -186,9 +200,10 @@ describe('malformed input', () => {
         const [value] = fc.sample(structArbitrary(msg.name, msg, version, 0), { numRuns: 1, seed: version });
         const bytes = encode(codec, value, version);
         for (let cut = 0; cut < bytes.length; cut++) {
-          expect(() => codec.decode(new Reader(bytes.subarray(0, cut)), version), `${msg.name} v${version} cut ${cut}`).toThrow(
-            KafkaCodecError,
-          );
+          expect(
+            () => codec.decode(new Reader(bytes.subarray(0, cut)), version),
+            `${msg.name} v${version} cut ${cut}`,
+          ).toThrow(KafkaCodecError);
         }
       }
     }
@@ -197,16 +212,21 @@ describe('malformed input', () => {
   it('random bytes either decode or raise KafkaCodecError', () => {
     const names = schema.messages.map((m) => m.name);
     fc.assert(
-      fc.property(fc.constantFrom(...names), fc.uint8Array({ maxLength: 64 }), fc.nat(), (name, data, pick) => {
-        const msg = schema.messages.find((m) => m.name === name)!;
-        const versions = versionsOf(msg);
-        const version = versions[pick % versions.length]!;
-        try {
-          codecs.get(name)!.decode(new Reader(data), version);
-        } catch (e) {
-          expect(e).toBeInstanceOf(KafkaCodecError);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...names),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.nat(),
+        (name, data, pick) => {
+          const msg = schema.messages.find((m) => m.name === name)!;
+          const versions = versionsOf(msg);
+          const version = versions[pick % versions.length]!;
+          try {
+            codecs.get(name)!.decode(new Reader(data), version);
+          } catch (e) {
+            expect(e).toBeInstanceOf(KafkaCodecError);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -226,9 +246,13 @@ describe('fields a version cannot carry', () => {
       for (const version of versionsOf(msg)) {
         for (const f of msg.structs[msg.name]!) {
           if (inRange(f.versions, version) || f.type.startsWith('struct:')) continue;
-          const [sample] = fc.sample(fieldArbitrary(f, msg, f.versions?.[0] ?? version, 0), { numRuns: 20, seed: 1 })
-            .filter((v) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)) !==
-              JSON.stringify(defaultValue(f, msg), (_, x) => (typeof x === 'bigint' ? x.toString() : x)));
+          const [sample] = fc
+            .sample(fieldArbitrary(f, msg, f.versions?.[0] ?? version, 0), { numRuns: 20, seed: 1 })
+            .filter(
+              (v) =>
+                JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)) !==
+                JSON.stringify(defaultValue(f, msg), (_, x) => (typeof x === 'bigint' ? x.toString() : x)),
+            );
           if (sample === undefined) continue;
           const run = () => encode(codec, { [f.prop]: sample }, version);
           if (f.ignorable) expect(run, `${msg.name}.${f.prop} v${version}`).not.toThrow();
@@ -247,7 +271,9 @@ describe('fields a version cannot carry', () => {
     expect(() => encode(generated.CreateTopicsRequest, { topics: [{ name: null as never }] }, 5)).toThrow(
       KafkaCodecError,
     );
-    expect(() => encode(generated.FetchResponse, { responses: [{ partitions: [{ records: null }] }] }, 4)).not.toThrow();
+    expect(() =>
+      encode(generated.FetchResponse, { responses: [{ partitions: [{ records: null }] }] }, 4),
+    ).not.toThrow();
     // MetadataRequest.topics is nullable from v1 only
     expect(() => encode(generated.MetadataRequest, { topics: null }, 0)).toThrow(/does not allow null/);
     expect(() => encode(generated.MetadataRequest, { topics: null }, 1)).not.toThrow();

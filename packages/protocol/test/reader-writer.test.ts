@@ -44,7 +44,9 @@ describe('varints', () => {
 
   it('reject overlong and truncated encodings with a typed error', () => {
     expect(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x1f])).uvarint()).toThrow(KafkaCodecError);
-    expect(() => new Reader(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).uvarint()).toThrow(KafkaCodecError);
+    expect(() => new Reader(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).uvarint()).toThrow(
+      KafkaCodecError,
+    );
     expect(() => new Reader(Buffer.from([0x80])).uvarint()).toThrow(/truncated/);
     expect(() => new Reader(Buffer.alloc(11, 0xff)).varlong()).toThrow(KafkaCodecError);
     expect(() => new Reader(Buffer.from([0x80, 0x80])).varlongNumber()).toThrow(/truncated/);

@@ -453,7 +453,10 @@ export function emitAll(sel: Selection): GeneratedFile[] {
   for (const api of sel.apis) {
     files.push({
       path: `messages/${fileNameFor(api.name)}.ts`,
-      content: emitMessageFile([api.request, api.response], `${api.request.sourceFile}, ${api.response.sourceFile}`),
+      content: emitMessageFile(
+        [api.request, api.response],
+        `${api.request.sourceFile}, ${api.response.sourceFile}`,
+      ),
     });
   }
   for (const m of [...sel.headers, ...sel.data]) {
@@ -491,10 +494,14 @@ function emitApis(apis: ApiSpec[]): string {
   o.push('  readonly request: MessageCodec<any>;');
   o.push('  readonly response: MessageCodec<any>;');
   o.push('}', '');
-  o.push('/** Every client-facing API of the definitions, with the stable versions the codec encodes and decodes. */');
+  o.push(
+    '/** Every client-facing API of the definitions, with the stable versions the codec encodes and decodes. */',
+  );
   o.push('export const API_VERSIONS: readonly ApiVersionRange[] = [');
   for (const a of apis) {
-    o.push(`  { apiKey: ${a.apiKey}, name: '${a.name}', minVersion: ${a.minVersion}, maxVersion: ${a.maxVersion} },`);
+    o.push(
+      `  { apiKey: ${a.apiKey}, name: '${a.name}', minVersion: ${a.minVersion}, maxVersion: ${a.maxVersion} },`,
+    );
   }
   o.push('];', '');
   o.push('/** The same APIs with their codecs, in API-key order. */');
@@ -511,7 +518,11 @@ function emitApis(apis: ApiSpec[]): string {
 function emitIndex(sel: Selection): string {
   const o: string[] = [GENERATED_HEADER];
   o.push("export * from './apis.js';");
-  const names = [...sel.apis.map((a) => a.name), ...sel.headers.map((h) => h.name), ...sel.data.map((d) => d.name)];
+  const names = [
+    ...sel.apis.map((a) => a.name),
+    ...sel.headers.map((h) => h.name),
+    ...sel.data.map((d) => d.name),
+  ];
   for (const n of names) o.push(`export * from './messages/${fileNameFor(n)}.js';`);
   o.push('');
   return o.join('\n');
@@ -519,14 +530,15 @@ function emitIndex(sel: Selection): string {
 
 /** A compact description of every emitted struct, for tests that generate values version by version. */
 function emitSchema(sel: Selection): string {
-  const messages = [
-    ...sel.apis.flatMap((a) => [a.request, a.response]),
-    ...sel.headers,
-    ...sel.data,
-  ];
-  const range = (r: VersionRange) => (isEmpty(r) ? null : [r.min, r.max === Number.POSITIVE_INFINITY ? 32767 : r.max]);
+  const messages = [...sel.apis.flatMap((a) => [a.request, a.response]), ...sel.headers, ...sel.data];
+  const range = (r: VersionRange) =>
+    isEmpty(r) ? null : [r.min, r.max === Number.POSITIVE_INFINITY ? 32767 : r.max];
   const typeText = (t: FieldType): string =>
-    t.kind === 'primitive' ? t.name : t.kind === 'array' ? `[]${typeText(t.element)}` : `struct:${t.struct.tsName}`;
+    t.kind === 'primitive'
+      ? t.name
+      : t.kind === 'array'
+        ? `[]${typeText(t.element)}`
+        : `struct:${t.struct.tsName}`;
   const out = {
     messages: messages.map((m) => ({
       name: m.name,

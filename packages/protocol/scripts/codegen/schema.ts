@@ -208,7 +208,9 @@ export function readDefinitions(dir: string): MessageSpec[] {
     .filter((f) => f.endsWith('.json'))
     .sort();
   if (files.length === 0) throw new Error(`no Kafka message definitions (*.json) found in ${dir}`);
-  return files.map((f) => buildMessage(parseJsonWithComments(readFileSync(join(dir, f), 'utf8')) as RawMessage, f));
+  return files.map((f) =>
+    buildMessage(parseJsonWithComments(readFileSync(join(dir, f), 'utf8')) as RawMessage, f),
+  );
 }
 
 /** Data messages the broker decodes itself: the consumer protocol carried inside JoinGroup/SyncGroup. */
