@@ -1,6 +1,7 @@
 import { type ApiDescriptor, ApiKeys, apiByKey } from '@kch/protocol';
 import type { Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
+import { brokerTopicDefaults } from './configs.js';
 import type { BrokerEvents } from './events.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import type { ApiHandler } from './handler.js';
@@ -22,6 +23,8 @@ export class BrokerContext {
   advertised = { host: '127.0.0.1', port: 9092 };
   /** Served APIs indexed by API key. */
   readonly apis: (ServedApi | undefined)[] = [];
+  /** Topic config defaults set at the broker level (topicDefaults, message.max.bytes). */
+  readonly topicDefaults: Record<string, string>;
   /** Set when the broker begins to close: long polls return at once. */
   closing = false;
   private readonly closingListeners = new Set<() => void>();
@@ -33,7 +36,9 @@ export class BrokerContext {
     readonly topics: TopicManager,
     readonly groups: GroupCoordinator,
     readonly events: EventEmitter<BrokerEvents>,
-  ) {}
+  ) {
+    this.topicDefaults = brokerTopicDefaults(config);
+  }
 
   onClosing(listener: () => void): void {
     this.closingListeners.add(listener);
@@ -59,7 +64,8 @@ export class BrokerContext {
   servedVersions(): { apiKey: number; minVersion: number; maxVersion: number }[] {
     const out: { apiKey: number; minVersion: number; maxVersion: number }[] = [];
     for (const api of this.apis) {
-      if (api) out.push({ apiKey: api.descriptor.apiKey, minVersion: api.minVersion, maxVersion: api.maxVersion });
+      if (api)
+        out.push({ apiKey: api.descriptor.apiKey, minVersion: api.minVersion, maxVersion: api.maxVersion });
     }
     return out;
   }

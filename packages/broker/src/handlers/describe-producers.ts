@@ -24,7 +24,12 @@ export default defineHandler({
           await log.open();
         } catch (e) {
           const code = e instanceof KafkaProtocolError ? e.code : ErrorCode.KAFKA_STORAGE_ERROR;
-          partitions.push({ partitionIndex: index, errorCode: code, errorMessage: String(e), activeProducers: [] });
+          partitions.push({
+            partitionIndex: index,
+            errorCode: code,
+            errorMessage: String(e),
+            activeProducers: [],
+          });
           continue;
         }
         const activeProducers = [];
@@ -39,7 +44,12 @@ export default defineHandler({
             currentTxnStartOffset: -1n,
           });
         }
-        partitions.push({ partitionIndex: index, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers });
+        partitions.push({
+          partitionIndex: index,
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+          activeProducers,
+        });
       }
       topics.push({ name: t.name, partitions });
     }
@@ -49,7 +59,11 @@ export default defineHandler({
     return {
       topics: request.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode, activeProducers: [] })),
+        partitions: t.partitionIndexes.map((partitionIndex) => ({
+          partitionIndex,
+          errorCode,
+          activeProducers: [],
+        })),
       })),
     };
   },

@@ -2,6 +2,9 @@ import { ErrorCode, type FetchResponse, type Init, KafkaProtocolError } from '@k
 import { defineHandler, type RequestContext } from '../handler.js';
 import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
 
+/** Kafka sends empty records, never null: librdkafka rejects a null record set. */
+const NO_RECORDS = Buffer.alloc(0);
+
 type PartitionData = Init<FetchResponse['responses'][number]['partitions'][number]>;
 
 interface WantedPartition {
@@ -62,7 +65,13 @@ export default defineHandler({
       const bytes = await readAll(wanted, maxBytes, ctx);
       const failed = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
       const remaining = deadline - Date.now();
-      if (bytes >= request.minBytes || failed || remaining <= 0 || wanted.length === 0 || ctx.broker.closing) {
+      if (
+        bytes >= request.minBytes ||
+        failed ||
+        remaining <= 0 ||
+        wanted.length === 0 ||
+        ctx.broker.closing
+      ) {
         break;
       }
       await waitForAppend(wanted, remaining, ctx);
@@ -83,7 +92,7 @@ function emptyPartition(partitionIndex: number): PartitionData {
     logStartOffset: -1n,
     abortedTransactions: [],
     preferredReadReplica: -1,
-    records: null,
+    records: NO_RECORDS,
   };
 }
 
@@ -103,7 +112,8 @@ async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: Request
         // Only whole batches that fit, once the response already has data.
         let used = 0;
         let n = 0;
-        while (n < batches.length && used + batches[n]!.bytes.length <= budget) used += batches[n++]!.bytes.length;
+        while (n < batches.length && used + batches[n]!.bytes.length <= budget)
+          used += batches[n++]!.bytes.length;
         batches = batches.slice(0, n);
       }
       const chunks = batches.map((b) => b.bytes);
@@ -114,7 +124,7 @@ async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: Request
       w.out.highWatermark = BigInt(result.highWatermark);
       w.out.lastStableOffset = BigInt(result.highWatermark);
       w.out.logStartOffset = BigInt(result.logStartOffset);
-      w.out.records = chunks.length > 0 ? chunks : null;
+      w.out.records = chunks.length > 0 ? chunks : NO_RECORDS;
       if (size > 0) {
         ctx.broker.events.emit('fetch', {
           topic: w.log!.topic,
@@ -129,7 +139,7 @@ async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: Request
       w.out.highWatermark = BigInt(w.log!.highWatermark);
       w.out.lastStableOffset = BigInt(w.log!.highWatermark);
       w.out.logStartOffset = BigInt(w.log!.logStartOffset);
-      w.out.records = null;
+      w.out.records = NO_RECORDS;
     }
   }
   return total;

@@ -1,8 +1,18 @@
 /** Every API this broker serves: one module per API, registered here. */
 import type { ApiHandler } from '../handler.js';
+import alterConfigs from './alter-configs.js';
 import apiVersions from './api-versions.js';
+import createPartitions from './create-partitions.js';
+import createTopics from './create-topics.js';
+import deleteRecords from './delete-records.js';
+import deleteTopics from './delete-topics.js';
+import describeCluster from './describe-cluster.js';
+import describeConfigs from './describe-configs.js';
+import describeLogDirs from './describe-log-dirs.js';
 import describeProducers from './describe-producers.js';
+import describeTopicPartitions from './describe-topic-partitions.js';
 import fetch from './fetch.js';
+import incrementalAlterConfigs from './incremental-alter-configs.js';
 import initProducerId from './init-producer-id.js';
 import listOffsets from './list-offsets.js';
 import metadata from './metadata.js';
@@ -18,4 +28,14 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   initProducerId,
   offsetForLeaderEpoch,
   describeProducers,
+  createTopics,
+  deleteTopics,
+  createPartitions,
+  describeConfigs,
+  alterConfigs,
+  incrementalAlterConfigs,
+  deleteRecords,
+  describeCluster,
+  describeTopicPartitions,
+  describeLogDirs,
 ];

@@ -1,7 +1,6 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ListOffsetsResponse } from '@kch/protocol';
-import { storageFailure } from '../log/partition-log.js';
 import { defineHandler, type RequestContext } from '../handler.js';
-import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
+import { LEADER_EPOCH, type PartitionLog, storageFailure } from '../log/partition-log.js';
 
 type PartitionResponse = Init<ListOffsetsResponse['topics'][number]['partitions'][number]>;
 
@@ -63,7 +62,8 @@ async function lookup(
   });
   if (!log) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (currentLeaderEpoch > LEADER_EPOCH) return failure(ErrorCode.UNKNOWN_LEADER_EPOCH);
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < LEADER_EPOCH) return failure(ErrorCode.FENCED_LEADER_EPOCH);
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < LEADER_EPOCH)
+    return failure(ErrorCode.FENCED_LEADER_EPOCH);
   try {
     await log.open();
     const tp = { topic: log.topic, partition: log.partition };

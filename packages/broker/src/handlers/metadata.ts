@@ -1,5 +1,5 @@
-import { ErrorCode, KafkaProtocolError, type MetadataResponse } from '@kch/protocol';
 import type { Init } from '@kch/protocol';
+import { ErrorCode, KafkaProtocolError, type MetadataResponse } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
 import type { Topic } from '../log/topics.js';
 import { topicNameError } from '../log/topics.js';
@@ -51,7 +51,12 @@ export default defineHandler({
     return {
       throttleTimeMs: 0,
       brokers: [
-        { nodeId: config.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: config.rack },
+        {
+          nodeId: config.nodeId,
+          host: broker.advertised.host,
+          port: broker.advertised.port,
+          rack: config.rack,
+        },
       ],
       clusterId: config.clusterId,
       controllerId: config.nodeId,

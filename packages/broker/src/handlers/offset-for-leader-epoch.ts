@@ -16,11 +16,21 @@ export default defineHandler({
       for (const p of t.partitions) {
         const log = topic?.logs[p.partition];
         if (!log) {
-          partitions.push({ partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1, endOffset: -1n });
+          partitions.push({
+            partition: p.partition,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            leaderEpoch: -1,
+            endOffset: -1n,
+          });
           continue;
         }
         if (p.currentLeaderEpoch > LEADER_EPOCH) {
-          partitions.push({ partition: p.partition, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, leaderEpoch: -1, endOffset: -1n });
+          partitions.push({
+            partition: p.partition,
+            errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH,
+            leaderEpoch: -1,
+            endOffset: -1n,
+          });
           continue;
         }
         await log.open();
@@ -41,7 +51,12 @@ export default defineHandler({
     return {
       topics: request.topics.map((t) => ({
         topic: t.topic,
-        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode, leaderEpoch: -1, endOffset: -1n })),
+        partitions: t.partitions.map((p) => ({
+          partition: p.partition,
+          errorCode,
+          leaderEpoch: -1,
+          endOffset: -1n,
+        })),
       })),
     };
   },

@@ -93,14 +93,16 @@ function append(
     );
   }
   if (records === null || records.length === 0) {
-    return Promise.reject(new RecordValidationError(ErrorCode.INVALID_RECORD, 'no records were sent for this partition'));
+    return Promise.reject(
+      new RecordValidationError(ErrorCode.INVALID_RECORD, 'no records were sent for this partition'),
+    );
   }
-  const config = (key: string) =>
-    topicConfigValue(topic.record.configs, ctx.broker.config.topicDefaults, key) ?? '';
+  const config = (key: string) => topicConfigValue(topic.record.configs, ctx.broker.topicDefaults, key) ?? '';
   const logAppendTime = config('message.timestamp.type') === 'LogAppendTime';
   const prepared = validateProducedRecords(records, {
     produceVersion: ctx.apiVersion,
-    maxBatchBytes: Math.min(Number(config('max.message.bytes')), ctx.broker.config.messageMaxBytes),
+    // As in Kafka, a topic's max.message.bytes overrides the broker's message.max.bytes.
+    maxBatchBytes: Number(config('max.message.bytes')),
     compacted: config('cleanup.policy').includes('compact'),
     logAppendTime,
     timestampBeforeMaxMs: Number(config('message.timestamp.before.max.ms')),
@@ -119,7 +121,11 @@ function append(
   });
 }
 
-async function settle(index: number, result: Promise<AppendResult>, ctx: RequestContext): Promise<PartitionResponse> {
+async function settle(
+  index: number,
+  result: Promise<AppendResult>,
+  ctx: RequestContext,
+): Promise<PartitionResponse> {
   try {
     const r = await result;
     return {

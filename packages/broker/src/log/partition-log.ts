@@ -5,7 +5,13 @@
  * write leaves no gap: its offsets are handed out again.
  */
 import { assignOffsets, ErrorCode, KafkaProtocolError } from '@kch/protocol';
-import { type PartitionSnapshot, producerBatchInfo, type Storage, StorageError, type StoredBatch } from '@kch/storage';
+import {
+  type PartitionSnapshot,
+  producerBatchInfo,
+  type Storage,
+  StorageError,
+  type StoredBatch,
+} from '@kch/storage';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
 import type { TailCache } from './tail-cache.js';
 
@@ -100,7 +106,10 @@ export class PartitionLog {
    * keep their order even when several requests are in flight; `prepared` may still be validating, and
    * a rejection of it fails this append alone.
    */
-  append(prepared: Promise<IncomingBatch[]> | IncomingBatch[], logAppendTime: boolean): Promise<AppendResult> {
+  append(
+    prepared: Promise<IncomingBatch[]> | IncomingBatch[],
+    logAppendTime: boolean,
+  ): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ prepared, logAppendTime, baseOffset: -1, recordCount: 0, resolve, reject });
       if (!this.draining) void this.drain();
@@ -184,14 +193,14 @@ export class PartitionLog {
       } catch (e) {
         // Nothing was stored: the offsets will be assigned again, and the producers' state is unchanged.
         const err = storageFailure(e, this.topic, this.partition);
-        pending.forEach((p, i) => settle(p, outcomes[i] ?? err));
+        for (const [i, p] of pending.entries()) settle(p, outcomes[i] ?? err);
         return;
       }
       this.nextOffset = next;
       this.producers.merge(overlay);
       this.cache.add(this, toStore);
     }
-    pending.forEach((p, i) =>
+    for (const [i, p] of pending.entries()) {
       settle(
         p,
         outcomes[i] ?? {
@@ -200,8 +209,8 @@ export class PartitionLog {
           logAppendTime: p.logAppendTime ? now : -1,
           logStartOffset: this.logStartOffset,
         },
-      ),
-    );
+      );
+    }
     if (toStore.length > 0) for (const l of [...this.listeners]) l();
   }
 
@@ -248,7 +257,11 @@ export class PartitionLog {
       if (first !== undefined && first.baseOffset <= offset) batches = sliceTail(this.tail, offset, maxBytes);
       else {
         try {
-          batches = await this.storage.read({ topic: this.topic, partition: this.partition }, offset, maxBytes);
+          batches = await this.storage.read(
+            { topic: this.topic, partition: this.partition },
+            offset,
+            maxBytes,
+          );
         } catch (e) {
           throw storageFailure(e, this.topic, this.partition);
         }
@@ -322,7 +335,8 @@ function sliceTail(tail: readonly StoredBatch[], offset: number, maxBytes: numbe
 export function storageFailure(e: unknown, topic: string, partition: number): KafkaProtocolError {
   if (e instanceof KafkaProtocolError) return e;
   if (e instanceof StorageError) {
-    if (e.kind === 'UNKNOWN_TOPIC_OR_PARTITION') return new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', e.message);
+    if (e.kind === 'UNKNOWN_TOPIC_OR_PARTITION')
+      return new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', e.message);
     if (e.kind === 'OFFSET_OUT_OF_RANGE') return new KafkaProtocolError('OFFSET_OUT_OF_RANGE', e.message);
     if (!e.retriable) return new KafkaProtocolError('UNKNOWN_SERVER_ERROR', e.message, { cause: e });
   }

@@ -53,7 +53,10 @@ export class RecordValidationError extends KafkaProtocolError {
 /** Produce v7 is the first that may carry zstd (KIP-110). */
 const FIRST_ZSTD_PRODUCE_VERSION = 7;
 
-export async function validateProducedRecords(records: Buffer, rules: ValidationRules): Promise<IncomingBatch[]> {
+export async function validateProducedRecords(
+  records: Buffer,
+  rules: ValidationRules,
+): Promise<IncomingBatch[]> {
   try {
     return await validate(records, rules);
   } catch (e) {
@@ -67,7 +70,11 @@ export async function validateProducedRecords(records: Buffer, rules: Validation
 
 async function validate(records: Buffer, rules: ValidationRules): Promise<IncomingBatch[]> {
   const entries = [...iterateBatches(records)];
-  if (entries.length === 0) throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'the request has no records for this partition');
+  if (entries.length === 0)
+    throw new RecordValidationError(
+      ErrorCode.INVALID_RECORD,
+      'the request has no records for this partition',
+    );
   if (entries.some((e) => e.partial)) {
     throw new KafkaProtocolError(ErrorCode.CORRUPT_MESSAGE, 'the records end with an incomplete batch');
   }
@@ -82,12 +89,16 @@ async function validate(records: Buffer, rules: ValidationRules): Promise<Incomi
     return [await validateV2(entries[0]!.buf, rules)];
   }
   if (entries.some((e) => e.magic === 2)) {
-    throw new RecordValidationError(ErrorCode.INVALID_RECORD, `Produce v${rules.produceVersion} cannot carry record batches of magic 2`);
+    throw new RecordValidationError(
+      ErrorCode.INVALID_RECORD,
+      `Produce v${rules.produceVersion} cannot carry record batches of magic 2`,
+    );
   }
   // Produce v0-v2: a legacy message set, converted to one batch as Kafka up-converts for a v2 log.
   checkSize(records.length, rules);
   const set = decodeMessageSet(records);
-  if (set.messages.length === 0) throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'the message set holds no messages');
+  if (set.messages.length === 0)
+    throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'the message set holds no messages');
   const batch = await convertLegacyToRecordBatch(set);
   return [await validateV2(batch, rules)];
 }
@@ -117,7 +128,10 @@ async function validateV2(batch: Buffer, rules: ValidationRules): Promise<Incomi
     throw new KafkaProtocolError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'zstd needs Produce v7 or later');
   }
   if (header.compression > CompressionType.Zstd) {
-    throw new KafkaProtocolError(ErrorCode.CORRUPT_MESSAGE, `unknown compression codec ${header.compression}`);
+    throw new KafkaProtocolError(
+      ErrorCode.CORRUPT_MESSAGE,
+      `unknown compression codec ${header.compression}`,
+    );
   }
   const { records } = await decodeBatch(batch, { verifyCrc: false });
   checkRecords(header, records, rules);
@@ -135,7 +149,11 @@ async function validateV2(batch: Buffer, rules: ValidationRules): Promise<Incomi
   };
 }
 
-function checkRecords(header: RecordBatchHeader, records: readonly KafkaRecord[], rules: ValidationRules): void {
+function checkRecords(
+  header: RecordBatchHeader,
+  records: readonly KafkaRecord[],
+  rules: ValidationRules,
+): void {
   if (records.length !== header.recordCount || header.lastOffsetDelta !== header.recordCount - 1) {
     throw new KafkaProtocolError(
       ErrorCode.CORRUPT_MESSAGE,
@@ -150,12 +168,18 @@ function checkRecords(header: RecordBatchHeader, records: readonly KafkaRecord[]
     const r = records[i]!;
     if (r.offsetDelta !== i) {
       code = ErrorCode.INVALID_RECORD;
-      errors.push({ batchIndex: i, batchIndexErrorMessage: `record ${i} has offset delta ${r.offsetDelta}, expected ${i}` });
+      errors.push({
+        batchIndex: i,
+        batchIndexErrorMessage: `record ${i} has offset delta ${r.offsetDelta}, expected ${i}`,
+      });
       continue;
     }
     if (rules.compacted && r.key === null) {
       code = ErrorCode.INVALID_RECORD;
-      errors.push({ batchIndex: i, batchIndexErrorMessage: 'a compacted topic cannot accept a record without a key' });
+      errors.push({
+        batchIndex: i,
+        batchIndexErrorMessage: 'a compacted topic cannot accept a record without a key',
+      });
       continue;
     }
     if (checkTime) {

@@ -107,10 +107,20 @@ export class TopicManager {
     }
     validateTopicConfigs(configs);
     if (validateOnly) return null;
-    const record: TopicRecord = { name, topicId: newTopicId(), partitionCount, configs, createdAt: Date.now() };
+    const record: TopicRecord = {
+      name,
+      topicId: newTopicId(),
+      partitionCount,
+      configs,
+      createdAt: Date.now(),
+    };
     const creation = this.storage.createTopic(record).then(
       () => {
-        this.events.emit('topic-created', { topic: name, topicId: record.topicId, partitions: partitionCount });
+        this.events.emit('topic-created', {
+          topic: name,
+          topicId: record.topicId,
+          partitions: partitionCount,
+        });
         return this.index(record);
       },
       (e: unknown) => {
@@ -167,7 +177,8 @@ export class TopicManager {
     } catch (e) {
       throw storageFailure(e, name, -1);
     }
-    for (let p = current; p < count; p++) topic.logs.push(new PartitionLog(name, p, this.storage, this.cache));
+    for (let p = current; p < count; p++)
+      topic.logs.push(new PartitionLog(name, p, this.storage, this.cache));
     topic.record.partitionCount = count;
   }
 

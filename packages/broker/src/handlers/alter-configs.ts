@@ -1,0 +1,147 @@
+import { type AlterConfigsRequest, ErrorCode, KafkaProtocolError } from '@kch/protocol';
+import {
+  brokerConfigChangeError,
+  brokerTopicDefaults,
+  ConfigResourceType,
+  normalizeTopicConfigs,
+  parseJavaInt,
+} from '../configs.js';
+import { defineHandler, type RequestContext } from '../handler.js';
+import { topicNameError } from '../log/topics.js';
+
+type Resource = AlterConfigsRequest['resources'][number];
+
+/**
+ * AlterConfigs (the legacy API): the configs given replace all of a topic's overrides, as in Kafka (a
+ * key left out goes back to its default). Broker configs cannot change at run time in kch: setting one
+ * is refused as Kafka refuses its read-only ones. Each resource gets its own error and message.
+ */
+export default defineHandler({
+  api: 'AlterConfigs',
+  serial: true,
+  async handle(request, ctx) {
+    const duplicates = duplicateResources(request.resources);
+    const responses = [];
+    for (const r of request.resources) {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+      try {
+        if (duplicates.has(resourceKey(r))) {
+          throw new KafkaProtocolError('INVALID_REQUEST', 'Each resource must appear at most once.');
+        }
+        await alter(r, request.validateOnly, ctx);
+        responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
+      } catch (e) {
+        if (!(e instanceof KafkaProtocolError)) throw e;
+        responses.push({ ...base, errorCode: e.code, errorMessage: e.message });
+      }
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      responses: request.resources.map((r) => ({
+        errorCode,
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+      })),
+    };
+  },
+});
+
+async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): Promise<void> {
+  checkConfigNames(r.configs.map((c) => c.name));
+  checkNullValues(r.configs.filter((c) => c.value === null).map((c) => c.name));
+  switch (r.resourceType) {
+    case ConfigResourceType.BROKER: {
+      checkBrokerResourceName(r.resourceName, ctx.broker.config.nodeId);
+      const refused = brokerConfigChangeError(r.configs.map((c) => c.name));
+      if (refused) throw refused;
+      return;
+    }
+    case ConfigResourceType.TOPIC: {
+      checkTopicResourceName(r.resourceName);
+      const configs: Record<string, string> = {};
+      for (const c of r.configs) configs[c.name] = c.value!;
+      await replaceTopicConfigs(r.resourceName, configs, validateOnly, ctx);
+      return;
+    }
+    default:
+      throw unsupportedResourceType(r.resourceType);
+  }
+}
+
+/* Shared with IncrementalAlterConfigs: the checks of Kafka's ConfigAdminManager and controller. */
+
+export function resourceKey(r: { resourceType: number; resourceName: string }): string {
+  return `${r.resourceType}\u0000${r.resourceName}`;
+}
+
+/** Resources named more than once in one request: each occurrence fails. */
+export function duplicateResources(
+  resources: readonly { resourceType: number; resourceName: string }[],
+): Set<string> {
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const r of resources) {
+    const key = resourceKey(r);
+    if (seen.has(key)) duplicates.add(key);
+    seen.add(key);
+  }
+  return duplicates;
+}
+
+export function checkConfigNames(names: readonly string[]): void {
+  if (new Set(names).size !== names.length) {
+    throw new KafkaProtocolError('INVALID_REQUEST', 'Error due to duplicate config keys');
+  }
+}
+
+export function checkNullValues(names: readonly string[]): void {
+  if (names.length > 0) {
+    throw new KafkaProtocolError('INVALID_REQUEST', `Null value not supported for : ${names.join(', ')}`);
+  }
+}
+
+/** A broker resource is "" (the cluster-wide default) or this broker's id. */
+export function checkBrokerResourceName(name: string, nodeId: number): void {
+  if (name === '') return;
+  const id = parseJavaInt(name);
+  if (id === null)
+    throw new KafkaProtocolError('INVALID_REQUEST', `Node id must be an integer, but it is: ${name}`);
+  if (id !== nodeId) {
+    throw new KafkaProtocolError(
+      'INVALID_REQUEST',
+      `Unexpected broker id, expected ${nodeId}, but received ${name}`,
+    );
+  }
+}
+
+export function checkTopicResourceName(name: string): void {
+  if (name === '')
+    throw new KafkaProtocolError('INVALID_REQUEST', 'Default topic resources are not allowed.');
+  const nameError = topicNameError(name);
+  if (nameError) throw new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', nameError);
+}
+
+export function unsupportedResourceType(type: number): KafkaProtocolError {
+  return type === ConfigResourceType.CLIENT_METRICS || type === ConfigResourceType.GROUP
+    ? new KafkaProtocolError('INVALID_REQUEST', `Unsupported resource type: ${type}; kch has no such configs`)
+    : new KafkaProtocolError('INVALID_REQUEST', `Unknown resource type ${type}`);
+}
+
+/**
+ * Validates `configs` as the topic's complete set of overrides (INVALID_CONFIG), then checks that the
+ * topic exists, then stores them unless `validateOnly`: the order in which Kafka's controller checks.
+ */
+export async function replaceTopicConfigs(
+  name: string,
+  configs: Record<string, string>,
+  validateOnly: boolean,
+  ctx: RequestContext,
+): Promise<void> {
+  const { topics, config } = ctx.broker;
+  const normalized = normalizeTopicConfigs(configs, brokerTopicDefaults(config));
+  if (!topics.get(name))
+    throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `The topic '${name}' does not exist.`);
+  if (!validateOnly) await topics.setConfigs(name, normalized);
+}

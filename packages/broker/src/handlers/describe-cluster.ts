@@ -1,0 +1,58 @@
+import { ErrorCode } from '@kch/protocol';
+import { defineHandler } from '../handler.js';
+import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
+
+/** DescribeCluster v1+ endpoint types. */
+const EndpointType = { BROKER: 1, CONTROLLER: 2 } as const;
+
+/**
+ * The operations on the cluster a client may perform, as Kafka reports them without an authorizer:
+ * every operation the CLUSTER resource supports (AclEntry.supportedOperations), as a bit field of
+ * AclOperation codes: CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,
+ * ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
+ */
+export const CLUSTER_OPERATIONS = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
+
+/**
+ * DescribeCluster: this broker is the whole cluster and its controller, as Kafka's broker answers
+ * (AuthHelper.computeDescribeClusterResponse). Asking a broker for controllers is a mismatch in Kafka
+ * too: admin clients use that only with bootstrap.controllers, which kch does not offer.
+ */
+export default defineHandler({
+  api: 'DescribeCluster',
+  serial: true,
+  handle(request, ctx) {
+    const { config, advertised } = ctx.broker;
+    const type = request.endpointType;
+    if (type !== EndpointType.BROKER && type !== EndpointType.CONTROLLER) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: ctx.apiVersion === 0 ? ErrorCode.INVALID_REQUEST : ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+        errorMessage: `Unsupported endpoint type ${type}`,
+      };
+    }
+    if (type !== EndpointType.BROKER) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: ctx.apiVersion === 0 ? ErrorCode.INVALID_REQUEST : ErrorCode.MISMATCHED_ENDPOINT_TYPE,
+        errorMessage:
+          'The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER',
+      };
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      endpointType: EndpointType.BROKER,
+      clusterId: config.clusterId,
+      controllerId: config.nodeId,
+      brokers: [{ brokerId: config.nodeId, host: advertised.host, port: advertised.port, rack: config.rack }],
+      clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
+        ? CLUSTER_OPERATIONS
+        : AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+  errorResponse(_request, errorCode) {
+    return { errorCode };
+  },
+});

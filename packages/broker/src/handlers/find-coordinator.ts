@@ -1,0 +1,64 @@
+import { ErrorCode } from '@kch/protocol';
+import { defineHandler, type RequestContext } from '../handler.js';
+
+/** FindCoordinator key types (FindCoordinatorRequest.CoordinatorType). */
+const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
+const KEY_TYPE_SHARE = 2;
+
+interface Coordinator {
+  errorCode: number;
+  errorMessage: string | null;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+/**
+ * Where a key's coordinator is. This broker coordinates every group.
+ *
+ * Transactions are not supported yet. The answer is INVALID_REQUEST, not COORDINATOR_NOT_AVAILABLE
+ * (what Kafka answered for share groups before KIP-932): that one is retriable, so a transactional
+ * producer would retry until max.block.ms and fail with a bare timeout, while a non-retriable code
+ * fails initTransactions at once and the Java client shows our errorMessage ("Could not find a
+ * coordinator ... due to unexpected error: <message>"). INVALID_REQUEST is also what Kafka answers
+ * for a key type it does not serve (an unknown type, or share keys below v6).
+ */
+function coordinatorFor(keyType: number, ctx: RequestContext): Coordinator {
+  if (keyType === KEY_TYPE_GROUP) {
+    const { broker } = ctx;
+    // Kafka sets the error message to Errors.NONE.message(), which is "NONE".
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: 'NONE',
+      nodeId: broker.config.nodeId,
+      host: broker.advertised.host,
+      port: broker.advertised.port,
+    };
+  }
+  const errorMessage =
+    keyType === KEY_TYPE_TRANSACTION
+      ? 'Transactions are not supported by this broker (kch) yet: there is no transaction coordinator.'
+      : keyType === KEY_TYPE_SHARE
+        ? 'Share groups are not supported by this broker (kch).'
+        : `Unknown coordinator key type ${keyType}.`;
+  return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage, nodeId: -1, host: '', port: -1 };
+}
+
+/** FindCoordinator: v0-3 one key, v4+ a batch of keys (KIP-699). */
+export default defineHandler({
+  api: 'FindCoordinator',
+  handle(request, ctx) {
+    const keyType = ctx.apiVersion >= 1 ? request.keyType : KEY_TYPE_GROUP;
+    if (ctx.apiVersion < 4) return { throttleTimeMs: 0, ...coordinatorFor(keyType, ctx) };
+    return {
+      throttleTimeMs: 0,
+      coordinators: request.coordinatorKeys.map((key) => ({ key, ...coordinatorFor(keyType, ctx) })),
+    };
+  },
+  errorResponse(request, errorCode, ctx) {
+    const failed = { errorCode, errorMessage: null, nodeId: -1, host: '', port: -1 };
+    if (ctx.apiVersion < 4) return failed;
+    return { coordinators: request.coordinatorKeys.map((key) => ({ key, ...failed })) };
+  },
+});

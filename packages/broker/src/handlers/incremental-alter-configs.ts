@@ -1,0 +1,175 @@
+import { ErrorCode, type IncrementalAlterConfigsRequest, KafkaProtocolError } from '@kch/protocol';
+import {
+  ALTER_CONFIG_OP_NAMES,
+  AlterConfigOp,
+  brokerConfigChangeError,
+  ConfigResourceType,
+  parseJavaInt,
+  topicConfigDefinition,
+} from '../configs.js';
+import { defineHandler, type RequestContext } from '../handler.js';
+import {
+  checkBrokerResourceName,
+  checkConfigNames,
+  checkNullValues,
+  checkTopicResourceName,
+  duplicateResources,
+  replaceTopicConfigs,
+  resourceKey,
+  unsupportedResourceType,
+} from './alter-configs.js';
+
+type Resource = IncrementalAlterConfigsRequest['resources'][number];
+type AlterableConfig = Resource['configs'][number];
+
+/**
+ * IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT (the last two for list configs) on a
+ * topic's overrides, validated as a whole and applied together or not at all, as Kafka's controller
+ * does. Broker configs cannot change at run time in kch; BROKER_LOGGER has no loggers to adjust.
+ */
+export default defineHandler({
+  api: 'IncrementalAlterConfigs',
+  serial: true,
+  async handle(request, ctx) {
+    const duplicates = duplicateResources(request.resources);
+    const responses = [];
+    for (const r of request.resources) {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+      try {
+        if (duplicates.has(resourceKey(r))) {
+          throw new KafkaProtocolError('INVALID_REQUEST', 'Each resource must appear at most once.');
+        }
+        await alter(r, request.validateOnly, ctx);
+        responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
+      } catch (e) {
+        if (!(e instanceof KafkaProtocolError)) throw e;
+        responses.push({ ...base, errorCode: e.code, errorMessage: e.message });
+      }
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      responses: request.resources.map((r) => ({
+        errorCode,
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+      })),
+    };
+  },
+});
+
+async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): Promise<void> {
+  const nodeId = ctx.broker.config.nodeId;
+  checkConfigNames(r.configs.map((c) => c.name));
+  checkNullValues(
+    r.configs
+      .filter((c) => c.configOperation !== AlterConfigOp.DELETE && c.value === null)
+      .map((c) => c.name),
+  );
+  switch (r.resourceType) {
+    case ConfigResourceType.BROKER_LOGGER:
+      checkLoggerResource(r, nodeId);
+      return;
+    case ConfigResourceType.BROKER: {
+      checkBrokerResourceName(r.resourceName, nodeId);
+      for (const c of r.configs) {
+        if (ALTER_CONFIG_OP_NAMES[c.configOperation] === undefined) {
+          throw new KafkaProtocolError('INVALID_REQUEST', `Unknown operations type ${c.configOperation}`);
+        }
+      }
+      // Deleting a value that was never set dynamically changes nothing, as in Kafka.
+      const refused = brokerConfigChangeError(
+        r.configs.filter((c) => c.configOperation !== AlterConfigOp.DELETE).map((c) => c.name),
+      );
+      if (refused) throw refused;
+      return;
+    }
+    case ConfigResourceType.TOPIC: {
+      checkTopicResourceName(r.resourceName);
+      const current = ctx.broker.topics.get(r.resourceName)?.record.configs ?? {};
+      const next: Record<string, string> = { ...current };
+      for (const c of r.configs) applyOperation(next, c);
+      await replaceTopicConfigs(r.resourceName, next, validateOnly, ctx);
+      return;
+    }
+    default:
+      throw unsupportedResourceType(r.resourceType);
+  }
+}
+
+/** One operation on a topic's overrides, as Kafka's ConfigurationControlManager applies it. */
+function applyOperation(overrides: Record<string, string>, c: AlterableConfig): void {
+  const key = c.name;
+  switch (c.configOperation) {
+    case AlterConfigOp.SET:
+      overrides[key] = c.value!;
+      return;
+    case AlterConfigOp.DELETE:
+      delete overrides[key];
+      return;
+    case AlterConfigOp.APPEND:
+    case AlterConfigOp.SUBTRACT: {
+      const def = topicConfigDefinition(key);
+      const op = ALTER_CONFIG_OP_NAMES[c.configOperation];
+      if (def?.type !== 'list') {
+        throw new KafkaProtocolError(
+          'INVALID_CONFIG',
+          `Can't ${op} to key ${key} because its type is not LIST.`,
+        );
+      }
+      // The list is the override, else the topic default (Kafka's ConfigurationControlManager.getParts).
+      const parts = (overrides[key] ?? def.defaultValue ?? '').split(',').filter((p) => p !== '');
+      for (const item of c.value!.split(',')) {
+        if (c.configOperation === AlterConfigOp.APPEND) {
+          if (!parts.includes(item)) parts.push(item);
+        } else {
+          const at = parts.indexOf(item);
+          if (at >= 0) parts.splice(at, 1);
+        }
+      }
+      overrides[key] = parts.join(',');
+      return;
+    }
+    default:
+      throw new KafkaProtocolError('INVALID_REQUEST', `Unknown operation type ${c.configOperation}`);
+  }
+}
+
+/** Kafka's RuntimeLoggerManager checks; kch has no loggers to adjust, so every logger is unknown. */
+function checkLoggerResource(r: Resource, nodeId: number): void {
+  const id = parseJavaInt(r.resourceName);
+  if (id === null) {
+    throw new KafkaProtocolError(
+      'INVALID_REQUEST',
+      `Node id must be an integer, but it is: ${r.resourceName}`,
+    );
+  }
+  if (id !== nodeId) {
+    throw new KafkaProtocolError(
+      'INVALID_REQUEST',
+      `Unexpected node id. Expected ${nodeId}, but received ${id}`,
+    );
+  }
+  for (const c of r.configs) {
+    switch (c.configOperation) {
+      case AlterConfigOp.SET:
+      case AlterConfigOp.DELETE:
+        throw new KafkaProtocolError(
+          'INVALID_CONFIG',
+          `Logger ${c.name} does not exist! kch logs through the logger it was given and has no log levels to change at run time`,
+        );
+      case AlterConfigOp.APPEND:
+      case AlterConfigOp.SUBTRACT:
+        throw new KafkaProtocolError(
+          'INVALID_REQUEST',
+          `${ALTER_CONFIG_OP_NAMES[c.configOperation]} operation is not allowed for the BROKER_LOGGER resource`,
+        );
+      default:
+        throw new KafkaProtocolError(
+          'INVALID_REQUEST',
+          `Unknown operation type ${c.configOperation} is not allowed for the BROKER_LOGGER resource`,
+        );
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { type BrokerCommandOptions, brokerCommandSchema } from './options.js';
+export { main } from './run.js';
