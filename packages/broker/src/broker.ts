@@ -44,7 +44,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   async listen(options: ListenOptions = {}): Promise<{ host: string; port: number }> {
     if (this.closed) throw new Error('the broker is closed; create a new one');
-    if (this.address) throw new Error(`the broker already listens on ${this.address.host}:${this.address.port}`);
+    if (this.address)
+      throw new Error(`the broker already listens on ${this.address.host}:${this.address.port}`);
     const host = options.host ?? '127.0.0.1';
     const bound = await this.server.listen(host, options.port ?? 9092);
     const { config } = this.context;
@@ -76,7 +77,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
 /** Creates a broker: validates options, opens storage, loads topics and groups. Call `listen` next. */
 export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const { storage, logger: givenLogger, ...rest } = input;
-  if (!storage) throw new Error('createBroker needs a storage, e.g. createBroker({ storage: memoryStorage() })');
+  if (!storage)
+    throw new Error('createBroker needs a storage, e.g. createBroker({ storage: memoryStorage() })');
   const config = parseBrokerOptions(rest);
   const logger = givenLogger ?? jsonLogger('info');
   const events = new EventEmitter<BrokerEvents>();
@@ -86,10 +88,13 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });
   const context = new BrokerContext(config, storage, logger, topics, groups, events);
   for (const h of HANDLERS) context.register(h);
+  // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
+  context.onClosing(() => void groups.close());
   await groups.start();
   const broker = new Broker(context);
   // Broker events are emitted on the context's emitter; the broker re-emits them to its listeners.
-  for (const name of EVENT_NAMES) events.on(name, (...args: unknown[]) => broker.emit(name, ...(args as [never])));
+  for (const name of EVENT_NAMES)
+    events.on(name, (...args: unknown[]) => broker.emit(name, ...(args as [never])));
   return broker;
 }
 

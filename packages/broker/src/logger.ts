@@ -14,7 +14,9 @@ export function jsonLogger(level: LogLevel = 'info', out: NodeJS.WritableStream 
   const min = RANK[level];
   const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[lvl] < min) return;
-    out.write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }, jsonSafe)}\n`);
+    out.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }, jsonSafe)}\n`,
+    );
   };
   return {
     debug: (m, f) => write('debug', m, f),

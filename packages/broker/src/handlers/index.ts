@@ -1,23 +1,35 @@
 /** Every API this broker serves: one module per API, registered here. */
+
 import type { ApiHandler } from '../handler.js';
 import alterConfigs from './alter-configs.js';
 import apiVersions from './api-versions.js';
 import createPartitions from './create-partitions.js';
 import createTopics from './create-topics.js';
+import deleteGroups from './delete-groups.js';
 import deleteRecords from './delete-records.js';
 import deleteTopics from './delete-topics.js';
 import describeCluster from './describe-cluster.js';
 import describeConfigs from './describe-configs.js';
+import describeGroups from './describe-groups.js';
 import describeLogDirs from './describe-log-dirs.js';
 import describeProducers from './describe-producers.js';
 import describeTopicPartitions from './describe-topic-partitions.js';
 import fetch from './fetch.js';
+import findCoordinator from './find-coordinator.js';
+import heartbeat from './heartbeat.js';
 import incrementalAlterConfigs from './incremental-alter-configs.js';
 import initProducerId from './init-producer-id.js';
+import joinGroup from './join-group.js';
+import leaveGroup from './leave-group.js';
+import listGroups from './list-groups.js';
 import listOffsets from './list-offsets.js';
 import metadata from './metadata.js';
+import offsetCommit from './offset-commit.js';
+import offsetDelete from './offset-delete.js';
+import offsetFetch from './offset-fetch.js';
 import offsetForLeaderEpoch from './offset-for-leader-epoch.js';
 import produce from './produce.js';
+import syncGroup from './sync-group.js';
 
 export const HANDLERS: readonly ApiHandler<any>[] = [
   produce,
@@ -38,4 +50,15 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   describeCluster,
   describeTopicPartitions,
   describeLogDirs,
+  findCoordinator,
+  joinGroup,
+  syncGroup,
+  heartbeat,
+  leaveGroup,
+  offsetCommit,
+  offsetFetch,
+  describeGroups,
+  listGroups,
+  deleteGroups,
+  offsetDelete,
 ];

@@ -1,4 +1,3 @@
-import { ErrorCode } from '@kch/protocol';
 import { clientHostOf } from '../groups/coordinator.js';
 import { defineHandler } from '../handler.js';
 
@@ -46,7 +45,7 @@ export default defineHandler({
   },
   errorResponse(request, errorCode, ctx) {
     return {
-      errorCode: errorCode === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : errorCode,
+      errorCode,
       generationId: -1,
       protocolType: null,
       protocolName: ctx.apiVersion >= 7 ? null : '',

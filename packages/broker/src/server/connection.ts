@@ -9,9 +9,9 @@ import {
   ApiKeys,
   ApiVersionsResponse,
   apiByKey,
+  ErrorCode,
   encodeLeniently,
   encodeResponseFrame,
-  ErrorCode,
   FrameSplitter,
   KafkaCodecError,
   KafkaProtocolError,
@@ -78,7 +78,8 @@ export class Connection {
   private updateFlow(): void {
     if (this.closed) return;
     const busy =
-      this.queue.length >= this.broker.config.maxInFlightRequestsPerConnection || this.socket.writableNeedDrain;
+      this.queue.length >= this.broker.config.maxInFlightRequestsPerConnection ||
+      this.socket.writableNeedDrain;
     if (busy && !this.socket.isPaused()) this.socket.pause();
     else if (!busy && this.socket.isPaused()) this.socket.resume();
   }
@@ -96,7 +97,12 @@ export class Connection {
     const version = header.requestApiVersion;
     if (header.requestApiKey === ApiKeys.ApiVersions && (!api || version > api.maxVersion)) {
       // KIP-511: a client from the future learns our versions from a v0 answer it can always read.
-      this.enqueue(Promise.resolve(this.unsupportedApiVersions(header.correlationId)), header, frame.length, 0);
+      this.enqueue(
+        Promise.resolve(this.unsupportedApiVersions(header.correlationId)),
+        header,
+        frame.length,
+        0,
+      );
       return;
     }
     if (!api || version < api.minVersion || version > api.maxVersion) {
@@ -139,7 +145,13 @@ export class Connection {
     }
     if (response === null) return null;
     return encodeLeniently(() =>
-      encodeResponseFrame(descriptor.response, descriptor.apiKey, header.requestApiVersion, header.correlationId, response as never),
+      encodeResponseFrame(
+        descriptor.response,
+        descriptor.apiKey,
+        header.requestApiVersion,
+        header.correlationId,
+        response as never,
+      ),
     );
   }
 
@@ -163,9 +175,15 @@ export class Connection {
       return;
     }
     const response = encodeLeniently(() =>
-      encodeResponseFrame(descriptor.response, descriptor.apiKey, header.requestApiVersion, header.correlationId, {
-        errorCode: ErrorCode.UNSUPPORTED_VERSION,
-      } as never),
+      encodeResponseFrame(
+        descriptor.response,
+        descriptor.apiKey,
+        header.requestApiVersion,
+        header.correlationId,
+        {
+          errorCode: ErrorCode.UNSUPPORTED_VERSION,
+        } as never,
+      ),
     );
     this.enqueue(Promise.resolve(response), header, size, performance.now());
   }
