@@ -29,7 +29,10 @@ export function lastProducerBatches(batches: readonly StoredBatch[]): ProducerBa
   for (const b of batches) {
     if (b.producerId < 0 || b.isControl) continue;
     let list = byProducer.get(b.producerId);
-    if (!list) byProducer.set(b.producerId, (list = []));
+    if (!list) {
+      list = [];
+      byProducer.set(b.producerId, list);
+    }
     list.push(producerBatchInfo(b));
     if (list.length > PRODUCER_BATCHES_KEPT) list.shift();
   }

@@ -158,7 +158,10 @@ export interface Storage {
    * The earliest offset whose timestamp is at or after `timestamp`, with that record's timestamp, or
    * null when every record is older.
    */
-  offsetForTimestamp(tp: TopicPartition, timestamp: number): Promise<{ offset: number; timestamp: number } | null>;
+  offsetForTimestamp(
+    tp: TopicPartition,
+    timestamp: number,
+  ): Promise<{ offset: number; timestamp: number } | null>;
   /** The offset and timestamp of the record with the largest timestamp, or null for an empty log. */
   maxTimestamp(tp: TopicPartition): Promise<{ offset: number; timestamp: number } | null>;
   /** Moves the log start offset forward to `offset` (never back) and returns the new log start. */

@@ -1,3 +1,5 @@
+import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
+import { lastProducerBatches } from '../producer-batches.js';
 import {
   type CommittedOffset,
   type PartitionSnapshot,
@@ -9,8 +11,6 @@ import {
   type TopicPartition,
   type TopicRecord,
 } from '../storage.js';
-import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
-import { lastProducerBatches } from '../producer-batches.js';
 
 interface MemoryPartition {
   batches: StoredBatch[];
@@ -62,7 +62,8 @@ export class MemoryStorage implements Storage {
   }
 
   async createTopic(topic: TopicRecord): Promise<void> {
-    if (this.topics.has(topic.name)) throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
+    if (this.topics.has(topic.name))
+      throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
     const partitions = Array.from({ length: topic.partitionCount }, emptyPartition);
     this.topics.set(topic.name, { record: structuredClone(topic), partitions });
   }
@@ -114,7 +115,11 @@ export class MemoryStorage implements Storage {
     const p = this.partitionOf(tp);
     const out: StoredBatch[] = [];
     let bytes = 0;
-    for (let i = batchIndexFor(p.batches, Math.max(fromOffset, p.logStartOffset)); i < p.batches.length; i++) {
+    for (
+      let i = batchIndexFor(p.batches, Math.max(fromOffset, p.logStartOffset));
+      i < p.batches.length;
+      i++
+    ) {
       const b = p.batches[i]!;
       if (out.length > 0 && bytes + b.bytes.length > maxBytes) break;
       out.push(b);
@@ -123,7 +128,10 @@ export class MemoryStorage implements Storage {
     return out;
   }
 
-  async offsetForTimestamp(tp: TopicPartition, timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+  async offsetForTimestamp(
+    tp: TopicPartition,
+    timestamp: number,
+  ): Promise<{ offset: number; timestamp: number } | null> {
     const p = this.partitionOf(tp);
     // Timestamps need not grow with offsets (CreateTime), so this is a scan, as Kafka's time index
     // lookup is followed by a scan of the segment.
@@ -158,7 +166,10 @@ export class MemoryStorage implements Storage {
 
   async commitOffsets(group: string, offsets: readonly CommittedOffset[]): Promise<void> {
     let g = this.groups.get(group);
-    if (!g) this.groups.set(group, (g = new Map()));
+    if (!g) {
+      g = new Map();
+      this.groups.set(group, g);
+    }
     for (const o of offsets) g.set(`${o.topic}\u0000${o.partition}`, { ...o });
   }
 
@@ -192,7 +203,11 @@ export class MemoryStorage implements Storage {
 
   private partitionOf(tp: TopicPartition): MemoryPartition {
     const p = this.topicOf(tp.topic).partitions[tp.partition];
-    if (!p) throw new StorageError('UNKNOWN_TOPIC_OR_PARTITION', `partition ${tp.topic}-${tp.partition} does not exist`);
+    if (!p)
+      throw new StorageError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `partition ${tp.topic}-${tp.partition} does not exist`,
+      );
     return p;
   }
 }

@@ -53,7 +53,9 @@ export function testBatch(spec: BatchSpec): StoredBatch {
     baseSequence: spec.baseSequence ?? -1,
     records: spec.records,
   });
-  const timestamps = spec.records.map((r) => (r.timestamp === undefined ? baseTimestamp : Number(r.timestamp)));
+  const timestamps = spec.records.map((r) =>
+    r.timestamp === undefined ? baseTimestamp : Number(r.timestamp),
+  );
   return {
     baseOffset: spec.baseOffset,
     lastOffset: spec.baseOffset + spec.records.length - 1,
@@ -75,7 +77,11 @@ const rec = (value: string, timestamp?: number): RecordInput => ({
   timestamp: timestamp === undefined ? undefined : BigInt(timestamp),
 });
 
-export function runStorageContract(name: string, create: () => Storage | Promise<Storage>, options: ContractOptions = {}): void {
+export function runStorageContract(
+  name: string,
+  create: () => Storage | Promise<Storage>,
+  options: ContractOptions = {},
+): void {
   const timeout = options.timeoutMs ?? 30_000;
   describe(`storage contract: ${name}`, { timeout }, () => {
     let storage: Storage;
@@ -96,7 +102,12 @@ export function runStorageContract(name: string, create: () => Storage | Promise
       const t = testTopic(3, { 'retention.ms': '1000' });
       await storage.createTopic(t);
       const listed = (await storage.listTopics()).find((x) => x.name === t.name);
-      expect(listed).toMatchObject({ name: t.name, topicId: t.topicId, partitionCount: 3, configs: { 'retention.ms': '1000' } });
+      expect(listed).toMatchObject({
+        name: t.name,
+        topicId: t.topicId,
+        partitionCount: 3,
+        configs: { 'retention.ms': '1000' },
+      });
       await expect(storage.createTopic(t)).rejects.toMatchObject({ kind: 'TOPIC_EXISTS' });
       await storage.deleteTopic(t.name);
       expect((await storage.listTopics()).some((x) => x.name === t.name)).toBe(false);
@@ -130,11 +141,9 @@ export function runStorageContract(name: string, create: () => Storage | Promise
       expect((await storage.openPartition(tp)).nextOffset).toBe(6);
       const all = await storage.read(tp, 0, 1 << 20);
       expect(all.map((b) => b.baseOffset)).toEqual([0, 2, 3]);
-      expect(all.map((b) => b.bytes.equals(b === all[0] ? b0.bytes : b === all[1] ? b1.bytes : b2.bytes))).toEqual([
-        true,
-        true,
-        true,
-      ]);
+      expect(
+        all.map((b) => b.bytes.equals(b === all[0] ? b0.bytes : b === all[1] ? b1.bytes : b2.bytes)),
+      ).toEqual([true, true, true]);
       expect(all[2]).toMatchObject({ lastOffset: 5, recordCount: 3 });
       // From inside a batch: the batch containing the offset comes first.
       expect((await storage.read(tp, 4, 1 << 20)).map((b) => b.baseOffset)).toEqual([3]);
@@ -159,9 +168,9 @@ export function runStorageContract(name: string, create: () => Storage | Promise
       const t = testTopic(1);
       await storage.createTopic(t);
       const tp = { topic: t.name, partition: 0 };
-      await expect(storage.append(tp, [testBatch({ baseOffset: 5, records: [rec('a')] })])).rejects.toBeInstanceOf(
-        StorageError,
-      );
+      await expect(
+        storage.append(tp, [testBatch({ baseOffset: 5, records: [rec('a')] })]),
+      ).rejects.toBeInstanceOf(StorageError);
       expect((await storage.openPartition(tp)).nextOffset).toBe(0);
     });
 
@@ -204,9 +213,19 @@ export function runStorageContract(name: string, create: () => Storage | Promise
       const tp = { topic: t.name, partition: 0 };
       const batches: StoredBatch[] = [];
       for (let i = 0; i < 7; i++) {
-        batches.push(testBatch({ baseOffset: i * 2, records: [rec(`a${i}`), rec(`b${i}`)], producerId: 42, producerEpoch: 3, baseSequence: i * 2 }));
+        batches.push(
+          testBatch({
+            baseOffset: i * 2,
+            records: [rec(`a${i}`), rec(`b${i}`)],
+            producerId: 42,
+            producerEpoch: 3,
+            baseSequence: i * 2,
+          }),
+        );
       }
-      batches.push(testBatch({ baseOffset: 14, records: [rec('z')], producerId: 7, producerEpoch: 0, baseSequence: 0 }));
+      batches.push(
+        testBatch({ baseOffset: 14, records: [rec('z')], producerId: 7, producerEpoch: 0, baseSequence: 0 }),
+      );
       await storage.append(tp, batches);
       const { producerBatches } = await storage.openPartition(tp);
       const p42 = producerBatches.filter((b) => b.producerId === 42);
@@ -266,7 +285,9 @@ export function runStorageContract(name: string, create: () => Storage | Promise
     });
 
     it('fails unknown partitions with UNKNOWN_TOPIC_OR_PARTITION', async () => {
-      await expect(storage.openPartition({ topic: 'no-such-topic-anywhere', partition: 0 })).rejects.toMatchObject({
+      await expect(
+        storage.openPartition({ topic: 'no-such-topic-anywhere', partition: 0 }),
+      ).rejects.toMatchObject({
         kind: 'UNKNOWN_TOPIC_OR_PARTITION',
       });
     });
@@ -277,7 +298,13 @@ export function runStorageContract(name: string, create: () => Storage | Promise
         const t = testTopic(1, { 'retention.ms': '-1' });
         await storage.createTopic(t);
         const tp = { topic: t.name, partition: 0 };
-        const batch = testBatch({ baseOffset: 0, records: [rec('a'), rec('b')], producerId: 9, producerEpoch: 1, baseSequence: 0 });
+        const batch = testBatch({
+          baseOffset: 0,
+          records: [rec('a'), rec('b')],
+          producerId: 9,
+          producerEpoch: 1,
+          baseSequence: 0,
+        });
         await storage.append(tp, [batch]);
         const group = `g-${Date.now()}-${topicCounter++}`;
         await storage.commitOffsets(group, [
@@ -285,7 +312,9 @@ export function runStorageContract(name: string, create: () => Storage | Promise
         ]);
         const id = await storage.allocateProducerId();
         storage = await reopen(storage);
-        expect((await storage.listTopics()).find((x) => x.name === t.name)?.configs).toEqual({ 'retention.ms': '-1' });
+        expect((await storage.listTopics()).find((x) => x.name === t.name)?.configs).toEqual({
+          'retention.ms': '-1',
+        });
         const snapshot = await storage.openPartition(tp);
         expect(snapshot.nextOffset).toBe(2);
         expect(snapshot.producerBatches).toHaveLength(1);
