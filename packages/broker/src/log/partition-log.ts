@@ -218,15 +218,12 @@ export class PartitionLog {
   private checkProducers(batches: IncomingBatch[], overlay: ProducerStateTable): AppendResult | Error | null {
     for (const b of batches) {
       if (b.producerId < 0) continue;
-      const check: SequenceCheck = overlay.check(
-        {
-          producerId: b.producerId,
-          producerEpoch: b.producerEpoch,
-          baseSequence: b.baseSequence,
-          lastSequence: (b.baseSequence + b.lastOffsetDelta) % 2 ** 31,
-        },
-        undefined,
-      );
+      const check: SequenceCheck = overlay.check({
+        producerId: b.producerId,
+        producerEpoch: b.producerEpoch,
+        baseSequence: b.baseSequence,
+        lastSequence: (b.baseSequence + b.lastOffsetDelta) % 2 ** 31,
+      });
       if (check.kind === 'error') return new KafkaProtocolError(check.errorCode, check.message);
       if (check.kind === 'duplicate') {
         // A retry of a batch already written: acknowledged with the original offset, not appended again.

@@ -27,6 +27,9 @@ export interface IncomingBatch {
 export class ProducerStateTable {
   private readonly entries = new Map<number, ProducerEntry>();
 
+  /** With a base, this is a working copy: entries are copied from the base on first use. */
+  constructor(private readonly base?: ProducerStateTable) {}
+
   /** Rebuilds the table from what storage recovered, keeping only each producer's latest epoch. */
   load(batches: readonly ProducerBatchInfo[]): void {
     this.entries.clear();
@@ -34,7 +37,15 @@ export class ProducerStateTable {
   }
 
   get(producerId: number): ProducerEntry | undefined {
-    return this.entries.get(producerId);
+    let entry = this.entries.get(producerId);
+    if (!entry && this.base) {
+      const b = this.base.get(producerId);
+      if (b) {
+        entry = { epoch: b.epoch, batches: [...b.batches] };
+        this.entries.set(producerId, entry);
+      }
+    }
+    return entry;
   }
 
   get size(): number {
@@ -45,12 +56,9 @@ export class ProducerStateTable {
     return this.entries.entries();
   }
 
-  /**
-   * Checks a batch against the state, with `pending` holding batches accepted earlier in the same
-   * group commit and not yet stored.
-   */
-  check(batch: IncomingBatch, pending: ProducerStateTable | undefined): SequenceCheck {
-    const entry = pending?.get(batch.producerId) ?? this.entries.get(batch.producerId);
+  /** Checks a batch against the state (in a working copy: including batches accepted earlier in the same commit). */
+  check(batch: IncomingBatch): SequenceCheck {
+    const entry = this.get(batch.producerId);
     if (!entry) return { kind: 'append' }; // unknown producer: Kafka accepts any sequence
     if (batch.producerEpoch < entry.epoch) {
       return {
@@ -87,7 +95,7 @@ export class ProducerStateTable {
 
   /** Records an appended batch; a newer epoch replaces what was known of the older one. */
   record(info: ProducerBatchInfo): void {
-    let entry = this.entries.get(info.producerId);
+    let entry = this.get(info.producerId);
     if (!entry || info.producerEpoch > entry.epoch) {
       entry = { epoch: info.producerEpoch, batches: [] };
       this.entries.set(info.producerId, entry);
@@ -98,26 +106,9 @@ export class ProducerStateTable {
     if (entry.batches.length > PRODUCER_BATCHES_KEPT) entry.batches.shift();
   }
 
-  /** A working copy of the entries of these producers, for checks within one group commit. */
+  /** A working copy for one group commit; `merge` it back once its batches are stored. */
   overlay(): ProducerStateTable {
-    const copy = new ProducerStateTable();
-    const base = this.entries;
-    // Copy on first use: most commits touch one or two producers.
-    copy.get = (id: number) => {
-      let e = copy.entries.get(id);
-      if (!e) {
-        const b = base.get(id);
-        if (!b) return undefined;
-        e = { epoch: b.epoch, batches: [...b.batches] };
-        copy.entries.set(id, e);
-      }
-      return e;
-    };
-    copy.record = (info: ProducerBatchInfo) => {
-      copy.get(info.producerId);
-      ProducerStateTable.prototype.record.call(copy, info);
-    };
-    return copy;
+    return new ProducerStateTable(this);
   }
 
   /** Takes the entries of a working copy after its batches were stored. */
