@@ -15,6 +15,8 @@ import {
   apiByKey,
   ConsumerProtocolAssignment,
   ConsumerProtocolSubscription,
+  compressionName,
+  decodeBatch,
   type EndTxnRequest,
   encodeRequestHeader,
   type FetchRequest,
@@ -32,6 +34,7 @@ import {
   parseRequestHeader,
   Reader,
   type SyncGroupRequest,
+  splitBatches,
   Writer,
 } from '../src/index.js';
 
@@ -307,6 +310,29 @@ describe('fixtures captured from real clients', () => {
     expect(new Set(produce.map((e) => e.compression))).toEqual(new Set(Object.keys(CODEC_IDS)));
     expect(produce.some((e) => e.records?.some((r) => r.headers.length > 0))).toBe(true);
   });
+
+  it.each(index.fixtures.filter((e) => e.api === 'Produce' && e.records).map((e) => [e.file, e] as const))(
+    '%s: its record batches decode to the records that were sent',
+    async (file, e) => {
+      const parsed = parseRequestHeader(readFileSync(join(FIXTURES, file)));
+      const body = apiByKey(e.apiKey)!.request.decode(parsed.body, e.version) as ProduceRequest;
+      const records = body.topicData[0]!.partitionData[0]!.records!;
+      const decoded = [];
+      for (const batch of splitBatches(records).batches) {
+        const { header, records: recs } = await decodeBatch(batch);
+        expect(compressionName(header.compression)).toBe(e.compression === 'none' ? 'none' : e.compression);
+        decoded.push(...recs);
+      }
+      const asText = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
+      expect(
+        decoded.map((r) => ({
+          key: asText(r.key),
+          value: asText(r.value),
+          headers: r.headers.map((h) => ({ key: h.key, value: asText(h.value) })),
+        })),
+      ).toEqual(e.records);
+    },
+  );
 
   describe.each(index.fixtures.map((e) => [e.file, e] as const))('%s', (file, e) => {
     const frame = readFileSync(join(FIXTURES, file));
