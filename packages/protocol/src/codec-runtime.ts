@@ -22,8 +22,8 @@ export type Init<T> = T extends Buffer
   : T extends bigint | string | number | boolean | null | undefined | readonly Buffer[]
     ? T
     : T extends readonly (infer E)[]
-    ? Init<E>[]
-    : { [K in keyof T]?: K extends 'unknownTaggedFields' ? T[K] : Init<T[K]> };
+      ? Init<E>[]
+      : { [K in keyof T]?: K extends 'unknownTaggedFields' ? T[K] : Init<T[K]> };
 
 /** Encoder and decoder of one message type, over all of its versions. */
 export interface MessageCodec<T> {

@@ -199,7 +199,8 @@ export class Writer {
   }
 
   bytes(v: Uint8Array | readonly Uint8Array[], compact: boolean): this {
-    if (v === null) throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where non-nullable bytes are required');
+    if (v === null)
+      throw new KafkaCodecError('NULL_NOT_ALLOWED', 'null where non-nullable bytes are required');
     return this.nullableBytes(v, compact);
   }
 

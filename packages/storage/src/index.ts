@@ -1,3 +1,8 @@
-export * from './storage.js';
-export { addSequence, lastProducerBatches, PRODUCER_BATCHES_KEPT, producerBatchInfo } from './producer-batches.js';
 export { MemoryStorage, memoryStorage } from './memory/memory-storage.js';
+export {
+  addSequence,
+  lastProducerBatches,
+  PRODUCER_BATCHES_KEPT,
+  producerBatchInfo,
+} from './producer-batches.js';
+export * from './storage.js';
