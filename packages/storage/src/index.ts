@@ -1,3 +1,4 @@
+export * from './clickhouse/index.js';
 export { MemoryStorage, memoryStorage } from './memory/memory-storage.js';
 export {
   addSequence,

@@ -1,0 +1,61 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { z } from 'zod';
+import { DEFAULT_DEDUPLICATION_WINDOW } from './schema.js';
+import type { ClickHouseTransport } from './transport.js';
+
+const ms = z.number().int().min(0);
+
+/** Options of `clickhouseStorage()`, validated with zod. Exactly one of `url`, `chdb` or `client`. */
+export const clickhouseStorageOptionsSchema = z
+  .object({
+    /** A ClickHouse server: `http[s]://user:password@host:8123`. */
+    url: z.string().url().optional(),
+    /** Embedded ClickHouse (chdb, an optional peer dependency): the data directory. */
+    chdb: z.string().min(1).optional(),
+    /** An existing @clickhouse/client client (not one built on chdb/connection). */
+    client: z.custom<ClickHouseClient>((v) => typeof v === 'object' && v !== null && 'exec' in v).optional(),
+
+    /** The database holding topic tables and kch's metadata tables; created when missing. */
+    database: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((s) => !s.includes('\u0000'), 'database names cannot contain NUL')
+      .default('kafka'),
+    /**
+     * Group commit: appends to one topic (any partitions) arriving within this many ms go to
+     * ClickHouse as one insert. Each insert makes a part, and ClickHouse wants few, large ones.
+     */
+    lingerMs: ms.max(60_000).default(5),
+    /** A flush starts early once this many bytes of rows are waiting. */
+    maxFlushBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(16 * 1024 * 1024),
+    /** Server only: how long a request may take before it counts as failed (ms). */
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    /** How many times a flush whose failure may be transient is sent again (same deduplication token). */
+    insertRetries: z.number().int().min(0).max(10).default(2),
+    /** Wait before the first retry (ms); doubles each time. */
+    retryBackoffMs: ms.default(100),
+    /** How often partition ends are checkpointed, so offsets survive TTL removing every record (ms). */
+    checkpointIntervalMs: z.number().int().positive().default(10_000),
+    /** Producer ids reserved in ClickHouse at a time. */
+    producerIdBlockSize: z.number().int().positive().max(1_000_000).default(1000),
+    /**
+     * Wraps the transport the storage talks through: for fault injection in tests, or to observe
+     * every statement. Not needed otherwise.
+     */
+    wrapTransport: z
+      .custom<(transport: ClickHouseTransport) => ClickHouseTransport>((v) => typeof v === 'function')
+      .optional(),
+    /** non_replicated_deduplication_window of new topic tables: insert tokens remembered. */
+    deduplicationWindow: z.number().int().min(1).default(DEFAULT_DEDUPLICATION_WINDOW),
+  })
+  .refine((o) => [o.url, o.chdb, o.client].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of url (a ClickHouse server), chdb (a data directory) or client',
+  });
+
+export type ClickHouseStorageOptions = z.input<typeof clickhouseStorageOptionsSchema>;
+export type ClickHouseStorageConfig = z.output<typeof clickhouseStorageOptionsSchema>;

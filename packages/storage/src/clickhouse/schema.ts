@@ -1,0 +1,206 @@
+/**
+ * The ClickHouse schema of kch, in one place. docs/clickhouse-schema.md explains it for users.
+ *
+ * One database (default `kafka`) holds:
+ * - one table per topic, named as the topic, one row per record (see {@link topicTableDdl});
+ * - small metadata tables whose names start with `_kch_` (a prefix kch reserves: no topic may use it),
+ *   created and changed only by the versioned {@link MIGRATIONS}, which the storage applies on open and
+ *   records in `_kch_migrations`.
+ *
+ * Metadata rows are never updated in place. Each change inserts a row with a higher `version`, and
+ * readers take the latest one (ReplacingMergeTree, read with FINAL, or max() where values only grow),
+ * so a crash between two statements leaves either the old or the new state, never a torn one.
+ */
+import { ident, int, str, tableName } from './sql.js';
+
+/** Names of topics that kch keeps for itself. */
+export const RESERVED_PREFIX = '_kch_';
+
+export const MIGRATIONS_TABLE = '_kch_migrations';
+export const TOPICS_TABLE = '_kch_topics';
+export const PARTITIONS_TABLE = '_kch_partitions';
+export const GROUP_OFFSETS_TABLE = '_kch_group_offsets';
+export const PRODUCER_IDS_TABLE = '_kch_producer_ids';
+
+/** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
+export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
+
+// The record timestamp as Kafka defines it: LogAppendTime batches give every record the batch's max
+// timestamp, CreateTime records have base + delta. Clamped to what DateTime64(3) can hold (1900-2299);
+// the exact values stay in batch_timestamp and timestamp_delta.
+const RECORD_TIMESTAMP_EXPR =
+  "fromUnixTimestamp64Milli(least(greatest(if(bitTest(batch_attributes, 3), batch_max_timestamp, batch_timestamp + timestamp_delta), -2208988800000), 10413791999999), 'UTC')";
+
+/**
+ * Columns of a topic table. The first six are what SQL users read; the rest are what it takes to
+ * rebuild each RecordBatch exactly (same offsets, timestamps, producer fields, attributes, keys, values
+ * and headers) when a consumer fetches it. Batch-level fields repeat on every row of a batch; they
+ * compress to almost nothing.
+ */
+export const TOPIC_COLUMNS: readonly { name: string; type: string; doc: string }[] = [
+  { name: 'partition', type: 'Int32', doc: 'Kafka partition' },
+  { name: 'offset', type: 'Int64', doc: 'Kafka offset, dense within a partition' },
+  {
+    name: 'timestamp',
+    type: `DateTime64(3, 'UTC') DEFAULT ${RECORD_TIMESTAMP_EXPR}`,
+    doc: 'record timestamp (CreateTime, or LogAppendTime when the topic uses it); TTL and time lookups use it',
+  },
+  { name: 'key', type: 'Nullable(String)', doc: 'record key, raw bytes; NULL for a null key' },
+  { name: 'value', type: 'Nullable(String)', doc: 'record value, raw bytes; NULL for a tombstone' },
+  {
+    name: 'headers',
+    type: 'Array(Tuple(key String, value Nullable(String)))',
+    doc: 'record headers in order, duplicates kept; values are raw bytes or NULL',
+  },
+  { name: 'attributes', type: 'Int8', doc: 'record attributes (unused by Kafka so far)' },
+  { name: 'timestamp_delta', type: 'Int64', doc: 'record timestamp minus batch_timestamp, as in the batch' },
+  { name: 'batch_offset', type: 'Int64', doc: 'base offset of the batch the record arrived in' },
+  { name: 'batch_last_offset_delta', type: 'Int32', doc: "the batch's lastOffsetDelta" },
+  { name: 'batch_timestamp', type: 'Int64', doc: "the batch's base timestamp (ms)" },
+  {
+    name: 'batch_max_timestamp',
+    type: 'Int64',
+    doc: "the batch's max timestamp (ms; the append time for LogAppendTime)",
+  },
+  {
+    name: 'batch_attributes',
+    type: 'Int16',
+    doc: 'batch attributes: bits 0-2 compression codec, 3 LogAppendTime, 4 transactional, 5 control, 6 delete horizon',
+  },
+  { name: 'batch_leader_epoch', type: 'Int32', doc: "the batch's partition leader epoch" },
+  { name: 'producer_id', type: 'Int64', doc: 'idempotent producer id, -1 when none' },
+  { name: 'producer_epoch', type: 'Int16', doc: 'producer epoch, -1 when none' },
+  { name: 'base_sequence', type: 'Int32', doc: "the batch's first sequence number, -1 when none" },
+];
+
+/** The columns an append writes, in the order of the TabSeparated rows (timestamp is computed). */
+export const TOPIC_INSERT_COLUMNS: readonly string[] = [
+  'partition',
+  'offset',
+  'key',
+  'value',
+  'headers',
+  'attributes',
+  'timestamp_delta',
+  'batch_offset',
+  'batch_last_offset_delta',
+  'batch_timestamp',
+  'batch_max_timestamp',
+  'batch_attributes',
+  'batch_leader_epoch',
+  'producer_id',
+  'producer_epoch',
+  'base_sequence',
+];
+
+/** The columns a read selects, in the order the RowBinary parser (./rows.ts) expects them. */
+export const TOPIC_READ_COLUMNS: readonly string[] = [
+  'offset',
+  'batch_offset',
+  'batch_last_offset_delta',
+  'batch_timestamp',
+  'batch_max_timestamp',
+  'batch_attributes',
+  'batch_leader_epoch',
+  'producer_id',
+  'producer_epoch',
+  'base_sequence',
+  'attributes',
+  'timestamp_delta',
+  'key',
+  'value',
+  'headers',
+];
+
+/** `TTL ...` for a retention.ms value, or null when records are kept forever (-1 or unset). */
+export function ttlExpression(retentionMs: number | null): string | null {
+  if (retentionMs === null || retentionMs < 0) return null;
+  return `timestamp + toIntervalMillisecond(${int(retentionMs)})`;
+}
+
+/** The table of a topic: one row per record, sorted by partition and offset. */
+export function topicTableDdl(
+  database: string,
+  topic: string,
+  retentionMs: number | null,
+  deduplicationWindow = DEFAULT_DEDUPLICATION_WINDOW,
+): string {
+  const ttl = ttlExpression(retentionMs);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${tableName(database, topic)} (`,
+    `${TOPIC_COLUMNS.map((c) => `  ${ident(c.name)} ${c.type} COMMENT ${str(c.doc)}`).join(',\n')},`,
+    '  INDEX timestamp_minmax timestamp TYPE minmax GRANULARITY 1',
+    ')',
+    'ENGINE = MergeTree',
+    'ORDER BY (partition, offset)',
+    ...(ttl ? [`TTL ${ttl}`] : []),
+    // A flush carries insert_deduplication_token: a retried insert whose first attempt did land is
+    // dropped instead of stored twice. Non-replicated MergeTree only deduplicates with this window.
+    `SETTINGS non_replicated_deduplication_window = ${int(deduplicationWindow)}`,
+  ].join('\n');
+}
+
+export interface MigrationContext {
+  database: string;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** Idempotent statements (IF NOT EXISTS ...): a migration cut short by a crash runs again whole. */
+  statements(ctx: MigrationContext): string[];
+}
+
+/** Applied in order on open; each is recorded in `_kch_migrations` once all its statements ran. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'metadata tables',
+    statements: ({ database }) => [
+      // Topics: the latest row per name wins; deleted = 1 marks a deleted topic.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, TOPICS_TABLE)} (
+  name String,
+  topic_id String,
+  partition_count Int32,
+  configs Array(Tuple(name String, value String)),
+  created_at Int64,
+  deleted UInt8,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY name`,
+      // Per partition, values that only grow: the DeleteRecords log start and a checkpoint of the log
+      // end (so offsets are not reused once TTL has removed every record). Read with max().
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, PARTITIONS_TABLE)} (
+  topic_id String,
+  partition Int32,
+  log_start_offset Int64,
+  end_offset Int64,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY (topic_id, partition)`,
+      // Committed offsets: the latest row per (group, topic, partition) wins; deleted = 1 deletes.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, GROUP_OFFSETS_TABLE)} (
+  group_id String,
+  topic String,
+  partition Int32,
+  offset Int64,
+  leader_epoch Int32,
+  metadata Nullable(String),
+  commit_timestamp Int64,
+  deleted UInt8,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY (group_id, topic, partition)`,
+      // Producer ids are handed out in blocks; a block is written before any id of it is used.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, PRODUCER_IDS_TABLE)} (
+  block_end Int64,
+  allocated_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = MergeTree ORDER BY block_end`,
+    ],
+  },
+];
+
+export function migrationsTableDdl(database: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${tableName(database, MIGRATIONS_TABLE)} (
+  version UInt32,
+  name String,
+  applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = MergeTree ORDER BY version`;
+}

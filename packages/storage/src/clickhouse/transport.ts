@@ -1,0 +1,144 @@
+/**
+ * The seam between the ClickHouse storage and a ClickHouse: three calls, two implementations (the
+ * embedded engine chdb, ./chdb-transport.ts, and a server through @clickhouse/client,
+ * ./http-transport.ts). Everything above it is shared, so both run the same SQL.
+ *
+ * Data always travels as bytes: inserts as TabSeparated (./tsv.ts), reads as RowBinary
+ * (./rowbinary.ts). JSON formats cannot carry arbitrary bytes, so none are used.
+ */
+
+export type Settings = Record<string, string | number>;
+
+export interface InsertOptions {
+  settings?: Settings;
+  /** Lets the storage stop the insert later (KILL QUERY) when its outcome is unknown. */
+  queryId?: string;
+}
+
+export interface ClickHouseTransport {
+  /** Where the data lives, for log lines (never a password). */
+  readonly location: string;
+  /** True when a failed call may still have taken effect on the other side (a network in between). */
+  readonly remote: boolean;
+  /** A statement without a result (DDL, ALTER, DELETE, INSERT ... SELECT). */
+  command(sql: string, settings?: Settings): Promise<void>;
+  /** The result of a SELECT (given without a FORMAT clause) as RowBinary bytes. */
+  selectBytes(sql: string, settings?: Settings): Promise<Buffer>;
+  /**
+   * Inserts TabSeparated rows (the concatenation of `chunks`, each whole rows, valid UTF-8 as
+   * ./tsv.ts writes them) into `table` (quoted, qualified) for `columns`. Resolves once ClickHouse
+   * has stored them.
+   */
+  insertBytes(
+    table: string,
+    columns: readonly string[],
+    chunks: readonly Buffer[],
+    options?: InsertOptions,
+  ): Promise<void>;
+  /** Stops a running query if it still runs (best effort; servers only). */
+  killQuery?(queryId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What went wrong in a transport call, normalized across chdb, HTTP and sockets. */
+export interface BackendFailure {
+  /** ClickHouse's numeric error code, when ClickHouse answered. */
+  code?: number;
+  /** ClickHouse's error name (TOO_MANY_PARTS ...) or the socket error code (ECONNREFUSED ...). */
+  name?: string;
+  message: string;
+  /** The failure may pass by itself (network, timeouts, overload): worth retrying the same call. */
+  transient: boolean;
+}
+
+/** ClickHouse error codes that say "try again later" rather than "this statement is wrong". */
+const TRANSIENT_CODES = new Set([
+  3, // UNEXPECTED_END_OF_FILE
+  159, // TIMEOUT_EXCEEDED
+  164, // READONLY
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  241, // MEMORY_LIMIT_EXCEEDED
+  242, // TABLE_IS_READ_ONLY
+  252, // TOO_MANY_PARTS
+  285, // TOO_FEW_LIVE_REPLICAS
+  319, // UNKNOWN_STATUS_OF_INSERT
+  425, // SYSTEM_ERROR
+  999, // KEEPER_EXCEPTION
+]);
+
+const TRANSIENT_SOCKET = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
+
+export const UNKNOWN_TABLE = 60;
+
+/** Reads a ClickHouse error from chdb, @clickhouse/client or a socket. */
+export function backendFailure(e: unknown): BackendFailure {
+  if (!(e instanceof Error)) return { message: String(e), transient: false };
+  const any = e as Error & { clickhouseCode?: unknown; code?: unknown; type?: unknown; cause?: unknown };
+  let code: number | undefined;
+  let name: string | undefined;
+  if (typeof any.clickhouseCode === 'number') code = any.clickhouseCode;
+  else if (typeof any.code === 'string' && /^\d+$/.test(any.code)) code = Number(any.code);
+  if (typeof any.type === 'string') name = any.type;
+  const parsed = /Code: (\d+)\. DB::Exception: [\s\S]*?\(([A-Z_]+)\)/.exec(e.message);
+  if (parsed) {
+    code ??= Number(parsed[1]);
+    name ??= parsed[2];
+  }
+  if (code === undefined) {
+    const socket = socketCode(e);
+    if (socket) return { name: socket, message: e.message || socket, transient: true };
+    if (/timeout|timed out|socket hang up|other side closed/i.test(e.message)) {
+      return { name: 'TIMEOUT', message: e.message, transient: true };
+    }
+    return { message: e.message, transient: false };
+  }
+  return { code, name, message: firstLine(e.message), transient: TRANSIENT_CODES.has(code) };
+}
+
+function socketCode(e: unknown): string | undefined {
+  for (
+    let x: unknown = e, depth = 0;
+    x instanceof Error && depth < 5;
+    x = (x as { cause?: unknown }).cause, depth++
+  ) {
+    const c = (x as { code?: unknown }).code;
+    if (typeof c === 'string' && TRANSIENT_SOCKET.has(c)) return c;
+    const errors = (x as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) {
+      for (const inner of errors) {
+        const ic = (inner as { code?: unknown }).code;
+        if (typeof ic === 'string' && TRANSIENT_SOCKET.has(ic)) return ic;
+      }
+    }
+  }
+  return undefined;
+}
+
+function firstLine(message: string): string {
+  // chdb prefixes the engine's message with the failing rows; keep ClickHouse's own sentence.
+  const m = /Code: \d+\. DB::Exception: [^\n]*/.exec(message);
+  const line = m ? m[0] : (message.split('\n')[0] ?? message);
+  return line.length > 500 ? `${line.slice(0, 500)}...` : line;
+}
+
+/** A short description for error messages: "TOO_MANY_PARTS (252): ...". */
+export function describeFailure(f: BackendFailure): string {
+  const label =
+    f.name && f.code !== undefined
+      ? `${f.name} (${f.code})`
+      : (f.name ?? (f.code !== undefined ? `code ${f.code}` : ''));
+  return label ? `${label}: ${f.message}` : f.message;
+}

@@ -1,0 +1,192 @@
+/**
+ * A TabSeparated writer for inserts: arbitrary bytes in, rows ClickHouse parses back byte for byte.
+ *
+ * Strings are escaped as ClickHouse's TSV format reads them: backslash, tab, newline, carriage return
+ * and NUL become `\\`, `\t`, `\n`, `\r`, `\0`; inside quoted strings (array elements) `'` becomes `\'`.
+ * Bytes that are not part of a valid UTF-8 sequence become `\xHH`. So the whole payload is valid UTF-8
+ * with no NUL: chdb, which takes an insert as SQL text, gets it through a JavaScript string unchanged
+ * (decoding valid UTF-8 and encoding it again is the identity), and a server gets the same bytes.
+ * Valid UTF-8 (all text, JSON, Avro strings...) passes as is, so the payload stays as small as the data.
+ */
+
+const BACKSLASH = 0x5c;
+const QUOTE = 0x27;
+const HEX = '0123456789abcdef';
+
+/** Escape letter for each byte that needs one (0: none). */
+const ESCAPE = new Uint8Array(256);
+ESCAPE[0x00] = 0x30; // \0
+ESCAPE[0x09] = 0x74; // \t
+ESCAPE[0x0a] = 0x6e; // \n
+ESCAPE[0x0d] = 0x72; // \r
+ESCAPE[BACKSLASH] = BACKSLASH; // \\
+
+export class TsvWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(initialSize = 16 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+    return this;
+  }
+
+  tab(): this {
+    return this.byte(0x09);
+  }
+
+  newline(): this {
+    return this.byte(0x0a);
+  }
+
+  /** Bytes known to need no escaping (ASCII digits, separators, prebuilt row parts). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  /** A safe integer in decimal. */
+  int(n: number): this {
+    this.ensure(24);
+    const b = this.buf;
+    if (n < 0) {
+      b[this.pos++] = 0x2d;
+      n = -n;
+    }
+    if (n < 10) {
+      b[this.pos++] = 0x30 + n;
+      return this;
+    }
+    let digits = 0;
+    for (let m = n; m >= 1; m = Math.floor(m / 10)) digits++;
+    let at = this.pos + digits;
+    this.pos = at;
+    while (n >= 1) {
+      const q = Math.floor(n / 10);
+      b[--at] = 0x30 + (n - q * 10);
+      n = q;
+    }
+    return this;
+  }
+
+  /** `\N`, the TSV null. */
+  null(): this {
+    this.ensure(2);
+    this.buf[this.pos++] = BACKSLASH;
+    this.buf[this.pos++] = 0x4e;
+    return this;
+  }
+
+  /** A String field: `src[start, end)` escaped. */
+  string(src: Uint8Array, start: number, end: number): this {
+    this.escape(src, start, end, false);
+    return this;
+  }
+
+  /** A Nullable(String) field from a whole buffer or null. */
+  nullableString(src: Uint8Array | null): this {
+    if (src === null) return this.null();
+    this.escape(src, 0, src.length, false);
+    return this;
+  }
+
+  /** A string inside an array or tuple: `'...'` with quotes escaped too. */
+  quoted(src: Uint8Array, start: number, end: number): this {
+    this.byte(QUOTE);
+    this.escape(src, start, end, true);
+    this.byte(QUOTE);
+    return this;
+  }
+
+  /** The bytes written so far (a view; valid until the next write). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** A copy of the bytes written so far, and a reset. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    return out;
+  }
+
+  private escape(src: Uint8Array, start: number, end: number, quoted: boolean): void {
+    // Worst case: every byte becomes \xHH.
+    this.ensure((end - start) * 4);
+    const out = this.buf;
+    let p = this.pos;
+    let i = start;
+    while (i < end) {
+      const c = src[i]!;
+      if (c < 0x80) {
+        const e = ESCAPE[c]!;
+        if (e !== 0) {
+          out[p++] = BACKSLASH;
+          out[p++] = e;
+        } else if (c === QUOTE && quoted) {
+          out[p++] = BACKSLASH;
+          out[p++] = QUOTE;
+        } else {
+          out[p++] = c;
+        }
+        i++;
+        continue;
+      }
+      const n = utf8SequenceLength(src, i, end);
+      if (n === 0) {
+        out[p++] = BACKSLASH;
+        out[p++] = 0x78; // x
+        out[p++] = HEX.charCodeAt(c >> 4);
+        out[p++] = HEX.charCodeAt(c & 15);
+        i++;
+        continue;
+      }
+      for (let k = 0; k < n; k++) out[p++] = src[i + k]!;
+      i += n;
+    }
+    this.pos = p;
+  }
+}
+
+const cont = (b: number | undefined): boolean => b !== undefined && (b & 0xc0) === 0x80;
+
+/**
+ * Length of the valid UTF-8 sequence that starts at `src[i]` (a byte >= 0x80), or 0 when it is not
+ * one: the well-formed sequences of Unicode table 3-7, as the WHATWG decoder that Node uses accepts them.
+ */
+function utf8SequenceLength(src: Uint8Array, i: number, end: number): number {
+  const c = src[i]!;
+  if (c >= 0xc2 && c <= 0xdf) return i + 1 < end && cont(src[i + 1]) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (i + 2 >= end) return 0;
+    const b1 = src[i + 1]!;
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf;
+    return b1 >= lo && b1 <= hi && cont(src[i + 2]) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (i + 3 >= end) return 0;
+    const b1 = src[i + 1]!;
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return b1 >= lo && b1 <= hi && cont(src[i + 2]) && cont(src[i + 3]) ? 4 : 0;
+  }
+  return 0;
+}
