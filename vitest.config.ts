@@ -5,19 +5,51 @@ const src = (pkg: string, entry = 'index.ts') =>
   fileURLToPath(new URL(`./packages/${pkg}/src/${entry}`, import.meta.url));
 
 // Tests run against the TypeScript sources, so `pnpm test` needs no build step.
+const alias = [
+  { find: /^@kch\/storage\/testing$/, replacement: src('storage', 'testing/index.ts') },
+  { find: /^@kch\/protocol$/, replacement: src('protocol') },
+  { find: /^@kch\/storage$/, replacement: src('storage') },
+  { find: /^@kch\/broker$/, replacement: src('broker') },
+];
+
+/** The broker tests that drive real clients over TCP run twice: on memory storage and on embedded ClickHouse. */
+const CLIENT_TESTS = [
+  'packages/broker/test/kcat.test.ts',
+  'packages/broker/test/kafkajs.test.ts',
+  'packages/broker/test/confluent-kafka.test.ts',
+  'packages/broker/test/kafka-python.test.ts',
+  'packages/broker/test/produce-fetch.test.ts',
+  'packages/broker/test/groups-clients.test.ts',
+];
+
 export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^@kch\/storage\/testing$/, replacement: src('storage', 'testing/index.ts') },
-      { find: /^@kch\/protocol$/, replacement: src('protocol') },
-      { find: /^@kch\/storage$/, replacement: src('storage') },
-      { find: /^@kch\/broker$/, replacement: src('broker') },
-    ],
-  },
+  resolve: { alias },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'memory',
+          include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'chdb',
+          include: CLIENT_TESTS,
+          env: { KCH_TEST_STORAGE: 'chdb' },
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+        },
+      },
+    ],
   },
 });

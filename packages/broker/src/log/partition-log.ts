@@ -110,6 +110,9 @@ export class PartitionLog {
     prepared: Promise<IncomingBatch[]> | IncomingBatch[],
     logAppendTime: boolean,
   ): Promise<AppendResult> {
+    // A validation failure is handled when the drain reaches this append, which may be after an
+    // earlier write finishes: mark it handled now so it is not reported as an unhandled rejection.
+    if (prepared instanceof Promise) prepared.catch(() => undefined);
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ prepared, logAppendTime, baseOffset: -1, recordCount: 0, resolve, reject });
       if (!this.draining) void this.drain();

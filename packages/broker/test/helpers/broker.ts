@@ -1,5 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Broker, type BrokerOptionsInput, createBroker, silentLogger } from '@kch/broker';
-import { memoryStorage } from '@kch/storage';
+import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
 
 export interface RunningBroker {
   broker: Broker;
@@ -10,10 +13,25 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-/** Starts a broker on a free loopback port, with memory storage unless another is given. */
+/**
+ * The storage tests run on: memory, or embedded ClickHouse when KCH_TEST_STORAGE=chdb (the "chdb"
+ * vitest project). chdb allows one data directory per process, so every broker of a test file shares
+ * one directory, each in a database of its own.
+ */
+export const TEST_STORAGE = process.env.KCH_TEST_STORAGE === 'chdb' ? 'chdb' : 'memory';
+let chdbDir: string | undefined;
+let databases = 0;
+
+export function testStorage(): Storage {
+  if (TEST_STORAGE === 'memory') return memoryStorage();
+  chdbDir ??= mkdtempSync(join(tmpdir(), 'kch-test-chdb-'));
+  return clickhouseStorage({ chdb: chdbDir, database: `kch_test_${++databases}` });
+}
+
+/** Starts a broker on a free loopback port, on the test storage unless another is given. */
 export async function startBroker(options: Partial<BrokerOptionsInput> = {}): Promise<RunningBroker> {
   const broker = await createBroker({
-    storage: memoryStorage(),
+    storage: testStorage(),
     logger: process.env.KCH_TEST_LOG ? undefined : silentLogger,
     groupInitialRebalanceDelayMs: 0,
     ...options,

@@ -1,0 +1,151 @@
+/**
+ * A broker on embedded ClickHouse, restarted on the same data directory: offsets continue where they
+ * were, committed group offsets and idempotent producer state survive, and the topic is a table that
+ * plain SQL reads.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBroker, silentLogger } from '@kch/broker';
+import { encodeRecordBatchSync } from '@kch/protocol';
+import { clickhouseStorage } from '@kch/storage';
+import { Session } from 'chdb';
+import { describe, expect, it } from 'vitest';
+import { RawClient } from './helpers/raw-client.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kch-restart-'));
+const database = 'restart';
+
+async function start() {
+  const broker = await createBroker({
+    storage: clickhouseStorage({ chdb: dir, database }),
+    logger: silentLogger,
+  });
+  const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+  const client = await RawClient.connect('127.0.0.1', port);
+  return {
+    client,
+    async stop() {
+      client.close();
+      await broker.close();
+    },
+  };
+}
+
+const batch = (values: string[], producerId: bigint, baseSequence: number) =>
+  encodeRecordBatchSync({
+    producerId,
+    producerEpoch: 0,
+    baseSequence,
+    records: values.map((v, i) => ({
+      key: Buffer.from(`k${i}`),
+      value: Buffer.from(v),
+      timestamp: BigInt(Date.now()),
+    })),
+  });
+
+describe('restart on embedded ClickHouse', () => {
+  it('continues offsets, keeps group offsets and producer state, and reads back with SQL', async () => {
+    const first = await start();
+    await first.client.send('CreateTopics', 7, {
+      topics: [{ name: 'orders', numPartitions: 1, replicationFactor: 1 }],
+    });
+    const { producerId } = await first.client.send('InitProducerId', 4, {
+      transactionalId: null,
+      transactionTimeoutMs: 1000,
+    });
+    const produce = (c: RawClient, records: Buffer) =>
+      c.send('Produce', 9, {
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [{ name: 'orders', partitionData: [{ index: 0, records }] }],
+      });
+    const last = batch(['c', 'd'], producerId, 2);
+    expect(
+      (await produce(first.client, batch(['a', 'b'], producerId, 0))).responses[0]!.partitionResponses[0]!
+        .baseOffset,
+    ).toBe(0n);
+    expect(
+      (await produce(first.client, Buffer.from(last))).responses[0]!.partitionResponses[0]!.baseOffset,
+    ).toBe(2n);
+    const commit = await first.client.send('OffsetCommit', 8, {
+      groupId: 'billing',
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      topics: [
+        { name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 3n, committedMetadata: 'm' }] },
+      ],
+    });
+    expect(commit.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    await first.stop();
+
+    const second = await start();
+    try {
+      // A retry of the last batch from before the restart: recognised, not written again.
+      const retried = await produce(second.client, Buffer.from(last));
+      expect(retried.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 2n });
+      const next = await produce(second.client, batch(['e'], producerId, 4));
+      expect(next.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 4n });
+      const gap = await produce(second.client, batch(['z'], producerId, 9));
+      expect(gap.responses[0]!.partitionResponses[0]!.errorCode).toBe(45); // OUT_OF_ORDER_SEQUENCE_NUMBER
+      const fetched = await second.client.send('OffsetFetch', 7, {
+        groupId: 'billing',
+        topics: [{ name: 'orders', partitionIndexes: [0] }],
+      });
+      expect(fetched.topics[0]!.partitions[0]).toMatchObject({
+        committedOffset: 3n,
+        metadata: 'm',
+        errorCode: 0,
+      });
+
+      // The topic is a ClickHouse table: plain SQL sees every acknowledged record.
+      const session = new Session(dir);
+      const rows = (
+        await session.queryAsync(
+          `SELECT partition, offset, key, value FROM ${database}.orders ORDER BY offset`,
+          {
+            format: 'TabSeparated',
+          },
+        )
+      )
+        .bytes()
+        .toString();
+      expect(rows.trim().split('\n')).toEqual([
+        '0\t0\tk0\ta',
+        '0\t1\tk1\tb',
+        '0\t2\tk0\tc',
+        '0\t3\tk1\td',
+        '0\t4\tk0\te',
+      ]);
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
+
+  it('answers a retriable error while ClickHouse refuses writes, and resumes without a gap', async () => {
+    const b = await start();
+    const session = new Session(dir);
+    try {
+      await b.client.send('CreateTopics', 7, {
+        topics: [{ name: 'guarded', numPartitions: 1, replicationFactor: 1 }],
+      });
+      const produce = async (value: string) =>
+        (
+          await b.client.send('Produce', 9, {
+            acks: -1,
+            timeoutMs: 5000,
+            topicData: [{ name: 'guarded', partitionData: [{ index: 0, records: batch([value], -1n, -1) }] }],
+          })
+        ).responses[0]!.partitionResponses[0]!;
+      expect(await produce('before')).toMatchObject({ errorCode: 0, baseOffset: 0n });
+      await session.queryAsync(`ALTER TABLE ${database}.guarded ADD CONSTRAINT refuse CHECK 0`);
+      const refused = await produce('refused');
+      expect(refused.errorCode).toBe(56); // KAFKA_STORAGE_ERROR, retriable
+      expect(refused.errorMessage).toMatch(/retry/);
+      await session.queryAsync(`ALTER TABLE ${database}.guarded DROP CONSTRAINT refuse`);
+      expect(await produce('after')).toMatchObject({ errorCode: 0, baseOffset: 1n });
+    } finally {
+      await b.stop();
+    }
+  }, 120_000);
+});
