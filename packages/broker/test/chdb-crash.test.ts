@@ -67,7 +67,8 @@ describe('crash', () => {
             });
             const p = r.responses[0]!.partitionResponses[0]!;
             if (p.errorCode === 0) {
-              for (const [i, v] of values.entries()) acked.set(v, { partition, offset: p.baseOffset + BigInt(i) });
+              for (const [i, v] of values.entries())
+                acked.set(v, { partition, offset: p.baseOffset + BigInt(i) });
             }
           } catch {
             // the connection died with the broker: these were never acknowledged
