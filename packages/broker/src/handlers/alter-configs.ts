@@ -19,34 +19,52 @@ type Resource = AlterConfigsRequest['resources'][number];
 export default defineHandler({
   api: 'AlterConfigs',
   serial: true,
-  async handle(request, ctx) {
-    const duplicates = duplicateResources(request.resources);
-    const responses = [];
-    for (const r of request.resources) {
-      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-      try {
-        if (duplicates.has(resourceKey(r))) {
-          throw new KafkaProtocolError('INVALID_REQUEST', 'Each resource must appear at most once.');
-        }
-        await alter(r, request.validateOnly, ctx);
-        responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
-      } catch (e) {
-        if (!(e instanceof KafkaProtocolError)) throw e;
-        responses.push({ ...base, errorCode: e.code, errorMessage: e.message });
-      }
-    }
-    return { throttleTimeMs: 0, responses };
-  },
-  errorResponse(request, errorCode) {
-    return {
-      responses: request.resources.map((r) => ({
-        errorCode,
-        resourceType: r.resourceType,
-        resourceName: r.resourceName,
-      })),
-    };
-  },
+  handle: (request, ctx) => alterEachResource(request.resources, request.validateOnly, ctx, alter),
+  errorResponse: (request, errorCode) => resourcesErrorResponse(request.resources, errorCode),
 });
+
+interface ResourceRef {
+  resourceType: number;
+  resourceName: string;
+}
+
+/**
+ * Applies `alter` to each resource in turn, answering each with its own error and message; a resource
+ * named twice in one request is refused, as Kafka does. Shared by AlterConfigs and IncrementalAlterConfigs.
+ */
+export async function alterEachResource<R extends ResourceRef>(
+  resources: readonly R[],
+  validateOnly: boolean,
+  ctx: RequestContext,
+  alter: (r: R, validateOnly: boolean, ctx: RequestContext) => Promise<void>,
+) {
+  const duplicates = duplicateResources(resources);
+  const responses = [];
+  for (const r of resources) {
+    const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+    try {
+      if (duplicates.has(resourceKey(r))) {
+        throw new KafkaProtocolError('INVALID_REQUEST', 'Each resource must appear at most once.');
+      }
+      await alter(r, validateOnly, ctx);
+      responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
+    } catch (e) {
+      if (!(e instanceof KafkaProtocolError)) throw e;
+      responses.push({ ...base, errorCode: e.code, errorMessage: e.message });
+    }
+  }
+  return { throttleTimeMs: 0, responses };
+}
+
+export function resourcesErrorResponse(resources: readonly ResourceRef[], errorCode: number) {
+  return {
+    responses: resources.map((r) => ({
+      errorCode,
+      resourceType: r.resourceType,
+      resourceName: r.resourceName,
+    })),
+  };
+}
 
 async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): Promise<void> {
   checkConfigNames(r.configs.map((c) => c.name));
@@ -72,12 +90,12 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
 
 /* Shared with IncrementalAlterConfigs: the checks of Kafka's ConfigAdminManager and controller. */
 
-export function resourceKey(r: { resourceType: number; resourceName: string }): string {
+function resourceKey(r: { resourceType: number; resourceName: string }): string {
   return `${r.resourceType}\u0000${r.resourceName}`;
 }
 
 /** Resources named more than once in one request: each occurrence fails. */
-export function duplicateResources(
+function duplicateResources(
   resources: readonly { resourceType: number; resourceName: string }[],
 ): Set<string> {
   const seen = new Set<string>();

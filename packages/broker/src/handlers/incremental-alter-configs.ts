@@ -1,4 +1,4 @@
-import { ErrorCode, type IncrementalAlterConfigsRequest, KafkaProtocolError } from '@kch/protocol';
+import { type IncrementalAlterConfigsRequest, KafkaProtocolError } from '@kch/protocol';
 import {
   ALTER_CONFIG_OP_NAMES,
   AlterConfigOp,
@@ -9,13 +9,13 @@ import {
 } from '../configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import {
+  alterEachResource,
   checkBrokerResourceName,
   checkConfigNames,
   checkNullValues,
   checkTopicResourceName,
-  duplicateResources,
   replaceTopicConfigs,
-  resourceKey,
+  resourcesErrorResponse,
   unsupportedResourceType,
 } from './alter-configs.js';
 
@@ -30,33 +30,8 @@ type AlterableConfig = Resource['configs'][number];
 export default defineHandler({
   api: 'IncrementalAlterConfigs',
   serial: true,
-  async handle(request, ctx) {
-    const duplicates = duplicateResources(request.resources);
-    const responses = [];
-    for (const r of request.resources) {
-      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-      try {
-        if (duplicates.has(resourceKey(r))) {
-          throw new KafkaProtocolError('INVALID_REQUEST', 'Each resource must appear at most once.');
-        }
-        await alter(r, request.validateOnly, ctx);
-        responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
-      } catch (e) {
-        if (!(e instanceof KafkaProtocolError)) throw e;
-        responses.push({ ...base, errorCode: e.code, errorMessage: e.message });
-      }
-    }
-    return { throttleTimeMs: 0, responses };
-  },
-  errorResponse(request, errorCode) {
-    return {
-      responses: request.resources.map((r) => ({
-        errorCode,
-        resourceType: r.resourceType,
-        resourceName: r.resourceName,
-      })),
-    };
-  },
+  handle: (request, ctx) => alterEachResource(request.resources, request.validateOnly, ctx, alter),
+  errorResponse: (request, errorCode) => resourcesErrorResponse(request.resources, errorCode),
 });
 
 async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): Promise<void> {
