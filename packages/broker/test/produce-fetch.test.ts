@@ -260,6 +260,27 @@ describe('fetch', () => {
     expect(p.records!.length).toBeGreaterThan(0);
   }, 20_000);
 
+  it('fetches by topic id from v13, and answers an unknown id with UNKNOWN_TOPIC_ID', async () => {
+    await createTopic('by-id');
+    await produce('by-id', batch(records(3)));
+    const meta = await client.send('Metadata', 12, { topics: [{ name: 'by-id' }], allowAutoTopicCreation: false });
+    const topicId = meta.topics[0]!.topicId;
+    expect(topicId).not.toBe('AAAAAAAAAAAAAAAAAAAAAA');
+    const fetchById = (id: string) =>
+      client.send('Fetch', 13, {
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [{ topicId: id, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+      });
+    const r = await fetchById(topicId);
+    expect(r.responses[0]!.topicId).toBe(topicId);
+    expect((await decodeBatch(r.responses[0]!.partitions[0]!.records!)).records).toHaveLength(3);
+    const unknown = await fetchById('AAAAAAAAAAAAAAAAAAAAAQ');
+    expect(unknown.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_ID);
+  });
+
   it('returns a whole first batch even when it is larger than maxBytes, and OFFSET_OUT_OF_RANGE past the end', async () => {
     await createTopic('big');
     await produce('big', batch(records(50, 'y'.repeat(100))));
