@@ -81,15 +81,30 @@ export class Reader {
 
   /** Unsigned LEB128 varint of at most 5 bytes (32 bits), as Kafka's ByteUtils.readUnsignedVarint. */
   uvarint(): number {
+    // Fast paths: record fields are mostly one- or two-byte varints.
+    const at = this.offset;
+    if (at + 1 < this.end) {
+      const b = this.buf[at]!;
+      if (b < 0x80) {
+        this.offset = at + 1;
+        return b;
+      }
+      const b2 = this.buf[at + 1]!;
+      if (b2 < 0x80) {
+        this.offset = at + 2;
+        return (b & 0x7f) | (b2 << 7);
+      }
+    }
+    return this.uvarintSlow();
+  }
+
+  private uvarintSlow(): number {
     let value = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       if (this.offset >= this.end) throw truncated(1, this.offset, this.end);
       const b = this.buf[this.offset++]!;
       if (shift === 28 && b > 0x0f) {
-        throw new KafkaCodecError(
-          'INVALID_LENGTH',
-          `varint at offset ${this.offset - 5} is longer than 32 bits`,
-        );
+        throw new KafkaCodecError('INVALID_LENGTH', `varint at offset ${this.offset - 5} is longer than 32 bits`);
       }
       value += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return value;
@@ -100,7 +115,8 @@ export class Reader {
   /** Zig-zag encoded signed varint (32 bits). */
   varint(): number {
     const u = this.uvarint();
-    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+    // u fits 32 bits unsigned: the 32-bit operators decode zig-zag exactly.
+    return (u >>> 1) ^ -(u & 1);
   }
 
   /** Zig-zag encoded signed varlong (64 bits), as a bigint. */
@@ -130,6 +146,14 @@ export class Reader {
    * fit 2^53); callers use it only where Kafka's own values fit.
    */
   varlongNumber(): number {
+    const at = this.offset;
+    if (at < this.end) {
+      const b = this.buf[at]!;
+      if (b < 0x80) {
+        this.offset = at + 1;
+        return (b >>> 1) ^ -(b & 1);
+      }
+    }
     let value = 0;
     for (let shift = 0; shift < 70; shift += 7) {
       if (this.offset >= this.end) throw truncated(1, this.offset, this.end);
@@ -140,10 +164,7 @@ export class Reader {
         return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
       }
     }
-    throw new KafkaCodecError(
-      'INVALID_LENGTH',
-      `varlong ending at offset ${this.offset} is longer than 10 bytes`,
-    );
+    throw new KafkaCodecError('INVALID_LENGTH', `varlong ending at offset ${this.offset} is longer than 10 bytes`);
   }
 
   /** A length prefix: int16/int32 classic, or uvarint minus one when compact. -1 means null. */

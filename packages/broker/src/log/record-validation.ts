@@ -7,16 +7,16 @@
 import {
   CompressionType,
   convertLegacyToRecordBatch,
-  decodeBatch,
   decodeMessageSet,
   ErrorCode,
   iterateBatches,
   KafkaCodecError,
   KafkaProtocolError,
-  type KafkaRecord,
   type RecordBatchHeader,
+  recordsBody,
   TimestampType,
   validateBatch,
+  walkRecords,
 } from '@kch/protocol';
 import type { IncomingBatch } from './partition-log.js';
 
@@ -133,8 +133,8 @@ async function validateV2(batch: Buffer, rules: ValidationRules): Promise<Incomi
       `unknown compression codec ${header.compression}`,
     );
   }
-  const { records } = await decodeBatch(batch, { verifyCrc: false });
-  checkRecords(header, records, rules);
+  const [, body] = await recordsBody(batch, { verifyCrc: false });
+  checkRecords(header, body, rules);
   return {
     bytes: batch,
     lastOffsetDelta: header.lastOffsetDelta,
@@ -149,54 +149,43 @@ async function validateV2(batch: Buffer, rules: ValidationRules): Promise<Incomi
   };
 }
 
-function checkRecords(
-  header: RecordBatchHeader,
-  records: readonly KafkaRecord[],
-  rules: ValidationRules,
-): void {
-  if (records.length !== header.recordCount || header.lastOffsetDelta !== header.recordCount - 1) {
+/** Each record's offset, key and timestamp, as Kafka's LogValidator checks them, without decoding records into objects. */
+function checkRecords(header: RecordBatchHeader, body: Buffer, rules: ValidationRules): void {
+  if (header.lastOffsetDelta !== header.recordCount - 1) {
     throw new KafkaProtocolError(
       ErrorCode.CORRUPT_MESSAGE,
-      `the batch announces ${header.recordCount} records and last offset delta ${header.lastOffsetDelta} but holds ${records.length} records`,
+      `the batch announces ${header.recordCount} records but last offset delta ${header.lastOffsetDelta}`,
     );
   }
-  const errors: RecordError[] = [];
+  let errors: RecordError[] | undefined;
   let code: number = ErrorCode.NONE;
+  const fail = (errorCode: number, index: number, message: string) => {
+    if (code === ErrorCode.NONE || errorCode === ErrorCode.INVALID_RECORD) code = errorCode;
+    (errors ??= []).push({ batchIndex: index, batchIndexErrorMessage: message });
+  };
   const checkTime = !rules.logAppendTime && header.timestampType === TimestampType.CreateTime;
   const base = Number(header.baseTimestamp);
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
+  walkRecords(body, header, (r) => {
+    const i = r.index;
     if (r.offsetDelta !== i) {
-      code = ErrorCode.INVALID_RECORD;
-      errors.push({
-        batchIndex: i,
-        batchIndexErrorMessage: `record ${i} has offset delta ${r.offsetDelta}, expected ${i}`,
-      });
-      continue;
-    }
-    if (rules.compacted && r.key === null) {
-      code = ErrorCode.INVALID_RECORD;
-      errors.push({
-        batchIndex: i,
-        batchIndexErrorMessage: 'a compacted topic cannot accept a record without a key',
-      });
-      continue;
-    }
-    if (checkTime) {
+      fail(ErrorCode.INVALID_RECORD, i, `record ${i} has offset delta ${r.offsetDelta}, expected ${i}`);
+    } else if (rules.compacted && r.keyLength < 0) {
+      fail(ErrorCode.INVALID_RECORD, i, 'a compacted topic cannot accept a record without a key');
+    } else if (checkTime) {
       const ts = base + r.timestampDelta;
       if (rules.now - ts > rules.timestampBeforeMaxMs || ts - rules.now > rules.timestampAfterMaxMs) {
-        if (code === ErrorCode.NONE) code = ErrorCode.INVALID_TIMESTAMP;
-        errors.push({
-          batchIndex: i,
-          batchIndexErrorMessage: `timestamp ${ts} of record ${i} is out of range: the topic accepts ${rules.timestampBeforeMaxMs} ms before and ${rules.timestampAfterMaxMs} ms after the broker time ${rules.now}`,
-        });
+        fail(
+          ErrorCode.INVALID_TIMESTAMP,
+          i,
+          `timestamp ${ts} of record ${i} is out of range: the topic accepts ${rules.timestampBeforeMaxMs} ms before and ${rules.timestampAfterMaxMs} ms after the broker time ${rules.now}`,
+        );
       }
     }
-  }
-  if (errors.length > 0) {
+  });
+  if (errors) {
     throw new RecordValidationError(
       code,
-      `${errors.length} of ${records.length} records were rejected; the first: ${errors[0]!.batchIndexErrorMessage}`,
+      `${errors.length} of ${header.recordCount} records were rejected; the first: ${errors[0]!.batchIndexErrorMessage}`,
       errors,
     );
   }

@@ -72,6 +72,10 @@ export {
   type RecordBatchInit,
   type RecordHeader,
   type RecordInput,
+  type RecordView,
   recordOffset,
+  recordsBody,
+  recordsBodySync,
   recordTimestamp,
+  walkRecords,
 } from './record-codec.js';

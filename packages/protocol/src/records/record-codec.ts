@@ -75,27 +75,42 @@ function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** Decodes one batch (the view may extend past it; only its own bytes are read). zstd needs this async form. */
-export async function decodeBatch(batch: Uint8Array, options?: DecodeRecordsOptions): Promise<DecodedBatch> {
+/**
+ * The header and records body of one batch (the view may extend past it; only its own bytes are
+ * read), decompressed when needed. zstd needs this async form.
+ */
+export async function recordsBody(
+  batch: Uint8Array,
+  options?: DecodeRecordsOptions,
+): Promise<[RecordBatchHeader, Buffer]> {
   const b = asBuffer(batch);
   const header = readWholeBatchHeader(b, options?.verifyCrc !== false);
   const payload = b.subarray(RECORD_BATCH_HEADER_SIZE, LOG_OVERHEAD + header.batchLength);
-  if (header.compression === CompressionType.None || payload.length === 0) {
-    return { header, records: parseRecords(payload, header) };
-  }
-  const body = await decompress(header.compression, payload, codecOptions(options));
+  if (header.compression === CompressionType.None || payload.length === 0) return [header, payload];
+  return [header, await decompress(header.compression, payload, codecOptions(options))];
+}
+
+/** {@link recordsBody} without a promise, for every codec but zstd (which throws COMPRESSION). */
+export function recordsBodySync(
+  batch: Uint8Array,
+  options?: DecodeRecordsOptions,
+): [RecordBatchHeader, Buffer] {
+  const b = asBuffer(batch);
+  const header = readWholeBatchHeader(b, options?.verifyCrc !== false);
+  const payload = b.subarray(RECORD_BATCH_HEADER_SIZE, LOG_OVERHEAD + header.batchLength);
+  if (header.compression === CompressionType.None || payload.length === 0) return [header, payload];
+  return [header, decompressSync(header.compression, payload, codecOptions(options))];
+}
+
+/** Decodes one batch into records whose keys, values and headers are views (no copies). */
+export async function decodeBatch(batch: Uint8Array, options?: DecodeRecordsOptions): Promise<DecodedBatch> {
+  const [header, body] = await recordsBody(batch, options);
   return { header, records: parseRecords(body, header) };
 }
 
 /** {@link decodeBatch} without a promise, for every codec but zstd (which throws COMPRESSION). */
 export function decodeBatchSync(batch: Uint8Array, options?: DecodeRecordsOptions): DecodedBatch {
-  const b = asBuffer(batch);
-  const header = readWholeBatchHeader(b, options?.verifyCrc !== false);
-  const payload = b.subarray(RECORD_BATCH_HEADER_SIZE, LOG_OVERHEAD + header.batchLength);
-  if (header.compression === CompressionType.None || payload.length === 0) {
-    return { header, records: parseRecords(payload, header) };
-  }
-  const body = decompressSync(header.compression, payload, codecOptions(options));
+  const [header, body] = recordsBodySync(batch, options);
   return { header, records: parseRecords(body, header) };
 }
 
@@ -114,24 +129,47 @@ function codecOptions(options: DecompressOptions | undefined): DecompressOptions
   return { maxOutputBytes: options?.maxOutputBytes };
 }
 
-/** Reads a varint length and that many bytes as a view; -1 is null. Must stay inside the record. */
-function readVarBytes(r: Reader, recordEnd: number, what: string): Buffer | null {
+/** Skips a varint length and that many bytes; returns the length (-1 is null). Must stay inside the record. */
+function skipVarBytes(r: Reader, recordEnd: number, what: string): number {
   const n = r.varint();
   if (n < 0) {
-    if (n === -1) return null;
+    if (n === -1) return -1;
     throw corrupt(`${what} has negative length ${n}`);
   }
   if (n > recordEnd - r.offset) throw corrupt(`${what} of ${n} bytes runs past the end of its record`);
-  const at = r.offset;
-  r.offset = at + n;
-  return r.buf.subarray(at, at + n);
+  r.offset += n;
+  return n;
 }
 
 /**
- * Parses exactly `header.recordCount` records filling all of `body`, as Kafka's DefaultRecord.readFrom
- * and the batch iterator's "records still remaining" check.
+ * One record as the walker sees it: numbers and positions in the records body, no copies. The same
+ * object is reused for every record of a walk, so a visitor must not keep it.
  */
-function parseRecords(body: Buffer, header: RecordBatchHeader): KafkaRecord[] {
+export interface RecordView {
+  index: number;
+  attributes: number;
+  timestampDelta: number;
+  offsetDelta: number;
+  /** Start of the key in the body, and its length (-1 for null). */
+  keyOffset: number;
+  keyLength: number;
+  valueOffset: number;
+  valueLength: number;
+  headerCount: number;
+  /** Where the headers start in the body. */
+  headersOffset: number;
+}
+
+/**
+ * Walks exactly `header.recordCount` records filling all of `body`, checking their structure as
+ * Kafka's DefaultRecord.readFrom and the batch iterator's "records still remaining" check do, and
+ * calls `visit` for each without allocating anything per record.
+ */
+export function walkRecords(
+  body: Buffer,
+  header: RecordBatchHeader,
+  visit: (record: RecordView) => void,
+): void {
   const count = header.recordCount;
   const where = `record batch at base offset ${header.baseOffset}`;
   if (count * MIN_RECORD_SIZE > body.length) {
@@ -139,7 +177,18 @@ function parseRecords(body: Buffer, header: RecordBatchHeader): KafkaRecord[] {
       `${where} announces ${count} records, but its ${body.length} bytes of records cannot hold that many`,
     );
   }
-  const out = new Array<KafkaRecord>(count);
+  const view: RecordView = {
+    index: 0,
+    attributes: 0,
+    timestampDelta: 0,
+    offsetDelta: 0,
+    keyOffset: 0,
+    keyLength: -1,
+    valueOffset: 0,
+    valueLength: -1,
+    headerCount: 0,
+    headersOffset: 0,
+  };
   const r = new Reader(body, 0, body.length);
   let i = 0;
   try {
@@ -149,37 +198,33 @@ function parseRecords(body: Buffer, header: RecordBatchHeader): KafkaRecord[] {
       if (length > r.remaining)
         throw corrupt(`record length ${length} runs past the end of the batch (${r.remaining} bytes remain)`);
       const end = r.offset + length;
-      const attributes = r.int8();
-      const timestampDelta = r.varlongNumber();
-      const offsetDelta = r.varint();
-      const key = readVarBytes(r, end, 'key');
-      const value = readVarBytes(r, end, 'value');
+      view.index = i;
+      view.attributes = r.int8();
+      view.timestampDelta = r.varlongNumber();
+      view.offsetDelta = r.varint();
+      view.keyLength = skipVarBytes(r, end, 'key');
+      view.keyOffset = r.offset - Math.max(view.keyLength, 0);
+      view.valueLength = skipVarBytes(r, end, 'value');
+      view.valueOffset = r.offset - Math.max(view.valueLength, 0);
       const headerCount = r.varint();
       if (headerCount < 0) throw corrupt(`negative header count ${headerCount}`);
       // each header takes at least two bytes: key length and value length
       if (headerCount * 2 > end - r.offset)
         throw corrupt(`header count ${headerCount} runs past the end of its record`);
-      let headers = EMPTY_HEADERS;
-      if (headerCount > 0) {
-        const hs = new Array<RecordHeader>(headerCount);
-        for (let h = 0; h < headerCount; h++) {
-          const n = r.varint();
-          if (n < 0) throw corrupt(`header ${h} has negative key length ${n}`);
-          if (n > end - r.offset)
-            throw corrupt(`header ${h} key of ${n} bytes runs past the end of its record`);
-          const at = r.offset;
-          r.offset = at + n;
-          hs[h] = {
-            key: body.toString('utf8', at, at + n),
-            value: readVarBytes(r, end, `header ${h} value`),
-          };
-        }
-        headers = hs;
+      view.headerCount = headerCount;
+      view.headersOffset = r.offset;
+      for (let h = 0; h < headerCount; h++) {
+        const n = r.varint();
+        if (n < 0) throw corrupt(`header ${h} has negative key length ${n}`);
+        if (n > end - r.offset)
+          throw corrupt(`header ${h} key of ${n} bytes runs past the end of its record`);
+        r.offset += n;
+        skipVarBytes(r, end, `header ${h} value`);
       }
       if (r.offset !== end) {
         throw corrupt(`record length is ${length} but its fields take ${r.offset - (end - length)} bytes`);
       }
-      out[i] = { attributes, timestampDelta, offsetDelta, key, value, headers };
+      visit(view);
     }
   } catch (e) {
     if (!(e instanceof KafkaCodecError)) throw e;
@@ -190,7 +235,41 @@ function parseRecords(body: Buffer, header: RecordBatchHeader): KafkaRecord[] {
       `${where} has ${r.remaining} bytes left after its ${count} records (incorrect declared batch size)`,
     );
   }
+}
+
+/** Records as objects: keys, values and header values are views into `body`. */
+function parseRecords(body: Buffer, header: RecordBatchHeader): KafkaRecord[] {
+  const out = new Array<KafkaRecord>(header.recordCount);
+  walkRecords(body, header, (v) => {
+    out[v.index] = {
+      attributes: v.attributes,
+      timestampDelta: v.timestampDelta,
+      offsetDelta: v.offsetDelta,
+      key: v.keyLength < 0 ? null : body.subarray(v.keyOffset, v.keyOffset + v.keyLength),
+      value: v.valueLength < 0 ? null : body.subarray(v.valueOffset, v.valueOffset + v.valueLength),
+      headers: v.headerCount === 0 ? EMPTY_HEADERS : readHeaders(body, v.headersOffset, v.headerCount),
+    };
+  });
   return out;
+}
+
+/** Headers already checked by the walker. */
+function readHeaders(body: Buffer, offset: number, count: number): RecordHeader[] {
+  const r = new Reader(body, offset, body.length);
+  const hs = new Array<RecordHeader>(count);
+  for (let h = 0; h < count; h++) {
+    const n = r.varint();
+    const at = r.offset;
+    r.offset = at + n;
+    const vn = r.varint();
+    let value: Buffer | null = null;
+    if (vn >= 0) {
+      value = body.subarray(r.offset, r.offset + vn);
+      r.offset += vn;
+    }
+    hs[h] = { key: body.toString('utf8', at, at + n), value };
+  }
+  return hs;
 }
 
 // ---------------------------------------------------------------------------------------------- encode
