@@ -104,7 +104,10 @@ export class Reader {
       if (this.offset >= this.end) throw truncated(1, this.offset, this.end);
       const b = this.buf[this.offset++]!;
       if (shift === 28 && b > 0x0f) {
-        throw new KafkaCodecError('INVALID_LENGTH', `varint at offset ${this.offset - 5} is longer than 32 bits`);
+        throw new KafkaCodecError(
+          'INVALID_LENGTH',
+          `varint at offset ${this.offset - 5} is longer than 32 bits`,
+        );
       }
       value += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return value;
@@ -164,7 +167,10 @@ export class Reader {
         return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
       }
     }
-    throw new KafkaCodecError('INVALID_LENGTH', `varlong ending at offset ${this.offset} is longer than 10 bytes`);
+    throw new KafkaCodecError(
+      'INVALID_LENGTH',
+      `varlong ending at offset ${this.offset} is longer than 10 bytes`,
+    );
   }
 
   /** A length prefix: int16/int32 classic, or uvarint minus one when compact. -1 means null. */

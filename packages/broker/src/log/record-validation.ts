@@ -157,11 +157,11 @@ function checkRecords(header: RecordBatchHeader, body: Buffer, rules: Validation
       `the batch announces ${header.recordCount} records but last offset delta ${header.lastOffsetDelta}`,
     );
   }
-  let errors: RecordError[] | undefined;
+  const errors: RecordError[] = [];
   let code: number = ErrorCode.NONE;
   const fail = (errorCode: number, index: number, message: string) => {
     if (code === ErrorCode.NONE || errorCode === ErrorCode.INVALID_RECORD) code = errorCode;
-    (errors ??= []).push({ batchIndex: index, batchIndexErrorMessage: message });
+    errors.push({ batchIndex: index, batchIndexErrorMessage: message });
   };
   const checkTime = !rules.logAppendTime && header.timestampType === TimestampType.CreateTime;
   const base = Number(header.baseTimestamp);
@@ -182,7 +182,7 @@ function checkRecords(header: RecordBatchHeader, body: Buffer, rules: Validation
       }
     }
   });
-  if (errors) {
+  if (errors.length > 0) {
     throw new RecordValidationError(
       code,
       `${errors.length} of ${header.recordCount} records were rejected; the first: ${errors[0]!.batchIndexErrorMessage}`,
