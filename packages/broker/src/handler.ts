@@ -31,11 +31,17 @@ export interface ApiHandler<K extends ApiName = ApiName> {
   readonly minVersion?: number;
   readonly maxVersion?: number;
   /**
-   * Whether the request must wait until every earlier request of the connection has been answered.
-   * Requests are always answered in order; non-serial ones (produce, fetch, metadata) start as soon as
-   * they arrive, so a long poll or a slow storage write does not hold up the requests behind it.
+   * Whether the request must wait until every earlier request of the connection has been answered
+   * (admin requests). Requests are always answered in order.
    */
   readonly serial?: boolean;
+  /**
+   * A write (Produce): it starts as soon as it arrives, so a producer's pipelined requests go to
+   * storage together, in order; every later request of the connection that is not a write waits
+   * until it is stored, so it sees its effect as on a Kafka broker. Other requests start once the
+   * writes before them are done, so a long poll or a slow storage read does not hold up the rest.
+   */
+  readonly write?: boolean;
   /** The response, or null for none at all (Produce with acks=0). */
   handle(request: Request<K>, ctx: RequestContext): Promise<Response<K> | null> | Response<K> | null;
   /**

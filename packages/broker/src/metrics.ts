@@ -10,7 +10,7 @@
  * against the partition's high watermark), groups and topics. Serve `render()` at `/metrics` (the
  * `kch` CLI does, on its admin port).
  *
- * Every series is documented in the README of @kch/broker.
+ * Every series is listed in packages/cli/README.md ("Metrics").
  */
 import type { FlushStats } from '@kch/storage';
 import type { Broker } from './broker.js';
@@ -328,7 +328,10 @@ export class BrokerMetrics {
       this.producedRecords.inc({ topic: e.topic }, e.records);
       this.producedBytes.inc({ topic: e.topic }, e.bytes);
       let set = this.produced.get(e.topic);
-      if (!set) this.produced.set(e.topic, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.produced.set(e.topic, set);
+      }
       set.add(e.partition);
     });
     on('fetch', (e) => this.fetchedBytes.inc({ topic: e.topic }, e.bytes));

@@ -263,7 +263,10 @@ describe('fetch', () => {
   it('fetches by topic id from v13, and answers an unknown id with UNKNOWN_TOPIC_ID', async () => {
     await createTopic('by-id');
     await produce('by-id', batch(records(3)));
-    const meta = await client.send('Metadata', 12, { topics: [{ name: 'by-id' }], allowAutoTopicCreation: false });
+    const meta = await client.send('Metadata', 12, {
+      topics: [{ name: 'by-id' }],
+      allowAutoTopicCreation: false,
+    });
     const topicId = meta.topics[0]!.topicId;
     expect(topicId).not.toBe('AAAAAAAAAAAAAAAAAAAAAA');
     const fetchById = (id: string) =>
@@ -272,7 +275,9 @@ describe('fetch', () => {
         maxWaitMs: 0,
         minBytes: 1,
         maxBytes: 1 << 20,
-        topics: [{ topicId: id, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+        topics: [
+          { topicId: id, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] },
+        ],
       });
     const r = await fetchById(topicId);
     expect(r.responses[0]!.topicId).toBe(topicId);

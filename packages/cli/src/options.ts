@@ -1,34 +1,453 @@
+/**
+ * `kch broker` options: every option has a flag, a KCH_* environment variable and a key in the JSON
+ * config file (`--config <file>`). Precedence: flags, then the environment, then the file, then the
+ * defaults. All are validated with zod, and a wrong value gets a message naming where it came from
+ * and what is expected.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
-/** `kch broker` options, from flags and KCH_* environment variables (flags win). */
-export const brokerCommandSchema = z.object({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(9092),
-  advertisedHost: z.string().min(1).optional(),
-  storage: z
-    .string()
-    .default('memory')
-    .refine((s) => s === 'memory', {
-      message:
-        'only "memory" storage is available in this version (ClickHouse storage is coming: see the issues)',
-    }),
-  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  partitions: z.coerce.number().int().positive().default(1),
-});
+export const DEFAULT_KAFKA_PORT = 9092;
+/** The admin HTTP port (/metrics, /healthz, POST /sql); Redpanda uses the same one for its admin API. */
+export const DEFAULT_ADMIN_PORT = 9644;
+/** Where embedded ClickHouse keeps its data unless told otherwise (relative to the working directory). */
+export const DEFAULT_DATA_DIR = './kch-data';
+export const DEFAULT_STORAGE = `chdb:${DEFAULT_DATA_DIR}`;
+
+/** Where a broker keeps its data, as `--storage` names it. */
+export type StorageSpec =
+  | { kind: 'memory' }
+  | { kind: 'chdb'; dir: string }
+  | { kind: 'url'; url: string /** without the password, for the banner and logs */; display: string };
+
+type Key =
+  | 'host'
+  | 'port'
+  | 'advertisedHost'
+  | 'advertisedPort'
+  | 'storage'
+  | 'database'
+  | 'lingerMs'
+  | 'partitions'
+  | 'topicConfig'
+  | 'autoCreateTopics'
+  | 'groupInitialRebalanceDelayMs'
+  | 'logLevel'
+  | 'adminHost'
+  | 'adminPort'
+  | 'adminToken';
+
+interface OptionSpec {
+  key: Key;
+  flag: string;
+  env: string;
+  /** What the value looks like in the usage text. */
+  value: string;
+  help: string;
+  /** The flag may repeat (values collect in a list). */
+  multiple?: boolean;
+}
+
+/** Every `kch broker` option, in the order the usage lists them. */
+export const BROKER_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'KCH_HOST',
+    value: '<address>',
+    help: 'address the Kafka listener binds (default 127.0.0.1; 0.0.0.0 for every interface)',
+  },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'KCH_PORT',
+    value: '<port>',
+    help: `Kafka port (default ${DEFAULT_KAFKA_PORT}); 0 picks a free one, shown in the banner`,
+  },
+  {
+    key: 'advertisedHost',
+    flag: 'advertised-host',
+    env: 'KCH_ADVERTISED_HOST',
+    value: '<host>',
+    help: 'host clients are told to connect to (default: the bound address, or the hostname when binding 0.0.0.0)',
+  },
+  {
+    key: 'advertisedPort',
+    flag: 'advertised-port',
+    env: 'KCH_ADVERTISED_PORT',
+    value: '<port>',
+    help: 'port clients are told to connect to (default: the bound port)',
+  },
+  {
+    key: 'storage',
+    flag: 'storage',
+    env: 'KCH_STORAGE',
+    value: '<spec>',
+    help: `memory | chdb:<dir> (embedded ClickHouse) | http(s)://user:pass@host:8123 (a ClickHouse server); default ${DEFAULT_STORAGE}`,
+  },
+  {
+    key: 'database',
+    flag: 'database',
+    env: 'KCH_DATABASE',
+    value: '<name>',
+    help: 'ClickHouse database of topic tables (default kafka)',
+  },
+  {
+    key: 'lingerMs',
+    flag: 'linger-ms',
+    env: 'KCH_LINGER_MS',
+    value: '<ms>',
+    help: 'group commit: appends within this window become one ClickHouse insert (default 5)',
+  },
+  {
+    key: 'partitions',
+    flag: 'partitions',
+    env: 'KCH_PARTITIONS',
+    value: '<n>',
+    help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)',
+  },
+  {
+    key: 'topicConfig',
+    flag: 'topic-config',
+    env: 'KCH_TOPIC_CONFIG',
+    value: '<key=value>',
+    help: 'topic config default, e.g. retention.ms=86400000; repeat the flag (env: comma-separated)',
+    multiple: true,
+  },
+  {
+    key: 'autoCreateTopics',
+    flag: 'auto-create-topics',
+    env: 'KCH_AUTO_CREATE_TOPICS',
+    value: 'true|false',
+    help: 'create topics that clients ask for (default true)',
+  },
+  {
+    key: 'groupInitialRebalanceDelayMs',
+    flag: 'group-initial-rebalance-delay-ms',
+    env: 'KCH_GROUP_INITIAL_REBALANCE_DELAY_MS',
+    value: '<ms>',
+    help: 'how long the first rebalance of a new group waits for more members (default 3000; 0 suits development and tests)',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'KCH_LOG_LEVEL',
+    value: '<level>',
+    help: 'debug | info | warn | error | silent (default info); JSON lines on stderr',
+  },
+  {
+    key: 'adminHost',
+    flag: 'admin-host',
+    env: 'KCH_ADMIN_HOST',
+    value: '<address>',
+    help: 'address of the admin HTTP server (default 127.0.0.1)',
+  },
+  {
+    key: 'adminPort',
+    flag: 'admin-port',
+    env: 'KCH_ADMIN_PORT',
+    value: '<port>|off',
+    help: `admin HTTP port: /metrics, /healthz, POST /sql (default ${DEFAULT_ADMIN_PORT}; 0 picks a free one; off disables it)`,
+  },
+  {
+    key: 'adminToken',
+    flag: 'admin-token',
+    env: 'KCH_ADMIN_TOKEN',
+    value: '<token>',
+    help: 'bearer token POST /sql requires; required when --admin-host is not a loopback address',
+  },
+];
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/** Whole numbers may come as strings (flags, environment) or numbers (the config file). */
+const wholeNumber = (min: number, max: number, what: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: `must be ${what}` })
+      .int({ error: `must be ${what}` })
+      .min(min, { error: `must be ${what}` })
+      .max(max, { error: `must be ${what}` }),
+  );
+
+const port = (what = 'a port number from 0 to 65535') => wholeNumber(0, 65535, what);
+
+const boolean = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    if (['true', 'yes', '1', 'on'].includes(s)) return true;
+    if (['false', 'no', '0', 'off'].includes(s)) return false;
+    return v;
+  },
+  z.boolean({ error: 'must be true or false' }),
+);
+
+/** `memory`, `chdb`, `chdb:<dir>` or a ClickHouse http(s) URL. */
+export function parseStorageSpec(value: string, cwd = process.cwd()): StorageSpec | string {
+  const v = value.trim();
+  if (v === 'memory') return { kind: 'memory' };
+  if (v === 'chdb' || v.startsWith('chdb:')) {
+    const dir = v === 'chdb' ? DEFAULT_DATA_DIR : v.slice('chdb:'.length);
+    if (dir === '') return 'chdb: needs a directory, e.g. chdb:./kch-data';
+    return { kind: 'chdb', dir: isAbsolute(dir) ? dir : resolve(cwd, dir) };
+  }
+  if (/^https?:\/\//i.test(v)) {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      return `${JSON.stringify(v)} is not a valid URL`;
+    }
+    const display = new URL(u.href);
+    display.password = '';
+    return { kind: 'url', url: u.href, display: display.href };
+  }
+  return `unknown storage ${JSON.stringify(v)}: use memory, chdb:<dir> (embedded ClickHouse) or a ClickHouse server URL such as http://default:password@localhost:8123`;
+}
+
+/** Topic config defaults: `k=v` strings (flags, env), a list of them, or an object (config file). */
+const topicConfig = z.preprocess(
+  (v) => {
+    if (v === undefined) return v;
+    const entries: [string, string][] = [];
+    const add = (s: unknown) => {
+      if (typeof s !== 'string') return false;
+      for (const part of s.split(',')) {
+        const p = part.trim();
+        if (p === '') continue;
+        const i = p.indexOf('=');
+        if (i <= 0) return false;
+        entries.push([p.slice(0, i).trim(), p.slice(i + 1).trim()]);
+      }
+      return true;
+    };
+    if (typeof v === 'string') return add(v) ? Object.fromEntries(entries) : v;
+    if (Array.isArray(v)) return v.every(add) ? Object.fromEntries(entries) : v;
+    if (typeof v === 'object' && v !== null)
+      return Object.fromEntries(
+        Object.entries(v).map(([k, x]) => [k, typeof x === 'number' ? String(x) : x]),
+      );
+    return v;
+  },
+  z.record(z.string().min(1), z.string({ error: 'values must be strings, e.g. "86400000"' }), {
+    error: 'must be key=value pairs, e.g. retention.ms=86400000',
+  }),
+);
+
+export const brokerCommandSchema = z
+  .object({
+    host: z.string().trim().min(1, { error: 'must not be empty' }).default('127.0.0.1'),
+    port: port().default(DEFAULT_KAFKA_PORT),
+    advertisedHost: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+    advertisedPort: wholeNumber(1, 65535, 'a port number from 1 to 65535').optional(),
+    storage: z
+      .string({ error: 'must be a string' })
+      .default(DEFAULT_STORAGE)
+      .transform((v, ctx) => {
+        const spec = parseStorageSpec(v);
+        if (typeof spec === 'string') {
+          ctx.addIssue({ code: 'custom', message: spec });
+          return z.NEVER;
+        }
+        return spec;
+      }),
+    database: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+        error: 'must be a ClickHouse database name: letters, digits and underscores',
+      })
+      .default('kafka'),
+    lingerMs: wholeNumber(0, 60_000, 'a number of milliseconds from 0 to 60000').optional(),
+    partitions: wholeNumber(1, 100_000, 'a whole number of partitions, 1 or more').default(1),
+    topicConfig: topicConfig.default({}),
+    autoCreateTopics: boolean.default(true),
+    groupInitialRebalanceDelayMs: wholeNumber(
+      0,
+      300_000,
+      'a number of milliseconds from 0 to 300000',
+    ).default(3000),
+    logLevel: z
+      .enum(['debug', 'info', 'warn', 'error', 'silent'], {
+        error: 'must be one of debug, info, warn, error, silent',
+      })
+      .default('info'),
+    adminHost: z.string().trim().min(1, { error: 'must not be empty' }).default('127.0.0.1'),
+    adminPort: z
+      .preprocess(
+        (v) => (typeof v === 'string' && ['off', 'none', 'false', 'disabled'].includes(v.trim()) ? null : v),
+        port('a port number from 0 to 65535, or off').nullable(),
+      )
+      .default(DEFAULT_ADMIN_PORT),
+    adminToken: z.string().min(8, { error: 'must be at least 8 characters' }).optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.adminPort !== null && !isLoopback(o.adminHost) && o.adminToken === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminToken'],
+        message: `is required when the admin server listens on ${o.adminHost}, which is not a loopback address: anyone who reaches it could run SQL. Set --admin-token (KCH_ADMIN_TOKEN), or --admin-host 127.0.0.1`,
+      });
+    }
+  });
 
 export type BrokerCommandOptions = z.output<typeof brokerCommandSchema>;
 
-const ENV: Record<string, keyof BrokerCommandOptions> = {
-  KCH_HOST: 'host',
-  KCH_PORT: 'port',
-  KCH_ADVERTISED_HOST: 'advertisedHost',
-  KCH_STORAGE: 'storage',
-  KCH_LOG_LEVEL: 'logLevel',
-  KCH_PARTITIONS: 'partitions',
-};
+/** Where a value came from, for messages. */
+type Source = { kind: 'flag' | 'env' | 'file'; name: string; raw: unknown };
 
-export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<Record<keyof BrokerCommandOptions, string>> {
-  const out: Partial<Record<keyof BrokerCommandOptions, string>> = {};
-  for (const [name, key] of Object.entries(ENV)) if (env[name] !== undefined) out[key] = env[name];
-  return out;
+export interface ResolvedOptions {
+  options: BrokerCommandOptions;
+  /** The config file read, if any. */
+  configFile?: string;
+}
+
+export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
+}
+
+const BY_FLAG = new Map(BROKER_OPTIONS.map((o) => [o.flag, o]));
+const BY_KEY = new Map(BROKER_OPTIONS.map((o) => [o.key, o]));
+
+/** The config file: a JSON object whose keys are option names (camelCase, or the flag spelled out). */
+export function readConfigFile(path: string): {
+  values: Record<string, unknown>;
+  sources: Record<string, Source>;
+} {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OptionsError(
+      code === 'ENOENT'
+        ? `config file ${path} does not exist`
+        : `config file ${path} cannot be read: ${(e as Error).message}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new OptionsError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new OptionsError(`config file ${path} must hold a JSON object, e.g. { "port": 9092 }`);
+  }
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, Source> = {};
+  for (const [name, v] of Object.entries(data)) {
+    if (name === '$schema') continue;
+    const spec = BY_KEY.get(name as Key) ?? BY_FLAG.get(name);
+    if (!spec) {
+      throw new OptionsError(
+        `config file ${path}: unknown option ${JSON.stringify(name)}; known options are ${BROKER_OPTIONS.map((o) => o.key).join(', ')}`,
+      );
+    }
+    values[spec.key] = v;
+    sources[spec.key] = { kind: 'file', name: `${spec.key} in ${path}`, raw: v };
+  }
+  return { values, sources };
+}
+
+function describeSource(s: Source | undefined, key: string): string {
+  const spec = BY_KEY.get(key as Key);
+  if (!s) return spec ? `--${spec.flag}` : key;
+  const raw = typeof s.raw === 'string' ? s.raw : JSON.stringify(s.raw);
+  switch (s.kind) {
+    case 'flag':
+      return `--${s.name} ${JSON.stringify(raw)}`;
+    case 'env':
+      return `${s.name}=${JSON.stringify(raw)}`;
+    case 'file':
+      return `${s.name} (${raw})`;
+  }
+}
+
+/**
+ * Merges flags (parsed by node:util parseArgs, keyed by flag name), KCH_* variables and the config file
+ * (`--config`, or KCH_CONFIG), validates the result, and explains what is wrong when it is.
+ */
+export function resolveBrokerOptions(
+  flags: Record<string, string | string[] | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  cwd = process.cwd(),
+): ResolvedOptions {
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, Source> = {};
+  const configPath =
+    typeof flags.config === 'string'
+      ? flags.config
+      : env.KCH_CONFIG !== undefined
+        ? env.KCH_CONFIG
+        : undefined;
+  let configFile: string | undefined;
+  // topicConfig merges key by key across sources; everything else is replaced by the stronger source.
+  const topicConfigs: Record<string, unknown>[] = [];
+  const problems: string[] = [];
+  const layer = (vals: Record<string, unknown>, srcs: Record<string, Source>) => {
+    for (const [k, v] of Object.entries(vals)) {
+      if (v === undefined) continue;
+      if (k === 'topicConfig') {
+        const parsed = topicConfig.safeParse(v);
+        if (parsed.success) topicConfigs.push(parsed.data);
+        else
+          problems.push(`  ${describeSource(srcs[k], k)}: ${parsed.error.issues[0]?.message ?? 'bad value'}`);
+      } else values[k] = v;
+      sources[k] = srcs[k]!;
+    }
+  };
+  if (configPath !== undefined) {
+    configFile = isAbsolute(configPath) ? configPath : resolve(cwd, configPath);
+    const file = readConfigFile(configFile);
+    layer(file.values, file.sources);
+  }
+  const envValues: Record<string, unknown> = {};
+  const envSources: Record<string, Source> = {};
+  for (const o of BROKER_OPTIONS) {
+    const v = env[o.env];
+    if (v === undefined || v === '') continue;
+    envValues[o.key] = v;
+    envSources[o.key] = { kind: 'env', name: o.env, raw: v };
+  }
+  layer(envValues, envSources);
+  const flagValues: Record<string, unknown> = {};
+  const flagSources: Record<string, Source> = {};
+  for (const o of BROKER_OPTIONS) {
+    const v = flags[o.flag];
+    if (v === undefined || typeof v === 'boolean') continue;
+    flagValues[o.key] = v;
+    flagSources[o.key] = { kind: 'flag', name: o.flag, raw: Array.isArray(v) ? v.join(' ') : v };
+  }
+  layer(flagValues, flagSources);
+  if (topicConfigs.length > 0) values.topicConfig = Object.assign({}, ...topicConfigs);
+
+  const result = brokerCommandSchema.safeParse(values);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      problems.push(`  ${describeSource(sources[key], key)}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success)
+    throw new OptionsError(`invalid options:\n${problems.join('\n')}`);
+  return { options: result.data, configFile };
+}
+
+/** The options' part of the usage text. */
+export function optionsUsage(): string {
+  const rows = BROKER_OPTIONS.map((o) => [`--${o.flag} ${o.value}`, `${o.help} [${o.env}]`]);
+  rows.push([
+    '--config <file>',
+    'JSON file of these options, e.g. { "port": 9092, "topicConfig": { "retention.ms": "86400000" } } [KCH_CONFIG]',
+  ]);
+  rows.push(['-h, --help', 'this text']);
+  const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+  return rows.map(([a, b]) => `  ${a!.padEnd(width)}${b}`).join('\n');
 }

@@ -1,101 +1,83 @@
-import { parseArgs } from 'node:util';
-import { createBroker, jsonLogger } from '@kch/broker';
-import { memoryStorage } from '@kch/storage';
-import { z } from 'zod';
-import { brokerCommandSchema, fromEnvironment } from './options.js';
+/**
+ * The `kch` dispatcher: `kch <command> [args]`, one module per command in ./commands (each
+ * default-exports a Command), loaded only when used, so that `kch broker` does not load the client
+ * code and `kch topics` does not load the broker. `kch` alone, or with options only, runs the broker.
+ */
+import type { CliIO, Command } from './command.js';
+import { ExitCode } from './command.js';
+import { cliVersion } from './version.js';
 
-const USAGE = `Usage: kch [broker] [options]
+type Loader = () => Promise<{ default: Command }>;
 
-Runs a Kafka-compatible broker.
+/** Commands by name, in the order `kch --help` lists them. Adding one is one line. */
+const COMMANDS: Record<string, Loader> = {
+  broker: () => import('./commands/broker.js'),
+  topics: () => import('./commands/topics.js'),
+  produce: () => import('./commands/produce.js'),
+  consume: () => import('./commands/consume.js'),
+  groups: () => import('./commands/groups.js'),
+  sql: () => import('./commands/sql.js'),
+};
 
-Options:
-  --host <address>           address to listen on (KCH_HOST, default 127.0.0.1)
-  --port <port>              port to listen on, 0 for any free one (KCH_PORT, default 9092)
-  --advertised-host <host>   host clients are told to connect to (KCH_ADVERTISED_HOST)
-  --storage memory           where data lives (KCH_STORAGE, default memory)
-  --partitions <n>           partitions of auto-created topics (KCH_PARTITIONS, default 1)
-  --log-level <level>        debug, info, warn, error or silent (KCH_LOG_LEVEL, default info)
-  -h, --help                 this text
+const DEFAULT_COMMAND = 'broker';
+
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load().then((m) => m.default)));
+  const width = Math.max(...commands.map((c) => c.name.length)) + 3;
+  return `Usage: kch [command] [options]
+
+kch is a Kafka-compatible broker whose storage is ClickHouse.
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+
+Without a command, kch runs the broker (kch --port 9093 is kch broker --port 9093).
+Run \`kch <command> --help\` for a command's options; kch --version prints the version.
 `;
+}
 
-/** Runs the CLI; resolves with the process exit code once the broker stopped (or at once on bad input). */
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'advertised-host': { type: 'string' },
-        storage: { type: 'string' },
-        partitions: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`kch: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+function defaultIO(env: NodeJS.ProcessEnv): CliIO {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env };
+}
+
+/** Runs the CLI; resolves with the process exit code (for `broker`: once the broker stopped). */
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: CliIO = defaultIO(env),
+): Promise<number> {
+  const [first, ...rest] = argv;
+  if (
+    first === undefined ||
+    (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first))
+  ) {
+    return (await COMMANDS[DEFAULT_COMMAND]!()).default.run(argv, io);
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
+  if (first === '-h' || first === '--help') {
+    io.stdout.write(await usage());
+    return ExitCode.OK;
   }
-  const command = positionals[0] ?? 'broker';
-  if (command !== 'broker' || positionals.length > 1) {
-    process.stderr.write(`kch: unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
-    return 2;
+  if (first === '-V' || first === '--version') {
+    io.stdout.write(`${cliVersion()}\n`);
+    return ExitCode.OK;
   }
-  const flags = Object.fromEntries(
-    Object.entries({
-      host: values.host,
-      port: values.port,
-      advertisedHost: values['advertised-host'],
-      storage: values.storage,
-      partitions: values.partitions,
-      logLevel: values['log-level'],
-    }).filter(([, v]) => v !== undefined),
-  );
-  const result = brokerCommandSchema.safeParse({ ...fromEnvironment(env), ...flags });
-  if (!result.success) {
-    process.stderr.write(`kch: invalid options:\n${z.prettifyError(result.error)}\n\n${USAGE}`);
-    return 2;
+  if (first === 'help') {
+    const load = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+    io.stdout.write(load ? (await load()).default.usage : await usage());
+    return ExitCode.OK;
   }
-  const options = result.data;
-  const logger = jsonLogger(options.logLevel);
-  const broker = await createBroker({
-    storage: memoryStorage(),
-    logger,
-    defaultPartitions: options.partitions,
-    advertisedHost: options.advertisedHost,
-  });
-  const { host, port } = await broker.listen({ host: options.host, port: options.port });
-  process.stderr.write(
-    `kch broker listening on ${host}:${port} (storage: ${broker.context.storage.location})\n` +
-      `connect with: kcat -b ${host}:${port} -L   or   new Kafka({ brokers: ['${host}:${port}'] })\n`,
-  );
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        process.stderr.write(`kch: ${signal} again, exiting now\n`);
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      logger.info('shutting down', { signal });
-      broker.close().then(
-        () => resolve(0),
-        (e) => {
-          logger.error('shutdown failed', { error: e });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-  });
+  const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!load) {
+    io.stderr.write(`kch: unknown command ${JSON.stringify(first)}\n\n${await usage()}`);
+    return ExitCode.USAGE;
+  }
+  const command = (await load()).default;
+  // `--help` anywhere before a `--` shows the command's usage (`-h` is left to the command).
+  const end = rest.indexOf('--');
+  const own = end >= 0 ? rest.slice(0, end) : rest;
+  if (own.includes('--help')) {
+    io.stdout.write(command.usage);
+    return ExitCode.OK;
+  }
+  return command.run(rest, io);
 }

@@ -96,6 +96,24 @@ export interface StorageHealth {
   detail?: string;
 }
 
+/**
+ * One write a storage made on its own schedule (a group-commit insert), for metrics. Reported through
+ * the optional {@link Storage.onFlush}.
+ */
+export interface FlushStats {
+  /** What was written: a topic's records, or committed offsets of consumer groups. */
+  kind: 'records' | 'offsets';
+  /** The topic, for `records`. */
+  topic?: string;
+  /** Appends (or offset commits) the write carried together. */
+  appends: number;
+  rows: number;
+  /** Bytes of rows sent (the encoding the storage uses, e.g. TabSeparated). */
+  bytes: number;
+  durationMs: number;
+  ok: boolean;
+}
+
 export type StorageErrorKind =
   /** The topic already exists. */
   | 'TOPIC_EXISTS'
@@ -131,6 +149,11 @@ export interface Storage {
   /** Flushes pending writes and releases resources. No call follows it. */
   close(): Promise<void>;
   health(): Promise<StorageHealth>;
+  /**
+   * Optional, for metrics: calls `listener` after every write the storage batches by itself (group
+   * commit). Returns a function that removes the listener. Storages without such writes leave it out.
+   */
+  onFlush?(listener: (stats: FlushStats) => void): () => void;
 
   listTopics(): Promise<TopicRecord[]>;
   /** Fails with TOPIC_EXISTS when a topic of that name exists. */

@@ -14,6 +14,7 @@ type PartitionResponse = Init<ProduceResponse['responses'][number]['partitionRes
  */
 export default defineHandler({
   api: 'Produce',
+  write: true,
   async handle(request, ctx) {
     const { acks } = request;
     const reject = (code: number, message: string) => errorResponseFor(request, code, message);
@@ -39,7 +40,9 @@ export default defineHandler({
       };
     });
     if (acks === 0) {
-      for (const t of topics) for (const p of t.partitions) p.result.catch(() => undefined);
+      // No response, but the request ends when its records are stored, so the requests after it on
+      // this connection see them, and a graceful shutdown waits for them.
+      await Promise.allSettled(topics.flatMap((t) => t.partitions.map((p) => p.result)));
       return null;
     }
     const responses = [];

@@ -34,8 +34,13 @@ export class Connection {
   private readonly queue: InFlight[] = [];
   private writing = false;
   private closed = false;
-  /** The last request started, so a serial one can wait for everything before it. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Cleared when the broker begins to close: requests that arrive after that are not processed. */
+  private accepting = true;
+  private drainWaiters: (() => void)[] = [];
+  /** Settles when every request so far is done, for serial requests to wait on. */
+  private tail: Promise<void> = Promise.resolve();
+  /** Settles when every write so far is stored, for the requests after them to wait on. */
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly socket: Socket,
@@ -68,7 +73,9 @@ export class Connection {
       return;
     }
     for (const frame of frames) {
-      if (this.closed) return;
+      // A request read after the broker began to close is dropped unprocessed: its client never saw
+      // an answer, so it retries against the restarted broker and nothing is written twice.
+      if (this.closed || !this.accepting) return;
       this.dispatch(frame);
     }
     this.updateFlow();
@@ -76,7 +83,7 @@ export class Connection {
 
   /** Stops reading while too many requests are in flight or the socket's send buffer is full. */
   private updateFlow(): void {
-    if (this.closed) return;
+    if (this.closed || !this.accepting) return;
     const busy =
       this.queue.length >= this.broker.config.maxInFlightRequestsPerConnection ||
       this.socket.writableNeedDrain;
@@ -110,9 +117,15 @@ export class Connection {
       return;
     }
     const ctx: RequestContext = { broker: this.broker, connection: this.info, header, apiVersion: version };
-    const start = api.handler.serial ? this.tail.then(() => undefined) : Promise.resolve();
+    const { serial, write } = api.handler;
+    const start = serial ? this.tail : write ? Promise.resolve() : this.writes;
     const response = start.then(() => this.handle(api, parsed, ctx));
-    this.tail = response.catch(() => undefined);
+    const settled = response.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tail = settled;
+    if (write) this.writes = Promise.all([this.writes, settled]).then(() => undefined);
     this.enqueue(response, header, frame.length, performance.now());
   }
 
@@ -246,6 +259,9 @@ export class Connection {
       }
     } finally {
       this.writing = false;
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
     }
   }
 
@@ -260,15 +276,35 @@ export class Connection {
     this.close(reason);
   }
 
+  /** Stops reading requests; those already read are still answered. */
+  stopAccepting(): void {
+    this.accepting = false;
+    this.socket.pause();
+  }
+
   /** Resolves when every queued response has been written (or the connection is gone). */
-  async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.closed) await this.queue[this.queue.length - 1]!.response;
+  drain(): Promise<void> {
+    if ((this.queue.length === 0 && !this.writing) || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Ends the connection after the responses written so far reach the client. */
+  end(reason: string, graceMs = 1000): void {
+    if (this.closed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
+    this.markClosed(reason);
   }
 
   close(reason?: string): void {
     if (this.closed) return;
-    this.closed = true;
     this.socket.destroy();
+    this.markClosed(reason);
+  }
+
+  private markClosed(reason: string | undefined): void {
+    this.closed = true;
+    for (const w of this.drainWaiters.splice(0)) w();
     this.onClose(this);
     this.broker.events.emit('disconnect', { connectionId: this.info.id, reason });
   }

@@ -36,9 +36,10 @@ export class KafkaServer {
     const server = this.server;
     this.server = undefined;
     const stopped = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    for (const c of this.connections) c.stopAccepting();
     const drained = Promise.all([...this.connections].map((c) => c.drain()));
     await Promise.race([drained, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    for (const c of [...this.connections]) c.close('broker shutting down');
+    for (const c of [...this.connections]) c.end('broker shutting down');
     await stopped;
   }
 }

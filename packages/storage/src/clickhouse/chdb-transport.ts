@@ -100,6 +100,11 @@ export class ChdbTransport implements ClickHouseTransport {
     return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
   }
 
+  async query(sql: string, format: string): Promise<Buffer> {
+    const u8 = (await this.session.queryAsync(sql, { format })).bytes();
+    return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+  }
+
   async insertBytes(
     table: string,
     columns: readonly string[],

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { addSequence } from '../producer-batches.js';
 import {
   type CommittedOffset,
+  type FlushStats,
   type PartitionSnapshot,
   type ProducerBatchInfo,
   type Storage,
@@ -25,7 +26,7 @@ import {
   type TopicRecord,
 } from '../storage.js';
 import { ChdbTransport } from './chdb-transport.js';
-import { Flusher } from './flusher.js';
+import { Flusher, type FlushObservation } from './flusher.js';
 import { HttpTransport } from './http-transport.js';
 import {
   type ClickHouseStorageConfig,
@@ -125,6 +126,8 @@ export class ClickHouseStorage implements Storage {
   readonly config: ClickHouseStorageConfig;
 
   private transport: ClickHouseTransport | null = null;
+  /** The transport before `wrapTransport`, for `query` when a wrapper does not pass it on. */
+  private rawTransport: ClickHouseTransport | null = null;
   private readonly db: string;
   private readonly topics = new Map<string, TopicState>();
   private offsetsFlusher: Flusher | null = null;
@@ -139,6 +142,7 @@ export class ClickHouseStorage implements Storage {
   /** Set when close() begins: public calls are refused, pending appends still flush. */
   private closing = false;
   private opened = false;
+  private readonly flushListeners = new Set<(stats: FlushStats) => void>();
 
   constructor(options: ClickHouseStorageOptions) {
     const parsed = clickhouseStorageOptionsSchema.safeParse(options);
@@ -166,6 +170,7 @@ export class ClickHouseStorage implements Storage {
     if (this.closing) throw closedError();
     if (this.opened) return;
     const transport = await this.connect();
+    this.rawTransport = transport;
     this.transport = this.config.wrapTransport ? this.config.wrapTransport(transport) : transport;
     try {
       await this.run('create the database', () =>
@@ -186,6 +191,7 @@ export class ClickHouseStorage implements Storage {
         ),
       this.config.lingerMs,
       this.config.maxFlushBytes,
+      (o) => this.reportFlush('offsets', undefined, o),
     );
     this.checkpointTimer = setInterval(
       () => void this.checkpoint().catch(() => {}),
@@ -206,6 +212,7 @@ export class ClickHouseStorage implements Storage {
     await this.checkpoint().catch(() => {});
     await this.transport.close().catch(() => {});
     this.transport = null;
+    this.rawTransport = null;
   }
 
   async health(): Promise<StorageHealth> {
@@ -216,6 +223,64 @@ export class ClickHouseStorage implements Storage {
       return { ok: true };
     } catch (e) {
       return { ok: false, detail: `${this.location} does not answer: ${describeFailure(backendFailure(e))}` };
+    }
+  }
+
+  /**
+   * Runs any SQL on this storage's ClickHouse and returns the result as ClickHouse wrote it in
+   * `format` (TabSeparated, JSONEachRow, CSV, Pretty...; a FORMAT clause in the SQL wins). For tools
+   * (the CLI's `kch sql`, the admin endpoint `POST /sql`), which is how an embedded chdb data directory,
+   * open in this process only, is reached from outside. The result is held in memory: add a LIMIT.
+   * Errors are StorageErrors: INVALID_REQUEST for a statement ClickHouse refused (with its message),
+   * UNAVAILABLE when ClickHouse could not be reached.
+   */
+  async query(sql: string, format = 'TabSeparated'): Promise<Buffer> {
+    this.checkOpen();
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(format))
+      throw new StorageError(
+        'INVALID_REQUEST',
+        `${JSON.stringify(format)} is not a ClickHouse format name`,
+        false,
+      );
+    const t = this.t.query ? this.t : this.rawTransport!;
+    try {
+      return await t.query!(sql, format);
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
+      const f = backendFailure(e);
+      if (f.code !== undefined && !f.transient)
+        throw new StorageError('INVALID_REQUEST', describeFailure(f), false, { cause: e });
+      throw this.unavailable('run the query', f, e);
+    }
+  }
+
+  /**
+   * Calls `listener` after every group-commit insert (records of a topic, or committed offsets): how
+   * many appends and rows it carried, its bytes and how long ClickHouse took. For metrics; returns a
+   * function that removes the listener.
+   */
+  onFlush(listener: (stats: FlushStats) => void): () => void {
+    this.flushListeners.add(listener);
+    return () => this.flushListeners.delete(listener);
+  }
+
+  private reportFlush(kind: FlushStats['kind'], topic: string | undefined, o: FlushObservation): void {
+    if (this.flushListeners.size === 0) return;
+    const stats: FlushStats = {
+      kind,
+      ...(topic !== undefined ? { topic } : {}),
+      appends: o.appends,
+      rows: o.rows,
+      bytes: o.bytes,
+      durationMs: o.durationMs,
+      ok: !('error' in o),
+    };
+    for (const l of this.flushListeners) {
+      try {
+        l(stats);
+      } catch {
+        // a metrics listener never breaks a write
+      }
     }
   }
 
@@ -380,6 +445,7 @@ export class ClickHouseStorage implements Storage {
       (chunks) => this.flushTopic(state, chunks),
       this.config.lingerMs,
       this.config.maxFlushBytes,
+      (o) => this.reportFlush('records', record.name, o),
     );
     this.topics.set(record.name, state);
     return state;
@@ -657,7 +723,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     let records = 0;
     for (const b of batches) records += (await writeBatchRows(w, prefix, b)).records;
     try {
-      await t.flusher.add(w.view());
+      await t.flusher.add(w.view(), records);
     } catch (e) {
       const from = batches[0]!.baseOffset;
       p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
@@ -868,7 +934,7 @@ WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMI
       else writeText(w, o.metadata);
       w.tab().int(o.commitTimestamp).tab().int(0).tab().int(this.nextVersion()).newline();
     }
-    await this.offsetsFlusher!.add(w.view());
+    await this.offsetsFlusher!.add(w.view(), offsets.length);
   }
 
   async fetchOffsets(group: string): Promise<CommittedOffset[]> {

@@ -13,7 +13,19 @@ interface Waiter {
 interface Pending {
   chunks: Buffer[];
   bytes: number;
+  rows: number;
   waiters: Waiter[];
+}
+
+/** What one insert of a Flusher carried and how it went, for metrics (see `ClickHouseStorage.onFlush`). */
+export interface FlushObservation {
+  /** Appends (callers) the insert carried. */
+  appends: number;
+  rows: number;
+  bytes: number;
+  durationMs: number;
+  /** The error callers got, when the insert failed. */
+  error?: unknown;
 }
 
 export class Flusher {
@@ -26,15 +38,18 @@ export class Flusher {
     private readonly insert: (chunks: Buffer[]) => Promise<void>,
     private readonly lingerMs: number,
     private readonly maxBytes: number,
+    /** Told about every insert once it ended (optional; must not throw). */
+    private readonly observe?: (o: FlushObservation) => void,
   ) {}
 
-  /** Resolves when an insert holding `chunk` succeeded; rejects with its error otherwise. */
-  add(chunk: Buffer): Promise<void> {
+  /** Resolves when an insert holding `chunk` (`rows` rows) succeeded; rejects with its error otherwise. */
+  add(chunk: Buffer, rows = 0): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (!this.pending) this.pending = { chunks: [], bytes: 0, waiters: [] };
+      if (!this.pending) this.pending = { chunks: [], bytes: 0, rows: 0, waiters: [] };
       const p = this.pending;
       p.chunks.push(chunk);
       p.bytes += chunk.length;
+      p.rows += rows;
       p.waiters.push({ resolve, reject });
       if (this.running) return; // the running insert starts the next one when it ends
       if (p.bytes >= this.maxBytes || this.lingerMs === 0) this.flush();
@@ -60,11 +75,29 @@ export class Flusher {
   }
 
   private async run(batch: Pending): Promise<void> {
+    const started = performance.now();
+    let error: unknown;
+    let failed = false;
     try {
       await this.insert(batch.chunks);
-      for (const w of batch.waiters) w.resolve();
     } catch (e) {
-      for (const w of batch.waiters) w.reject(e);
+      failed = true;
+      error = e;
+    }
+    if (this.observe) {
+      const { waiters, rows, bytes } = batch;
+      const durationMs = performance.now() - started;
+      try {
+        this.observe({ appends: waiters.length, rows, bytes, durationMs, ...(failed ? { error } : {}) });
+      } catch {
+        // an observer's failure never reaches the callers
+      }
+    }
+    try {
+      for (const w of batch.waiters) {
+        if (failed) w.reject(error);
+        else w.resolve();
+      }
     } finally {
       this.running = null;
       if (this.pending) this.flush();

@@ -7,7 +7,7 @@
  * `clickhouseStorage({ chdb: path })` for the embedded engine.
  */
 import { Readable } from 'node:stream';
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
 import { ident, str } from './sql.js';
 import type { ClickHouseTransport, InsertOptions, Settings } from './transport.js';
 
@@ -39,6 +39,15 @@ export class HttpTransport implements ClickHouseTransport {
     const result = await this.client.exec({
       query: `${sql}\nFORMAT RowBinary`,
       clickhouse_settings: { ...BASE_SETTINGS, ...settings },
+    });
+    return drain(result.stream as Readable);
+  }
+
+  async query(sql: string, format: string): Promise<Buffer> {
+    // default_format, not a FORMAT clause: a FORMAT in the statement itself still wins.
+    const result = await this.client.exec({
+      query: sql,
+      clickhouse_settings: { ...BASE_SETTINGS, default_format: format as DataFormat },
     });
     return drain(result.stream as Readable);
   }

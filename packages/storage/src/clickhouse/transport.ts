@@ -35,6 +35,11 @@ export interface ClickHouseTransport {
     chunks: readonly Buffer[],
     options?: InsertOptions,
   ): Promise<void>;
+  /**
+   * Any statement, its result as ClickHouse writes it in `format` (for people and tools, never for
+   * data kch reads back). Optional: `ClickHouseStorage.query` falls back to the unwrapped transport.
+   */
+  query?(sql: string, format: string): Promise<Buffer>;
   /** Stops a running query if it still runs (best effort; servers only). */
   killQuery?(queryId: string): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,178 @@
+/**
+ * What the client commands (topics, produce, consume, groups) share: argument parsing that turns
+ * mistakes into usage errors, the bootstrap server option, the client's lifetime, and one place that
+ * turns any failure into a message on stderr and an exit code.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type CliIO, ExitCode } from '../command.js';
+import { DEFAULT_BOOTSTRAP_SERVER, KafkaClient } from './client.js';
+import { CliError, UsageError } from './errors.js';
+
+/** The option every client command takes. */
+export const BOOTSTRAP_OPTIONS = {
+  'bootstrap-server': { type: 'string', short: 'b' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const BOOTSTRAP_USAGE = `  -b, --bootstrap-server <host:port>
+                             the broker to connect to; several as h1:p1,h2:p2
+                             (default: $KCH_BOOTSTRAP_SERVER, else ${DEFAULT_BOOTSTRAP_SERVER})`;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export type ParsedArgs<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+/** node:util parseArgs, strict, with its errors turned into {@link UsageError}s. */
+export function parseCommandArgs<O extends Options>(args: string[], options: O): ParsedArgs<O> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** `--bootstrap-server`, else $KCH_BOOTSTRAP_SERVER, else 127.0.0.1:9092. */
+export function bootstrapFrom(value: string | undefined, env: NodeJS.ProcessEnv): string {
+  return value ?? (env.KCH_BOOTSTRAP_SERVER || DEFAULT_BOOTSTRAP_SERVER);
+}
+
+/** An integer option value within bounds, or a usage error naming the option. */
+export function parseInteger(
+  option: string,
+  value: string,
+  bounds: { min?: number; max?: number } = {},
+): number {
+  const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  const { min, max } = bounds;
+  if (!Number.isSafeInteger(n) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+    const range =
+      min !== undefined && max !== undefined
+        ? ` from ${min} to ${max}`
+        : min === 1
+          ? ' of 1 or more'
+          : min === 0
+            ? ' of 0 or more'
+            : min !== undefined
+              ? ` of at least ${min}`
+              : '';
+    throw new UsageError(`${option} needs an integer${range}, got "${value}"`);
+  }
+  return n;
+}
+
+/** A 64-bit integer option value (offsets), or a usage error. */
+export function parseBigInt(option: string, value: string): bigint {
+  if (!/^-?\d+$/.test(value.trim())) throw new UsageError(`${option} needs an integer, got "${value}"`);
+  return BigInt(value.trim());
+}
+
+/**
+ * A point in time: milliseconds since the epoch, or an ISO 8601 date-time (`2024-05-01T12:00:00Z`; without
+ * a zone it is local time, as JavaScript's Date reads it).
+ */
+export function parseTime(option: string, value: string): bigint {
+  const s = value.trim();
+  if (/^\d+$/.test(s)) return BigInt(s);
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new UsageError(
+      `${option} needs milliseconds since the epoch or an ISO 8601 date-time (e.g. 2024-05-01T12:00:00Z), got "${value}"`,
+    );
+  }
+  return BigInt(ms);
+}
+
+/** `k=v` pairs (repeatable options) into a record; a usage error for a pair without "=". */
+export function parsePairs(option: string, values: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new UsageError(`${option} needs key=value, got "${v}"`);
+    out[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return out;
+}
+
+/** Writes and waits for the stream to take more when it is full (large consume output). */
+export function write(stream: NodeJS.WritableStream, data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.write(data)) {
+      resolve();
+      return;
+    }
+    // A stream that fails (EPIPE: the reader went away) or closes never drains.
+    const done = () => {
+      stream.removeListener('drain', done);
+      stream.removeListener('error', done);
+      stream.removeListener('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('error', done);
+    stream.once('close', done);
+  });
+}
+
+/** Connects, runs `fn`, and always closes the client. */
+export async function withClient<T>(bootstrap: string, fn: (client: KafkaClient) => Promise<T>): Promise<T> {
+  const client = await KafkaClient.connect({ bootstrap });
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Runs a command body and turns what it throws into the exit code: usage errors print the message and
+ * the usage (exit 2), other CLI errors their message (their own code), anything else "unexpected".
+ */
+export async function runCommand(
+  name: string,
+  usage: string,
+  io: CliIO,
+  body: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`kch ${name}: ${e.message}\n\n${usage}`);
+      return ExitCode.USAGE;
+    }
+    if (e instanceof CliError) {
+      io.stderr.write(`kch ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    io.stderr.write(`kch ${name}: unexpected error: ${message}\n`);
+    return ExitCode.FAILURE;
+  }
+}
+
+/** Left-aligned columns separated by two spaces at least, as kafka-consumer-groups.sh prints them. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 1)))
+      .join(' ')
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** JSON for --json output: bigints as numbers when safe, else strings. */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(
+    value,
+    (_k, v) =>
+      typeof v === 'bigint'
+        ? v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)
+          ? Number(v)
+          : v.toString()
+        : v,
+    2,
+  )}\n`;
+}

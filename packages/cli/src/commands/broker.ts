@@ -1,0 +1,318 @@
+/**
+ * `kch broker` (also `kch` alone): a Kafka-compatible broker on embedded ClickHouse in ./kch-data
+ * unless told otherwise, with the admin HTTP server beside it.
+ *
+ * Shutdown: the first SIGINT or SIGTERM stops gracefully (the listener closes, in-flight requests are
+ * answered, storage flushes and closes, the admin server stops) and the process exits 0; a second
+ * signal exits at once with 130 (SIGINT) or 143 (SIGTERM), as shells report a death by that signal.
+ * An acknowledged record is stored before its acknowledgement is sent, so neither loses one.
+ */
+import { parseArgs } from 'node:util';
+import {
+  type Broker,
+  brokerMetrics,
+  createBroker,
+  jsonLogger,
+  type Logger,
+  validateTopicConfigs,
+} from '@kch/broker';
+import { type AdminServer, startAdminServer } from '../admin/server.js';
+import { type CliIO, type Command, ExitCode } from '../command.js';
+import {
+  BROKER_OPTIONS,
+  type BrokerCommandOptions,
+  DEFAULT_ADMIN_PORT,
+  OptionsError,
+  optionsUsage,
+  resolveBrokerOptions,
+} from '../options.js';
+import { createStorage } from '../storage.js';
+import { cliVersion } from '../version.js';
+
+const USAGE = `Usage: kch broker [options]
+       kch [options]
+
+Runs a Kafka-compatible broker whose storage is ClickHouse: embedded ClickHouse (chdb) in ./kch-data
+unless --storage says otherwise. Any Kafka client connects to it; every topic is a ClickHouse table.
+Options come from flags, KCH_* environment variables [in brackets] and a JSON config file (--config),
+in that order of precedence.
+
+Options:
+${optionsUsage()}
+
+Examples:
+  kch                                          # 127.0.0.1:9092, data in ./kch-data
+  kch broker --port 0 --storage memory         # a free port, nothing kept
+  kch broker --storage http://default:@localhost:8123 --database kafka
+  kch broker --topic-config retention.ms=86400000 --partitions 3
+
+Stop it with Ctrl-C or SIGTERM: in-flight requests finish, data is flushed, exit code 0. A second
+signal exits at once (130 after SIGINT, 143 after SIGTERM).
+`;
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+function bracketed(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The startup banner: where it listens, where the data is, how to connect. */
+export function banner(info: {
+  version: string;
+  listening: { host: string; port: number };
+  advertised: { host: string; port: number };
+  storage: string;
+  database: string;
+  sqlAvailable: boolean;
+  admin: AdminServer | null;
+  adminToken: boolean;
+}): string {
+  const kafka = `${bracketed(info.listening.host)}:${info.listening.port}`;
+  const bootstrap = `${bracketed(info.advertised.host)}:${info.advertised.port}`;
+  const lines = [
+    `kch ${info.version}: a Kafka-compatible broker on ClickHouse`,
+    '',
+    `  Kafka     ${kafka}${bootstrap !== kafka ? `  (advertised as ${bootstrap})` : ''}`,
+    `  storage   ${info.storage}`,
+    info.admin ? `  admin     ${info.admin.url}  (GET /metrics, GET /healthz, POST /sql)` : '  admin     off',
+    '',
+    'Connect:',
+    `  kcat      kcat -b ${bootstrap} -L`,
+    `  kafkajs   new Kafka({ clientId: 'my-app', brokers: ['${bootstrap}'] })`,
+    `  Java      bootstrap.servers=${bootstrap}`,
+  ];
+  if (info.sqlAvailable && info.admin) {
+    const url = info.admin.url;
+    const adminFlag = url === `http://127.0.0.1:${DEFAULT_ADMIN_PORT}` ? '' : ` --admin-url ${url}`;
+    const tokenFlag = info.adminToken ? ' --token <token>' : '';
+    lines.push(
+      `  SQL       kch sql${adminFlag}${tokenFlag} 'SELECT partition, offset, key, value FROM ${info.database}.\`<topic>\` LIMIT 10'`,
+    );
+  }
+  lines.push('', 'Ctrl-C or SIGTERM stops it gracefully (in-flight requests finish, data is flushed).', '');
+  return lines.join('\n');
+}
+
+function startupError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (err?.code === 'EADDRINUSE')
+    return `${err.address ?? ''}:${err.port ?? ''} is in use (another kch, or Kafka?): choose another port`;
+  if (err?.code === 'EADDRNOTAVAIL')
+    return `${err.address ?? 'the address'} is not an address of this machine`;
+  if (err?.code === 'EACCES') return `not allowed to listen on port ${err.port ?? ''}: ${err.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Signal handling, installed before anything starts: a signal during startup stops the broker as soon
+ * as it is up (nothing is left half-open), and the banner is never printed before a signal would be
+ * handled (a test or supervisor that signals on seeing it gets the graceful stop).
+ */
+class Shutdown {
+  private signal: NodeJS.Signals | null = null;
+  private stopper: (() => Promise<void>) | null = null;
+  private resolveExit!: (code: number) => void;
+  readonly exitCode = new Promise<number>((resolve) => {
+    this.resolveExit = resolve;
+  });
+  private readonly onSignal = (signal: NodeJS.Signals) => this.handle(signal);
+
+  constructor(private readonly logger: Logger) {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  /** True once a signal asked to stop. */
+  get requested(): boolean {
+    return this.signal !== null;
+  }
+
+  /** The broker is up: a signal now (or one that came during startup) stops it with `stop`. */
+  ready(stop: () => Promise<void>): void {
+    this.stopper = stop;
+    if (this.signal) this.run();
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  private handle(signal: NodeJS.Signals): void {
+    if (this.signal) {
+      this.logger.warn('second signal: exiting now, without waiting for the graceful stop', { signal });
+      this.resolveExit(SIGNAL_EXIT[signal] ?? ExitCode.FAILURE);
+      return;
+    }
+    this.signal = signal;
+    this.logger.info('shutting down', { signal });
+    if (this.stopper) this.run();
+  }
+
+  private run(): void {
+    const started = performance.now();
+    this.stopper!().then(
+      () => {
+        this.logger.info('stopped', { durationMs: Math.round(performance.now() - started) });
+        this.resolveExit(ExitCode.OK);
+      },
+      (e: unknown) => {
+        this.logger.error('shutdown failed', { error: e });
+        this.resolveExit(ExitCode.FAILURE);
+      },
+    );
+  }
+}
+
+async function runBroker(options: BrokerCommandOptions, io: CliIO): Promise<number> {
+  const logger: Logger = jsonLogger(options.logLevel, io.stderr);
+  const shutdown = new Shutdown(logger);
+  try {
+    // A second signal during startup exits at once, too.
+    return await Promise.race([
+      start(options, io, logger, shutdown).then((code) => code ?? shutdown.exitCode),
+      shutdown.exitCode,
+    ]);
+  } finally {
+    shutdown.dispose();
+  }
+}
+
+/** Starts everything; resolves with an exit code when startup failed, or undefined once running. */
+async function start(
+  options: BrokerCommandOptions,
+  io: CliIO,
+  logger: Logger,
+  shutdown: Shutdown,
+): Promise<number | undefined> {
+  const fail = (what: string, e: unknown, code: number = ExitCode.FAILURE): number => {
+    io.stderr.write(`kch broker: ${what}: ${startupError(e)}\n`);
+    return code;
+  };
+
+  const storage = createStorage(options.storage, { database: options.database, lingerMs: options.lingerMs });
+  let broker: Broker;
+  try {
+    broker = await createBroker({
+      storage,
+      logger,
+      defaultPartitions: options.partitions,
+      topicDefaults: options.topicConfig,
+      autoCreateTopics: options.autoCreateTopics,
+      groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs,
+      ...(options.advertisedHost !== undefined ? { advertisedHost: options.advertisedHost } : {}),
+      ...(options.advertisedPort !== undefined ? { advertisedPort: options.advertisedPort } : {}),
+    });
+  } catch (e) {
+    await storage.close().catch(() => {});
+    return fail(`storage could not be opened (${storage.location})`, e, ExitCode.UNAVAILABLE);
+  }
+  const metrics = brokerMetrics(broker);
+  let admin: AdminServer | null = null;
+  const stopAll = async () => {
+    admin?.setShuttingDown();
+    await broker.close();
+    metrics.close();
+    await admin?.close();
+  };
+
+  if (!shutdown.requested) {
+    try {
+      await broker.listen({ host: options.host, port: options.port });
+    } catch (e) {
+      await stopAll().catch(() => {});
+      return fail(`cannot listen on ${options.host}:${options.port}`, e);
+    }
+  }
+  if (options.adminPort !== null && !shutdown.requested) {
+    try {
+      admin = await startAdminServer({
+        broker,
+        metrics,
+        logger,
+        host: options.adminHost,
+        port: options.adminPort,
+        ...(options.adminToken !== undefined ? { token: options.adminToken } : {}),
+      });
+      logger.info('admin listening', { url: admin.url, token: options.adminToken !== undefined });
+    } catch (e) {
+      await stopAll().catch(() => {});
+      return fail(
+        `the admin server cannot listen on ${options.adminHost}:${options.adminPort} (use --admin-port 0 for a free port, or off)`,
+        e,
+      );
+    }
+  }
+
+  if (!shutdown.requested) {
+    io.stdout.write(
+      banner({
+        version: cliVersion(),
+        listening: broker.listeningOn!,
+        advertised: broker.context.advertised,
+        storage: storage.location,
+        database: options.database,
+        sqlAvailable: options.storage.kind !== 'memory',
+        admin,
+        adminToken: options.adminToken !== undefined,
+      }),
+    );
+  }
+  shutdown.ready(stopAll);
+  return undefined;
+}
+
+const command: Command = {
+  name: 'broker',
+  summary: 'run a broker (the default command): Kafka on embedded ClickHouse in ./kch-data',
+  usage: USAGE,
+  async run(args: string[], io: CliIO): Promise<number> {
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          ...Object.fromEntries(
+            BROKER_OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.multiple ?? false }]),
+          ),
+          config: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      });
+    } catch (e) {
+      io.stderr.write(`kch broker: ${(e as Error).message}\nRun \`kch broker --help\` for the options.\n`);
+      return ExitCode.USAGE;
+    }
+    if (parsed.values.help) {
+      io.stdout.write(USAGE);
+      return ExitCode.OK;
+    }
+    if (parsed.positionals.length > 0) {
+      io.stderr.write(
+        `kch broker: unexpected argument ${JSON.stringify(parsed.positionals[0])}\nRun \`kch broker --help\` for the options.\n`,
+      );
+      return ExitCode.USAGE;
+    }
+    let options: BrokerCommandOptions;
+    try {
+      options = resolveBrokerOptions(
+        parsed.values as Record<string, string | string[] | boolean>,
+        io.env,
+      ).options;
+      try {
+        validateTopicConfigs(options.topicConfig);
+      } catch (e) {
+        throw new OptionsError(`invalid options:\n  --topic-config: ${(e as Error).message}`);
+      }
+    } catch (e) {
+      if (!(e instanceof OptionsError)) throw e;
+      io.stderr.write(`kch broker: ${e.message}\nRun \`kch broker --help\` for the options.\n`);
+      return ExitCode.USAGE;
+    }
+    return runBroker(options, io);
+  },
+};
+
+export default command;

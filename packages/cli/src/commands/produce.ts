@@ -1,0 +1,188 @@
+/**
+ * `kch produce <topic>`: stdin lines to records, as kcat -P and kafka-console-producer.sh do.
+ */
+import { CompressionType } from '@kch/protocol';
+import {
+  BOOTSTRAP_OPTIONS,
+  BOOTSTRAP_USAGE,
+  bootstrapFrom,
+  parseCommandArgs,
+  parseInteger,
+  runCommand,
+  withClient,
+  write,
+} from '../client/cli.js';
+import { CliError, UsageError } from '../client/errors.js';
+import { type Acks, type ProduceRecord, Producer } from '../client/producer.js';
+import { type CliIO, type Command, ExitCode } from '../command.js';
+
+const USAGE = `Usage: kch produce <topic> [options] < records.txt
+
+Produces the lines of stdin to <topic>, one record per line (like kcat -P and
+kafka-console-producer.sh). Prints nothing on success unless --verbose.
+
+Options:
+${BOOTSTRAP_USAGE}
+  -K, --key-separator <sep>  each line is <key><sep><value>, split at the first <sep>
+                             (as kcat -K); a line without <sep> is an error
+  -H, --header <key=value>   a header on every record (repeatable)
+  -p, --partition <n>        the partition of every record (default: see below)
+  -z, --compression <codec>  none, gzip, snappy, lz4 or zstd (default none)
+  --acks <acks>              all (or -1), 1 or 0 (default all)
+  -v, --verbose              print <topic>-<partition>@<offset> for every record
+  -h, --help                 this text
+
+Records:
+  A line ends at \\n; a \\r before it is dropped. An empty line is a record with an
+  empty value. Keys, values and headers are the bytes as read (no re-encoding). Every
+  record gets the current time as its timestamp (CreateTime). Records are sent as
+  soon as they are read, in order, one batch per partition per request.
+
+Partitioning (as Kafka's Java producer):
+  With a key: murmur2(key) % partitions, the partition a Java producer picks, so kch
+  and Java producers agree. Without a key: "sticky" (KIP-480): the records read in
+  one go from stdin go to one partition, the next ones to the next partition,
+  round-robin.
+
+Delivery:
+  With acks=all the producer is idempotent (as Java's is by default): retriable errors
+  are retried without duplicating records. A topic that does not exist is created
+  when the broker auto-creates topics (as any producer's metadata request does).
+
+Exit status: 0 when every record was acknowledged; 1 when the broker refused one
+(its error is printed; the records before it were produced); 2 for bad arguments;
+69 when the broker cannot be reached.
+
+Examples:
+  echo 'hello' | kch produce greetings
+  printf 'user1:{"n":1}\\nuser2:{"n":2}\\n' | kch produce events -K : -z zstd -v
+`;
+
+const OPTIONS = {
+  ...BOOTSTRAP_OPTIONS,
+  'key-separator': { type: 'string', short: 'K' },
+  header: { type: 'string', short: 'H', multiple: true },
+  partition: { type: 'string', short: 'p' },
+  compression: { type: 'string', short: 'z' },
+  acks: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const;
+
+const CODECS: Record<string, CompressionType> = {
+  none: CompressionType.None,
+  gzip: CompressionType.Gzip,
+  snappy: CompressionType.Snappy,
+  lz4: CompressionType.Lz4,
+  zstd: CompressionType.Zstd,
+};
+
+const ACKS: Record<string, Acks> = { all: -1, '-1': -1, '1': 1, '0': 0 };
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+const produce: Command = {
+  name: 'produce',
+  summary: 'produce stdin lines to a topic (like kcat -P)',
+  usage: USAGE,
+  run(args: string[], io: CliIO): Promise<number> {
+    return runCommand('produce', USAGE, io, async () => {
+      const { values, positionals } = parseCommandArgs(args, OPTIONS);
+      if (values.help) {
+        await write(io.stdout, USAGE);
+        return ExitCode.OK;
+      }
+      if (positionals.length === 0) throw new UsageError('missing the topic to produce to');
+      if (positionals.length > 1) throw new UsageError(`one topic only, got ${positionals.join(' ')}`);
+      const topic = positionals[0]!;
+      const separator = values['key-separator'];
+      if (separator === '') throw new UsageError('--key-separator must not be empty');
+      const headers = (values.header ?? []).map((h) => {
+        const i = h.indexOf('=');
+        if (i <= 0) throw new UsageError(`--header needs key=value, got "${h}"`);
+        return { key: h.slice(0, i), value: Buffer.from(h.slice(i + 1), 'utf8') };
+      });
+      const partition =
+        values.partition === undefined
+          ? undefined
+          : parseInteger('--partition', values.partition, { min: 0 });
+      const codecName = (values.compression ?? 'none').toLowerCase();
+      const compression = CODECS[codecName];
+      if (compression === undefined) {
+        throw new UsageError(
+          `--compression must be none, gzip, snappy, lz4 or zstd, got "${values.compression}"`,
+        );
+      }
+      const acks = ACKS[(values.acks ?? 'all').toLowerCase()];
+      if (acks === undefined) throw new UsageError(`--acks must be all, -1, 1 or 0, got "${values.acks}"`);
+      const sep = separator === undefined ? null : Buffer.from(separator, 'utf8');
+
+      return withClient(bootstrapFrom(values['bootstrap-server'], io.env), async (client) => {
+        const producer = await Producer.create(client, { topic, acks, compression });
+        if (partition !== undefined && partition >= producer.partitions) {
+          throw new CliError(
+            `topic "${topic}" has no partition ${partition}: it has ${producer.partitions} (0-${producer.partitions - 1})`,
+          );
+        }
+        let lineNumber = 0;
+        const toRecord = (line: Buffer): ProduceRecord => {
+          lineNumber++;
+          if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+          let key: Buffer | null = null;
+          let value = line;
+          if (sep) {
+            const i = line.indexOf(sep);
+            if (i < 0) {
+              throw new CliError(
+                `line ${lineNumber} has no key separator "${separator}"` +
+                  (lineNumber > 1 ? ' (the lines before it were produced)' : '') +
+                  '; give every line as <key><separator><value>, or leave out --key-separator',
+              );
+            }
+            key = Buffer.from(line.subarray(0, i));
+            value = line.subarray(i + sep.length);
+          }
+          return { key, value: Buffer.from(value), headers, partition };
+        };
+        const send = async (records: ProduceRecord[]) => {
+          if (records.length === 0) return;
+          const deliveries = await producer.send(records);
+          if (values.verbose) {
+            await write(
+              io.stdout,
+              deliveries
+                .map((d) => `${topic}-${d.partition}@${d.offset < 0n ? 'unknown (acks=0)' : d.offset}\n`)
+                .join(''),
+            );
+          }
+        };
+
+        let carry: Buffer = Buffer.alloc(0);
+        for await (const chunk of io.stdin) {
+          const data = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+          const buf = carry.length > 0 ? Buffer.concat([carry, data]) : data;
+          const records: ProduceRecord[] = [];
+          let start = 0;
+          for (;;) {
+            const i = buf.indexOf(NEWLINE, start);
+            if (i < 0) break;
+            try {
+              records.push(toRecord(buf.subarray(start, i)));
+            } catch (e) {
+              // The lines before the bad one are still produced, as a line-by-line producer would.
+              await send(records);
+              throw e;
+            }
+            start = i + 1;
+          }
+          carry = Buffer.from(buf.subarray(start));
+          await send(records);
+        }
+        if (carry.length > 0) await send([toRecord(carry)]);
+        return ExitCode.OK;
+      });
+    });
+  },
+};
+
+export default produce;

@@ -1,0 +1,27 @@
+import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
+import type { StorageSpec } from './options.js';
+
+/** The storage a `--storage` spec names. Nothing is opened yet (createBroker opens it). */
+export function createStorage(spec: StorageSpec, options: { database: string; lingerMs?: number }): Storage {
+  const common = {
+    database: options.database,
+    ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
+  };
+  switch (spec.kind) {
+    case 'memory':
+      return memoryStorage();
+    case 'chdb':
+      return clickhouseStorage({ chdb: spec.dir, ...common });
+    case 'url':
+      return clickhouseStorage({ url: spec.url, ...common });
+  }
+}
+
+/** Storages that run SQL for tools: the ClickHouse storage's `query(sql, format)`. */
+export interface QueryableStorage {
+  query(sql: string, format?: string): Promise<Buffer>;
+}
+
+export function isQueryable(storage: Storage): storage is Storage & QueryableStorage {
+  return typeof (storage as Partial<QueryableStorage>).query === 'function';
+}

@@ -1,0 +1,184 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_ADMIN_PORT, OptionsError, resolveBrokerOptions } from '../src/options.js';
+import { runKch } from './kch-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kch-cli-options-'));
+function configFile(content: unknown, name = `c${Math.random().toString(36).slice(2)}.json`): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function errorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(OptionsError);
+    return (e as Error).message;
+  }
+  throw new Error('no error');
+}
+
+describe('kch broker options', () => {
+  it('has defaults: 127.0.0.1:9092, embedded ClickHouse in ./kch-data, admin on 127.0.0.1:9644', () => {
+    const { options } = resolveBrokerOptions({}, {}, '/somewhere');
+    expect(options).toMatchObject({
+      host: '127.0.0.1',
+      port: 9092,
+      storage: { kind: 'chdb', dir: join(process.cwd(), 'kch-data') },
+      database: 'kafka',
+      logLevel: 'info',
+      partitions: 1,
+      topicConfig: {},
+      autoCreateTopics: true,
+      adminHost: '127.0.0.1',
+      adminPort: DEFAULT_ADMIN_PORT,
+    });
+  });
+
+  it('takes flags over KCH_* variables over the config file over defaults', () => {
+    const file = configFile({
+      port: 1111,
+      host: '0.0.0.0',
+      database: 'from_file',
+      logLevel: 'warn',
+      'admin-port': 'off',
+      topicConfig: { 'retention.ms': '1000', 'cleanup.policy': 'delete' },
+    });
+    const { options, configFile: used } = resolveBrokerOptions(
+      { config: file, port: '3333', 'topic-config': ['retention.ms=3000'] },
+      { KCH_PORT: '2222', KCH_DATABASE: 'from_env', KCH_TOPIC_CONFIG: 'retention.ms=2000,segment.ms=5' },
+    );
+    expect(used).toBe(file);
+    expect(options.port).toBe(3333);
+    expect(options.database).toBe('from_env');
+    expect(options.host).toBe('0.0.0.0');
+    expect(options.logLevel).toBe('warn');
+    expect(options.adminPort).toBeNull();
+    // Topic configs merge key by key, the strongest source winning each key.
+    expect(options.topicConfig).toEqual({
+      'retention.ms': '3000',
+      'cleanup.policy': 'delete',
+      'segment.ms': '5',
+    });
+  });
+
+  it('reads the config file from KCH_CONFIG', () => {
+    const file = configFile({ storage: 'memory', partitions: 4 });
+    const { options } = resolveBrokerOptions({}, { KCH_CONFIG: file });
+    expect(options.storage).toEqual({ kind: 'memory' });
+    expect(options.partitions).toBe(4);
+  });
+
+  it('parses every kind of --storage', () => {
+    const storage = (s: string) => resolveBrokerOptions({ storage: s }, {}).options.storage;
+    expect(storage('memory')).toEqual({ kind: 'memory' });
+    expect(storage('chdb:/data/kch')).toEqual({ kind: 'chdb', dir: '/data/kch' });
+    expect(storage('chdb')).toEqual({ kind: 'chdb', dir: join(process.cwd(), 'kch-data') });
+    expect(storage('https://user:secret@ch.example:8443')).toEqual({
+      kind: 'url',
+      url: 'https://user:secret@ch.example:8443/',
+      display: 'https://user@ch.example:8443/',
+    });
+  });
+
+  it('says which value is wrong, where it came from and what is expected', () => {
+    const file = configFile({ partitions: 0 });
+    const message = errorOf(() =>
+      resolveBrokerOptions(
+        { config: file, port: 'abc', storage: 'kafka://x', 'log-level': 'loud' },
+        { KCH_ADMIN_PORT: '70000', KCH_AUTO_CREATE_TOPICS: 'maybe' },
+      ),
+    );
+    expect(message).toContain('--port "abc": must be a port number from 0 to 65535');
+    expect(message).toContain('--storage "kafka://x": unknown storage');
+    expect(message).toContain('--log-level "loud": must be one of debug, info, warn, error, silent');
+    expect(message).toContain('KCH_ADMIN_PORT="70000": must be a port number from 0 to 65535, or off');
+    expect(message).toContain('KCH_AUTO_CREATE_TOPICS="maybe": must be true or false');
+    expect(message).toContain(`partitions in ${file} (0): must be a whole number of partitions, 1 or more`);
+  });
+
+  it('refuses unknown keys and broken JSON in the config file', () => {
+    expect(errorOf(() => resolveBrokerOptions({ config: configFile({ prot: 1 }) }, {}))).toMatch(
+      /unknown option "prot"; known options are host, port/,
+    );
+    expect(errorOf(() => resolveBrokerOptions({ config: configFile('{ "port": ') }, {}))).toMatch(
+      /is not valid JSON/,
+    );
+    expect(errorOf(() => resolveBrokerOptions({ config: join(dir, 'missing.json') }, {}))).toMatch(
+      /missing\.json does not exist/,
+    );
+  });
+
+  it('needs an admin token when the admin server is not on a loopback address', () => {
+    expect(errorOf(() => resolveBrokerOptions({ 'admin-host': '0.0.0.0' }, {}))).toMatch(
+      /--admin-token: is required when the admin server listens on 0\.0\.0\.0/,
+    );
+    const { options } = resolveBrokerOptions(
+      { 'admin-host': '0.0.0.0' },
+      { KCH_ADMIN_TOKEN: 'a-long-secret' },
+    );
+    expect(options.adminToken).toBe('a-long-secret');
+    expect(resolveBrokerOptions({ 'admin-host': '::1' }, {}).options.adminToken).toBeUndefined();
+    expect(
+      resolveBrokerOptions({ 'admin-host': '0.0.0.0', 'admin-port': 'off' }, {}).options.adminPort,
+    ).toBeNull();
+  });
+});
+
+describe('the kch command line', () => {
+  it('lists its commands with --help', async () => {
+    const r = await runKch(['--help']);
+    expect(r.code).toBe(0);
+    for (const name of ['broker', 'topics', 'produce', 'consume', 'groups', 'sql'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${name}\\s+\\S`, 'm'));
+  });
+
+  it('shows a command usage with <command> --help', async () => {
+    const r = await runKch(['broker', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--storage <spec>');
+    expect(r.stdout).toContain('[KCH_STORAGE]');
+  });
+
+  it('answers an unknown command with the usage and exit code 2', async () => {
+    const r = await runKch(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "frobnicate"');
+    expect(r.stderr).toContain('Commands:');
+  });
+
+  it('exits 2 with a message for a bad flag, variable or config file value, before opening anything', async () => {
+    const flag = await runKch(['broker', '--port', 'ninety']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('--port "ninety": must be a port number from 0 to 65535');
+
+    const unknownFlag = await runKch(['--prot', '9092']);
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toContain("Unknown option '--prot'");
+
+    const env = await runKch([], { env: { KCH_STORAGE: 'postgres://x' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('KCH_STORAGE="postgres://x": unknown storage');
+
+    const file = configFile({ logLevel: 'chatty' });
+    const config = await runKch(['broker', '--config', file]);
+    expect(config.code).toBe(2);
+    expect(config.stderr).toContain(
+      `logLevel in ${file} (chatty): must be one of debug, info, warn, error, silent`,
+    );
+
+    const topicConfig = await runKch([
+      'broker',
+      '--storage',
+      'memory',
+      '--topic-config',
+      'retention.ms=soon',
+    ]);
+    expect(topicConfig.code).toBe(2);
+    expect(topicConfig.stderr).toMatch(/--topic-config: .*retention\.ms/);
+  });
+});
