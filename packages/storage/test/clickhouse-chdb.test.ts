@@ -195,6 +195,25 @@ describe('the topic table in SQL', () => {
     ]);
     expect(await query(`SELECT value FROM ${DB}.\`${t.name}\``)).toBe('v\n');
   });
+
+  it('runs query() (kch sql, POST /sql) beside the log: a slow statement holds up no append', async () => {
+    // A chdb session runs one statement at a time: on the log's session, this append would wait for
+    // the sleep, and an INSERT into a Kafka engine table pointed at the broker would wait for ever
+    // for its own Produce (packages/broker/test/kafka-engine.test.ts runs that case).
+    const s = await storage();
+    const t = testTopic(1);
+    await s.createTopic(t);
+    const tp = { topic: t.name, partition: 0 };
+    await s.openPartition(tp);
+    const order: string[] = [];
+    const slow = s.query('SELECT sleep(2)').then(() => order.push('query'));
+    await new Promise((r) => setTimeout(r, 100)); // the sleep has started
+    const append = s
+      .append(tp, [await batch({ baseOffset: 0n, records: [{ value: Buffer.from('v') }] })])
+      .then(() => order.push('append'));
+    await Promise.all([slow, append]);
+    expect(order).toEqual(['append', 'query']);
+  });
 });
 
 describe('retention', () => {

@@ -63,11 +63,20 @@ function settingsClause(settings: Settings | undefined): string {
 export class ChdbTransport implements ClickHouseTransport {
   readonly remote = false;
   readonly location: string;
+  /**
+   * The connection for `query` (people's and tools' SQL: `kch sql`, `POST /sql`), opened on first use.
+   * A chdb session runs one statement at a time, so on the log's own session a slow statement would
+   * hold up every append and read behind it, and a statement that needs the broker would never end:
+   * an INSERT into a Kafka engine table pointed at this broker waits for a Produce whose append waits
+   * for that INSERT (until librdkafka's message.timeout.ms, 300 s). A second session on the same
+   * directory shares the engine and runs beside the first.
+   */
+  private toolSession: ChdbSession | undefined;
 
   private constructor(
     private readonly mod: ChdbModule,
     private readonly session: ChdbSession,
-    path: string,
+    private readonly path: string,
   ) {
     this.location = `embedded ClickHouse (chdb) in ${path}`;
   }
@@ -101,7 +110,8 @@ export class ChdbTransport implements ClickHouseTransport {
   }
 
   async query(sql: string, format: string): Promise<Buffer> {
-    const u8 = (await this.session.queryAsync(sql, { format })).bytes();
+    this.toolSession ??= new this.mod.Session(this.path);
+    const u8 = (await this.toolSession.queryAsync(sql, { format })).bytes();
     return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
   }
 
@@ -118,6 +128,7 @@ export class ChdbTransport implements ClickHouseTransport {
   }
 
   async close(): Promise<void> {
+    this.toolSession?.close();
     this.session.close();
     await this.mod.drainPending?.();
   }
