@@ -1,0 +1,281 @@
+/**
+ * The broker under test, in a process of its own (chdb binds one data directory per process, and the
+ * harness must not share its CPU). Started by bench/run.ts with an IPC channel:
+ *
+ *   node --import tsx --conditions=source bench/broker-child.ts '<json options>'
+ *
+ * It sends `{ type: 'ready', port }` once it listens, then answers the harness's messages:
+ * - `stats`: broker-side Produce request latencies and group-commit inserts since the last `stats`,
+ *   plus process.resourceUsage() and memoryUsage();
+ * - `sql`, `sql-count`: a statement through a second chdb session (same data directory, its own
+ *   connection), as text; the row count of a topic table;
+ * - `sql-watch`: polls `SELECT count()` on a topic table through a second chdb session (same data
+ *   directory, its own connection) until it reaches a target; answers with the wall-clock time it saw it;
+ * - `tail-start`: the first offset held in the tail cache, per partition of a topic;
+ * - `profile-start` / `profile-stop`: a CPU profile of one phase (node:inspector), written to `file`;
+ * - `close`: closes the broker and exits normally, so that `--cpu-prof` writes its profile.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector/promises';
+import { createRequire, findSourceMap } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createBroker, silentLogger } from '@kch/broker';
+import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
+
+interface Options {
+  storage: 'memory' | 'chdb';
+  dir?: string;
+  database?: string;
+  tailCacheBytes?: number;
+  lingerMs?: number;
+}
+
+interface ChdbSession {
+  queryAsync(sql: string, opts?: { format?: string }): Promise<{ bytes(): Uint8Array }>;
+  close(): void;
+}
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
+const database = opts.database ?? 'kafka';
+const send = (m: unknown) => process.send?.(m);
+
+const storage: Storage =
+  opts.storage === 'chdb'
+    ? clickhouseStorage({
+        chdb: opts.dir!,
+        database,
+        ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
+      })
+    : memoryStorage();
+const broker = await createBroker({
+  storage,
+  logger: silentLogger,
+  ...(opts.tailCacheBytes ? { tailCacheBytes: opts.tailCacheBytes } : {}),
+});
+
+// Broker-side latency of Produce requests (decode to response encoded), without the client's linger.
+let produceMs: number[] = [];
+broker.on('request', (e) => {
+  if (e.apiKey === 0) produceMs.push(e.durationMs);
+});
+// Group-commit inserts, when the storage reports them (ClickHouseStorage.onFlush).
+interface FlushAgg {
+  inserts: number;
+  rows: number;
+  bytes: number;
+  ms: number;
+  maxMs: number;
+  appends: number;
+  durations: number[];
+}
+const newFlushAgg = (): FlushAgg => ({
+  inserts: 0,
+  rows: 0,
+  bytes: 0,
+  ms: 0,
+  maxMs: 0,
+  appends: 0,
+  durations: [],
+});
+let flushes = newFlushAgg();
+const onFlush = (storage as { onFlush?: (l: (s: Record<string, number | string | boolean>) => void) => void })
+  .onFlush;
+if (typeof onFlush === 'function') {
+  onFlush.call(storage, (s) => {
+    if (s.kind !== 'records') return;
+    flushes.inserts++;
+    flushes.rows += Number(s.rows);
+    flushes.bytes += Number(s.bytes);
+    flushes.appends += Number(s.appends);
+    flushes.ms += Number(s.durationMs);
+    flushes.maxMs = Math.max(flushes.maxMs, Number(s.durationMs));
+    flushes.durations.push(Number(s.durationMs));
+  });
+}
+
+// Peaks of the JavaScript heap and of Buffer memory (ArrayBuffers) since the last `stats`, sampled at
+// 10 Hz: with /proc's RSS (anonymous + file-backed) they say where a memory peak lives.
+const newMemPeak = () => ({ heapUsed: 0, arrayBuffers: 0, external: 0, rss: 0, clickhouse: 0, merges: 0 });
+let memPeak = newMemPeak();
+const sampleMemory = () => {
+  const m = process.memoryUsage();
+  memPeak.heapUsed = Math.max(memPeak.heapUsed, m.heapUsed);
+  memPeak.arrayBuffers = Math.max(memPeak.arrayBuffers, m.arrayBuffers);
+  memPeak.external = Math.max(memPeak.external, m.external);
+  memPeak.rss = Math.max(memPeak.rss, m.rss);
+};
+setInterval(sampleMemory, 100).unref();
+
+let sqlSession: ChdbSession | null = null;
+async function sql(): Promise<ChdbSession> {
+  if (sqlSession) return sqlSession;
+  // chdb is a dependency of the storage package, not of the repository root.
+  const require = createRequire(join(process.cwd(), 'packages/storage/package.json'));
+  const mod = (await import(pathToFileURL(require.resolve('chdb')).href)) as {
+    Session: new (path: string) => ChdbSession;
+  };
+  sqlSession = new mod.Session(opts.dir!);
+  return sqlSession;
+}
+
+async function count(table: string): Promise<number> {
+  const s = await sql();
+  const r = await s.queryAsync(`SELECT count() FROM ${database}.\`${table}\``, { format: 'TabSeparated' });
+  return Number(Buffer.from(r.bytes()).toString('latin1').trim());
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+// ClickHouse's own account of its memory (system.metrics MemoryTracking: queries, inserts, merges,
+// caches it tracks), sampled at 4 Hz through the second session.
+if (opts.storage === 'chdb') {
+  let busy = false;
+  setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void sql()
+      .then((s) =>
+        s.queryAsync(
+          "SELECT metric, value FROM system.metrics WHERE metric IN ('MemoryTracking', 'MergesMutationsMemoryTracking')",
+          { format: 'TabSeparated' },
+        ),
+      )
+      .then((r) => {
+        for (const line of Buffer.from(r.bytes()).toString('latin1').trim().split('\n')) {
+          const [metric, value] = line.split('\t');
+          if (metric === 'MemoryTracking') memPeak.clickhouse = Math.max(memPeak.clickhouse, Number(value));
+          else memPeak.merges = Math.max(memPeak.merges, Number(value));
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
+  }, 250).unref();
+}
+
+let inspector: InspectorSession | null = null;
+
+interface CallFrame {
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+/**
+ * tsx compiles each TypeScript file to one long line (with a source map): positions in a profile
+ * point into that. Map every call frame back to its line in the .ts source.
+ */
+function mapToSources(profile: { nodes: { callFrame: CallFrame }[] }): void {
+  const maps = new Map<string, ReturnType<typeof findSourceMap>>();
+  for (const { callFrame: f } of profile.nodes) {
+    if (!f.url.startsWith('file://') || !/\.[cm]?ts$/.test(f.url)) continue;
+    if (!maps.has(f.url)) maps.set(f.url, findSourceMap(f.url));
+    const entry = maps.get(f.url)?.findEntry(f.lineNumber, f.columnNumber) as
+      | { originalLine?: number; originalColumn?: number }
+      | undefined;
+    if (entry?.originalLine !== undefined) {
+      f.lineNumber = entry.originalLine;
+      f.columnNumber = entry.originalColumn ?? 0;
+    }
+  }
+}
+
+process.on('message', (raw) => {
+  const m = raw as { type: string; id?: number; [k: string]: unknown };
+  const reply = (body: Record<string, unknown>) => send({ ...body, type: `${m.type}-reply`, id: m.id });
+  void (async () => {
+    try {
+      switch (m.type) {
+        case 'stats': {
+          sampleMemory();
+          const body = {
+            produceMs,
+            flushes: { ...flushes, durations: flushes.durations },
+            resourceUsage: process.resourceUsage(),
+            memoryUsage: process.memoryUsage(),
+            memoryPeak: memPeak,
+            tailCacheBytes: broker.context.topics.cache.size,
+          };
+          produceMs = [];
+          flushes = newFlushAgg();
+          memPeak = newMemPeak();
+          reply(body);
+          break;
+        }
+        case 'sql-count': {
+          reply({ count: await count(String(m.table)) });
+          break;
+        }
+        case 'sql': {
+          const r = await (await sql()).queryAsync(String(m.sql), { format: 'TabSeparated' });
+          reply({ text: Buffer.from(r.bytes()).toString('utf8') });
+          break;
+        }
+        case 'sql-watch': {
+          // Poll until the table holds `target` rows; say when it was first seen.
+          const target = Number(m.target);
+          const deadline = now() + Number(m.timeoutMs ?? 10_000);
+          let polls = 0;
+          await count(String(m.table)); // the session is open before the harness produces
+          reply({ watching: true, phase: 'armed' });
+          for (;;) {
+            const c = await count(String(m.table));
+            polls++;
+            if (c >= target) {
+              reply({ seenAt: now(), polls, count: c, phase: 'seen' });
+              break;
+            }
+            if (now() > deadline) {
+              reply({ seenAt: null, polls, count: c, phase: 'seen' });
+              break;
+            }
+          }
+          break;
+        }
+        case 'tail-start': {
+          const topic = broker.context.topics.get(String(m.topic));
+          reply({ offsets: topic ? topic.logs.map((l) => l.tail[0]?.baseOffset ?? l.highWatermark) : [] });
+          break;
+        }
+        case 'profile-start': {
+          if (!inspector) {
+            inspector = new InspectorSession();
+            inspector.connect();
+            await inspector.post('Profiler.enable');
+            await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
+          }
+          await inspector.post('Profiler.start');
+          reply({ started: true });
+          break;
+        }
+        case 'profile-stop': {
+          const { profile } = await inspector!.post('Profiler.stop');
+          mapToSources(profile as unknown as { nodes: { callFrame: CallFrame }[] });
+          writeFileSync(String(m.file), JSON.stringify(profile));
+          reply({ written: String(m.file) });
+          break;
+        }
+        case 'close': {
+          sqlSession?.close();
+          await broker.close();
+          reply({ closed: true });
+          // A normal exit: --cpu-prof writes the profile now.
+          setTimeout(() => process.exit(0), 50);
+          break;
+        }
+        default:
+          reply({ error: `unknown message ${m.type}` });
+      }
+    } catch (e) {
+      reply({ error: (e as Error).stack ?? String(e) });
+    }
+  })();
+});
+
+// The harness went away (Ctrl-C, crash): do not linger as an orphan.
+process.on('disconnect', () => process.exit(0));
+
+const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+send({ type: 'ready', port, pid: process.pid });
