@@ -1,71 +1,10 @@
 /**
- * A minimal Kafka client on the codec (as packages/broker/test/helpers/raw-client.ts): any request at
- * any version, responses matched by correlation id, several requests in flight.
+ * Kafka calls the harness makes with the broker tests' raw client (one client for both): topic
+ * creation, end offsets, and counting fetched records from batch headers.
  */
-import { connect, type Socket } from 'node:net';
-import {
-  ApiKeys,
-  type ApiMessages,
-  type ApiName,
-  apiByKey,
-  decodeResponseFrame,
-  encodeRequestFrame,
-  FrameSplitter,
-  type Init,
-} from '@kch/protocol';
+import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 
-export class RawClient {
-  private correlationId = 0;
-  private readonly pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
-  private readonly splitter = new FrameSplitter({ maxFrameSize: 1 << 30 });
-
-  private constructor(private readonly socket: Socket) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      for (const frame of this.splitter.push(chunk)) {
-        const id = frame.readInt32BE(0);
-        const p = this.pending.get(id);
-        if (!p) continue;
-        this.pending.delete(id);
-        p.resolve(frame);
-      }
-    });
-    const fail = (e: Error) => {
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    socket.on('error', fail);
-    socket.on('close', () => fail(new Error('connection closed by the broker')));
-  }
-
-  static connect(host: string, port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  async send<K extends ApiName>(
-    api: K,
-    version: number,
-    body: Init<ApiMessages[K]['request']>,
-  ): Promise<ApiMessages[K]['response']> {
-    const apiKey = ApiKeys[api];
-    const descriptor = apiByKey(apiKey)!;
-    const id = ++this.correlationId;
-    const frame = new Promise<Buffer>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    const chunks = encodeRequestFrame(descriptor.request, apiKey, version, id, 'kch-bench', body as never);
-    this.socket.cork();
-    for (const c of chunks) this.socket.write(c);
-    this.socket.uncork();
-    const { body: response } = decodeResponseFrame(descriptor.response, apiKey, version, await frame);
-    return response as ApiMessages[K]['response'];
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
+export { RawClient };
 
 /** Creates a topic through CreateTopics; fails unless it was created. */
 export async function createTopic(client: RawClient, name: string, partitions: number): Promise<void> {

@@ -21,9 +21,13 @@ export class RawClient {
     number,
     { apiKey: number; version: number; resolve: (b: Buffer) => void; reject: (e: Error) => void }
   >();
-  private readonly splitter = new FrameSplitter({ maxFrameSize: 1 << 28 });
+  private readonly splitter = new FrameSplitter({ maxFrameSize: 1 << 30 });
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly clientId: string,
+  ) {
+    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       for (const frame of this.splitter.push(chunk)) {
         const id = frame.readInt32BE(0);
@@ -41,9 +45,9 @@ export class RawClient {
     socket.on('close', () => fail(new Error('connection closed by the broker')));
   }
 
-  static connect(host: string, port: number): Promise<RawClient> {
+  static connect(host: string, port: number, clientId = 'raw-client'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => resolve(new RawClient(s)));
+      const s = connect(port, host, () => resolve(new RawClient(s, clientId)));
       s.once('error', reject);
     });
   }
@@ -59,16 +63,10 @@ export class RawClient {
     const frame = new Promise<Buffer>((resolve, reject) =>
       this.pending.set(id, { apiKey, version, resolve, reject }),
     );
-    for (const c of encodeRequestFrame(
-      descriptor.request,
-      apiKey,
-      version,
-      id,
-      'raw-client',
-      body as never,
-    )) {
-      this.socket.write(c);
-    }
+    const chunks = encodeRequestFrame(descriptor.request, apiKey, version, id, this.clientId, body as never);
+    this.socket.cork();
+    for (const c of chunks) this.socket.write(c);
+    this.socket.uncork();
     const { body: response } = decodeResponseFrame(descriptor.response, apiKey, version, await frame);
     return response as ApiMessages[K]['response'];
   }
@@ -82,7 +80,7 @@ export class RawClient {
       apiKey,
       version,
       ++this.correlationId,
-      'raw-client',
+      this.clientId,
       body as never,
     )) {
       this.socket.write(c);
