@@ -187,6 +187,11 @@ export interface Storage {
   ): Promise<{ offset: number; timestamp: number } | null>;
   /** The offset and timestamp of the record with the largest timestamp, or null for an empty log. */
   maxTimestamp(tp: TopicPartition): Promise<{ offset: number; timestamp: number } | null>;
+  /**
+   * The log start offset as it is now: after DeleteRecords, and after retention removed old records
+   * (a ClickHouse TTL does that in the background). Never less than an earlier answer.
+   */
+  currentLogStartOffset(tp: TopicPartition): Promise<number>;
   /** Moves the log start offset forward to `offset` (never back) and returns the new log start. */
   deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number>;
 

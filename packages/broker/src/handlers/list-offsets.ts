@@ -72,7 +72,7 @@ async function lookup(
         return answer(log.highWatermark);
       case EARLIEST:
       case EARLIEST_LOCAL:
-        return answer(log.logStartOffset);
+        return answer(await log.refreshLogStart());
       case LATEST_TIERED:
         // Nothing is tiered: Kafka answers -1 when no offset was tiered.
         return answer(-1);

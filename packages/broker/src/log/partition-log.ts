@@ -267,9 +267,32 @@ export class PartitionLog {
         }
         // A read may race an append; never show what is above the high watermark we answer with.
         batches = batches.filter((b) => b.baseOffset < hw);
+        // Nothing stored at the offset asked for: retention may have removed it since we last looked.
+        if ((batches[0]?.baseOffset ?? hw) > offset && (await this.refreshLogStart()) > offset) {
+          throw new KafkaProtocolError(
+            'OFFSET_OUT_OF_RANGE',
+            `offset ${offset} is before the log start ${this.logStartOffset} of ${this.topic}-${this.partition}: retention removed it`,
+          );
+        }
       }
     }
     return { batches, highWatermark: hw, logStartOffset: this.logStartOffset };
+  }
+
+  /** Asks storage where the log starts now (retention works in the background) and returns it. */
+  async refreshLogStart(): Promise<number> {
+    await this.open();
+    let start: number;
+    try {
+      start = await this.storage.currentLogStartOffset({ topic: this.topic, partition: this.partition });
+    } catch (e) {
+      throw storageFailure(e, this.topic, this.partition);
+    }
+    if (start > this.logStartOffset) {
+      this.logStartOffset = Math.min(start, this.nextOffset);
+      this.cache.trimBefore(this, this.logStartOffset);
+    }
+    return this.logStartOffset;
   }
 
   /** Calls `listener` after every append; returns the function that stops it. */

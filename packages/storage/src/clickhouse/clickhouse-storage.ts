@@ -874,6 +874,20 @@ WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMI
     return { offset: r.i64(), timestamp: r.i64() };
   }
 
+  async currentLogStartOffset(tp: TopicPartition): Promise<number> {
+    const { t, p } = await this.partition(tp);
+    // The first record the TTL (or a DeleteRecords) left: rows go in whole parts, so this moves by jumps.
+    const r = await this.select(
+      `find the log start of ${tp.topic}-${tp.partition}`,
+      `SELECT toInt64(ifNull(minOrNull(offset), -1)) FROM ${t.table} WHERE partition = ${int(tp.partition)} AND offset >= ${int(p.logStartOffset)}`,
+      t,
+    );
+    const first = r.i64();
+    const start = first < 0 ? p.nextOffset : first;
+    if (start > p.logStartOffset) p.logStartOffset = Math.min(start, p.nextOffset);
+    return p.logStartOffset;
+  }
+
   async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number> {
     const { t, p } = await this.partition(tp);
     const target = Math.min(offset, p.nextOffset);

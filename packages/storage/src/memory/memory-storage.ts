@@ -154,6 +154,11 @@ export class MemoryStorage implements Storage {
     return best ? recordWithMaxTimestamp(best) : null;
   }
 
+  async currentLogStartOffset(tp: TopicPartition): Promise<number> {
+    // Memory storage does not apply retention: only DeleteRecords moves the log start.
+    return this.partitionOf(tp).logStartOffset;
+  }
+
   async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number> {
     const p = this.partitionOf(tp);
     if (offset > p.logStartOffset) {

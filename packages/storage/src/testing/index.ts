@@ -198,8 +198,10 @@ export function runStorageContract(
         testBatch({ baseOffset: 0, records: [rec('a'), rec('b')] }),
         testBatch({ baseOffset: 2, records: [rec('c'), rec('d')] }),
       ]);
+      expect(await storage.currentLogStartOffset(tp)).toBe(0);
       expect(await storage.deleteRecordsBefore(tp, 3)).toBe(3);
       expect(await storage.deleteRecordsBefore(tp, 1)).toBe(3);
+      expect(await storage.currentLogStartOffset(tp)).toBe(3);
       const snapshot = await storage.openPartition(tp);
       expect(snapshot).toMatchObject({ logStartOffset: 3, nextOffset: 4 });
       const read = await storage.read(tp, 0, 1 << 20);
