@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { FixtureEntry } from '../scripts/capture-fixtures.js';
 import {
   type AddPartitionsToTxnRequest,
   ApiKeys,
@@ -39,26 +40,6 @@ import {
 } from '../src/index.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-
-interface SentRecord {
-  key: string | null;
-  value: string | null;
-  headers: { key: string; value: string }[];
-}
-
-interface FixtureEntry {
-  file: string;
-  client: string;
-  clientVersion: string;
-  clientId: string | null;
-  api: string;
-  apiKey: number;
-  version: number;
-  label?: string;
-  scenario: string;
-  compression?: string;
-  records?: SentRecord[];
-}
 
 const index = JSON.parse(readFileSync(join(FIXTURES, 'index.json'), 'utf8')) as {
   topic: string;

@@ -17,7 +17,7 @@ export type SequenceCheck =
   | { kind: 'duplicate'; original: ProducerBatchInfo }
   | { kind: 'error'; errorCode: number; message: string };
 
-export interface IncomingBatch {
+export interface SequencedBatch {
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
@@ -57,7 +57,7 @@ export class ProducerStateTable {
   }
 
   /** Checks a batch against the state (in a working copy: including batches accepted earlier in the same commit). */
-  check(batch: IncomingBatch): SequenceCheck {
+  check(batch: SequencedBatch): SequenceCheck {
     const entry = this.get(batch.producerId);
     if (!entry) return { kind: 'append' }; // unknown producer: Kafka accepts any sequence
     if (batch.producerEpoch < entry.epoch) {
