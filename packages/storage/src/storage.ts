@@ -38,6 +38,11 @@ export interface TopicRecord {
 /**
  * One RecordBatch (magic 2) as it travels on the wire, with its offsets assigned. The metadata fields
  * repeat what is in the batch header, so storages need not parse `bytes` to index it.
+ *
+ * A batch may hold fewer records than its offset range (`lastOffset - baseOffset + 1`), even none:
+ * records removed before it was stored keep their offsets as holes, as after Kafka's compaction. The
+ * broker does this when it routes invalid records to a dead-letter topic. Reads return such a batch
+ * with the same holes.
  */
 export interface StoredBatch {
   baseOffset: number;
@@ -114,6 +119,20 @@ export interface FlushStats {
   ok: boolean;
 }
 
+/** A record as {@link Storage.recordCheck} sees it. The buffers are views, valid during the call only. */
+export interface CheckedRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: readonly { key: string; value: Buffer | null }[];
+}
+
+/**
+ * Whether a record fits a topic's schema: null when it does, else why not, in words for the producer
+ * (e.g. `field "qty": expected UInt32, got "abc"`). Synchronous and pure: the broker calls it once per
+ * record before it assigns offsets, and a record it accepted must then be stored without error.
+ */
+export type RecordCheck = (record: CheckedRecord) => string | null;
+
 export type StorageErrorKind =
   /** The topic already exists. */
   | 'TOPIC_EXISTS'
@@ -149,6 +168,13 @@ export interface Storage {
   /** Flushes pending writes and releases resources. No call follows it. */
   close(): Promise<void>;
   health(): Promise<StorageHealth>;
+  /**
+   * Optional, for storages whose topics can have a schema (a ClickHouse table bound to the topic):
+   * the check the broker runs on each produced record before it assigns offsets. Resolves null when
+   * the topic takes any bytes. Called for every Produce, so it answers from a cache; it may refresh the
+   * schema it checks against (a column added to the table) at most every second or so.
+   */
+  recordCheck?(topic: string): Promise<RecordCheck | null>;
   /**
    * Optional, for metrics: calls `listener` after every write the storage batches by itself (group
    * commit). Returns a function that removes the listener. Storages without such writes leave it out.

@@ -9,7 +9,7 @@
  * Reads use `queryAsync(sql, { format: 'RowBinary' })` and `.bytes()`, which are byte-exact.
  */
 import { StorageError } from '../storage.js';
-import { ident } from './sql.js';
+import { columnList } from './sql.js';
 import type { ClickHouseTransport, InsertOptions, Settings } from './transport.js';
 
 interface ChdbResult {
@@ -121,7 +121,7 @@ export class ChdbTransport implements ClickHouseTransport {
     chunks: readonly Buffer[],
     options?: InsertOptions,
   ): Promise<void> {
-    const head = `INSERT INTO ${table} (${columns.map(ident).join(', ')})${settingsClause(options?.settings)} FORMAT TabSeparated\n`;
+    const head = `INSERT INTO ${table}${columnList(columns)}${settingsClause(options?.settings)} FORMAT ${options?.format ?? 'TabSeparated'}\n`;
     let sql = head;
     for (const c of chunks) sql += c.toString('utf8');
     await this.session.queryAsync(sql, { format: 'TabSeparated' });

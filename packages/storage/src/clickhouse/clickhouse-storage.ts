@@ -565,6 +565,16 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     await this.insertMeta(`store topic ${topic.name}`, TOPICS_TABLE, TOPIC_META_COLUMNS, w);
   }
 
+  /**
+   * The quoted, qualified table holding a topic's records (`db`.`topic`, or the table a topic is bound
+   * to), for SQL written over topics: materialized views, tools. UNKNOWN_TOPIC_OR_PARTITION when no
+   * such topic exists.
+   */
+  topicTable(name: string): string {
+    this.checkOpen();
+    return this.topicOf(name).table;
+  }
+
   private topicOf(name: string): TopicState {
     const t = this.topics.get(name);
     if (!t) throw unknownTopic(name);

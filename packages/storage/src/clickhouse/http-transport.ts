@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
-import { ident, str } from './sql.js';
+import { columnList, str } from './sql.js';
 import type { ClickHouseTransport, InsertOptions, Settings } from './transport.js';
 
 // The whole answer is computed before the first byte is sent, so a failing query comes back as an
@@ -59,7 +59,7 @@ export class HttpTransport implements ClickHouseTransport {
     options?: InsertOptions,
   ): Promise<void> {
     const result = await this.client.exec({
-      query: `INSERT INTO ${table} (${columns.map(ident).join(', ')}) FORMAT TabSeparated`,
+      query: `INSERT INTO ${table}${columnList(columns)} FORMAT ${options?.format ?? 'TabSeparated'}`,
       values: Readable.from(chunks),
       query_id: options?.queryId,
       // Synchronous insert: the response comes once the part is written, never from a buffer.

@@ -27,3 +27,8 @@ export function int(value: number): string {
   if (!Number.isSafeInteger(value)) throw new RangeError(`${value} is not a safe integer`);
   return String(value);
 }
+
+/** The column list of an INSERT: ` (a, b)`, or nothing for all columns. */
+export function columnList(columns: readonly string[]): string {
+  return columns.length === 0 ? '' : ` (${columns.map(ident).join(', ')})`;
+}

@@ -13,6 +13,11 @@ export interface InsertOptions {
   settings?: Settings;
   /** Lets the storage stop the insert later (KILL QUERY) when its outcome is unknown. */
   queryId?: string;
+  /**
+   * The input format of the rows; default TabSeparated (what ./tsv.ts writes, for kch's own tables).
+   * Topics bound to a user's table send the records' own format (JSONEachRow, CSV...).
+   */
+  format?: string;
 }
 
 export interface ClickHouseTransport {
@@ -25,8 +30,9 @@ export interface ClickHouseTransport {
   /** The result of a SELECT (given without a FORMAT clause) as RowBinary bytes. */
   selectBytes(sql: string, settings?: Settings): Promise<Buffer>;
   /**
-   * Inserts TabSeparated rows (the concatenation of `chunks`, each whole rows, valid UTF-8 as
-   * ./tsv.ts writes them) into `table` (quoted, qualified) for `columns`. Resolves once ClickHouse
+   * Inserts rows (the concatenation of `chunks`, each whole rows; TabSeparated and valid UTF-8 as
+   * ./tsv.ts writes them unless `options.format` says otherwise) into `table` (quoted, qualified) for
+   * `columns` (all columns, matched by the format's own names, when empty). Resolves once ClickHouse
    * has stored them.
    */
   insertBytes(
