@@ -20,6 +20,7 @@ const CLIENT_TESTS = [
   'packages/broker/test/kafka-python.test.ts',
   'packages/broker/test/produce-fetch.test.ts',
   'packages/broker/test/groups-clients.test.ts',
+  'packages/broker/test/dead-letters-clients.test.ts',
 ];
 
 export default defineConfig({

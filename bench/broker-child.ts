@@ -46,6 +46,8 @@ const storage: Storage =
         chdb: opts.dir!,
         database,
         ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
+        // Storage options to try without changing the harness, e.g. KCH_BENCH_CHDB_OPTIONS='{"insertsInFlight":1}'.
+        ...(JSON.parse(process.env.KCH_BENCH_CHDB_OPTIONS ?? '{}') as Record<string, unknown>),
       })
     : memoryStorage();
 const broker = await createBroker({
@@ -68,6 +70,8 @@ interface FlushAgg {
   maxMs: number;
   appends: number;
   durations: number[];
+  /** How long each insert's oldest rows waited before it started (FlushStats.queuedMs). */
+  queued: number[];
 }
 const newFlushAgg = (): FlushAgg => ({
   inserts: 0,
@@ -77,6 +81,7 @@ const newFlushAgg = (): FlushAgg => ({
   maxMs: 0,
   appends: 0,
   durations: [],
+  queued: [],
 });
 let flushes = newFlushAgg();
 const onFlush = (storage as { onFlush?: (l: (s: Record<string, number | string | boolean>) => void) => void })
@@ -91,6 +96,7 @@ if (typeof onFlush === 'function') {
     flushes.ms += Number(s.durationMs);
     flushes.maxMs = Math.max(flushes.maxMs, Number(s.durationMs));
     flushes.durations.push(Number(s.durationMs));
+    if (s.queuedMs !== undefined) flushes.queued.push(Number(s.queuedMs));
   });
 }
 
@@ -192,7 +198,7 @@ process.on('message', (raw) => {
           sampleMemory();
           const body = {
             produceMs,
-            flushes: { ...flushes, durations: flushes.durations },
+            flushes: { ...flushes },
             resourceUsage: process.resourceUsage(),
             memoryUsage: process.memoryUsage(),
             memoryPeak: memPeak,

@@ -3,7 +3,8 @@
  * side in one run. See docs/benchmarks.md.
  *
  *   pnpm bench [--quick] [--cpu-prof] [--sustained <seconds>] [--sustained-rate <rec/s>] [--only <groups>] [--sizes 100,1024]
- *              [--partitions 4] [--out <dir>] [--keep]
+ *              [--partitions 4] [--storages chdb,memory] [--rates <rec/s per size>] [--produce-only]
+ *              [--out <dir>] [--keep]
  *   pnpm bench --report <results dir>     rewrites results.md and charts/ from its results.json
  *
  * Groups (--only, comma separated; all but `sustained` by default, `sustained` with --sustained):
@@ -15,6 +16,11 @@
  *   latency   produce-to-consume (librdkafka) and produce-to-visible-in-SQL (chdb)
  *   sustained two long produce runs of 1 KiB records on chdb (steady at half the burst maximum or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
+ *
+ * --storages limits the client scenarios to some storages; --rates fixes the rate of the "half" phases
+ * (one figure per size, in the order of --sizes) instead of half of the measured maximum, so that runs
+ * before and after a change compare latency at the same load; --produce-only skips the consume phases
+ * (shorter runs, to repeat and interleave them on a busy machine).
  *
  * Each broker under test runs in a child process (bench/broker-child.ts); its CPU time (all threads,
  * and the main thread alone) and peak RSS are read from /proc for every phase. Results go to
@@ -51,6 +57,12 @@ export interface Args {
   only: Set<string>;
   sizes: number[];
   partitions: number;
+  /** Storages to run the client scenarios against (default both). */
+  storages: ('chdb' | 'memory')[];
+  /** Fixed rates (records/s, one per size) for the "half" phases instead of half of the measured max. */
+  rates: number[];
+  /** Only the produce phases of the client suites (no tail or cold consume). */
+  produceOnly: boolean;
   out: string;
   keep: boolean;
   /** Rewrite results.md and the charts of an earlier run (its directory), run nothing. */
@@ -66,6 +78,9 @@ function parseArgs(argv: string[]): Args {
     only: new Set(['limits', 'rdkafka', 'kafkajs', 'latency']),
     sizes: [100, 1024],
     partitions: 4,
+    storages: ['chdb', 'memory'],
+    rates: [],
+    produceOnly: false,
     out: '',
     keep: false,
     report: '',
@@ -80,6 +95,7 @@ function parseArgs(argv: string[]): Args {
     };
     if (v === '--') continue;
     else if (v === '--quick') a.quick = true;
+    else if (v === '--produce-only') a.produceOnly = true;
     else if (v === '--cpu-prof') a.cpuProf = true;
     else if (v === '--keep') a.keep = true;
     else if (v === '--sustained') a.sustained = Number(next());
@@ -89,6 +105,8 @@ function parseArgs(argv: string[]): Args {
       onlyGiven = true;
     } else if (v === '--sizes') a.sizes = next().split(',').map(Number);
     else if (v === '--partitions') a.partitions = Number(next());
+    else if (v === '--storages') a.storages = next().split(',') as ('chdb' | 'memory')[];
+    else if (v === '--rates') a.rates = next().split(',').map(Number);
     else if (v === '--out') a.out = next();
     else if (v === '--report') a.report = next();
     else if (v === '--help' || v === '-h') {
@@ -165,6 +183,8 @@ export interface BrokerCost {
     maxMs: number;
     avgAppends: number;
     ms: Percentiles | null;
+    /** How long each insert's oldest rows waited before it started. */
+    queuedMs?: Percentiles | null;
   } | null;
   tailCacheMiB: number | null;
   /** Peaks sampled inside the broker at 10 Hz: JS heap used, Buffer (ArrayBuffer) memory. */
@@ -337,6 +357,7 @@ function summarizeInserts(s: BrokerStats): BrokerCost['inserts'] {
     maxMs: Math.round(f.maxMs * 10) / 10,
     avgAppends: Math.round((f.appends / f.inserts) * 10) / 10,
     ms: percentiles(f.durations),
+    queuedMs: percentiles(f.queued ?? []),
   };
 }
 
@@ -486,8 +507,13 @@ function produceResult(
     clientCost: clientCost(o),
   };
   const lat = r.ackMs ? `ack p50 ${r.ackMs.p50} p99 ${r.ackMs.p99} p999 ${r.ackMs.p999} ms` : '';
+  const ins = broker.inserts;
+  const req = broker.produceRequestMs;
+  const insertLine = ins
+    ? `\n      broker Produce ms p50 ${req?.p50} p99 ${req?.p99}; ${ins.count} inserts × ${si(ins.avgRows)} rows, ms p50 ${ins.ms?.p50} p99 ${ins.ms?.p99}, queued before insert p50 ${ins.queuedMs?.p50} p99 ${ins.queuedMs?.p99}`
+    : '';
   log(
-    `    ${client} -> ${storage} ${size} B ${mode}: ${si(r.recordsPerSec)} rec/s, ${r.valueMiBPerSec} MiB/s, ${lat}; broker ${broker.cores} cores, peak RSS ${broker.peakRssMiB} MiB${r.errors ? `, ${r.errors} ERRORS ${o.error ?? ''}` : ''}`,
+    `    ${client} -> ${storage} ${size} B ${mode}: ${si(r.recordsPerSec)} rec/s, ${r.valueMiBPerSec} MiB/s, ${lat}; broker ${broker.cores} cores, peak RSS ${broker.peakRssMiB} MiB${r.errors ? `, ${r.errors} ERRORS ${o.error ?? ''}` : ''}${insertLine}`,
   );
   if (r.errors)
     results.errors.push(`${client} -> ${storage} ${size} B ${mode}: ${r.errors} records failed: ${o.error}`);
@@ -665,27 +691,32 @@ async function rdkafkaSuite(storage: 'memory' | 'chdb', size: number): Promise<v
 
     // Tail consume: from where the tail cache starts (everything, unless the budget evicted some).
     const { offsets } = await b.call<{ offsets: number[] }>('tail-start', { topic: 'max' });
-    const inTail = sum(hws.map((h, p) => h - offsets[p]!));
-    const tf = await phase(b, `tail-fetch-${tag}`, () =>
-      fetcher({ host: '127.0.0.1', port: b.port, topic: 'max', offsets, count: inTail }),
-    );
-    results.consume.push(consumeResult('tail', 'fetch', storage, size, inTail, tf.value, tf.broker));
-    const tr = await phase(b, `tail-rdkafka-${tag}`, () =>
-      rdkafka({
-        mode: 'consume',
-        bootstrap: bootstrap(b.port),
-        topic: 'max',
-        size,
-        pool: pool(size),
-        offsets,
-        count: inTail,
-      }),
-    );
-    results.consume.push(consumeResult('tail', 'rdkafka', storage, size, inTail, tr.value, tr.broker));
+    if (args.produceOnly) {
+      produced = 0; // no cold replay either
+    } else {
+      const inTail = sum(hws.map((h, p) => h - offsets[p]!));
+      const tf = await phase(b, `tail-fetch-${tag}`, () =>
+        fetcher({ host: '127.0.0.1', port: b.port, topic: 'max', offsets, count: inTail }),
+      );
+      results.consume.push(consumeResult('tail', 'fetch', storage, size, inTail, tf.value, tf.broker));
+      const tr = await phase(b, `tail-rdkafka-${tag}`, () =>
+        rdkafka({
+          mode: 'consume',
+          bootstrap: bootstrap(b.port),
+          topic: 'max',
+          size,
+          pool: pool(size),
+          offsets,
+          count: inTail,
+        }),
+      );
+      results.consume.push(consumeResult('tail', 'rdkafka', storage, size, inTail, tr.value, tr.broker));
+    }
 
     // Ack latency at half of the measured maximum.
     await createTopic(admin, 'half', P);
-    const rate = Math.max(100, Math.round(maxResult.recordsPerSec / 2));
+    const fixed = args.rates[args.sizes.indexOf(size)];
+    const rate = fixed ?? Math.max(100, Math.round(maxResult.recordsPerSec / 2));
     const half = await phase(b, `produce-half-rdkafka-${tag}`, () =>
       rdkafka({
         mode: 'produce',
@@ -989,7 +1020,7 @@ async function main(): Promise<void> {
   // fair when both ran under the same load on a shared machine), then memory storage.
   for (const size of args.sizes) {
     if (args.only.has('limits')) await limits(size);
-    for (const storage of ['chdb', 'memory'] as const) {
+    for (const storage of args.storages) {
       if (args.only.has('rdkafka')) await rdkafkaSuite(storage, size);
       if (args.only.has('kafkajs')) await kafkajsSuite(storage, size);
     }

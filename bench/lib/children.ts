@@ -76,6 +76,7 @@ export interface BrokerStats {
     maxMs: number;
     appends: number;
     durations: number[];
+    queued?: number[];
   };
   resourceUsage: NodeJS.ResourceUsage;
   memoryUsage: NodeJS.MemoryUsage;

@@ -3,7 +3,9 @@ import { EventEmitter } from 'eventemitter3';
 import { BrokerContext } from './context.js';
 import type { BrokerEvents } from './events.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { keepTableGroupsAtEnd, type TableGroups } from './groups/table-groups.js';
 import { HANDLERS } from './handlers/index.js';
+import { applyDeclaredTopics } from './log/declared-topics.js';
 import { TopicManager } from './log/topics.js';
 import { jsonLogger } from './logger.js';
 import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from './options.js';
@@ -28,7 +30,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private closed: Promise<void> | undefined;
 
   /** @internal use createBroker */
-  constructor(readonly context: BrokerContext) {
+  constructor(
+    readonly context: BrokerContext,
+    private readonly tableGroups: TableGroups,
+  ) {
     super();
     this.server = new KafkaServer(context);
   }
@@ -65,6 +70,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.closed ??= (async () => {
       this.context.beginClosing();
       await this.server.close(CLOSE_GRACE_MS);
+      await this.tableGroups.close();
       await this.context.groups.close();
       await this.context.storage.close();
       this.address = undefined;
@@ -74,7 +80,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 }
 
-/** Creates a broker: validates options, opens storage, loads topics and groups. Call `listen` next. */
+/**
+ * Creates a broker: validates options, opens storage, loads topics, creates or updates the topics
+ * the options declare (a TopicDeclarationError says which and why when that fails), loads
+ * groups. Call `listen` next.
+ */
 export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const { storage, logger: givenLogger, ...rest } = input;
   if (!storage)
@@ -85,13 +95,14 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   await storage.open();
   const topics = new TopicManager(storage, config.tailCacheBytes, events);
   await topics.load();
+  await applyDeclaredTopics(topics, config, logger);
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });
   const context = new BrokerContext(config, storage, logger, topics, groups, events);
   for (const h of HANDLERS) context.register(h);
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();
-  const broker = new Broker(context);
+  const broker = new Broker(context, keepTableGroupsAtEnd(context, config.tableGroups));
   // Broker events are emitted on the context's emitter; the broker re-emits them to its listeners.
   for (const name of EVENT_NAMES)
     events.on(name, (...args: unknown[]) => broker.emit(name, ...(args as [never])));
@@ -108,5 +119,6 @@ const EVENT_NAMES: (keyof BrokerEvents)[] = [
   'topic-created',
   'topic-deleted',
   'group-change',
+  'invalid-records',
   'error',
 ];

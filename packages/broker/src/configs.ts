@@ -14,6 +14,8 @@
  * "delete,compact".
  */
 import { KafkaProtocolError } from '@kch/protocol';
+import { jsonSchemaProblem } from './ingest/value-schemas.js';
+import { topicNameError } from './log/topic-names.js';
 import type { BrokerConfig } from './options.js';
 
 export type ConfigType =
@@ -121,7 +123,15 @@ const throttledReplicas = (name: string) => (value: string) => {
     : `${name} must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...`;
 };
 
-/** Kafka 4.0's topic configs, in name order. */
+/** ClickHouse input formats a bound table (kch.table) takes record values in. */
+export const TABLE_FORMATS = ['JSONEachRow', 'CSV', 'TabSeparated', 'TSV'] as const;
+
+function deadLetterTopicProblem(value: string): string | null {
+  const problem = topicNameError(value);
+  return problem ? `not a usable topic name: ${problem}` : null;
+}
+
+/** Kafka 4.0's topic configs, in name order, and kch's own (kch.*: record checks and table bindings). */
 // biome-ignore format: one config per line reads as the table it is
 export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
   { name: 'cleanup.policy', type: 'list', defaultValue: 'delete', brokerSynonym: 'log.cleanup.policy', validValues: ['compact', 'delete'], doc: 'delete: old records go by retention. compact is accepted and reported; kch does not compact.' },
@@ -135,6 +145,11 @@ export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
   { name: 'flush.ms', type: 'long', defaultValue: LONG_MAX, brokerSynonym: 'log.flush.interval.ms', min: 0, doc: 'Accepted for compatibility: every acknowledged write is already durable in storage.' },
   { name: 'follower.replication.throttled.replicas', type: 'list', defaultValue: '', check: throttledReplicas('follower.replication.throttled.replicas'), doc: 'Accepted for compatibility: kch keeps one replica.' },
   { name: 'index.interval.bytes', type: 'int', defaultValue: '4096', brokerSynonym: 'log.index.interval.bytes', min: 0, doc: 'Accepted for compatibility.' },
+  { name: 'kch.dead.letter.topic', type: 'string', defaultValue: null, check: deadLetterTopicProblem, doc: 'Where kch.invalid.records=dead-letter sends invalid records; default <topic>.dlq. Created when missing, with the partition count of the topic.' },
+  { name: 'kch.format', type: 'string', defaultValue: 'JSONEachRow', validValues: TABLE_FORMATS, doc: 'The format of record values for kch.table: the ClickHouse input format each value is parsed with.' },
+  { name: 'kch.invalid.records', type: 'string', defaultValue: 'reject', validValues: ['reject', 'dead-letter'], doc: 'What happens to a record that fails the checks of kch.table or kch.schema: reject fails its batch with INVALID_RECORD and per-record errors; dead-letter stores the valid records and sends the invalid ones to kch.dead.letter.topic.' },
+  { name: 'kch.schema', type: 'string', defaultValue: null, check: jsonSchemaProblem, doc: 'A JSON Schema document (as JSON text) that every record value, parsed as JSON, must satisfy.' },
+  { name: 'kch.table', type: 'string', defaultValue: null, check: (v) => (v === '' ? 'must name a ClickHouse table, e.g. shop.orders' : null), doc: 'A ClickHouse table this topic is bound to: each record value becomes a row of it (kch.format), and records that do not fit are invalid. Needs ClickHouse storage.' },
   { name: 'leader.replication.throttled.replicas', type: 'list', defaultValue: '', check: throttledReplicas('leader.replication.throttled.replicas'), doc: 'Accepted for compatibility: kch keeps one replica.' },
   { name: 'local.retention.bytes', type: 'long', defaultValue: '-2', brokerSynonym: 'log.local.retention.bytes', min: -2, doc: 'Tiered storage: accepted for compatibility.' },
   { name: 'local.retention.ms', type: 'long', defaultValue: '-2', brokerSynonym: 'log.local.retention.ms', min: -2, doc: 'Tiered storage: accepted for compatibility.' },
@@ -255,11 +270,13 @@ export function parseConfigValue(def: ConfigDefinition, raw: string): string {
 /**
  * Validates topic overrides as Kafka's LogConfig.validate does and returns them in canonical form.
  * Throws INVALID_CONFIG with Kafka's message for an unknown key, a bad value or a conflict between
- * values (checked on the effective values, with `brokerDefaults` beneath the overrides).
+ * values (checked on the effective values, with `brokerDefaults` beneath the overrides). With the
+ * `topic` name, also what depends on it (a topic cannot be its own dead-letter topic).
  */
 export function normalizeTopicConfigs(
   configs: Record<string, string>,
   brokerDefaults: Record<string, string> = {},
+  topic?: string,
 ): Record<string, string> {
   for (const key of Object.keys(configs)) {
     if (!BY_NAME.has(key))
@@ -279,6 +296,12 @@ export function normalizeTopicConfigs(
       `conflict topic config setting min.compaction.lag.ms (${minLag}) > max.compaction.lag.ms (${maxLag})`,
     );
   }
+  if (topic !== undefined && topicConfigValue(out, brokerDefaults, 'kch.dead.letter.topic') === topic) {
+    throw new KafkaProtocolError(
+      'INVALID_CONFIG',
+      `Invalid value ${topic} for configuration kch.dead.letter.topic: a topic cannot be its own dead-letter topic`,
+    );
+  }
   if (out['remote.storage.enable'] === 'true') {
     // What Kafka answers when tiered storage is off in the broker, which it always is in kch.
     throw new KafkaProtocolError(
@@ -293,8 +316,9 @@ export function normalizeTopicConfigs(
 export function validateTopicConfigs(
   configs: Record<string, string>,
   brokerDefaults: Record<string, string> = {},
+  topic?: string,
 ): void {
-  normalizeTopicConfigs(configs, brokerDefaults);
+  normalizeTopicConfigs(configs, brokerDefaults, topic);
 }
 
 /** The effective value of a topic config: the topic's override, the broker default, or Kafka's default. */

@@ -1,10 +1,11 @@
 import { type ApiDescriptor, ApiKeys, apiByKey } from '@kch/protocol';
-import type { Storage } from '@kch/storage';
+import type { RecordCheck, Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import { brokerTopicDefaults } from './configs.js';
 import type { BrokerEvents } from './events.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import type { ApiHandler } from './handler.js';
+import { codeSchemaChecks } from './log/declared-topics.js';
 import type { TopicManager } from './log/topics.js';
 import type { Logger } from './logger.js';
 import type { BrokerConfig } from './options.js';
@@ -25,6 +26,11 @@ export class BrokerContext {
   readonly apis: (ServedApi | undefined)[] = [];
   /** Topic config defaults set at the broker level (topicDefaults, message.max.bytes). */
   readonly topicDefaults: Record<string, string>;
+  /**
+   * Record checks of schemas given in code (`topics.<name>.schema` as a zod schema), by topic. They
+   * cannot be stored with the topic, so they apply while this broker runs.
+   */
+  readonly codeChecks: ReadonlyMap<string, RecordCheck>;
   /** Set when the broker begins to close: long polls return at once. */
   closing = false;
   private readonly closingListeners = new Set<() => void>();
@@ -38,6 +44,7 @@ export class BrokerContext {
     readonly events: EventEmitter<BrokerEvents>,
   ) {
     this.topicDefaults = brokerTopicDefaults(config);
+    this.codeChecks = codeSchemaChecks(config);
   }
 
   onClosing(listener: () => void): void {

@@ -13,6 +13,12 @@ export interface BrokerEvents {
   'topic-deleted': [info: { topic: string; topicId: string }];
   /** A consumer group changed state or generation. */
   'group-change': [info: { groupId: string; state: string; generationId: number; members: number }];
+  /**
+   * Records of one produced batch that failed the topic's checks (kch.table, kch.schema, a schema in
+   * the `topics` option): refused with INVALID_RECORD, stored in the dead-letter topic, or, when that
+   * append failed, lost from it (the error log names their original offsets).
+   */
+  'invalid-records': [info: InvalidRecordsEvent];
   /** Something went wrong that did not stop the broker (a request failed unexpectedly, storage failed). */
   error: [error: Error, context: Record<string, unknown>];
 }
@@ -27,4 +33,15 @@ export interface RequestEvent {
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
+}
+
+export interface InvalidRecordsEvent {
+  topic: string;
+  partition: number;
+  records: number;
+  outcome: 'rejected' | 'dead-lettered' | 'dead-letter-failed';
+  /** Why the first of them failed its check. */
+  reason: string;
+  /** For the dead-letter outcomes. */
+  deadLetterTopic?: string;
 }

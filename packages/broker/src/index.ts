@@ -1,6 +1,9 @@
 export { Broker, createBroker, type ListenOptions } from './broker.js';
 export { validateTopicConfigs } from './configs.js';
-export type { BrokerEvents, RequestEvent } from './events.js';
+export type { BrokerEvents, InvalidRecordsEvent, RequestEvent } from './events.js';
+export { DEAD_LETTER_HEADERS } from './ingest/dead-letters.js';
+export type { StandardSchemaV1 } from './ingest/value-schemas.js';
+export { TopicDeclarationError } from './log/declared-topics.js';
 export { jsonLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
 export {
   BrokerMetrics,
@@ -16,4 +19,6 @@ export {
   BrokerOptionsError,
   type BrokerOptionsInput,
   brokerOptionsSchema,
+  type DeclaredTopic,
+  declaredTopicSchema,
 } from './options.js';

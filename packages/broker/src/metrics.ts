@@ -5,7 +5,7 @@
  * bring a global default registry and more than we use.
  *
  * `brokerMetrics(broker)` subscribes to the broker's events ('request', 'produce', 'fetch',
- * 'connection', 'disconnect', 'group-change', 'error') and to the storage's optional `onFlush` hook;
+ * 'connection', 'disconnect', 'group-change', 'invalid-records', 'error') and to the storage's optional `onFlush` hook;
  * `render()` adds what is read at scrape time: consumer lag per group and partition (committed offset
  * against the partition's high watermark), groups and topics. Serve `render()` at `/metrics` (the
  * `kch` CLI does, on its admin port).
@@ -218,6 +218,27 @@ export class BrokerMetrics {
       'topic',
     ]),
   );
+  private readonly recordsRejected = this.registry.register(
+    new Counter(
+      'kch_records_rejected_total',
+      "Records that failed the topic's checks (kch.table, kch.schema, a schema in the topics option) and were refused with INVALID_RECORD, by topic.",
+      ['topic'],
+    ),
+  );
+  private readonly recordsDeadLettered = this.registry.register(
+    new Counter(
+      'kch_records_dead_lettered_total',
+      "Records that failed the topic's checks and were stored in its dead-letter topic, by (source) topic.",
+      ['topic'],
+    ),
+  );
+  private readonly deadLetterFailures = this.registry.register(
+    new Counter(
+      'kch_dead_letter_failures_total',
+      'Records that failed the checks but could not be stored in the dead-letter topic (their offsets are in the error log), by (source) topic.',
+      ['topic'],
+    ),
+  );
   private readonly connections = this.registry.register(
     new Gauge('kch_connections', 'Client connections open now.'),
   );
@@ -335,6 +356,15 @@ export class BrokerMetrics {
       set.add(e.partition);
     });
     on('fetch', (e) => this.fetchedBytes.inc({ topic: e.topic }, e.bytes));
+    on('invalid-records', (e) => {
+      const counter =
+        e.outcome === 'rejected'
+          ? this.recordsRejected
+          : e.outcome === 'dead-lettered'
+            ? this.recordsDeadLettered
+            : this.deadLetterFailures;
+      counter.inc({ topic: e.topic }, e.records);
+    });
     on('connection', () => {
       this.connections.inc({}, 1);
       this.connectionsTotal.inc();

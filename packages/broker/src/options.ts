@@ -1,8 +1,51 @@
 import type { Storage } from '@kch/storage';
 import { z } from 'zod';
+import { TABLE_FORMATS } from './configs.js';
+import { isStandardSchema, type StandardSchemaV1 } from './ingest/value-schemas.js';
+import { declaredTopicsProblem } from './log/declared-topics.js';
 import type { Logger } from './logger.js';
 
 const positiveInt = z.number().int().positive();
+
+/** A JSON Schema document: an object (JSON text is given through `configs['kch.schema']`). */
+type JsonSchemaObject = Record<string, unknown>;
+
+function isPlainObject(v: unknown): v is JsonSchemaObject {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A topic declared in the broker's options: created at start when missing, and its configs brought in
+ * line with the declaration when it exists. Each field is a shorthand for a topic config.
+ */
+export const declaredTopicSchema = z.strictObject({
+  /** Partitions when the topic is created (default `defaultPartitions`); raised, never lowered, at start. */
+  partitions: positiveInt.optional(),
+  /** `kch.table`: the ClickHouse table the topic is bound to (`db.table`, or `table`). */
+  table: z.string().min(1).optional(),
+  /** `kch.format`: the format of record values for the table. */
+  format: z.enum(TABLE_FORMATS).optional(),
+  /** `kch.invalid.records`: what happens to records that fail the topic's checks. */
+  onInvalid: z.enum(['reject', 'dead-letter']).optional(),
+  /** `kch.dead.letter.topic`: where dead-lettered records go (default `<topic>.dlq`). */
+  deadLetterTopic: z.string().min(1).optional(),
+  /**
+   * What each record value (JSON) must satisfy: a JSON Schema object, stored as `kch.schema`; or a
+   * zod schema (any Standard Schema, synchronous), which cannot be stored: it applies while this
+   * broker runs, as given in code.
+   */
+  schema: z
+    .custom<StandardSchemaV1 | JsonSchemaObject>((v) => isStandardSchema(v) || isPlainObject(v), {
+      error: 'must be a zod schema (or another Standard Schema) or a JSON Schema object',
+    })
+    .optional(),
+  /** Any other topic configs, e.g. `{ "retention.ms": "86400000" }`. */
+  configs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+});
+
+export type DeclaredTopic = z.output<typeof declaredTopicSchema>;
 
 /** Options of `createBroker`, validated with zod; every field but `storage` has a default. */
 export const brokerOptionsSchema = z.object({
@@ -42,6 +85,19 @@ export const brokerOptionsSchema = z.object({
 
   /** Bytes of recent batches kept in memory per broker so tail consumers never wait on storage. */
   tailCacheBytes: positiveInt.default(256 * 1024 * 1024),
+
+  /**
+   * Topics this broker declares, by name: created at start when missing, their configs updated when
+   * the declaration changed (see {@link declaredTopicSchema}).
+   */
+  topics: z.record(z.string(), declaredTopicSchema).default({}),
+
+  /**
+   * Consumer groups that stand for a table fed by topics, by group name (an integration config's
+   * `group_name`): the broker keeps their committed offsets at the ends of those topics, as the rows
+   * are in the table once acknowledged, so lag dashboards built for a sink read zero.
+   */
+  tableGroups: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
 });
 
 export type BrokerOptionsInput = z.input<typeof brokerOptionsSchema> & {
@@ -68,5 +124,12 @@ export function parseBrokerOptions(input: Omit<BrokerOptionsInput, 'storage' | '
       `invalid broker options: groupMinSessionTimeoutMs (${config.groupMinSessionTimeoutMs}) is above groupMaxSessionTimeoutMs (${config.groupMaxSessionTimeoutMs})`,
     );
   }
+  if (config.topicDefaults['kch.table'] !== undefined) {
+    throw new BrokerOptionsError(
+      'invalid broker options: topicDefaults cannot set kch.table: a table is bound per topic (topics.<name>.table, or the topic config kch.table)',
+    );
+  }
+  const problem = declaredTopicsProblem(config);
+  if (problem) throw new BrokerOptionsError(`invalid broker options: ${problem}`);
   return config;
 }

@@ -1,7 +1,7 @@
 /** CreateTopics, DeleteTopics and CreatePartitions, called directly over memory storage. */
 import { ErrorCode, ZERO_UUID } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
-import { ConfigSource } from '../src/configs.js';
+import { ConfigSource, TOPIC_CONFIGS } from '../src/configs.js';
 import createPartitions from '../src/handlers/create-partitions.js';
 import createTopics from '../src/handlers/create-topics.js';
 import deleteTopics from '../src/handlers/delete-topics.js';
@@ -276,7 +276,7 @@ describe('CreateTopics', () => {
       expect(res.topics[1]!.errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
       // The message travels from v1 on, the configs from v5, the topic id from v7.
       if (v >= 1) expect(res.topics[1]!.errorMessage).toMatch(/empty/);
-      expect(res.topics[0]!.configs?.length ?? 0).toBe(v >= 5 ? 33 : 0);
+      expect(res.topics[0]!.configs?.length ?? 0).toBe(v >= 5 ? TOPIC_CONFIGS.length : 0);
       expect(res.topics[0]!.topicId === ZERO_UUID).toBe(v < 7);
     }
   });

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { type DeclaredTopic, declaredTopicSchema } from '@kch/broker';
+import { tablesConfigSchema, viewDefinitionSchema } from '@kch/storage';
 import { z } from 'zod';
 
 export const DEFAULT_KAFKA_PORT = 9092;
@@ -36,7 +38,10 @@ type Key =
   | 'logLevel'
   | 'adminHost'
   | 'adminPort'
-  | 'adminToken';
+  | 'adminToken'
+  | 'views'
+  | 'topics'
+  | 'tables';
 
 interface OptionSpec {
   key: Key;
@@ -157,6 +162,27 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     value: '<token>',
     help: 'bearer token POST /sql requires; required when --admin-host is not a loopback address',
   },
+  {
+    key: 'views',
+    flag: 'views',
+    env: 'KCH_VIEWS',
+    value: '<json>',
+    help: 'materialized views to create at start when missing: a JSON array of { name, topic, select (a string or a list of lines), to | engine, populate? }, usually in the config file (see kch views)',
+  },
+  {
+    key: 'topics',
+    flag: 'topics',
+    env: 'KCH_TOPICS',
+    value: '<json>',
+    help: 'topics to create at start, or bring in line when they exist: a JSON object { "<name>": { partitions?, table?, format?, onInvalid?, deadLetterTopic?, schema?, configs? } } (usually in the config file)',
+  },
+  {
+    key: 'tables',
+    flag: 'tables',
+    env: 'KCH_TABLES',
+    value: '<json>',
+    help: 'tables fed by topics, created when missing and bound at start: a JSON array of { name, columns: [{ name, type }], topics, data_format?, group_name? } (usually in the config file; see docs/topics-over-tables.md)',
+  },
 ];
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
@@ -240,6 +266,94 @@ const topicConfig = z.preprocess(
   }),
 );
 
+/**
+ * Structured options come as JSON in the config file, or as JSON text in a flag or an environment
+ * variable. Text that is not JSON is left as it is, for the schema to refuse with its own message.
+ */
+function fromJsonText(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+}
+
+/** JSON has no multi-line strings: a view's `select` may come as a list of lines. */
+function selectLinesJoined(item: unknown): unknown {
+  if (typeof item !== 'object' || item === null) return item;
+  const select = (item as { select?: unknown }).select;
+  if (!Array.isArray(select) || !select.every((l) => typeof l === 'string')) return item;
+  return { ...item, select: select.join('\n') };
+}
+
+/**
+ * Views declared for the broker to create at start: a JSON array (the config file's, or JSON text in a
+ * flag or KCH_VIEWS), each checked with the storage's own schema and named in messages.
+ */
+const views = z
+  .preprocess(
+    fromJsonText,
+    z.array(z.unknown(), {
+      error: 'must be a JSON array of views: [{ "name": ..., "topic": ..., "select": ... }]',
+    }),
+  )
+  .transform((list, ctx) =>
+    list.map((item, i) => {
+      const parsed = viewDefinitionSchema.safeParse(selectLinesJoined(item));
+      if (parsed.success) return parsed.data;
+      const label = (item as { name?: unknown } | null)?.name;
+      for (const issue of parsed.error.issues)
+        ctx.addIssue({
+          code: 'custom',
+          message: `view ${typeof label === 'string' ? label : i}: ${issue.path.join('.') || 'definition'}: ${issue.message}`,
+        });
+      return z.NEVER;
+    }),
+  )
+  .refine((list) => new Set(list.map((v) => v.name)).size === list.length, {
+    error: 'two views have the same name',
+  });
+
+/**
+ * Topics declared for the broker (its `topics` option): a JSON object by topic name (the config
+ * file's, or JSON text in a flag or KCH_TOPICS), each checked with the broker's own schema and named in
+ * messages. `schema` is a JSON Schema object here; zod schemas are for code that calls createBroker.
+ */
+const topics = z
+  .preprocess(
+    fromJsonText,
+    z.record(z.string(), z.unknown(), {
+      error: 'must be a JSON object of topics, e.g. { "orders": { "table": "shop.orders" } }',
+    }),
+  )
+  .transform((declared, ctx) => {
+    const out: Record<string, DeclaredTopic> = {};
+    for (const [name, spec] of Object.entries(declared)) {
+      const parsed = declaredTopicSchema.safeParse(spec);
+      if (parsed.success) out[name] = parsed.data;
+      else
+        for (const issue of parsed.error.issues)
+          ctx.addIssue({
+            code: 'custom',
+            message: `topic ${name}: ${issue.path.join('.') || 'declaration'}: ${issue.message}`,
+          });
+    }
+    return out;
+  });
+
+/**
+ * The integration `tables` list (the shape of a Kafka engine or sink connector config), checked with
+ * the storage's own schema; the broker command creates the tables and binds their topics at start.
+ */
+const tables = z.preprocess(fromJsonText, z.unknown()).transform((list, ctx) => {
+  const parsed = tablesConfigSchema.safeParse(list);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues)
+    ctx.addIssue({ code: 'custom', message: `${issue.path.join('.') || 'tables'}: ${issue.message}` });
+  return z.NEVER;
+});
+
 export const brokerCommandSchema = z
   .object({
     host: z.string().trim().min(1, { error: 'must not be empty' }).default('127.0.0.1'),
@@ -286,6 +400,9 @@ export const brokerCommandSchema = z
       )
       .default(DEFAULT_ADMIN_PORT),
     adminToken: z.string().min(8, { error: 'must be at least 8 characters' }).optional(),
+    views: views.default([]),
+    topics: topics.default({}),
+    tables: tables.default([]),
   })
   .superRefine((o, ctx) => {
     if (o.adminPort !== null && !isLoopback(o.adminHost) && o.adminToken === undefined) {
@@ -293,6 +410,22 @@ export const brokerCommandSchema = z
         code: 'custom',
         path: ['adminToken'],
         message: `is required when the admin server listens on ${o.adminHost}, which is not a loopback address: anyone who reaches it could run SQL. Set --admin-token (KCH_ADMIN_TOKEN), or --admin-host 127.0.0.1`,
+      });
+    }
+    if (o.tables.length > 0 && o.storage.kind === 'memory') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tables'],
+        message:
+          'tables are ClickHouse tables: they need --storage chdb:<dir> or a ClickHouse URL, not memory',
+      });
+    }
+    if (o.views.length > 0 && o.storage.kind === 'memory') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['views'],
+        message:
+          'materialized views are ClickHouse tables: they need --storage chdb:<dir> or a ClickHouse URL, not memory',
       });
     }
   });

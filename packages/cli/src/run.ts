@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Loader> = {
   consume: () => import('./commands/consume.js'),
   groups: () => import('./commands/groups.js'),
   sql: () => import('./commands/sql.js'),
+  views: () => import('./commands/views.js'),
 };
 
 const DEFAULT_COMMAND = 'broker';

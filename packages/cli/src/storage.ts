@@ -1,4 +1,11 @@
-import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
+import {
+  clickhouseStorage,
+  type EnsureViewResult,
+  memoryStorage,
+  type Storage,
+  type ViewDefinitionInput,
+  type ViewInfo,
+} from '@kch/storage';
 import type { StorageSpec } from './options.js';
 
 /** The storage a `--storage` spec names. Nothing is opened yet (createBroker opens it). */
@@ -24,4 +31,21 @@ export interface QueryableStorage {
 
 export function isQueryable(storage: Storage): storage is Storage & QueryableStorage {
   return typeof (storage as Partial<QueryableStorage>).query === 'function';
+}
+
+/** Storages with materialized views on topics: the ClickHouse storage (see @kch/storage views). */
+export interface ViewStorage {
+  createView(definition: ViewDefinitionInput): Promise<ViewInfo>;
+  ensureView(definition: ViewDefinitionInput): Promise<EnsureViewResult>;
+  listViews(): Promise<ViewInfo[]>;
+  dropView(name: string): Promise<void>;
+}
+
+export function hasViews(storage: Storage): storage is Storage & ViewStorage {
+  const s = storage as Partial<ViewStorage>;
+  return (
+    typeof s.createView === 'function' &&
+    typeof s.listViews === 'function' &&
+    typeof s.dropView === 'function'
+  );
 }

@@ -10,8 +10,10 @@
  * - Offsets and timestamps are JavaScript numbers (exact up to 2^53: centuries of offsets at a million
  *   records a second). The Kafka wire uses int64; the broker converts at the edge.
  * - A partition is appended to by one broker at a time and never concurrently: the broker waits for
- *   `append` to settle before it calls `append` again for the same partition. Calls for different
- *   partitions may overlap, and a storage may group them into one write.
+ *   `append` to settle before it calls `append` again for the same partition, unless the storage
+ *   declares {@link Storage.appendsInFlight} (then appends of a partition are pipelined, settled in
+ *   order, and a rejection rejects the later ones too). Calls for different partitions may overlap,
+ *   and a storage may group them into one write.
  * - When `append` resolves, the batches are durable and visible to `read`. When it rejects, none of them
  *   may become visible later (the broker reuses their offsets).
  * - Every failure is a {@link StorageError}; `retriable` tells the broker whether the client may retry.
@@ -116,6 +118,8 @@ export interface FlushStats {
   /** Bytes of rows sent (the encoding the storage uses, e.g. TabSeparated). */
   bytes: number;
   durationMs: number;
+  /** How long the oldest rows waited before the write started (linger, earlier writes), when known. */
+  queuedMs?: number;
   ok: boolean;
 }
 
@@ -160,6 +164,16 @@ export class StorageError extends Error {
 export interface Storage {
   /** A short name for logs and metrics, e.g. "memory" or "clickhouse". */
   readonly name: string;
+  /**
+   * Optional: how many appends of one partition the broker may have unsettled at once (default 1).
+   * With more than one, the broker calls `append` again for a partition before the earlier calls
+   * settled, with batches that follow the last ones handed in, so that a slow write (a group-commit
+   * insert) does not hold up the next one. Such a storage must then settle the appends of a partition
+   * in the order they were called, and when one rejects, reject every later one still unsettled too,
+   * none of whose batches may become visible later; after a rejection, the broker waits until all its
+   * appends of the partition have settled and appends again from the end of what was stored.
+   */
+  readonly appendsInFlight?: number;
   /** A description of where the data lives, for the broker's startup line. */
   readonly location: string;
 

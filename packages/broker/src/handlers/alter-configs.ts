@@ -158,7 +158,7 @@ export async function replaceTopicConfigs(
   ctx: RequestContext,
 ): Promise<void> {
   const { topics, config } = ctx.broker;
-  const normalized = normalizeTopicConfigs(configs, brokerTopicDefaults(config));
+  const normalized = normalizeTopicConfigs(configs, brokerTopicDefaults(config), name);
   if (!topics.get(name))
     throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `The topic '${name}' does not exist.`);
   if (!validateOnly) await topics.setConfigs(name, normalized);

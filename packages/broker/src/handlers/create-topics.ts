@@ -135,7 +135,7 @@ async function createTopic(
     const brokerDefaults = broker.topicDefaults;
     const requested: Record<string, string> = {};
     for (const c of t.configs) requested[c.name] = c.value!;
-    const configs = normalizeTopicConfigs(requested, brokerDefaults);
+    const configs = normalizeTopicConfigs(requested, brokerDefaults, t.name);
 
     const partitions = partitionCount(t, ctx);
     const tooMany = tooManyPartitions(partitions);

@@ -1,6 +1,7 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ProduceResponse } from '@kch/protocol';
 import { topicConfigValue } from '../configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
+import { recordScreening } from '../ingest/record-checks.js';
 import type { AppendResult, PartitionLog } from '../log/partition-log.js';
 import { RecordValidationError, validateProducedRecords } from '../log/record-validation.js';
 import type { Topic } from '../log/topics.js';
@@ -8,9 +9,10 @@ import type { Topic } from '../log/topics.js';
 type PartitionResponse = Init<ProduceResponse['responses'][number]['partitionResponses'][number]>;
 
 /**
- * Produce: validates each partition's records, queues them on the partition log in request order,
- * and answers once storage has accepted them (acks 1 and -1 mean the same here: the one replica is
- * storage, durable when the write returns). acks=0 gets no response, as in Kafka.
+ * Produce: validates each partition's records, runs the topic's record checks when it has any
+ * (ingest/record-checks.ts: reject, or dead-letter the records that fail), queues them on the partition
+ * log in request order, and answers once storage has accepted them (acks 1 and -1 mean the same here:
+ * the one replica is storage, durable when the write returns). acks=0 gets no response, as in Kafka.
  */
 export default defineHandler({
   api: 'Produce',
@@ -112,7 +114,7 @@ function append(
     timestampAfterMaxMs: Number(config('message.timestamp.after.max.ms')),
     now,
   });
-  return log.append(prepared, logAppendTime).then((r) => {
+  const appended = (r: AppendResult) => {
     ctx.broker.events.emit('produce', {
       topic: topic.record.name,
       partition,
@@ -121,7 +123,24 @@ function append(
       bytes: records.length,
     });
     return { ...r, log };
-  });
+  };
+  const screening = recordScreening(topic, partition, ctx.broker);
+  // A topic without record checks (the common case) appends what validation prepared, as it is.
+  if (screening === null) return log.append(prepared, logAppendTime).then(appended);
+  // Screened inside the queued promise, so appends keep the order of the requests.
+  const screened = prepared.then((batches) => screening.screen(batches));
+  return log
+    .append(
+      screened.then((s) => s.batches),
+      logAppendTime,
+    )
+    .then(async (r) => {
+      const result = appended(r);
+      const { invalid } = await screened;
+      // A retried duplicate was dead-lettered when it was first appended.
+      if (invalid.length > 0 && !r.duplicate) await screening.deadLetter(r.baseOffset, invalid);
+      return result;
+    });
 }
 
 async function settle(

@@ -18,7 +18,9 @@ import type { TailCache } from './tail-cache.js';
 /** A validated batch from a Produce request, offsets not yet assigned. */
 export interface IncomingBatch {
   bytes: Buffer;
+  /** The batch takes offsets base..base+lastOffsetDelta, whatever its record count. */
   lastOffsetDelta: number;
+  /** Fewer than lastOffsetDelta + 1 when records were removed (dead-lettered): their offsets stay holes. */
   recordCount: number;
   baseTimestamp: number;
   maxTimestamp: number;
@@ -33,6 +35,8 @@ export interface AppendResult {
   baseOffset: number;
   /** Records appended (0 for a retried duplicate). */
   recordCount: number;
+  /** Set for a retry of a batch already written: nothing was appended this time. */
+  duplicate?: boolean;
   /** -1 unless the topic uses LogAppendTime. */
   logAppendTime: number;
   logStartOffset: number;
@@ -47,6 +51,15 @@ interface PendingAppend {
   recordCount: number;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
+}
+
+interface InFlightAppend {
+  /** The offset after its last batch. */
+  end: number;
+  /** The producers' state including its batches (a working copy over the one before it). */
+  overlay: ProducerStateTable;
+  /** Settles once it has been acknowledged or failed. */
+  done: Promise<void>;
 }
 
 export interface ReadResult {
@@ -68,6 +81,12 @@ export class PartitionLog {
   private opened: Promise<void> | undefined;
   private readonly queue: PendingAppend[] = [];
   private draining = false;
+  /** Appends handed to storage and not settled yet, oldest first (more than one when storage allows). */
+  private readonly inFlight: InFlightAppend[] = [];
+  /** Settles when every append handed to storage so far has been settled (acknowledged or failed). */
+  private settled: Promise<void> = Promise.resolve();
+  /** An append failed and later ones still in flight will too: nothing new is assigned until they settle. */
+  private failed = false;
   private readonly listeners = new Set<() => void>();
   /** Set when the topic is deleted: queued and future appends fail. */
   private deleted = false;
@@ -129,31 +148,52 @@ export class PartitionLog {
           for (const p of this.queue.splice(0)) p.reject(e);
           break;
         }
-        await this.commit(this.queue.splice(0));
+        const pending = this.queue.splice(0);
+        // Validation (decompression) may be async: wait for it before offsets are assigned, so that
+        // nothing below changes while they are.
+        const prepared = await Promise.all(
+          pending.map((p) =>
+            Promise.resolve(p.prepared).then(
+              (batches) => batches,
+              (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+            ),
+          ),
+        );
+        // Appends of this partition still being stored: at most `appendsInFlight` of them, and none
+        // after a failure, until every one of them has settled (they fail too, and offsets go back).
+        const max = Math.max(1, this.storage.appendsInFlight ?? 1);
+        while (this.inFlight.length > 0 && (this.failed || this.inFlight.length >= max)) {
+          await (this.failed ? this.settled : this.inFlight[0]!.done);
+        }
+        this.failed = false;
+        const stored = this.commit(pending, prepared);
+        if (max === 1) await stored;
       }
     } finally {
       this.draining = false;
     }
   }
 
-  /** Assigns offsets to everything queued, stores it in one write, then acknowledges. */
-  private async commit(pending: PendingAppend[]): Promise<void> {
+  /**
+   * Assigns offsets to `pending` (after what earlier appends still being stored took), hands them to
+   * storage as one append and acknowledges once it is stored. Synchronous up to the storage call.
+   */
+  private commit(pending: PendingAppend[], prepared: (IncomingBatch[] | Error)[]): Promise<void> {
     if (this.deleted) {
       const e = new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${this.topic} was deleted`);
       for (const p of pending) p.reject(e);
-      return;
+      return Promise.resolve();
     }
-    const overlay = this.producers.overlay();
+    const last = this.inFlight[this.inFlight.length - 1];
+    const overlay = (last?.overlay ?? this.producers).overlay();
     const now = Date.now();
-    let next = this.nextOffset;
+    let next = last?.end ?? this.nextOffset;
     const toStore: StoredBatch[] = [];
     const outcomes: (AppendResult | Error | null)[] = [];
-    for (const p of pending) {
-      let batches: IncomingBatch[];
-      try {
-        batches = await p.prepared;
-      } catch (e) {
-        outcomes.push(e instanceof Error ? e : new Error(String(e)));
+    for (const [i, p] of pending.entries()) {
+      const batches = prepared[i]!;
+      if (batches instanceof Error) {
+        outcomes.push(batches);
         continue;
       }
       const verdict = this.checkProducers(batches, overlay);
@@ -190,31 +230,69 @@ export class PartitionLog {
       outcomes.push(null);
       p.baseOffset = baseOffset;
     }
-    if (toStore.length > 0) {
+    const acknowledge = (err: Error | null) => {
+      for (const [i, p] of pending.entries()) {
+        settle(
+          p,
+          outcomes[i] ??
+            err ?? {
+              baseOffset: p.baseOffset,
+              recordCount: p.recordCount,
+              logAppendTime: p.logAppendTime ? now : -1,
+              logStartOffset: this.logStartOffset,
+            },
+        );
+      }
+    };
+    if (toStore.length === 0) {
+      // Nothing to store (errors and duplicates only): answer once what is in flight has settled, so
+      // that answers keep the order of the requests.
+      const done = this.settled.then(() => acknowledge(null));
+      this.settled = done;
+      return done;
+    }
+    let result: Promise<void>;
+    try {
+      result = this.storage.append({ topic: this.topic, partition: this.partition }, toStore);
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result.catch(() => undefined); // handled in order below
+    const entry: InFlightAppend = { end: next, overlay, done: Promise.resolve() };
+    this.inFlight.push(entry);
+    // Outcomes are taken in the order the appends were handed in, whatever order storage settles them.
+    const done = this.settled.then(async () => {
+      let error: unknown = null;
       try {
-        await this.storage.append({ topic: this.topic, partition: this.partition }, toStore);
+        await result;
       } catch (e) {
-        // Nothing was stored: the offsets will be assigned again, and the producers' state is unchanged.
-        const err = storageFailure(e, this.topic, this.partition);
-        for (const [i, p] of pending.entries()) settle(p, outcomes[i] ?? err);
+        error = e;
+      }
+      this.inFlight.shift();
+      if (error === null && !this.failed) {
+        this.nextOffset = next;
+        this.producers.merge(overlay);
+        // The next append's working copy looked through this one; the merged table now says the same.
+        this.inFlight[0]?.overlay.rebase(this.producers);
+        this.cache.add(this, toStore);
+        acknowledge(null);
+        for (const l of [...this.listeners]) l();
         return;
       }
-      this.nextOffset = next;
-      this.producers.merge(overlay);
-      this.cache.add(this, toStore);
-    }
-    for (const [i, p] of pending.entries()) {
-      settle(
-        p,
-        outcomes[i] ?? {
-          baseOffset: p.baseOffset,
-          recordCount: p.recordCount,
-          logAppendTime: p.logAppendTime ? now : -1,
-          logStartOffset: this.logStartOffset,
-        },
+      // Nothing of it was stored (and nothing after it will be): the offsets will be assigned again, and
+      // the producers' state is unchanged.
+      this.failed = true;
+      acknowledge(
+        storageFailure(
+          error ?? new StorageError('UNAVAILABLE', 'an earlier append of the partition failed'),
+          this.topic,
+          this.partition,
+        ),
       );
-    }
-    if (toStore.length > 0) for (const l of [...this.listeners]) l();
+    });
+    entry.done = done;
+    this.settled = done;
+    return done;
   }
 
   /** Null when every batch may be appended; otherwise the duplicate's result or the error. */
@@ -233,6 +311,7 @@ export class PartitionLog {
         return {
           baseOffset: check.original.baseOffset,
           recordCount: 0,
+          duplicate: true,
           logAppendTime: -1,
           logStartOffset: this.logStartOffset,
         };

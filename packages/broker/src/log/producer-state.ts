@@ -28,7 +28,15 @@ export class ProducerStateTable {
   private readonly entries = new Map<number, ProducerEntry>();
 
   /** With a base, this is a working copy: entries are copied from the base on first use. */
-  constructor(private readonly base?: ProducerStateTable) {}
+  constructor(private base?: ProducerStateTable) {}
+
+  /**
+   * Makes a working copy look through `base` instead: for a copy over another working copy whose
+   * entries were just merged into `base` (so both say the same), which keeps chains of copies short.
+   */
+  rebase(base: ProducerStateTable): void {
+    if (this.base) this.base = base;
+  }
 
   /** Rebuilds the table from what storage recovered, keeping only each producer's latest epoch. */
   load(batches: readonly ProducerBatchInfo[]): void {

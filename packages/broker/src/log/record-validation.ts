@@ -50,6 +50,22 @@ export class RecordValidationError extends KafkaProtocolError {
   }
 }
 
+/**
+ * The error of a batch with failed records, as Kafka words it: how many failed and the first reason,
+ * with every failed record's index and message for the Produce response.
+ */
+export function recordsRejected(
+  code: number,
+  errors: RecordError[],
+  recordCount: number,
+): RecordValidationError {
+  return new RecordValidationError(
+    code,
+    `${errors.length} of ${recordCount} records were rejected; the first: ${errors[0]!.batchIndexErrorMessage}`,
+    errors,
+  );
+}
+
 /** Produce v7 is the first that may carry zstd (KIP-110). */
 const FIRST_ZSTD_PRODUCE_VERSION = 7;
 
@@ -182,11 +198,5 @@ function checkRecords(header: RecordBatchHeader, body: Buffer, rules: Validation
       }
     }
   });
-  if (errors.length > 0) {
-    throw new RecordValidationError(
-      code,
-      `${errors.length} of ${header.recordCount} records were rejected; the first: ${errors[0]!.batchIndexErrorMessage}`,
-      errors,
-    );
-  }
+  if (errors.length > 0) throw recordsRejected(code, errors, header.recordCount);
 }

@@ -5,28 +5,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { KafkaProtocolError } from '@kch/protocol';
-import type { Storage, TopicRecord } from '@kch/storage';
+import { type Storage, StorageError, type TopicRecord } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import { validateTopicConfigs } from '../configs.js';
 import type { BrokerEvents } from '../events.js';
 import { PartitionLog, storageFailure } from './partition-log.js';
 import { TailCache } from './tail-cache.js';
+import { topicNameError } from './topic-names.js';
 
 export interface Topic {
   readonly record: TopicRecord;
   readonly logs: PartitionLog[];
 }
 
-/** Kafka's rule (Topic.validate): 1 to 249 characters of [a-zA-Z0-9._-], not "." or "..". */
-export function topicNameError(name: string): string | null {
-  if (name.length === 0) return 'the topic name is empty';
-  if (name === '.' || name === '..') return `topic name "${name}" is not allowed`;
-  if (name.length > 249) return `topic name is ${name.length} characters long; the limit is 249`;
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
-    return `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`;
-  }
-  return null;
-}
+export { topicNameError } from './topic-names.js';
 
 export function newTopicId(): string {
   // As Kafka's Uuid.randomUuid: never the zero uuid, never one whose printed form starts with '-'
@@ -105,7 +97,7 @@ export class TopicManager {
         `a topic needs at least one partition; ${partitionCount} was asked for`,
       );
     }
-    validateTopicConfigs(configs);
+    validateTopicConfigs(configs, {}, name);
     if (validateOnly) return null;
     const record: TopicRecord = {
       name,
@@ -124,7 +116,7 @@ export class TopicManager {
         return this.index(record);
       },
       (e: unknown) => {
-        throw storageFailure(e, name, -1);
+        throw topicRefusal(e, name);
       },
     );
     this.creating.set(name, creation);
@@ -185,12 +177,25 @@ export class TopicManager {
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const topic = this.byName.get(name);
     if (!topic) throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
-    validateTopicConfigs(configs);
+    validateTopicConfigs(configs, {}, name);
     try {
       await this.storage.setTopicConfigs(name, configs);
     } catch (e) {
-      throw storageFailure(e, name, -1);
+      throw topicRefusal(e, name);
     }
     topic.record.configs = { ...configs };
   }
+}
+
+/**
+ * A storage's failure to create a topic or set its configs. When the storage refuses what it was
+ * asked (INVALID_REQUEST: a config it cannot honour, such as a table binding on memory storage, or a
+ * table that does not exist), the client gets INVALID_CONFIG with the storage's reason, not a server
+ * error: the request can succeed with other values.
+ */
+function topicRefusal(e: unknown, topic: string): KafkaProtocolError {
+  if (e instanceof StorageError && e.kind === 'INVALID_REQUEST') {
+    return new KafkaProtocolError('INVALID_CONFIG', `topic ${topic}: ${e.message}`, { cause: e });
+  }
+  return storageFailure(e, topic, -1);
 }

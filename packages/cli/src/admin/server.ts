@@ -8,16 +8,19 @@
  *   ClickHouse (also an embedded chdb directory, which only this process can open); the result comes
  *   back as ClickHouse wrote it, TabSeparated unless asked otherwise. When a token is set it needs
  *   `Authorization: Bearer <token>`.
+ * - `GET /views`, `GET /views/<name>`, `POST /views`, `DELETE /views/<name>`: materialized views on
+ *   topics (./views.ts); the token rules of POST /sql apply, since a view holds SQL.
  *
  * /metrics and /healthz stay open without a token, so that Prometheus and health probes need no secret;
  * they show topic and group names, nothing else.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Broker, type BrokerMetrics, type Logger, PROMETHEUS_CONTENT_TYPE } from '@kch/broker';
 import { StorageError } from '@kch/storage';
 import { isQueryable } from '../storage.js';
+import { HttpError, readBody, requireToken } from './http.js';
+import { handleViews } from './views.js';
 
 /** Largest SQL body accepted. */
 export const MAX_SQL_BYTES = 1024 * 1024;
@@ -44,16 +47,6 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 function contentTypeOf(format: string): string {
   const f = format.toLowerCase();
   if (f === 'jsoneachrow' || f === 'jsonlines' || f === 'ndjson' || f.startsWith('jsoncompacteachrow'))
@@ -63,25 +56,6 @@ function contentTypeOf(format: string): string {
   if (['parquet', 'arrow', 'arrowstream', 'native', 'rowbinary', 'orc', 'avro'].some((b) => f.startsWith(b)))
     return 'application/octet-stream';
   return 'text/plain; charset=utf-8';
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1]!.trim());
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, `the SQL is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -139,11 +113,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return;
       }
       case 'POST /sql': {
-        if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
-          throw new HttpError(401, 'POST /sql needs the admin token: Authorization: Bearer <token>', {
-            'www-authenticate': 'Bearer realm="kch admin"',
-          });
-        }
+        requireToken(req, token, 'POST /sql');
         const storage = broker.context.storage;
         if (!isQueryable(storage)) {
           throw new HttpError(
@@ -152,7 +122,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
           );
         }
         const format = url.searchParams.get('format') ?? 'TabSeparated';
-        const sql = (await readBody(req, MAX_SQL_BYTES)).toString('utf8');
+        const sql = (await readBody(req, MAX_SQL_BYTES, 'the SQL')).toString('utf8');
         if (sql.trim() === '') throw new HttpError(400, 'the request body must be an SQL statement');
         if (shuttingDown) throw new HttpError(503, 'the broker is shutting down');
         const started = performance.now();
@@ -180,10 +150,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       case 'GET /':
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
         res.end(
-          "kch admin\n  GET  /metrics   Prometheus metrics\n  GET  /healthz   health of the broker and its storage\n  POST /sql       run SQL on the broker's ClickHouse (body: SQL; ?format=JSONEachRow ...)\n",
+          "kch admin\n  GET  /metrics   Prometheus metrics\n  GET  /healthz   health of the broker and its storage\n  POST /sql       run SQL on the broker's ClickHouse (body: SQL; ?format=JSONEachRow ...)\n  GET  /views     materialized views on topics (POST /views creates one, DELETE /views/<name> drops it)\n",
         );
         return;
       default: {
+        if (url.pathname === '/views' || url.pathname.startsWith('/views/')) {
+          requireToken(req, token, `${req.method} /views`);
+          if (shuttingDown) throw new HttpError(503, 'the broker is shutting down');
+          return handleViews(req, res, url, broker.context.storage, logger);
+        }
         const known = ['/metrics', '/healthz', '/sql', '/'];
         if (known.includes(url.pathname)) {
           const allow = url.pathname === '/sql' ? 'POST' : 'GET, HEAD';
@@ -191,7 +166,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
             allow,
           });
         }
-        throw new HttpError(404, `no ${url.pathname} here: try /metrics, /healthz or POST /sql`);
+        throw new HttpError(404, `no ${url.pathname} here: try /metrics, /healthz, POST /sql or /views`);
       }
     }
   };

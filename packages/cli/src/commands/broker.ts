@@ -10,14 +10,19 @@
 import { parseArgs } from 'node:util';
 import {
   type Broker,
+  BrokerOptionsError,
   brokerMetrics,
   createBroker,
   jsonLogger,
   type Logger,
+  TopicDeclarationError,
   validateTopicConfigs,
 } from '@kch/broker';
+import { StorageError } from '@kch/storage';
 import { type AdminServer, startAdminServer } from '../admin/server.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
+import { declareTables, type TableDeclarations } from '../declared-tables.js';
+import { createDeclaredViews } from '../declared-views.js';
 import {
   BROKER_OPTIONS,
   type BrokerCommandOptions,
@@ -45,6 +50,8 @@ Examples:
   kch broker --port 0 --storage memory         # a free port, nothing kept
   kch broker --storage http://default:@localhost:8123 --database kafka
   kch broker --topic-config retention.ms=86400000 --partitions 3
+  kch broker --config kch.json                 # e.g. { "topics": { "orders": { "onInvalid": "dead-letter",
+                                               #   "schema": { "type": "object", "required": ["id"] } } } }
 
 Stop it with Ctrl-C or SIGTERM: in-flight requests finish, data is flushed, exit code 0. A second
 signal exits at once (130 after SIGINT, 143 after SIGTERM).
@@ -74,7 +81,9 @@ export function banner(info: {
     '',
     `  Kafka     ${kafka}${bootstrap !== kafka ? `  (advertised as ${bootstrap})` : ''}`,
     `  storage   ${info.storage}`,
-    info.admin ? `  admin     ${info.admin.url}  (GET /metrics, GET /healthz, POST /sql)` : '  admin     off',
+    info.admin
+      ? `  admin     ${info.admin.url}  (GET /metrics, GET /healthz, POST /sql, /views)`
+      : '  admin     off',
     '',
     'Connect:',
     `  kcat      kcat -b ${bootstrap} -L`,
@@ -191,6 +200,18 @@ async function start(
   };
 
   const storage = createStorage(options.storage, { database: options.database, lingerMs: options.lingerMs });
+  let declared: TableDeclarations;
+  try {
+    declared = await declareTables(storage, options.tables, options.topics);
+  } catch (e) {
+    await storage.close().catch(() => {});
+    const unavailable = e instanceof StorageError && e.kind === 'UNAVAILABLE';
+    return fail(
+      'the tables of the config could not be created',
+      e,
+      unavailable ? ExitCode.UNAVAILABLE : ExitCode.FAILURE,
+    );
+  }
   let broker: Broker;
   try {
     broker = await createBroker({
@@ -200,12 +221,34 @@ async function start(
       topicDefaults: options.topicConfig,
       autoCreateTopics: options.autoCreateTopics,
       groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs,
+      topics: declared.topics,
+      tableGroups: declared.tableGroups,
       ...(options.advertisedHost !== undefined ? { advertisedHost: options.advertisedHost } : {}),
       ...(options.advertisedPort !== undefined ? { advertisedPort: options.advertisedPort } : {}),
     });
   } catch (e) {
     await storage.close().catch(() => {});
+    // Both say what is wrong and where (the option, the topic) themselves.
+    if (e instanceof BrokerOptionsError || e instanceof TopicDeclarationError) {
+      io.stderr.write(`kch broker: ${e.message}\n`);
+      return e instanceof BrokerOptionsError ? ExitCode.USAGE : ExitCode.FAILURE;
+    }
     return fail(`storage could not be opened (${storage.location})`, e, ExitCode.UNAVAILABLE);
+  }
+  try {
+    await createDeclaredViews(broker, options.views, {
+      autoCreateTopics: options.autoCreateTopics,
+      partitions: options.partitions,
+      logger,
+    });
+  } catch (e) {
+    await broker.close().catch(() => {});
+    const unavailable = e instanceof StorageError && e.kind === 'UNAVAILABLE';
+    return fail(
+      'the views of the config could not be created',
+      e,
+      unavailable ? ExitCode.UNAVAILABLE : ExitCode.FAILURE,
+    );
   }
   const metrics = brokerMetrics(broker);
   let admin: AdminServer | null = null;

@@ -3,8 +3,14 @@
  * (`POST /sql`), which also reaches an embedded chdb directory that only the broker process can open.
  */
 import { parseArgs } from 'node:util';
+import {
+  ADMIN_CLIENT_OPTIONS,
+  ADMIN_CLIENT_USAGE,
+  adminRequest,
+  adminTarget,
+  tokenMessage,
+} from '../admin/client.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
-import { DEFAULT_ADMIN_PORT } from '../options.js';
 
 const USAGE = `Usage: kch sql [options] "<query>"
        echo "<query>" | kch sql [options]
@@ -16,10 +22,7 @@ kafka.\`my-topic\`).
 Options:
   --format <format>     ClickHouse output format: TabSeparated (default), JSONEachRow, CSVWithNames,
                         Pretty, PrettyCompact, JSON, Vertical, ... (a FORMAT clause in the query wins)
-  --admin-url <url>     the broker's admin server [KCH_ADMIN_URL] (default http://127.0.0.1:${DEFAULT_ADMIN_PORT},
-                        or the port in KCH_ADMIN_PORT)
-  --token <token>       the broker's admin token, when it has one [KCH_ADMIN_TOKEN]
-  --timeout <seconds>   give up after this long (default 300)
+${ADMIN_CLIENT_USAGE}
   -h, --help            this text
 
 Exit codes: 0 the result was printed; 1 ClickHouse refused the query (its message is printed) or the
@@ -42,19 +45,9 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function socketCode(e: unknown): string | undefined {
-  for (let x: unknown = e, i = 0; x instanceof Error && i < 4; x = (x as { cause?: unknown }).cause, i++) {
-    const code = (x as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
 const OPTIONS = {
   format: { type: 'string' },
-  'admin-url': { type: 'string' },
-  token: { type: 'string' },
-  timeout: { type: 'string' },
+  ...ADMIN_CLIENT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -81,9 +74,8 @@ const command: Command = {
     const format = values.format ?? 'TabSeparated';
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(format))
       return usageError(io, `${JSON.stringify(format)} is not a ClickHouse format name`);
-    const timeoutS = Number(values.timeout ?? '300');
-    if (!Number.isFinite(timeoutS) || timeoutS <= 0)
-      return usageError(io, '--timeout must be a positive number of seconds');
+    const target = adminTarget(values, io.env);
+    if (typeof target === 'string') return usageError(io, target);
 
     let sql: string;
     if (positionals.length > 1) {
@@ -97,47 +89,16 @@ const command: Command = {
     }
     if (sql.trim() === '') return usageError(io, 'the query is empty');
 
-    const env = io.env;
-    const base =
-      values['admin-url'] ??
-      env.KCH_ADMIN_URL ??
-      `http://127.0.0.1:${env.KCH_ADMIN_PORT && /^\d+$/.test(env.KCH_ADMIN_PORT) ? env.KCH_ADMIN_PORT : DEFAULT_ADMIN_PORT}`;
-    let url: URL;
-    try {
-      url = new URL('sql', base.endsWith('/') ? base : `${base}/`);
-    } catch {
-      return usageError(
-        io,
-        `--admin-url ${JSON.stringify(base)} is not a URL, e.g. http://127.0.0.1:${DEFAULT_ADMIN_PORT}`,
-      );
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      return usageError(io, `--admin-url must be an http(s) URL, not ${base}`);
+    const url = new URL('sql', target.base);
     url.searchParams.set('format', format);
-    const token = values.token ?? env.KCH_ADMIN_TOKEN;
-
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        body: sql,
-        headers: {
-          'content-type': 'text/plain; charset=utf-8',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        signal: AbortSignal.timeout(timeoutS * 1000),
-      });
-    } catch (e) {
-      const code = socketCode(e);
-      const origin = url.origin;
-      if ((e as Error).name === 'TimeoutError')
-        io.stderr.write(`kch sql: no answer from ${origin} within ${timeoutS} s\n`);
-      else if (code === 'ECONNREFUSED')
-        io.stderr.write(
-          `kch sql: no broker answers at ${origin} (connection refused). Is one running? Start it with \`kch broker\`, or point --admin-url (KCH_ADMIN_URL) at its admin server.\n`,
-        );
-      else io.stderr.write(`kch sql: cannot reach ${origin}: ${code ?? (e as Error).message}\n`);
-      return ExitCode.UNAVAILABLE;
+    const response = await adminRequest(target, url, {
+      method: 'POST',
+      body: sql,
+      contentType: 'text/plain; charset=utf-8',
+    });
+    if (!(response instanceof Response)) {
+      io.stderr.write(`kch sql: ${response.message}\n`);
+      return response.exitCode;
     }
     const body = Buffer.from(await response.arrayBuffer());
     if (response.ok) {
@@ -147,9 +108,7 @@ const command: Command = {
     const text = body.toString('utf8').trim();
     switch (response.status) {
       case 401:
-        io.stderr.write(
-          `kch sql: the broker wants its admin token: --token <token> or KCH_ADMIN_TOKEN${token ? ' (the one given is wrong)' : ''}\n`,
-        );
+        io.stderr.write(`kch sql: ${tokenMessage(target)}\n`);
         return ExitCode.FAILURE;
       case 404:
         io.stderr.write(`kch sql: ${url.origin} is not a kch admin server (no /sql there)\n`);

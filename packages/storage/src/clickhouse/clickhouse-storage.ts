@@ -4,6 +4,7 @@
  *
  * What is kept where:
  * - records: the topic's table, one row per record (appends go through group commit, ./flusher.ts);
+ *   or, for a topic bound to a user's table (`kch.table`), that table's rows (./bound-table.ts);
  * - topics and their configs: `_kch_topics`; retention.ms is also the TTL of the topic's table;
  * - DeleteRecords log starts and checkpoints of partition ends: `_kch_partitions`;
  * - committed offsets: `_kch_group_offsets`; producer id blocks: `_kch_producer_ids`.
@@ -18,6 +19,7 @@ import {
   type FlushStats,
   type PartitionSnapshot,
   type ProducerBatchInfo,
+  type RecordCheck,
   type Storage,
   StorageError,
   type StorageHealth,
@@ -25,7 +27,26 @@ import {
   type TopicPartition,
   type TopicRecord,
 } from '../storage.js';
+import { recordCheckFor } from './bound-check.js';
+import { BoundSink, type ChunkTarget } from './bound-insert.js';
+import { batchesFromRows, parseBoundRows, writeBoundRows } from './bound-rows.js';
+import {
+  type Binding,
+  type BoundSchema,
+  bindingOf,
+  columnsSql,
+  describeTable,
+  OFFSET,
+  partitionFilter,
+  readSql,
+  TABLE_CONFIG,
+  type TableInfo,
+  tableColumn,
+  tableSql,
+  timestampExpr,
+} from './bound-table.js';
 import { ChdbTransport } from './chdb-transport.js';
+import { FlushError } from './flush-error.js';
 import { Flusher, type FlushObservation } from './flusher.js';
 import { HttpTransport } from './http-transport.js';
 import {
@@ -33,7 +54,7 @@ import {
   type ClickHouseStorageOptions,
   clickhouseStorageOptionsSchema,
 } from './options.js';
-import { encodeRowGroup, groupRows, writeBatchRows } from './records.js';
+import { EMPTY_BATCH_BYTES, emptyBatch, encodeRowGroup, groupRows, writeBatchRows } from './records.js';
 import { RowBinaryReader, readInt64 } from './rowbinary.js';
 import {
   GROUP_OFFSETS_TABLE,
@@ -50,6 +71,7 @@ import {
   ttlExpression,
 } from './schema.js';
 import { ident, int, str, tableName } from './sql.js';
+import { integrationTableDdl, parseTablesConfig, type TopicBinding, topicBindings } from './tables-config.js';
 import {
   type BackendFailure,
   backendFailure,
@@ -58,6 +80,16 @@ import {
   UNKNOWN_TABLE,
 } from './transport.js';
 import { TsvWriter } from './tsv.js';
+import {
+  createView,
+  dropView,
+  type EnsureViewResult,
+  ensureView,
+  listViews,
+  type ViewDefinitionInput,
+  type ViewHost,
+  type ViewInfo,
+} from './views.js';
 
 /** Record timestamps DateTime64(3) can hold (1900-01-01 .. 2299-12-31), as in schema.ts. */
 const MIN_TIMESTAMP = -2208988800000;
@@ -80,6 +112,24 @@ interface PartitionState {
    */
   suspectFrom: number | null;
   suspectQueries: string[];
+  /** The end of the appends handed to the flusher (pipelined appends): nextOffset when none is pending. */
+  acceptedEnd: number;
+  /** Settles when every append handed in so far has settled: true when all of them were stored. */
+  settled: Promise<boolean>;
+  /** Appends handed to the flusher and not settled. */
+  inFlight: number;
+  /** Failed appends so far, and the end of what had been handed in when the last one failed. */
+  failures: number;
+  failedEnd: number;
+}
+
+/** For an append that followed one that failed: nothing of it is kept either. */
+function earlierFailed(tp: TopicPartition): StorageError {
+  return new StorageError(
+    'UNAVAILABLE',
+    `an earlier append to ${tp.topic}-${tp.partition} failed, so these records were not kept either; the client may retry`,
+    true,
+  );
 }
 
 interface TopicState {
@@ -94,6 +144,44 @@ interface TopicState {
   bytesPerRecord: number;
   /** The table was found missing (dropped behind kch's back): it is created again before use. */
   tableMissing: boolean;
+  /** Set when the topic is bound to a user's table (kch.table): its records are that table's rows. */
+  bound: BoundTopic | null;
+  /** Binding configs stored for the topic that cannot be read (edited by hand): every use fails. */
+  brokenBinding: StorageError | null;
+}
+
+/** How often at most the columns of a bound table are read again for record checks (ms). */
+const SCHEMA_REFRESH_MS = 1000;
+
+/** A topic bound to a table (./bound-table.ts): the binding and the table's columns as last read. */
+interface BoundTopic {
+  binding: Binding;
+  schema: BoundSchema | null;
+  check: RecordCheck | null;
+  /** Date.now() when the schema was read. */
+  loadedAt: number;
+  /** An insert failed: the table may have changed, read it again before the next use. */
+  stale: boolean;
+  loading: Promise<BoundSchema> | null;
+}
+
+function boundTopic(binding: Binding, schema?: BoundSchema): BoundTopic {
+  return {
+    binding,
+    schema: schema ?? null,
+    check: schema ? recordCheckFor(schema) : null,
+    loadedAt: schema ? Date.now() : 0,
+    stale: false,
+    loading: null,
+  };
+}
+
+/** What an append wrote into its rows buffer, and how to insert them. */
+interface EncodedRows {
+  records: number;
+  /** The last row is the log's end, so recovery finds it (else the end is written down). */
+  endKnown: boolean;
+  insert(chunk: Buffer, rows: number): Promise<void>;
 }
 
 function closedError(): StorageError {
@@ -130,6 +218,8 @@ export class ClickHouseStorage implements Storage {
   private rawTransport: ClickHouseTransport | null = null;
   private readonly db: string;
   private readonly topics = new Map<string, TopicState>();
+  /** Group commits into tables topics are bound to, by table, format and column list. */
+  private readonly sinks = new Map<string, BoundSink>();
   private offsetsFlusher: Flusher | null = null;
   private lastVersion = 0;
   private readonly instanceId = randomBytes(6).toString('hex');
@@ -207,6 +297,7 @@ export class ClickHouseStorage implements Storage {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     if (!this.transport) return;
     const flushers = [...this.topics.values()].map((t) => t.flusher.drain());
+    for (const sink of this.sinks.values()) flushers.push(sink.flusher.drain());
     if (this.offsetsFlusher) flushers.push(this.offsetsFlusher.drain());
     await Promise.all(flushers);
     await this.checkpoint().catch(() => {});
@@ -273,6 +364,7 @@ export class ClickHouseStorage implements Storage {
       rows: o.rows,
       bytes: o.bytes,
       durationMs: o.durationMs,
+      queuedMs: o.queuedMs,
       ok: !('error' in o),
     };
     for (const l of this.flushListeners) {
@@ -431,21 +523,31 @@ export class ClickHouseStorage implements Storage {
     this.producerNext = this.producerBlockEnd;
   }
 
-  private addTopic(record: TopicRecord): TopicState {
+  private addTopic(record: TopicRecord, schema?: BoundSchema): TopicState {
+    let binding: Binding | null = null;
+    let brokenBinding: StorageError | null = null;
+    try {
+      binding = bindingOf(record.configs, this.db);
+    } catch (e) {
+      brokenBinding = e as StorageError;
+    }
     const state: TopicState = {
       record,
-      table: tableName(this.db, record.name),
+      table: binding ? binding.quoted : tableName(this.db, record.name),
       partitions: new Map(),
       locks: new Map(),
       flusher: null as unknown as Flusher,
       bytesPerRecord: 256,
       tableMissing: false,
+      bound: binding ? boundTopic(binding, schema) : null,
+      brokenBinding,
     };
     state.flusher = new Flusher(
       (chunks) => this.flushTopic(state, chunks),
       this.config.lingerMs,
       this.config.maxFlushBytes,
       (o) => this.reportFlush('records', record.name, o),
+      this.config.insertsInFlight,
     );
     this.topics.set(record.name, state);
     return state;
@@ -468,14 +570,19 @@ export class ClickHouseStorage implements Storage {
       );
     }
     const retention = retentionOf(topic.configs);
+    const binding = bindingOf(topic.configs, this.db);
     await this.withMetaLock(async () => {
       if (this.topics.has(topic.name))
         throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
-      await this.run(`create the table of topic ${topic.name}`, () =>
-        this.t.command(topicTableDdl(this.db, topic.name, retention, this.config.deduplicationWindow)),
-      );
+      // A bound topic's table is the user's: checked, never created (nor TTL'd, nor dropped).
+      const schema = binding ? await this.bindTable(binding, topic.name) : undefined;
+      if (!binding) {
+        await this.run(`create the table of topic ${topic.name}`, () =>
+          this.t.command(topicTableDdl(this.db, topic.name, retention, this.config.deduplicationWindow)),
+        );
+      }
       await this.writeTopicRow(topic, false);
-      this.addTopic(structuredClone(topic));
+      this.addTopic(structuredClone(topic), schema);
     });
   }
 
@@ -485,9 +592,16 @@ export class ClickHouseStorage implements Storage {
       const t = this.topics.get(name);
       if (!t) throw unknownTopic(name);
       await t.flusher.drain();
-      await this.run(`drop the table of topic ${name}`, () =>
-        this.t.command(`DROP TABLE IF EXISTS ${t.table} SYNC`),
-      );
+      if (t.bound) {
+        // Unbinding: the table and its rows stay, they are the user's.
+        await Promise.all(
+          [...this.sinks.values()].filter((k) => k.table === t.table).map((k) => k.flusher.drain()),
+        );
+      } else {
+        await this.run(`drop the table of topic ${name}`, () =>
+          this.t.command(`DROP TABLE IF EXISTS ${t.table} SYNC`),
+        );
+      }
       await this.writeTopicRow(t.record, true);
       this.topics.delete(name);
       const go = this.meta(GROUP_OFFSETS_TABLE);
@@ -515,12 +629,21 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
     this.checkOpen();
     const retention = retentionOf(configs);
+    const binding = bindingOf(configs, this.db);
     await this.withMetaLock(async () => {
       const t = this.topicOf(name);
-      const before = ttlExpression(retentionOf(t.record.configs));
-      const after = ttlExpression(retention);
-      if (before !== after) await this.setTtl(t, after);
       const next = { ...t.record, configs: { ...configs } };
+      if ((t.bound?.binding.quoted ?? null) !== (binding?.quoted ?? null)) {
+        await this.rebind(t, binding, retention);
+      } else if (t.bound && binding && t.bound.binding.format !== binding.format) {
+        // Same table, another format: new values are read as such; read the columns again.
+        t.bound = boundTopic(binding);
+      } else if (!t.bound) {
+        // retention.ms is the TTL of kch's own tables only; a user's table keeps its own TTL.
+        const before = ttlExpression(retentionOf(t.record.configs));
+        const after = ttlExpression(retention);
+        if (before !== after) await this.setTtl(t, after);
+      }
       await this.writeTopicRow(next, false);
       t.record = next;
     });
@@ -575,6 +698,361 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     return this.topicOf(name).table;
   }
 
+  /**
+   * The check of records produced to a topic bound to a table (./bound-check.ts), null for a topic in
+   * kch's own table (any bytes). Answers from the table's columns as read at most a second ago, so a
+   * column added with ALTER TABLE is known a second later.
+   */
+  async recordCheck(topic: string): Promise<RecordCheck | null> {
+    this.checkOpen();
+    const t = this.topicOf(topic);
+    if (t.brokenBinding) throw t.brokenBinding;
+    const bound = t.bound;
+    if (!bound) return null;
+    await this.boundSchema(t, SCHEMA_REFRESH_MS);
+    return bound.check;
+  }
+
+  // --------------------------------------------------------------------- bound topics
+
+  /** What ClickHouse says about a table. Null when it does not exist. */
+  private async tableInfo(b: Binding, what: string): Promise<TableInfo | null> {
+    const c = await this.select(what, columnsSql(b));
+    const columns = [];
+    while (!c.done) columns.push(tableColumn(c.string(), c.string(), c.string()));
+    const e = await this.select(what, tableSql(b));
+    if (e.done) return null;
+    return { columns, engine: e.string(), createQuery: e.string() };
+  }
+
+  /**
+   * Checks that a new binding can hold the topic: the table exists with what kch needs, and is not
+   * another topic's unless rows say which topic they belong to (`_topic`).
+   */
+  private async bindTable(b: Binding, topic: string): Promise<BoundSchema> {
+    const schema = describeTable(
+      b,
+      topic,
+      await this.tableInfo(b, `read the columns of ${b.database}.${b.table}`),
+    );
+    if (!schema.virtuals.has('_topic')) {
+      const other = [...this.topics.values()].find(
+        (u) => u.bound?.binding.quoted === b.quoted && u.record.name !== topic,
+      );
+      if (other) {
+        throw new StorageError(
+          'INVALID_REQUEST',
+          `table ${b.database}.${b.table} already holds topic ${other.record.name}, and has no _topic column to tell the topics' rows apart: ` +
+            'add `_topic LowCardinality(String)` to share it (first in ORDER BY, for fast fetches), or bind another table',
+          false,
+        );
+      }
+    }
+    return schema;
+  }
+
+  /**
+   * The bound table's schema, read again when older than `maxAgeMs` or after a failed insert. While
+   * ClickHouse does not answer, the last one read serves.
+   */
+  private async boundSchema(t: TopicState, maxAgeMs = Number.POSITIVE_INFINITY): Promise<BoundSchema> {
+    const b = t.bound!;
+    if (b.schema && !b.stale && Date.now() - b.loadedAt < maxAgeMs) return b.schema;
+    b.loading ??= (async () => {
+      try {
+        const what = `read the columns of ${b.binding.database}.${b.binding.table}`;
+        const schema = describeTable(b.binding, t.record.name, await this.tableInfo(b.binding, what));
+        b.schema = schema;
+        b.check = recordCheckFor(schema);
+        b.loadedAt = Date.now();
+        b.stale = false;
+        return schema;
+      } catch (e) {
+        if (b.schema && e instanceof StorageError && e.kind === 'UNAVAILABLE') return b.schema;
+        if (e instanceof StorageError && e.kind === 'INVALID_REQUEST') {
+          // The table was fine when bound: it changed since (dropped, or _offset removed). Producers
+          // retry until it is back.
+          throw new StorageError(
+            'UNAVAILABLE',
+            `topic ${t.record.name} cannot use its table: ${e.message}`,
+            true,
+            {
+              cause: e,
+            },
+          );
+        }
+        throw e;
+      } finally {
+        b.loading = null;
+      }
+    })();
+    return b.loading;
+  }
+
+  /**
+   * Moves an empty topic to another table (or to or from kch's own table). A topic with records keeps
+   * its table: they would be left behind, and offsets must go on where they are.
+   */
+  private async rebind(t: TopicState, binding: Binding | null, retention: number | null): Promise<void> {
+    for (let partition = 0; partition < t.record.partitionCount; partition++) {
+      const { p } = await this.partition({ topic: t.record.name, partition });
+      if (p.nextOffset > 0 || p.acceptedEnd > 0) {
+        const where = t.bound ? `table ${t.bound.binding.database}.${t.bound.binding.table}` : "kch's table";
+        throw new StorageError(
+          'INVALID_REQUEST',
+          `topic ${t.record.name} has records (in ${where}), so ${TABLE_CONFIG} cannot change: ` +
+            'create a new topic with the new table, or delete this one and create it again',
+          false,
+        );
+      }
+    }
+    const schema = binding ? await this.bindTable(binding, t.record.name) : null;
+    if (!binding) {
+      await this.run(`create the table of topic ${t.record.name}`, () =>
+        this.t.command(topicTableDdl(this.db, t.record.name, retention, this.config.deduplicationWindow)),
+      );
+    } else if (!t.bound) {
+      await t.flusher.drain();
+      await this.run(`drop the (empty) table of topic ${t.record.name}`, () =>
+        this.t.command(`DROP TABLE IF EXISTS ${t.table} SYNC`),
+      );
+    }
+    t.bound = binding && schema ? boundTopic(binding, schema) : null;
+    t.table = binding ? binding.quoted : tableName(this.db, t.record.name);
+    t.tableMissing = false;
+    t.partitions.clear();
+  }
+
+  /** The group commit of a bound table's rows in a format and column list, shared by its topics. */
+  private sinkFor(s: BoundSchema): BoundSink {
+    const columns = s.binding.format === 'JSONEachRow' ? [] : s.insertColumns;
+    const key = JSON.stringify([s.binding.quoted, s.binding.format, columns, s.deduplicates]);
+    let sink = this.sinks.get(key);
+    if (!sink) {
+      sink = new BoundSink(
+        {
+          transport: () => this.t,
+          insertRetries: this.config.insertRetries,
+          retryBackoffMs: this.config.retryBackoffMs,
+          closing: () => this.closing,
+          location: this.location,
+          token: () => `${this.instanceId}-${++this.flushSeq}`,
+        },
+        s.binding.quoted,
+        s.binding.format,
+        columns,
+        s.deduplicates,
+        this.config.lingerMs,
+        this.config.maxFlushBytes,
+        // Reported under the topic that opened the sink (a table may hold several).
+        (o) => this.reportFlush('records', s.topic, o),
+        this.config.insertsInFlight,
+      );
+      this.sinks.set(key, sink);
+    }
+    return sink;
+  }
+
+  /** Rows of a bound topic's batches in its table's terms, for its sink. */
+  private async boundRows(
+    t: TopicState,
+    partition: number,
+    batches: readonly StoredBatch[],
+    w: TsvWriter,
+  ): Promise<EncodedRows> {
+    const b = t.bound!;
+    const s = await this.boundSchema(t);
+    let records = 0;
+    let lastRow = -1;
+    for (const batch of batches) {
+      const r = await writeBoundRows(w, s, partition, batch);
+      records += r.rows;
+      if (r.rows > 0) lastRow = r.lastOffset;
+    }
+    const end = batches[batches.length - 1]!.lastOffset;
+    const target: ChunkTarget = {
+      topic: t.record.name,
+      partition,
+      from: batches[0]!.baseOffset,
+      to: end,
+      filter: partitionFilter(s, partition),
+    };
+    const sink = this.sinkFor(s);
+    return {
+      records,
+      endKnown: lastRow === end,
+      insert: (chunk, rows) =>
+        sink.add(chunk, rows, target).catch((e: unknown) => {
+          b.stale = true;
+          throw e;
+        }),
+    };
+  }
+
+  /** Rows of batches in kch's own table (TabSeparated, ./records.ts). */
+  private async ownRows(
+    t: TopicState,
+    partition: number,
+    batches: readonly StoredBatch[],
+    w: TsvWriter,
+  ): Promise<EncodedRows> {
+    const prefix = Buffer.from(`${partition}\t`, 'latin1');
+    let records = 0;
+    for (const b of batches) {
+      // A batch whose records were all left out (holes) has no row; its offsets are used all the same.
+      if (b.recordCount > 0) records += (await writeBatchRows(w, prefix, b)).records;
+    }
+    const last = batches[batches.length - 1]!;
+    return {
+      records,
+      endKnown: last.recordCount === last.lastOffset - last.baseOffset + 1,
+      insert: (chunk, rows) => t.flusher.add(chunk, rows),
+    };
+  }
+
+  /** Rows of a partition and its offset column, in the topic's table, for SQL shared by both kinds. */
+  private async rowsOf(t: TopicState, partition: number): Promise<{ where: string; offset: string }> {
+    if (!t.bound) return { where: `partition = ${int(partition)}`, offset: 'offset' };
+    return { where: partitionFilter(await this.boundSchema(t), partition), offset: OFFSET };
+  }
+
+  private async readBound(
+    t: TopicState,
+    tp: TopicPartition,
+    p: PartitionState,
+    fromOffset: number,
+    maxBytes: number,
+  ): Promise<StoredBatch[]> {
+    const s = await this.boundSchema(t);
+    const end = p.nextOffset;
+    let cursor = Math.max(fromOffset, p.logStartOffset);
+    const out: StoredBatch[] = [];
+    let total = 0;
+    while (cursor < end) {
+      const limit = Math.min(100_000, Math.ceil(Math.max(0, maxBytes - total) / t.bytesPerRecord) + 8);
+      const from = cursor;
+      const buf = await this.run(
+        `read ${tp.topic}-${tp.partition}`,
+        () => this.t.selectBytes(readSql(s, tp.partition, from, end, limit)),
+        t,
+      );
+      const rows = parseBoundRows(buf);
+      const { batches, rows: used } = batchesFromRows(rows, maxBytes - total, out.length === 0);
+      for (const b of batches) {
+        out.push(b);
+        total += b.bytes.length;
+      }
+      if (used < rows.length) break;
+      const after = rows.length > 0 ? rows[rows.length - 1]!.offset + 1 : cursor;
+      if (rows.length < limit) {
+        // No row up to the end: those offsets are holes. An empty batch moves consumers past them.
+        if (after < end && (out.length === 0 || total + EMPTY_BATCH_BYTES <= maxBytes))
+          out.push(emptyBatch(after, end - 1));
+        break;
+      }
+      cursor = after;
+    }
+    if (total > 0) {
+      const records = out.reduce((n, b) => n + b.recordCount, 0);
+      if (records > 0)
+        t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * 0.5 + (total / records) * 0.5));
+    }
+    return out;
+  }
+
+  /**
+   * Applies an integration `tables` config (./tables-config.ts): creates the tables that do not exist
+   * and returns which topics bind to which table. Binding itself is the broker's part (topic configs).
+   */
+  async applyTablesConfig(input: unknown): Promise<TopicBinding[]> {
+    this.checkOpen();
+    const tables = parseTablesConfig(input);
+    for (const t of tables) {
+      const dot = t.name.indexOf('.');
+      if (dot > 0) {
+        const db = t.name.slice(0, dot);
+        await this.run(`create the database ${db}`, () =>
+          this.t.command(`CREATE DATABASE IF NOT EXISTS ${ident(db)}`),
+        );
+      }
+      try {
+        await this.t.command(integrationTableDdl(t, this.db));
+      } catch (e) {
+        const f = backendFailure(e);
+        if (f.transient) throw this.unavailable(`create the table ${t.name}`, f, e);
+        throw new StorageError(
+          'INVALID_REQUEST',
+          `ClickHouse refused to create the table ${t.name} of the tables config: ${describeFailure(f)}`,
+          false,
+          { cause: e },
+        );
+      }
+    }
+    return topicBindings(tables);
+  }
+
+  // ---------------------------------------------------------------------------- views (./views.ts)
+
+  /** Creates a materialized view over a topic's table; see ./views.ts and docs/materialized-views.md. */
+  createView(definition: ViewDefinitionInput): Promise<ViewInfo> {
+    return createView(this.viewHost(), definition);
+  }
+
+  /** Creates the view unless one has its name; says whether an existing one has this definition. */
+  ensureView(definition: ViewDefinitionInput): Promise<EnsureViewResult> {
+    return ensureView(this.viewHost(), definition);
+  }
+
+  listViews(): Promise<ViewInfo[]> {
+    return listViews(this.viewHost());
+  }
+
+  dropView(name: string): Promise<void> {
+    return dropView(this.viewHost(), name);
+  }
+
+  private viewHost(): ViewHost {
+    this.checkOpen();
+    return {
+      database: this.db,
+      query: (sql, format) => this.query(sql, format),
+      topicTable: (name) => this.topicTable(name),
+      topicNames: async () => [...this.topics.keys()],
+      holdAppends: (topic, f) => this.holdAppends(topic, f),
+    };
+  }
+
+  /**
+   * Runs `f` with the topic's appends held: each partition's append chain waits for `f`, after the
+   * appends already in it were handed in and their inserts settled. Partitions added meanwhile are
+   * not held.
+   */
+  private async holdAppends<T>(topic: string, f: () => Promise<T>): Promise<T> {
+    const t = this.topicOf(topic);
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const before: Promise<unknown>[] = [];
+    for (let p = 0; p < t.record.partitionCount; p++) {
+      const previous = t.locks.get(p) ?? Promise.resolve();
+      before.push(previous);
+      const tail = previous.then(() => held);
+      t.locks.set(p, tail);
+      void tail.then(() => {
+        if (t.locks.get(p) === tail) t.locks.delete(p);
+      });
+    }
+    try {
+      await Promise.all(before);
+      // The locks cover handing rows to the flusher, not the insert: wait for those in flight too.
+      for (const state of t.partitions.values()) await state.then((p) => p.settled).catch(() => {});
+      return await f();
+    } finally {
+      release();
+    }
+  }
+
   private topicOf(name: string): TopicState {
     const t = this.topics.get(name);
     if (!t) throw unknownTopic(name);
@@ -582,7 +1060,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
   }
 
   private async ensureTable(t: TopicState): Promise<void> {
-    if (!t.tableMissing) return;
+    // A bound topic's table is the user's: kch never creates it.
+    if (!t.tableMissing || t.bound) return;
     await this.run(`create the table of topic ${t.record.name} again`, () =>
       this.t.command(
         topicTableDdl(this.db, t.record.name, retentionOf(t.record.configs), this.config.deduplicationWindow),
@@ -597,6 +1076,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
   private async partition(tp: TopicPartition): Promise<{ t: TopicState; p: PartitionState }> {
     this.checkOpen();
     const t = this.topicOf(tp.topic);
+    if (t.brokenBinding) throw t.brokenBinding;
     if (!Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= t.record.partitionCount) {
       throw new StorageError(
         'UNKNOWN_TOPIC_OR_PARTITION',
@@ -619,11 +1099,12 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     await this.ensureTable(t);
     const pt = this.meta(PARTITIONS_TABLE);
     const where = `topic_id = ${str(t.record.topicId)} AND partition = ${int(partition)}`;
+    const rows = await this.rowsOf(t, partition);
     const r = await this.select(
       `recover partition ${t.record.name}-${partition}`,
       `SELECT
-  toInt64(ifNull((SELECT minOrNull(offset) FROM ${t.table} WHERE partition = ${int(partition)}), -1)),
-  toInt64(ifNull((SELECT maxOrNull(offset) FROM ${t.table} WHERE partition = ${int(partition)}), -1)),
+  toInt64(ifNull((SELECT toInt64(minOrNull(${rows.offset})) FROM ${t.table} WHERE ${rows.where}), -1)),
+  toInt64(ifNull((SELECT toInt64(maxOrNull(${rows.offset})) FROM ${t.table} WHERE ${rows.where}), -1)),
   toInt64(ifNull((SELECT max(log_start_offset) FROM ${pt} WHERE ${where}), 0)),
   toInt64(ifNull((SELECT max(end_offset) FROM ${pt} WHERE ${where}), 0))`,
       t,
@@ -634,16 +1115,31 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     const checkpointedEnd = r.i64();
     const nextOffset = Math.max(maxOffset + 1, checkpointedEnd, marker);
     const logStartOffset = minOffset < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, minOffset));
-    return { nextOffset, logStartOffset, marker, checkpointedEnd, suspectFrom: null, suspectQueries: [] };
+    return {
+      nextOffset,
+      acceptedEnd: nextOffset,
+      settled: Promise.resolve(true),
+      inFlight: 0,
+      failures: 0,
+      failedEnd: nextOffset,
+      logStartOffset,
+      marker,
+      checkpointedEnd,
+      suspectFrom: null,
+      suspectQueries: [],
+    };
   }
 
   /** Deletes rows a failed insert may have left behind, before anything else uses the partition. */
   private async cleanSuspects(t: TopicState, partition: number, p: PartitionState): Promise<void> {
+    // Inserts of the partition still running would land after the DELETE: let them end first.
+    await p.settled;
     const from = p.suspectFrom!;
     if (this.t.killQuery) {
       for (const id of p.suspectQueries) await this.t.killQuery(id).catch(() => {});
     }
-    const where = `partition = ${int(partition)} AND offset >= ${int(from)}`;
+    const rows = await this.rowsOf(t, partition);
+    const where = `${rows.where} AND ${rows.offset} >= ${int(from)}`;
     const r = await this.select(
       `check ${t.record.name}-${partition} after a failed insert`,
       `SELECT count() FROM ${t.table} WHERE ${where}`,
@@ -662,6 +1158,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
 
   async openPartition(tp: TopicPartition): Promise<PartitionSnapshot> {
     const { t, p } = await this.partition(tp);
+    // A user's table has no batch columns: producer state is not recovered (docs/topics-over-tables.md).
+    if (t.bound) return { logStartOffset: p.logStartOffset, nextOffset: p.nextOffset, producerBatches: [] };
     const r = await this.select(
       `recover the producers of ${tp.topic}-${tp.partition}`,
       `SELECT pid, epoch, seq, batch_offset, last_delta, max_ts FROM (
@@ -696,10 +1194,21 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     return { logStartOffset: p.logStartOffset, nextOffset: p.nextOffset, producerBatches };
   }
 
+  /**
+   * Appends of a partition are pipelined (see Storage.appendsInFlight): the next one is encoded and
+   * queued for an insert while the one before is still being inserted. Each settles after the ones
+   * before it, and fails when one of them failed (its rows, should they have landed, are then deleted
+   * with the failed ones before the partition is used again).
+   */
+  get appendsInFlight(): number {
+    return this.config.insertsInFlight;
+  }
+
   async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
     this.checkOpen();
     const t = this.topicOf(tp.topic);
     const previous = t.locks.get(tp.partition) ?? Promise.resolve();
+    // The lock covers checking, encoding and handing the rows to the flusher, not the insert.
     const run = previous.then(
       () => this.appendLocked(tp, batches),
       () => this.appendLocked(tp, batches),
@@ -709,15 +1218,20 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     void tail.then(() => {
       if (t.locks.get(tp.partition) === tail) t.locks.delete(tp.partition);
     });
-    return run;
+    return (await run).stored;
   }
 
-  private async appendLocked(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
+  private async appendLocked(
+    tp: TopicPartition,
+    batches: readonly StoredBatch[],
+  ): Promise<{ stored: Promise<void> }> {
     const { t, p } = await this.partition(tp);
-    if (batches.length === 0) return;
-    let next = p.nextOffset;
+    if (batches.length === 0) return { stored: p.settled.then(() => undefined) };
+    const failures = p.failures;
+    let next = p.acceptedEnd;
     for (const b of batches) {
       if (b.baseOffset !== next || b.lastOffset < b.baseOffset) {
+        if (b === batches[0] && b.baseOffset > next && b.baseOffset <= p.failedEnd) throw earlierFailed(tp);
         throw new StorageError(
           'INVALID_REQUEST',
           `append to ${tp.topic}-${tp.partition} at offset ${b.baseOffset}, but the log ends at ${next}`,
@@ -727,21 +1241,65 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       next = b.lastOffset + 1;
     }
     let bytes = 0;
-    for (const b of batches) bytes += b.bytes.length;
-    const w = new TsvWriter(Math.max(4096, bytes * 2 + batches.length * 256));
-    const prefix = Buffer.from(`${tp.partition}\t`, 'latin1');
-    let records = 0;
-    for (const b of batches) records += (await writeBatchRows(w, prefix, b)).records;
-    try {
-      await t.flusher.add(w.view(), records);
-    } catch (e) {
-      const from = batches[0]!.baseOffset;
-      p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
-      if (e instanceof FlushError) p.suspectQueries.push(...e.queryIds);
-      throw e instanceof FlushError ? e.error : e;
+    let expected = 0;
+    for (const b of batches) {
+      bytes += b.bytes.length;
+      expected += b.recordCount;
     }
-    p.nextOffset = next;
-    t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * 0.8 + (bytes / records) * 0.2));
+    // About what the rows take (values as they are, ~100 bytes of other fields per row); grown if not.
+    const w = new TsvWriter(Math.max(4096, bytes + expected * 112 + batches.length * 256));
+    const rows = t.bound
+      ? await this.boundRows(t, tp.partition, batches, w)
+      : await this.ownRows(t, tp.partition, batches, w);
+    const records = rows.records;
+    // An append it follows failed while this one was being encoded: it fails too.
+    if (p.failures !== failures) throw earlierFailed(tp);
+    const from = batches[0]!.baseOffset;
+    // Batches whose records were all left out make no rows, but take their offsets all the same.
+    const inserted = records === 0 ? Promise.resolve() : rows.insert(w.view(), records);
+    inserted.catch(() => {}); // taken below, in order
+    const earlier = p.inFlight > 0 ? p.settled : Promise.resolve(true);
+    p.inFlight++;
+    p.acceptedEnd = next;
+    const stored = (async () => {
+      let error: unknown = null;
+      try {
+        await inserted;
+      } catch (e) {
+        error = e;
+      }
+      const earlierOk = await earlier;
+      if (error === null && earlierOk && !rows.endKnown) {
+        // The rows do not show where the log ends (records left out at its end): the end is written
+        // down now, or a restart would hand those offsets out again.
+        error = await this.checkpointEnd(t, tp.partition, p, next).then(
+          () => null,
+          (e: unknown) => e,
+        );
+      }
+      p.inFlight--;
+      if (error === null && earlierOk) {
+        p.nextOffset = next;
+        if (records > 0)
+          t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * 0.8 + (bytes / records) * 0.2));
+        return;
+      }
+      // This insert failed, or an earlier one of the partition did: rows from `from` on may be in
+      // ClickHouse (this insert's, or a failed one's behind a network) and are deleted before the
+      // partition is used again; the broker appends again from the end of what was stored.
+      p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
+      if (error instanceof FlushError) p.suspectQueries.push(...error.queryIds);
+      p.failedEnd = Math.max(p.failedEnd, p.acceptedEnd);
+      p.acceptedEnd = p.nextOffset;
+      p.failures++;
+      if (error !== null) throw error instanceof FlushError ? error.error : error;
+      throw earlierFailed(tp);
+    })();
+    p.settled = stored.then(
+      () => true,
+      () => false,
+    );
+    return { stored };
   }
 
   /** One group-commit insert into a topic table: deduplicated by its token, retried while transient. */
@@ -778,6 +1336,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
 
   async read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]> {
     const { t, p } = await this.partition(tp);
+    if (t.bound) return this.readBound(t, tp, p, fromOffset, maxBytes);
     const end = p.nextOffset;
     let cursor = Math.max(fromOffset, p.logStartOffset);
     const out: StoredBatch[] = [];
@@ -809,7 +1368,13 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
           `SELECT offset FROM ${t.table} WHERE partition = ${int(tp.partition)} AND offset >= ${int(rangeEnd)} AND offset < ${int(end)} ORDER BY offset LIMIT 1`,
           t,
         );
-        if (r.done) break;
+        if (r.done) {
+          // No record up to the end (batches whose records were all left out): an empty batch moves
+          // consumers past those offsets, as the empty batches Kafka keeps after compaction do.
+          if (out.length === 0 || total + EMPTY_BATCH_BYTES <= maxBytes)
+            out.push(emptyBatch(cursor, end - 1));
+          break;
+        }
         cursor = r.i64();
         continue;
       }
@@ -833,6 +1398,11 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
         out.push(batch);
         total += batch.bytes.length;
       }
+      const last = out[out.length - 1]?.lastOffset ?? cursor - 1;
+      if (next === end && last < end - 1 && total + EMPTY_BATCH_BYTES <= maxBytes) {
+        // Offsets after the last record up to the end hold none (see the gap case above).
+        out.push(emptyBatch(last + 1, end - 1));
+      }
       if (total >= maxBytes) break;
       cursor = next;
     }
@@ -850,23 +1420,47 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     const { t, p } = await this.partition(tp);
     if (timestamp > MAX_TIMESTAMP) return null;
     const ts = Math.max(MIN_TIMESTAMP, Math.floor(timestamp));
+    const what = `look up ${tp.topic}-${tp.partition} by timestamp`;
+    if (t.bound) {
+      const s = await this.boundSchema(t);
+      const time = timestampExpr(s);
+      return this.offsetAndTimestamp(
+        t,
+        `SELECT toInt64(${OFFSET}), ${time} FROM ${t.table} WHERE ${this.boundLive(s, tp.partition, p)} AND ${time} >= ${int(ts)} ORDER BY ${OFFSET} LIMIT 1`,
+        what,
+      );
+    }
     return this.offsetAndTimestamp(
       t,
       `SELECT offset, toUnixTimestamp64Milli(timestamp) FROM ${t.table}
 WHERE ${this.liveRows(tp.partition, p)} AND timestamp >= fromUnixTimestamp64Milli(toInt64(${int(ts)}), 'UTC')
 ORDER BY offset LIMIT 1`,
-      `look up ${tp.topic}-${tp.partition} by timestamp`,
+      what,
     );
   }
 
   async maxTimestamp(tp: TopicPartition): Promise<{ offset: number; timestamp: number } | null> {
     const { t, p } = await this.partition(tp);
+    if (t.bound) {
+      const s = await this.boundSchema(t);
+      const time = timestampExpr(s);
+      return this.offsetAndTimestamp(
+        t,
+        `SELECT toInt64(${OFFSET}), ${time} FROM ${t.table} WHERE ${this.boundLive(s, tp.partition, p)} ORDER BY ${time} DESC, ${OFFSET} ASC LIMIT 1`,
+        `find the max timestamp of ${tp.topic}-${tp.partition}`,
+      );
+    }
     return this.offsetAndTimestamp(
       t,
       `SELECT offset, toUnixTimestamp64Milli(timestamp) FROM ${t.table}
 WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMIT 1`,
       `find the max timestamp of ${tp.topic}-${tp.partition}`,
     );
+  }
+
+  /** Rows of a bound topic's partition between log start and end. */
+  private boundLive(s: BoundSchema, partition: number, p: PartitionState): string {
+    return `${partitionFilter(s, partition)} AND ${OFFSET} >= ${int(p.logStartOffset)} AND ${OFFSET} < ${int(p.nextOffset)}`;
   }
 
   /** Records of the partition between log start and end, control records excluded. */
@@ -887,9 +1481,10 @@ WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMI
   async currentLogStartOffset(tp: TopicPartition): Promise<number> {
     const { t, p } = await this.partition(tp);
     // The first record the TTL (or a DeleteRecords) left: rows go in whole parts, so this moves by jumps.
+    const rows = await this.rowsOf(t, tp.partition);
     const r = await this.select(
       `find the log start of ${tp.topic}-${tp.partition}`,
-      `SELECT toInt64(ifNull(minOrNull(offset), -1)) FROM ${t.table} WHERE partition = ${int(tp.partition)} AND offset >= ${int(p.logStartOffset)}`,
+      `SELECT toInt64(ifNull(toInt64(minOrNull(${rows.offset})), -1)) FROM ${t.table} WHERE ${rows.where} AND ${rows.offset} >= ${int(p.logStartOffset)}`,
       t,
     );
     const first = r.i64();
@@ -902,9 +1497,7 @@ WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMI
     const { t, p } = await this.partition(tp);
     const target = Math.min(offset, p.nextOffset);
     if (target <= p.logStartOffset) return p.logStartOffset;
-    const w = new TsvWriter(256);
-    writeText(w, t.record.topicId).tab();
-    w.int(tp.partition).tab().int(target).tab().int(p.nextOffset).tab().int(this.nextVersion()).newline();
+    const w = this.partitionRow(new TsvWriter(256), t, tp.partition, target, p.nextOffset);
     await this.insertMeta(
       `record the log start of ${tp.topic}-${tp.partition}`,
       PARTITIONS_TABLE,
@@ -916,12 +1509,41 @@ WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMI
     p.checkpointedEnd = Math.max(p.checkpointedEnd, p.nextOffset);
     // Whole batches before the new start go now (a lightweight DELETE); one straddling it stays, as in
     // Kafka. Reads filter by the log start anyway, so a failure here only leaves the rows for later.
-    await this.t
-      .command(
-        `DELETE FROM ${t.table} WHERE partition = ${int(tp.partition)} AND batch_offset + batch_last_offset_delta < ${int(target)}`,
-      )
-      .catch(() => {});
+    // A bound table has no batches: its rows before the start go.
+    const before = t.bound
+      ? `${partitionFilter(await this.boundSchema(t), tp.partition)} AND ${OFFSET} < ${int(target)}`
+      : `partition = ${int(tp.partition)} AND batch_offset + batch_last_offset_delta < ${int(target)}`;
+    await this.t.command(`DELETE FROM ${t.table} WHERE ${before}`).catch(() => {});
     return target;
+  }
+
+  /** A `_kch_partitions` row: a partition's log start marker and end, as of now. */
+  private partitionRow(
+    w: TsvWriter,
+    t: TopicState,
+    partition: number,
+    marker: number,
+    end: number,
+  ): TsvWriter {
+    writeText(w, t.record.topicId).tab();
+    return w.int(partition).tab().int(marker).tab().int(end).tab().int(this.nextVersion()).newline();
+  }
+
+  /** Writes down the end of one partition now (its rows do not show it). */
+  private async checkpointEnd(
+    t: TopicState,
+    partition: number,
+    p: PartitionState,
+    end: number,
+  ): Promise<void> {
+    const w = this.partitionRow(new TsvWriter(256), t, partition, p.marker, end);
+    await this.insertMeta(
+      `record the end of ${t.record.name}-${partition}`,
+      PARTITIONS_TABLE,
+      PARTITION_COLUMNS,
+      w,
+    );
+    p.checkpointedEnd = Math.max(p.checkpointedEnd, end);
   }
 
   /** Writes the ends of partitions that grew since the last checkpoint. */
@@ -933,8 +1555,7 @@ WHERE ${this.liveRows(tp.partition, p)} ORDER BY timestamp DESC, offset ASC LIMI
       for (const [partition, loading] of t.partitions) {
         const p = await loading.catch(() => null);
         if (!p || p.nextOffset <= p.checkpointedEnd) continue;
-        writeText(w, t.record.topicId).tab();
-        w.int(partition).tab().int(p.marker).tab().int(p.nextOffset).tab().int(this.nextVersion()).newline();
+        this.partitionRow(w, t, partition, p.marker, p.nextOffset);
         done.push([p, p.nextOffset]);
       }
     }
@@ -1030,16 +1651,6 @@ FROM ${go} FINAL WHERE group_id = ${str(group)} AND deleted = 0${only}`,
     await this.insertMeta('reserve producer ids', PRODUCER_IDS_TABLE, ['block_end'], w);
     this.producerNext = this.producerBlockEnd;
     this.producerBlockEnd = end;
-  }
-}
-
-/** Failure of one flush, with the query ids that might still be running on a server. */
-class FlushError extends Error {
-  constructor(
-    readonly error: StorageError,
-    readonly queryIds: string[],
-  ) {
-    super(error.message);
   }
 }
 

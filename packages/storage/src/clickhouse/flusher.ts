@@ -1,8 +1,19 @@
 /**
- * Group commit for one table: rows handed in within the linger window go out as one insert, and every
- * caller learns the outcome of that insert. While an insert runs, new rows gather for the next one,
- * which starts as soon as it ends: under load, inserts run back to back and each carries everything
- * that arrived during the previous one (few, large parts, as ClickHouse wants).
+ * Group commit for one table: rows handed in together go out as one insert, and every caller learns
+ * the outcome of that insert.
+ *
+ * - Idle (no insert running): what arrives is sent at the end of the current turn of the event loop
+ *   (setImmediate), so the partitions of one Produce request, and requests read together, share an
+ *   insert, and nothing waits for a timer.
+ * - Busy: rows gather while inserts run. Up to `maxInFlight` inserts run at once (ClickHouse parses
+ *   one insert on about one thread, so a second one uses another core); a further insert starts once
+ *   its oldest rows have waited `lingerMs` or `maxBytes` are waiting, and otherwise when an insert ends.
+ *   Under load, inserts run back to back and each carries everything that arrived meanwhile (few, large
+ *   parts, as ClickHouse wants).
+ *
+ * Inserts of one Flusher may therefore overlap and end in any order; callers that need an order between
+ * their rows (one partition's appends) must not hand in rows before the earlier ones are settled, or
+ * must order the outcomes themselves.
  */
 
 interface Waiter {
@@ -15,6 +26,8 @@ interface Pending {
   bytes: number;
   rows: number;
   waiters: Waiter[];
+  /** performance.now() when the first chunk arrived. */
+  since: number;
 }
 
 /** What one insert of a Flusher carried and how it went, for metrics (see `ClickHouseStorage.onFlush`). */
@@ -24,6 +37,10 @@ export interface FlushObservation {
   rows: number;
   bytes: number;
   durationMs: number;
+  /** How long its oldest rows waited before the insert started (linger, or inserts already running). */
+  queuedMs: number;
+  /** Inserts of this Flusher already running when it started. */
+  concurrent: number;
   /** The error callers got, when the insert failed. */
   error?: unknown;
 }
@@ -31,7 +48,10 @@ export interface FlushObservation {
 export class Flusher {
   private pending: Pending | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Bytes of the inserts running now. */
+  private inFlightBytes = 0;
 
   constructor(
     /** Inserts the chunks (whole rows each) as one insert; rejects with the error callers get. */
@@ -40,27 +60,62 @@ export class Flusher {
     private readonly maxBytes: number,
     /** Told about every insert once it ended (optional; must not throw). */
     private readonly observe?: (o: FlushObservation) => void,
+    /** Inserts that may run at once. */
+    private readonly maxInFlight = 1,
   ) {}
+
+  /** Bytes handed in and not yet stored: waiting, and in the inserts running now. */
+  get bytesInFlight(): number {
+    return this.inFlightBytes + (this.pending?.bytes ?? 0);
+  }
 
   /** Resolves when an insert holding `chunk` (`rows` rows) succeeded; rejects with its error otherwise. */
   add(chunk: Buffer, rows = 0): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (!this.pending) this.pending = { chunks: [], bytes: 0, rows: 0, waiters: [] };
+      if (!this.pending)
+        this.pending = { chunks: [], bytes: 0, rows: 0, waiters: [], since: performance.now() };
       const p = this.pending;
       p.chunks.push(chunk);
       p.bytes += chunk.length;
       p.rows += rows;
       p.waiters.push({ resolve, reject });
-      if (this.running) return; // the running insert starts the next one when it ends
-      if (p.bytes >= this.maxBytes || this.lingerMs === 0) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+      this.schedule();
     });
   }
 
   /** Sends what is waiting now and resolves when nothing is left in flight. Never rejects. */
   async drain(): Promise<void> {
-    this.flush();
-    while (this.running) await this.running;
+    for (;;) {
+      if (this.pending && this.inFlight.size < this.maxInFlight) this.flush();
+      if (this.inFlight.size === 0 && !this.pending) return;
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  /** Starts an insert of what is pending when it is due, or arranges for that. */
+  private schedule(): void {
+    const p = this.pending;
+    if (!p || this.inFlight.size >= this.maxInFlight) return; // an ending insert calls schedule again
+    if (p.bytes >= this.maxBytes || this.lingerMs === 0) {
+      this.flush();
+      return;
+    }
+    if (this.inFlight.size === 0) {
+      // Idle: send at the end of this turn, once the rest of what arrived with it has been added.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        this.schedule();
+        if (this.pending && this.inFlight.size === 0) this.flush();
+      });
+      return;
+    }
+    const wait = this.lingerMs - (performance.now() - p.since);
+    if (wait <= 0) this.flush();
+    else
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        if (this.pending && this.inFlight.size < this.maxInFlight) this.flush();
+      }, wait);
   }
 
   private flush(): void {
@@ -68,14 +123,25 @@ export class Flusher {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.running || !this.pending) return;
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
+    }
+    if (!this.pending || this.inFlight.size >= this.maxInFlight) return;
     const batch = this.pending;
     this.pending = null;
-    this.running = this.run(batch);
+    const running: Promise<void> = this.run(batch, this.inFlight.size).finally(() => {
+      this.inFlight.delete(running);
+      this.inFlightBytes -= batch.bytes;
+      this.schedule();
+    });
+    this.inFlight.add(running);
+    this.inFlightBytes += batch.bytes;
   }
 
-  private async run(batch: Pending): Promise<void> {
+  private async run(batch: Pending, concurrent: number): Promise<void> {
     const started = performance.now();
+    const queuedMs = started - batch.since;
     let error: unknown;
     let failed = false;
     try {
@@ -84,23 +150,28 @@ export class Flusher {
       failed = true;
       error = e;
     }
+    // The rows are no longer needed; let them go before the callers run.
+    batch.chunks = [];
     if (this.observe) {
       const { waiters, rows, bytes } = batch;
       const durationMs = performance.now() - started;
       try {
-        this.observe({ appends: waiters.length, rows, bytes, durationMs, ...(failed ? { error } : {}) });
+        this.observe({
+          appends: waiters.length,
+          rows,
+          bytes,
+          durationMs,
+          queuedMs,
+          concurrent,
+          ...(failed ? { error } : {}),
+        });
       } catch {
         // an observer's failure never reaches the callers
       }
     }
-    try {
-      for (const w of batch.waiters) {
-        if (failed) w.reject(error);
-        else w.resolve();
-      }
-    } finally {
-      this.running = null;
-      if (this.pending) this.flush();
+    for (const w of batch.waiters) {
+      if (failed) w.reject(error);
+      else w.resolve();
     }
   }
 }

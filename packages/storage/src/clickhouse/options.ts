@@ -23,10 +23,19 @@ export const clickhouseStorageOptionsSchema = z
       .refine((s) => !s.includes('\u0000'), 'database names cannot contain NUL')
       .default('kafka'),
     /**
-     * Group commit: appends to one topic (any partitions) arriving within this many ms go to
-     * ClickHouse as one insert. Each insert makes a part, and ClickHouse wants few, large ones.
+     * Group commit: while inserts of a topic run, appends (any partitions) gather for the next insert,
+     * which waits at most this many ms for a free insert slot beyond the first (see `insertsInFlight`).
+     * When no insert runs, appends go at once (what arrived in the same turn of the event loop
+     * together). Each insert makes a part, and ClickHouse wants few, large ones. 0: no waiting at all.
      */
     lingerMs: ms.max(60_000).default(5),
+    /**
+     * Inserts of one topic that may run at once. ClickHouse parses an insert on about one thread, so a
+     * second concurrent insert (the rows that arrived while the first runs) uses another core and halves
+     * the wait of rows that arrive during an insert. Appends of one partition are never in two inserts
+     * at once. 1 sends one insert after the other.
+     */
+    insertsInFlight: z.number().int().min(1).max(8).default(2),
     /** A flush starts early once this many bytes of rows are waiting. */
     maxFlushBytes: z
       .number()

@@ -17,6 +17,7 @@ import {
   compress,
   crc32c,
   decompress,
+  encodeRecordBatchSync,
   KafkaCodecError,
   LOG_OVERHEAD,
   RECORD_BATCH_HEADER_SIZE,
@@ -421,5 +422,35 @@ export async function encodeRowGroup(buf: Buffer, g: RowGroup): Promise<StoredBa
     isTransactional: (attributes & 0x10) !== 0,
     isControl: (attributes & 0x20) !== 0,
     bytes: out,
+  };
+}
+
+/** Size of a RecordBatch v2 without records. */
+export const EMPTY_BATCH_BYTES = RECORD_BATCH_HEADER_SIZE;
+
+/**
+ * A batch with no records covering `baseOffset..lastOffset`: what a read returns for offsets at the end
+ * of a log that hold no record (batches whose records were all left out). Kafka clients move their
+ * position past a batch's last offset, as after compaction emptied it.
+ */
+export function emptyBatch(baseOffset: number, lastOffset: number): StoredBatch {
+  return {
+    baseOffset,
+    lastOffset,
+    recordCount: 0,
+    baseTimestamp: -1,
+    maxTimestamp: -1,
+    producerId: -1,
+    producerEpoch: -1,
+    baseSequence: -1,
+    isTransactional: false,
+    isControl: false,
+    bytes: encodeRecordBatchSync({
+      baseOffset: BigInt(baseOffset),
+      lastOffsetDelta: lastOffset - baseOffset,
+      baseTimestamp: -1n,
+      maxTimestamp: -1n,
+      records: [],
+    }),
   };
 }

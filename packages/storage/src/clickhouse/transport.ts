@@ -4,7 +4,8 @@
  * ./http-transport.ts). Everything above it is shared, so both run the same SQL.
  *
  * Data always travels as bytes: inserts as TabSeparated (./tsv.ts), reads as RowBinary
- * (./rowbinary.ts). JSON formats cannot carry arbitrary bytes, so none are used.
+ * (./rowbinary.ts). JSON formats cannot carry arbitrary bytes, so kch's own tables never use them;
+ * only topics bound to a user's table insert their records' own text format (./bound-rows.ts).
  */
 
 export type Settings = Record<string, string | number>;

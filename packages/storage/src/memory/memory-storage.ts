@@ -36,6 +36,20 @@ export function batchIndexFor(batches: readonly StoredBatch[], offset: number): 
 }
 
 /**
+ * A topic bound to a table (`kch.table`, see the ClickHouse storage) keeps its records as rows of that
+ * table; in memory there is no table to bind.
+ */
+function refuseBinding(configs: Record<string, string>): void {
+  if (configs['kch.table'] !== undefined) {
+    throw new StorageError(
+      'INVALID_REQUEST',
+      'binding a topic to a table (kch.table) needs the ClickHouse storage; the memory storage keeps records in process memory',
+      false,
+    );
+  }
+}
+
+/**
  * Everything in process memory: fast, and gone when the process exits. For tests, examples and
  * embedding a broker in a test suite.
  */
@@ -62,6 +76,7 @@ export class MemoryStorage implements Storage {
   }
 
   async createTopic(topic: TopicRecord): Promise<void> {
+    refuseBinding(topic.configs);
     if (this.topics.has(topic.name))
       throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
     const partitions = Array.from({ length: topic.partitionCount }, emptyPartition);
@@ -83,6 +98,7 @@ export class MemoryStorage implements Storage {
   }
 
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    refuseBinding(configs);
     this.topicOf(name).record.configs = { ...configs };
   }
 

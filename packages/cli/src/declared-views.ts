@@ -1,0 +1,47 @@
+/**
+ * The views of the broker's config (`views`), created at start, after the declared topics and before
+ * the Kafka listener opens, so that a new view sees every record produced from then on.
+ *
+ * A view that exists is left as it is, also when its definition differs (a warning says so): replacing
+ * it would drop the rows of a view that keeps its own table, and a view is a table others may query.
+ * To change one, drop it (`kch views drop <name>`) and restart, or create the new one by hand.
+ */
+import type { Broker, Logger } from '@kch/broker';
+import type { ViewDefinition } from '@kch/storage';
+import { hasViews } from './storage.js';
+
+export async function createDeclaredViews(
+  broker: Broker,
+  views: readonly ViewDefinition[],
+  options: { autoCreateTopics: boolean; partitions: number; logger: Logger },
+): Promise<void> {
+  if (views.length === 0) return;
+  const { storage, topics } = broker.context;
+  if (!hasViews(storage))
+    throw new Error(
+      `the storage (${storage.name}) has no materialized views: use chdb or a ClickHouse server`,
+    );
+  for (const view of views) {
+    // A topic no one created yet is created as a producer's request would create it.
+    if (!topics.get(view.topic)) {
+      if (!options.autoCreateTopics)
+        throw new Error(
+          `view ${view.name}: topic ${view.topic} does not exist (and auto-create-topics is off); declare it in topics or create it first`,
+        );
+      await topics.getOrCreate(view.topic, options.partitions);
+      options.logger.info('topic created for a view', { topic: view.topic, view: view.name });
+    }
+    const { status, view: found } = await storage.ensureView(view);
+    if (status === 'different')
+      options.logger.warn('view exists with another definition: kept as it is (drop it to replace it)', {
+        view: view.name,
+        topic: found.topic,
+        select: found.select,
+      });
+    else
+      options.logger.info(status === 'created' ? 'view created' : 'view exists', {
+        view: view.name,
+        topic: view.topic,
+      });
+  }
+}

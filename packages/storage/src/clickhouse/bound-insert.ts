@@ -1,0 +1,199 @@
+/**
+ * Group commit into a table a topic is bound to (./bound-table.ts): one {@link BoundSink} per table,
+ * input format and column list, shared by every topic bound to that table. Appends arriving within
+ * the linger window go as one insert (./flusher.ts), deduplicated by its token.
+ *
+ * Failures:
+ * - Transient (network, overload): retried with the same token only where that cannot store rows
+ *   twice: an embedded engine (a failed insert stored nothing) or a table that deduplicates tokens
+ *   (Replicated/Shared engines; a plain MergeTree needs non_replicated_deduplication_window, which kch
+ *   does not set on a user's table). Otherwise the appends fail retriably, and the storage removes
+ *   whatever may have landed before the offsets are used again.
+ * - Refused (ClickHouse could not parse a value the record check passed): the appends of the group
+ *   are inserted one by one, after removing any rows the grouped insert may have left, so that only
+ *   the offending append fails, with a non-retriable error naming the table and the offsets.
+ */
+import { StorageError } from '../storage.js';
+import { FlushError } from './flush-error.js';
+import { Flusher, type FlushObservation } from './flusher.js';
+import { ident, int } from './sql.js';
+import {
+  type BackendFailure,
+  backendFailure,
+  type ClickHouseTransport,
+  describeFailure,
+  type Settings,
+  UNKNOWN_TABLE,
+} from './transport.js';
+
+/** How ClickHouse reads bound rows: unknown JSON members ignored, dates as people write them. */
+export const BOUND_INSERT_SETTINGS: Settings = {
+  input_format_skip_unknown_fields: 1,
+  date_time_input_format: 'best_effort',
+  input_format_null_as_default: 1,
+  input_format_csv_empty_as_default: 1,
+  input_format_tsv_empty_as_default: 1,
+};
+
+/** What a chunk of rows (one append) holds, to clean up after it and to name it in errors. */
+export interface ChunkTarget {
+  topic: string;
+  partition: number;
+  from: number;
+  to: number;
+  /** SQL selecting the partition's rows (`_partition = p [AND _topic = t]`). */
+  filter: string;
+}
+
+export interface SinkContext {
+  transport(): ClickHouseTransport;
+  readonly insertRetries: number;
+  readonly retryBackoffMs: number;
+  closing(): boolean;
+  readonly location: string;
+  /** A new insert_deduplication_token. */
+  token(): string;
+}
+
+/** A refusal by ClickHouse (not transient): the statement or its data is wrong. */
+class Refused extends Error {
+  constructor(
+    readonly failure: BackendFailure,
+    readonly original: unknown,
+  ) {
+    super(failure.message);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class BoundSink {
+  readonly flusher: Flusher;
+  private readonly targets = new Map<Buffer, ChunkTarget & { error?: StorageError }>();
+
+  constructor(
+    private readonly ctx: SinkContext,
+    /** Quoted `db`.`table`. */
+    readonly table: string,
+    readonly format: string,
+    /** The insert's column list (empty: matched by name, JSONEachRow). */
+    readonly columns: readonly string[],
+    readonly deduplicates: boolean,
+    lingerMs: number,
+    maxFlushBytes: number,
+    observe: (o: FlushObservation) => void,
+    maxInFlight: number,
+  ) {
+    this.flusher = new Flusher((chunks) => this.flush(chunks), lingerMs, maxFlushBytes, observe, maxInFlight);
+  }
+
+  /** Resolves once the rows are stored; rejects with a FlushError otherwise. */
+  async add(chunk: Buffer, rows: number, target: ChunkTarget): Promise<void> {
+    const entry: ChunkTarget & { error?: StorageError } = { ...target };
+    this.targets.set(chunk, entry);
+    try {
+      await this.flusher.add(chunk, rows);
+    } finally {
+      this.targets.delete(chunk);
+    }
+    if (entry.error) throw new FlushError(entry.error, []);
+  }
+
+  private async flush(chunks: Buffer[]): Promise<void> {
+    const token = this.ctx.token();
+    try {
+      await this.insert(chunks, token);
+      return;
+    } catch (e) {
+      if (!(e instanceof Refused)) throw e;
+      if (chunks.length === 1) throw new FlushError(this.refusal(chunks[0]!, e), []);
+    }
+    // Which append did ClickHouse refuse? Each alone, after removing what the group may have left.
+    await this.removeLanded(chunks);
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      try {
+        await this.insert([c], `${token}-${i}`);
+      } catch (e) {
+        const target = this.targets.get(c);
+        if (target) target.error = e instanceof Refused ? this.refusal(c, e) : (e as FlushError).error;
+      }
+    }
+  }
+
+  /** One insert; transient failures retried where safe. Throws Refused or FlushError. */
+  private async insert(chunks: Buffer[], token: string): Promise<void> {
+    const t = this.ctx.transport();
+    const queryIds: string[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const queryId = `kch-${token}-${attempt}`;
+      queryIds.push(queryId);
+      try {
+        await t.insertBytes(this.table, this.columns, chunks, {
+          format: this.format,
+          queryId,
+          settings: { ...BOUND_INSERT_SETTINGS, insert_deduplicate: 1, insert_deduplication_token: token },
+        });
+        return;
+      } catch (e) {
+        if (e instanceof StorageError) throw new FlushError(e, queryIds);
+        const f = backendFailure(e);
+        // A table dropped behind kch's back is not the records' fault: retriable, until it is back.
+        if (!f.transient && f.code !== undefined && f.code !== UNKNOWN_TABLE) throw new Refused(f, e);
+        const mayRetry = this.deduplicates || !t.remote;
+        if (!f.transient || !mayRetry || attempt >= this.ctx.insertRetries || this.ctx.closing()) {
+          const error = new StorageError(
+            'UNAVAILABLE',
+            `ClickHouse did not store the records for table ${this.table} (${this.ctx.location}): ${describeFailure(f)}. ` +
+              'None of them were kept; the client may retry.',
+            true,
+            { cause: e },
+          );
+          throw new FlushError(error, t.remote ? queryIds : []);
+        }
+        await sleep(this.ctx.retryBackoffMs * 2 ** attempt);
+      }
+    }
+  }
+
+  private refusal(chunk: Buffer, e: Refused): StorageError {
+    const target = this.targets.get(chunk);
+    const what = target
+      ? `the records of ${target.topic}-${target.partition} at offsets ${target.from} to ${target.to}`
+      : 'records';
+    return new StorageError(
+      'INVALID_REQUEST',
+      `ClickHouse table ${this.table} refused ${what}: ${describeFailure(e.failure)}. ` +
+        'kch checked them against the table first; the table may have changed since, or ClickHouse reads a value differently. They were not stored.',
+      false,
+      { cause: e.original },
+    );
+  }
+
+  /** Deletes rows of `chunks` that a failed insert may have stored (parts of it can land). */
+  private async removeLanded(chunks: Buffer[]): Promise<void> {
+    const where = chunks
+      .map((c) => this.targets.get(c))
+      .filter((x) => x !== undefined)
+      .map(
+        (x) =>
+          `(${x.filter} AND ${ident('_offset')} >= ${int(x.from)} AND ${ident('_offset')} <= ${int(x.to)})`,
+      )
+      .join(' OR ');
+    if (!where) return;
+    const t = this.ctx.transport();
+    try {
+      const count = await t.selectBytes(`SELECT count() FROM ${this.table} WHERE ${where}`);
+      if (count.length >= 8 && count.readBigUInt64LE(0) > 0n)
+        await t.command(`DELETE FROM ${this.table} WHERE ${where}`);
+    } catch (e) {
+      const error = new StorageError(
+        'UNAVAILABLE',
+        `ClickHouse refused an insert into ${this.table} and kch could not check what it left (${describeFailure(backendFailure(e))}); the client may retry.`,
+        true,
+        { cause: e },
+      );
+      throw new FlushError(error, []);
+    }
+  }
+}
