@@ -354,7 +354,7 @@ function textFits(t: ChType, s: string): string | null {
     case 'datetime':
       return isDateTime(s, t.fractional)
         ? null
-        : 'e.g. 2024-01-31 23:59:59, 2024-01-31T23:59:59Z or unix seconds';
+        : 'e.g. 2024-01-31 23:59:59, 2024-01-31T23:59:59Z or "1706745599" (unix seconds)';
     case 'uuid':
       return UUID.test(s) ? null : '';
     case 'enum':
@@ -433,8 +433,10 @@ export function checkJson(t: ChType, v: JsonValue, path = ''): Mismatch | null {
       return textFits(t, v) === null ? null : fail(`at most ${t.length} bytes`);
     case 'date':
     case 'datetime':
-      // A number is a day number (Date) or unix seconds (DateTime); ClickHouse refuses fractions in
-      // a JSON number here, though it reads them in a string.
+      // A number is a day number (Date), unix seconds (DateTime), or a count of the column's ticks
+      // (DateTime64(3): milliseconds; (6): microseconds), as ClickHouse reads a JSON number, while a
+      // quoted number is unix seconds in every case. ClickHouse refuses fractions in a JSON number
+      // here, though it reads them in a string.
       if (v instanceof JsonNumber) {
         if (!INTEGER.test(v.text)) return fail('an integer, or a string');
         return t.kind === 'date' && !t.extended && v.text.startsWith('-')
