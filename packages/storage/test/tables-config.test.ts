@@ -22,6 +22,10 @@ describe('parseTablesConfig', () => {
     [[{ name: 'x', columns: [], topics: ['a'] }], 'tables[0].columns: a table needs at least one column'],
     [[{ name: 'x', columns: [{ name: 'a', type: 'UInt8' }] }], 'tables[0].topics'],
     [
+      [{ name: 'a.b.c', columns: [{ name: 'a', type: 'UInt8' }], topics: ['t'] }],
+      'tables[0].name: must be a table name',
+    ],
+    [
       [
         {
           name: 'x',

@@ -38,7 +38,7 @@ function invalid(message: string): StorageError {
 }
 
 /** Splits `db.table`, `table` and their backquoted forms (`` `my.db`.`t` ``). */
-function splitTableName(value: string, defaultDatabase: string): [string, string] | null {
+export function splitTableName(value: string, defaultDatabase: string): [string, string] | null {
   const part = '(`(?:[^`\\\\]|\\\\.)+`|[^.`]+)';
   const m = new RegExp(`^${part}(?:\\.${part})?$`).exec(value.trim());
   if (!m) return null;

@@ -71,7 +71,13 @@ import {
   ttlExpression,
 } from './schema.js';
 import { ident, int, str, tableName } from './sql.js';
-import { integrationTableDdl, parseTablesConfig, type TopicBinding, topicBindings } from './tables-config.js';
+import {
+  integrationTableDdl,
+  parseTablesConfig,
+  type TopicBinding,
+  tableOfEntry,
+  topicBindings,
+} from './tables-config.js';
 import {
   type BackendFailure,
   backendFailure,
@@ -968,9 +974,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     this.checkOpen();
     const tables = parseTablesConfig(input);
     for (const t of tables) {
-      const dot = t.name.indexOf('.');
-      if (dot > 0) {
-        const db = t.name.slice(0, dot);
+      const [db] = tableOfEntry(t, this.db);
+      if (db !== this.db) {
         await this.run(`create the database ${db}`, () =>
           this.t.command(`CREATE DATABASE IF NOT EXISTS ${ident(db)}`),
         );

@@ -11,7 +11,8 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../storage.js';
-import { ident } from './sql.js';
+import { splitTableName } from './bound-table.js';
+import { ident, tableName } from './sql.js';
 
 /** Columns kch adds to a table it creates, named as the ClickHouse Kafka engine's virtual columns. */
 export const INTEGRATION_VIRTUAL_COLUMNS: readonly { name: string; type: string }[] = [
@@ -39,8 +40,10 @@ const columnSchema = z.object({
 /** One entry of `tables`. Names are the config's own (snake_case), as users write them today. */
 export const integrationTableSchema = z
   .object({
-    /** The table: `db.table`, or `table` in the storage's database. */
-    name,
+    /** The table: `db.table`, or `table` in the storage's database (as `kch.table` reads it). */
+    name: name.refine((v) => splitTableName(v, 'default') !== null, {
+      error: 'must be a table name: table, db.table, or `my.db`.`t` for names with dots',
+    }),
     columns: z.array(columnSchema).min(1, 'a table needs at least one column'),
     /** The topics whose records become rows: a list, or a comma-separated string (kafka_topic_list). */
     topics: z.union([
@@ -114,12 +117,9 @@ export function parseTablesConfig(input: unknown): IntegrationTable[] {
   throw new StorageError('INVALID_REQUEST', `invalid tables config: ${detail.join('; ')}`, false);
 }
 
-/** The qualified, quoted table of a config entry. */
-export function qualifiedTable(table: string, database: string): string {
-  const dot = table.indexOf('.');
-  return dot < 0
-    ? `${ident(database)}.${ident(table)}`
-    : `${ident(table.slice(0, dot))}.${ident(table.slice(dot + 1))}`;
+/** The database and table of a config entry, read as `kch.table` is (the name was checked). */
+export function tableOfEntry(t: IntegrationTable, database: string): [string, string] {
+  return splitTableName(t.name, database)!;
 }
 
 /**
@@ -135,7 +135,7 @@ export function integrationTableDdl(t: IntegrationTable, database: string): stri
     ...t.columns.map((c) => `${ident(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`),
     ...extra.map((c) => `${ident(c.name)} ${c.type}`),
   ];
-  return `CREATE TABLE IF NOT EXISTS ${qualifiedTable(t.name, database)}\n(\n  ${columns.join(',\n  ')}\n)\nENGINE = ${t.engine}`;
+  return `CREATE TABLE IF NOT EXISTS ${tableName(...tableOfEntry(t, database))}\n(\n  ${columns.join(',\n  ')}\n)\nENGINE = ${t.engine}`;
 }
 
 /** The topic bindings a config makes, one per topic. */
