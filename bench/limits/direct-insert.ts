@@ -25,6 +25,7 @@ import { ChdbTransport } from '../../packages/storage/src/clickhouse/chdb-transp
 import { encodeRowGroup, groupRows, writeBatchRows } from '../../packages/storage/src/clickhouse/records.js';
 import {
   TOPIC_INSERT_COLUMNS,
+  TOPIC_INSERT_TYPES,
   TOPIC_READ_COLUMNS,
   topicTableDdl,
 } from '../../packages/storage/src/clickhouse/schema.js';
@@ -107,6 +108,7 @@ let seq = 0;
 function insert(table: string, tsv: Buffer): Promise<void> {
   const token = `direct-${process.pid}-${++seq}`;
   return t.insertBytes(table, TOPIC_INSERT_COLUMNS, [tsv], {
+    types: TOPIC_INSERT_TYPES,
     queryId: `kch-${token}-0`,
     settings: { insert_deduplicate: 1, insert_deduplication_token: token },
   });

@@ -379,7 +379,10 @@ describe('an INSERT into a ClickHouse Kafka engine table produces to kch', () =>
       // The INSERT returns once librdkafka has the acknowledgements: the records are there.
       const { records, codecs } = await readAll(topic, rowsIn);
       expect(records).toHaveLength(rowsIn);
-      expect(codecs).toEqual(new Set([attribute]));
+      // librdkafka sends a batch uncompressed when compressing it would make it larger (a batch of one
+      // or two small records), so such batches may sit beside the compressed ones.
+      expect(codecs.has(attribute)).toBe(true);
+      expect([...codecs].filter((c) => c !== attribute && c !== 0)).toEqual([]);
       expect(records.map((r) => r.offset)).toEqual(Array.from({ length: rowsIn }, (_, i) => BigInt(i)));
       for (const [i, r] of records.entries()) {
         // One row per message (kafka_max_rows_per_message = 1), each a JSONEachRow line.

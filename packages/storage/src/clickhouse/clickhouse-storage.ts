@@ -65,6 +65,7 @@ import {
   PRODUCER_IDS_TABLE,
   RESERVED_PREFIX,
   TOPIC_INSERT_COLUMNS,
+  TOPIC_INSERT_TYPES,
   TOPIC_READ_COLUMNS,
   TOPICS_TABLE,
   topicTableDdl,
@@ -1316,6 +1317,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       queryIds.push(queryId);
       try {
         await this.t.insertBytes(t.table, TOPIC_INSERT_COLUMNS, chunks, {
+          types: TOPIC_INSERT_TYPES,
           queryId,
           settings: { insert_deduplicate: 1, insert_deduplication_token: token },
         });

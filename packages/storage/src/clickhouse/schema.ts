@@ -93,6 +93,13 @@ export const TOPIC_INSERT_COLUMNS: readonly string[] = [
   'base_sequence',
 ];
 
+/** The types of {@link TOPIC_INSERT_COLUMNS}, in the same order. */
+export const TOPIC_INSERT_TYPES: readonly string[] = TOPIC_INSERT_COLUMNS.map((name) => {
+  const column = TOPIC_COLUMNS.find((c) => c.name === name);
+  if (!column) throw new Error(`TOPIC_INSERT_COLUMNS names ${name}, which TOPIC_COLUMNS lacks`);
+  return column.type;
+});
+
 /** The columns a read selects, in the order the RowBinary parser (./rows.ts) expects them. */
 export const TOPIC_READ_COLUMNS: readonly string[] = [
   'offset',

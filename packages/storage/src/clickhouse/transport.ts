@@ -19,6 +19,11 @@ export interface InsertOptions {
    * Topics bound to a user's table send the records' own format (JSONEachRow, CSV...).
    */
   format?: string;
+  /**
+   * The ClickHouse types of `columns`, in order (\`Int64\`, \`Nullable(String)\`...). With them the
+   * embedded engine reads a large payload from a file, several times faster than inline rows.
+   */
+  types?: readonly string[];
 }
 
 export interface ClickHouseTransport {
