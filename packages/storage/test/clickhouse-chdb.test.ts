@@ -179,6 +179,26 @@ describe('the topic table in SQL', () => {
     expect(create).toContain('record key, raw bytes; NULL for a null key');
   });
 
+  it('gives new topic tables merge_selector_base = 20 unless topicTableSettings says otherwise', async () => {
+    const settingsOf = async (s: ClickHouseStorage) => {
+      const t = testTopic(1);
+      await s.createTopic(t);
+      return query(
+        `SELECT create_table_query FROM system.tables WHERE database = '${DB}' AND name = '${t.name}'`,
+      );
+    };
+    expect(await settingsOf(await storage())).toMatch(/merge_selector_base = 20\b/);
+    const own = await settingsOf(
+      await storage({ topicTableSettings: { merge_selector_base: 8, min_bytes_for_wide_part: 0 } }),
+    );
+    expect(own).toMatch(/merge_selector_base = 8\b/);
+    expect(own).toMatch(/min_bytes_for_wide_part = 0\b/);
+    expect(await settingsOf(await storage({ topicTableSettings: {} }))).not.toContain('merge_selector_base');
+    expect(() => clickhouseStorage({ chdb: dir, topicTableSettings: { 'x = 1, y': 2 } })).toThrow(
+      /setting name/,
+    );
+  });
+
   it('refuses topic names reserved for metadata tables', async () => {
     const s = await storage();
     await expect(s.createTopic({ ...testTopic(1), name: '_kch_topics' })).rejects.toMatchObject({

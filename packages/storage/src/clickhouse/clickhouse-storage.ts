@@ -57,6 +57,7 @@ import {
 import { EMPTY_BATCH_BYTES, emptyBatch, encodeRowGroup, groupRows, writeBatchRows } from './records.js';
 import { RowBinaryReader, readInt64 } from './rowbinary.js';
 import {
+  DEFAULT_TOPIC_TABLE_SETTINGS,
   GROUP_OFFSETS_TABLE,
   MIGRATIONS,
   MIGRATIONS_TABLE,
@@ -64,6 +65,7 @@ import {
   PARTITIONS_TABLE,
   PRODUCER_IDS_TABLE,
   RESERVED_PREFIX,
+  type TableSettings,
   TOPIC_INSERT_COLUMNS,
   TOPIC_INSERT_TYPES,
   TOPIC_READ_COLUMNS,
@@ -224,6 +226,8 @@ export class ClickHouseStorage implements Storage {
   /** The transport before `wrapTransport`, for `query` when a wrapper does not pass it on. */
   private rawTransport: ClickHouseTransport | null = null;
   private readonly db: string;
+  /** MergeTree settings of the topic tables this storage creates (resolved on open). */
+  private tableSettings: TableSettings = {};
   private readonly topics = new Map<string, TopicState>();
   /** Group commits into tables topics are bound to, by table, format and column list. */
   private readonly sinks = new Map<string, BoundSink>();
@@ -274,6 +278,8 @@ export class ClickHouseStorage implements Storage {
         this.t.command(`CREATE DATABASE IF NOT EXISTS ${ident(this.db)}`),
       );
       await this.migrate();
+      this.tableSettings =
+        this.config.topicTableSettings ?? (await this.knownSettings(DEFAULT_TOPIC_TABLE_SETTINGS));
       await this.loadTopics();
       await this.loadCounters();
     } catch (e) {
@@ -296,6 +302,19 @@ export class ClickHouseStorage implements Storage {
     );
     this.checkpointTimer.unref?.();
     this.opened = true;
+  }
+
+  /** The settings of `settings` this ClickHouse knows (an older server may lack some). */
+  private async knownSettings(settings: TableSettings): Promise<TableSettings> {
+    const names = Object.keys(settings);
+    if (names.length === 0) return settings;
+    const r = await this.select(
+      'read MergeTree settings',
+      `SELECT name FROM system.merge_tree_settings WHERE name IN (${names.map(str).join(', ')})`,
+    );
+    const known = new Set<string>();
+    while (!r.done) known.add(r.string());
+    return Object.fromEntries(Object.entries(settings).filter(([name]) => known.has(name)));
   }
 
   async close(): Promise<void> {
@@ -585,7 +604,15 @@ export class ClickHouseStorage implements Storage {
       const schema = binding ? await this.bindTable(binding, topic.name) : undefined;
       if (!binding) {
         await this.run(`create the table of topic ${topic.name}`, () =>
-          this.t.command(topicTableDdl(this.db, topic.name, retention, this.config.deduplicationWindow)),
+          this.t.command(
+            topicTableDdl(
+              this.db,
+              topic.name,
+              retention,
+              this.config.deduplicationWindow,
+              this.tableSettings,
+            ),
+          ),
         );
       }
       await this.writeTopicRow(topic, false);
@@ -816,7 +843,15 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     const schema = binding ? await this.bindTable(binding, t.record.name) : null;
     if (!binding) {
       await this.run(`create the table of topic ${t.record.name}`, () =>
-        this.t.command(topicTableDdl(this.db, t.record.name, retention, this.config.deduplicationWindow)),
+        this.t.command(
+          topicTableDdl(
+            this.db,
+            t.record.name,
+            retention,
+            this.config.deduplicationWindow,
+            this.tableSettings,
+          ),
+        ),
       );
     } else if (!t.bound) {
       await t.flusher.drain();
@@ -1070,7 +1105,13 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     if (!t.tableMissing || t.bound) return;
     await this.run(`create the table of topic ${t.record.name} again`, () =>
       this.t.command(
-        topicTableDdl(this.db, t.record.name, retentionOf(t.record.configs), this.config.deduplicationWindow),
+        topicTableDdl(
+          this.db,
+          t.record.name,
+          retentionOf(t.record.configs),
+          this.config.deduplicationWindow,
+          this.tableSettings,
+        ),
       ),
     );
     t.tableMissing = false;

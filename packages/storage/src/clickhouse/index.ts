@@ -13,9 +13,11 @@ export {
   clickhouseStorageOptionsSchema,
 } from './options.js';
 export {
+  DEFAULT_TOPIC_TABLE_SETTINGS,
   MIGRATIONS,
   type Migration,
   RESERVED_PREFIX,
+  type TableSettings,
   TOPIC_COLUMNS,
   topicTableDdl,
 } from './schema.js';

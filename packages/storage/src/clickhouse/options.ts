@@ -59,6 +59,17 @@ export const clickhouseStorageOptionsSchema = z
     wrapTransport: z
       .custom<(transport: ClickHouseTransport) => ClickHouseTransport>((v) => typeof v === 'function')
       .optional(),
+    /**
+     * MergeTree settings of new topic tables (tables that exist keep theirs: change them with ALTER
+     * TABLE ... MODIFY SETTING). Default: `{ merge_selector_base: 20 }` (fewer rewrites of records by
+     * merges), left out on a ClickHouse that does not know it. `{}` keeps ClickHouse's own defaults.
+     */
+    topicTableSettings: z
+      .record(z.string(), z.union([z.number().finite(), z.string()]))
+      .refine((o) => Object.keys(o).every((k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)), {
+        message: 'keys must be MergeTree setting names (letters, digits and _), such as merge_selector_base',
+      })
+      .optional(),
     /** non_replicated_deduplication_window of new topic tables: insert tokens remembered. */
     deduplicationWindow: z.number().int().min(1).default(DEFAULT_DEDUPLICATION_WINDOW),
   })
