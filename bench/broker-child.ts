@@ -210,6 +210,22 @@ process.on('message', (raw) => {
           reply(body);
           break;
         }
+        case 'merges-settle': {
+          // Latency at a given rate is measured with no merges left over from an earlier phase (a
+          // burst leaves ClickHouse merging its parts for seconds, on the same two cores).
+          const started = now();
+          const deadline = started + Number(m.timeoutMs ?? 60_000);
+          let quiet = 0;
+          while (opts.storage === 'chdb' && quiet < 3 && now() < deadline) {
+            const r = await (await sql()).queryAsync('SELECT count() FROM system.merges', {
+              format: 'TabSeparated',
+            });
+            quiet = Buffer.from(r.bytes()).toString('utf8').trim() === '0' ? quiet + 1 : 0;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          reply({ waitedMs: now() - started, settled: quiet >= 3 || opts.storage !== 'chdb' });
+          break;
+        }
         case 'sql-count': {
           reply({ count: await count(String(m.table)) });
           break;

@@ -361,6 +361,12 @@ function summarizeInserts(s: BrokerStats): BrokerCost['inserts'] {
   };
 }
 
+/**
+ * Phases that measure latency at a given rate start once ClickHouse has no merges left from earlier
+ * phases (the burst before them leaves seconds of merging behind); their own merges still count.
+ */
+const SETTLED_PHASES = /^(produce-half|e2e|sql-visible|sustained)/;
+
 /** Runs `fn` while measuring the broker process: CPU (all threads, main thread), peak RSS, its own stats. */
 async function phase<T extends { records?: number }>(
   b: BrokerProcess,
@@ -369,6 +375,13 @@ async function phase<T extends { records?: number }>(
   opts: { timeline?: boolean; records?: (v: T) => number } = {},
 ): Promise<{ value: T; broker: BrokerCost }> {
   log(`  ${name} ...`);
+  if (SETTLED_PHASES.test(name)) {
+    const s = await b.call<{ waitedMs: number; settled: boolean }>('merges-settle', { timeoutMs: 60_000 });
+    if (s.waitedMs > 500 || !s.settled)
+      log(
+        `    waited ${(s.waitedMs / 1000).toFixed(1)} s for ClickHouse's merges to end${s.settled ? '' : ' (they did not)'}`,
+      );
+  }
   await b.stats(); // resets the child's accumulators
   if (args.cpuProf) await b.call('profile-start');
   const resetOk = resetPeakRss(b.pid);
