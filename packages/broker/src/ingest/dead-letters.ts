@@ -9,16 +9,10 @@
  * with its key, value, timestamp and headers, plus headers saying why it failed and where it was
  * produced. A failure there is logged with the records' coordinates and counted, never silent.
  */
-import {
-  CompressionType,
-  type DecodedBatch,
-  encodeRecordBatch,
-  type KafkaRecord,
-  readBatchHeader,
-} from '@kch/protocol';
+import { CompressionType, type DecodedBatch, encodeRecordBatch, type KafkaRecord } from '@kch/protocol';
 import { topicConfigValue } from '../configs.js';
 import type { BrokerContext } from '../context.js';
-import type { IncomingBatch } from '../log/partition-log.js';
+import { type IncomingBatch, incomingBatch } from '../log/partition-log.js';
 
 /** Headers a dead-lettered record carries besides its own; values are UTF-8 (numbers in decimal). */
 export const DEAD_LETTER_HEADERS = {
@@ -41,23 +35,6 @@ export interface InvalidRecord {
   /** Its offset minus the first offset of the append it was part of. */
   offsetInAppend: number;
   reason: string;
-}
-
-/** The fields the partition log needs of a batch, read from its header. */
-export function incomingBatch(bytes: Buffer): IncomingBatch {
-  const h = readBatchHeader(bytes);
-  return {
-    bytes,
-    lastOffsetDelta: h.lastOffsetDelta,
-    recordCount: h.recordCount,
-    baseTimestamp: Number(h.baseTimestamp),
-    maxTimestamp: Number(h.maxTimestamp),
-    producerId: Number(h.producerId),
-    producerEpoch: h.producerEpoch,
-    baseSequence: h.baseSequence,
-    isTransactional: h.isTransactional,
-    isControl: h.isControl,
-  };
 }
 
 /**

@@ -4,7 +4,13 @@
  * moves only when storage has accepted the write, so an acknowledged record is durable and a failed
  * write leaves no gap: its offsets are handed out again.
  */
-import { assignOffsets, ErrorCode, KafkaProtocolError } from '@kch/protocol';
+import {
+  assignOffsets,
+  ErrorCode,
+  KafkaProtocolError,
+  type RecordBatchHeader,
+  readBatchHeader,
+} from '@kch/protocol';
 import {
   type PartitionSnapshot,
   producerBatchInfo,
@@ -29,6 +35,25 @@ export interface IncomingBatch {
   baseSequence: number;
   isTransactional: boolean;
   isControl: boolean;
+}
+
+/** The fields the partition log needs of a batch, from its header (read by the caller or here). */
+export function incomingBatch(
+  bytes: Buffer,
+  header: RecordBatchHeader = readBatchHeader(bytes),
+): IncomingBatch {
+  return {
+    bytes,
+    lastOffsetDelta: header.lastOffsetDelta,
+    recordCount: header.recordCount,
+    baseTimestamp: Number(header.baseTimestamp),
+    maxTimestamp: Number(header.maxTimestamp),
+    producerId: Number(header.producerId),
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    isTransactional: header.isTransactional,
+    isControl: header.isControl,
+  };
 }
 
 export interface AppendResult {

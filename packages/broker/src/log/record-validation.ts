@@ -18,7 +18,7 @@ import {
   validateBatch,
   walkRecords,
 } from '@kch/protocol';
-import type { IncomingBatch } from './partition-log.js';
+import { type IncomingBatch, incomingBatch } from './partition-log.js';
 
 export interface ValidationRules {
   produceVersion: number;
@@ -151,18 +151,7 @@ async function validateV2(batch: Buffer, rules: ValidationRules): Promise<Incomi
   }
   const [, body] = await recordsBody(batch, { verifyCrc: false });
   checkRecords(header, body, rules);
-  return {
-    bytes: batch,
-    lastOffsetDelta: header.lastOffsetDelta,
-    recordCount: header.recordCount,
-    baseTimestamp: Number(header.baseTimestamp),
-    maxTimestamp: Number(header.maxTimestamp),
-    producerId: Number(header.producerId),
-    producerEpoch: header.producerEpoch,
-    baseSequence: header.baseSequence,
-    isTransactional: header.isTransactional,
-    isControl: header.isControl,
-  };
+  return incomingBatch(batch, header);
 }
 
 /** Each record's offset, key and timestamp, as Kafka's LogValidator checks them, without decoding records into objects. */
