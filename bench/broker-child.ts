@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
 import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
+import type { FlushAgg } from './lib/children.js';
 
 interface Options {
   storage: 'memory' | 'chdb';
@@ -62,17 +63,6 @@ broker.on('request', (e) => {
   if (e.apiKey === 0) produceMs.push(e.durationMs);
 });
 // Group-commit inserts, when the storage reports them (ClickHouseStorage.onFlush).
-interface FlushAgg {
-  inserts: number;
-  rows: number;
-  bytes: number;
-  ms: number;
-  maxMs: number;
-  appends: number;
-  durations: number[];
-  /** How long each insert's oldest rows waited before it started (FlushStats.queuedMs). */
-  queued: number[];
-}
 const newFlushAgg = (): FlushAgg => ({
   inserts: 0,
   rows: 0,

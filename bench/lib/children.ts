@@ -66,18 +66,22 @@ export function runJson<T = Record<string, unknown>>(
   });
 }
 
+/** Group-commit inserts of a phase, as the broker child sums them (ClickHouseStorage.onFlush). */
+export interface FlushAgg {
+  inserts: number;
+  rows: number;
+  bytes: number;
+  ms: number;
+  maxMs: number;
+  appends: number;
+  durations: number[];
+  /** How long each insert's oldest rows waited before it started (FlushStats.queuedMs). */
+  queued: number[];
+}
+
 export interface BrokerStats {
   produceMs: number[];
-  flushes: {
-    inserts: number;
-    rows: number;
-    bytes: number;
-    ms: number;
-    maxMs: number;
-    appends: number;
-    durations: number[];
-    queued?: number[];
-  };
+  flushes: FlushAgg;
   resourceUsage: NodeJS.ResourceUsage;
   memoryUsage: NodeJS.MemoryUsage;
   memoryPeak: {
