@@ -179,7 +179,7 @@ describe('the topic table in SQL', () => {
     expect(create).toContain('record key, raw bytes; NULL for a null key');
   });
 
-  it('gives new topic tables merge_selector_base = 20 unless topicTableSettings says otherwise', async () => {
+  it('gives new topic tables the default MergeTree settings unless topicTableSettings says otherwise', async () => {
     const settingsOf = async (s: ClickHouseStorage) => {
       const t = testTopic(1);
       await s.createTopic(t);
@@ -187,7 +187,10 @@ describe('the topic table in SQL', () => {
         `SELECT create_table_query FROM system.tables WHERE database = '${DB}' AND name = '${t.name}'`,
       );
     };
-    expect(await settingsOf(await storage())).toMatch(/merge_selector_base = 20\b/);
+    const defaults = await settingsOf(await storage());
+    expect(defaults).toMatch(/merge_selector_base = 20\b/);
+    expect(defaults).toMatch(/index_granularity_bytes = 1048576\b/);
+    expect(defaults).toMatch(/max_compress_block_size = 262144\b/);
     const own = await settingsOf(
       await storage({ topicTableSettings: { merge_selector_base: 8, min_bytes_for_wide_part: 0 } }),
     );

@@ -67,7 +67,7 @@ const INSERT_FILES_DIR = 'kch-inserts';
 let transportsOpened = 0;
 
 interface ChdbModule {
-  Session: new (path?: string) => ChdbSession;
+  Session: new (path?: string, opts?: { connectionArgs?: string[] }) => ChdbSession;
   drainPending?: () => Promise<void>;
 }
 
@@ -113,6 +113,9 @@ async function loadChdb(): Promise<ChdbModule> {
   }
 }
 
+/** Server settings of the embedded engine, by name (`max_server_memory_usage: 1073741824`). */
+export type ServerSettings = Readonly<Record<string, string | number>>;
+
 function settingsClause(settings: Settings | undefined): string {
   if (!settings) return '';
   const parts = Object.entries(settings).map(([k, v]) => {
@@ -154,21 +157,31 @@ export class ChdbTransport implements ClickHouseTransport {
     private readonly session: ChdbSession,
     private readonly path: string,
     private readonly native: ChdbNative | undefined,
+    private readonly connectionArgs: string[],
   ) {
     this.location = `embedded ClickHouse (chdb) in ${path}`;
   }
 
-  static async open(path: string): Promise<ChdbTransport> {
+  /**
+   * Opens the data directory. `serverSettings` configure the embedded engine itself (what a server
+   * takes from its config file: `max_server_memory_usage`, `background_pool_size`...); they take
+   * effect when the process first opens the directory. ClickHouse ignores names it does not know.
+   */
+  static async open(path: string, serverSettings: ServerSettings = {}): Promise<ChdbTransport> {
     const mod = await loadChdb();
     // A closed session can take a moment to let go of its directory while native calls drain.
     await mod.drainPending?.();
+    const connectionArgs = Object.entries(serverSettings).map(([name, value]) => `--${name}=${value}`);
     let session: ChdbSession;
     try {
-      session = new mod.Session(path);
+      session = new mod.Session(path, { connectionArgs });
     } catch (e) {
+      const settings = connectionArgs.length
+        ? `; check the server settings given (chdbSettings: ${connectionArgs.join(' ')})`
+        : '';
       throw new StorageError(
         'UNAVAILABLE',
-        `chdb could not open ${path}: ${(e as Error).message} (chdb runs one data directory per process)`,
+        `chdb could not open ${path}: ${(e as Error).message} (chdb runs one data directory per process${settings})`,
         true,
         { cause: e },
       );
@@ -179,7 +192,8 @@ export class ChdbTransport implements ClickHouseTransport {
     for (const name of readdirSync(files)) {
       if (!name.startsWith(`${process.pid}-`)) rmSync(join(files, name), { force: true });
     }
-    return new ChdbTransport(mod, session, path, session.connection !== undefined ? loadNative() : undefined);
+    const native = session.connection !== undefined ? loadNative() : undefined;
+    return new ChdbTransport(mod, session, path, native, connectionArgs);
   }
 
   async command(sql: string, settings?: Settings): Promise<void> {
@@ -193,7 +207,7 @@ export class ChdbTransport implements ClickHouseTransport {
   }
 
   async query(sql: string, format: string): Promise<Buffer> {
-    this.toolSession ??= new this.mod.Session(this.path);
+    this.toolSession ??= this.newSession();
     const u8 = (await this.toolSession.queryAsync(sql, { format })).bytes();
     return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
   }
@@ -265,13 +279,18 @@ export class ChdbTransport implements ClickHouseTransport {
     }
   }
 
+  /** Another connection to the same directory (and engine), with the same server settings. */
+  private newSession(): ChdbSession {
+    return new this.mod.Session(this.path, { connectionArgs: this.connectionArgs });
+  }
+
   /** An idle insert session, a new one while there are fewer than the maximum, else the main one. */
   private takeInsertSession(): ChdbSession {
     const idle = this.idleInsertSessions.pop();
     if (idle) return idle;
     if (this.insertSessions < MAX_INSERT_SESSIONS) {
       try {
-        const s = new this.mod.Session(this.path);
+        const s = this.newSession();
         this.insertSessions++;
         return s;
       } catch {

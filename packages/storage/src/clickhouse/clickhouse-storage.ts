@@ -404,7 +404,7 @@ export class ClickHouseStorage implements Storage {
 
   private async connect(): Promise<ClickHouseTransport> {
     const c = this.config;
-    if (c.chdb !== undefined) return ChdbTransport.open(c.chdb);
+    if (c.chdb !== undefined) return ChdbTransport.open(c.chdb, c.chdbSettings);
     // Loaded here, so that memory and chdb users never load the HTTP client.
     let client = c.client;
     if (!client) {

@@ -5,6 +5,15 @@ import type { ClickHouseTransport } from './transport.js';
 
 const ms = z.number().int().min(0);
 
+/** Settings by name; names are spliced into SQL or command-line arguments, so they are checked. */
+function settingsSchema(what: string, example: string, name: RegExp) {
+  return z
+    .record(z.string(), z.union([z.number().finite(), z.string().refine((v) => !v.includes('\u0000'))]))
+    .refine((o) => Object.keys(o).every((k) => name.test(k)), {
+      message: `keys must be ${what}, such as ${example}`,
+    });
+}
+
 /** Options of `clickhouseStorage()`, validated with zod. Exactly one of `url`, `chdb` or `client`. */
 export const clickhouseStorageOptionsSchema = z
   .object({
@@ -61,20 +70,37 @@ export const clickhouseStorageOptionsSchema = z
       .optional(),
     /**
      * MergeTree settings of new topic tables (tables that exist keep theirs: change them with ALTER
-     * TABLE ... MODIFY SETTING). Default: `{ merge_selector_base: 20 }` (fewer rewrites of records by
-     * merges), left out on a ClickHouse that does not know it. `{}` keeps ClickHouse's own defaults.
+     * TABLE ... MODIFY SETTING). Default: DEFAULT_TOPIC_TABLE_SETTINGS (`merge_selector_base: 20`,
+     * `index_granularity_bytes: 1 MiB`, `max_compress_block_size: 256 KiB`: less merge CPU and memory),
+     * each left out on a ClickHouse that does not know it. `{}` keeps ClickHouse's own defaults.
      */
-    topicTableSettings: z
-      .record(z.string(), z.union([z.number().finite(), z.string()]))
-      .refine((o) => Object.keys(o).every((k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)), {
-        message: 'keys must be MergeTree setting names (letters, digits and _), such as merge_selector_base',
-      })
-      .optional(),
+    topicTableSettings: settingsSchema(
+      'MergeTree setting names (letters, digits and _)',
+      'merge_selector_base',
+      /^[A-Za-z_][A-Za-z0-9_]*$/,
+    ).optional(),
+    /**
+     * Embedded ClickHouse only: server settings of the engine (what a server reads from its config
+     * file), e.g. `{ max_server_memory_usage: 1073741824 }` to bound its memory (queries that would go
+     * beyond fail with MEMORY_LIMIT_EXCEEDED) or `{ background_pool_size: 4 }` for more merge threads.
+     * They apply when the process first opens the data directory; names ClickHouse does not know are
+     * ignored, a bad value fails the open.
+     */
+    chdbSettings: settingsSchema(
+      'ClickHouse server setting names (letters, digits, _ and . for nested ones)',
+      'max_server_memory_usage',
+      /^[A-Za-z_][A-Za-z0-9_.]*$/,
+    ).optional(),
     /** non_replicated_deduplication_window of new topic tables: insert tokens remembered. */
     deduplicationWindow: z.number().int().min(1).default(DEFAULT_DEDUPLICATION_WINDOW),
   })
   .refine((o) => [o.url, o.chdb, o.client].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of url (a ClickHouse server), chdb (a data directory) or client',
+  })
+  .refine((o) => o.chdbSettings === undefined || o.chdb !== undefined, {
+    message:
+      'chdbSettings configure embedded ClickHouse: give them with chdb (a data directory), or set them in the server config',
+    path: ['chdbSettings'],
   });
 
 export type ClickHouseStorageOptions = z.input<typeof clickhouseStorageOptionsSchema>;
