@@ -33,6 +33,7 @@ type Key =
   | 'lingerMs'
   | 'partitions'
   | 'topicConfig'
+  | 'chdbSettings'
   | 'autoCreateTopics'
   | 'groupInitialRebalanceDelayMs'
   | 'logLevel'
@@ -118,6 +119,14 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     env: 'KCH_TOPIC_CONFIG',
     value: '<key=value>',
     help: 'topic config default, e.g. retention.ms=86400000; repeat the flag (env: comma-separated)',
+    multiple: true,
+  },
+  {
+    key: 'chdbSettings',
+    flag: 'chdb-setting',
+    env: 'KCH_CHDB_SETTINGS',
+    value: '<name=value>',
+    help: 'server setting of embedded ClickHouse, e.g. max_server_memory_usage=2147483648 (a ceiling on its memory); repeat the flag (env: comma-separated)',
     multiple: true,
   },
   {
@@ -237,34 +246,49 @@ export function parseStorageSpec(value: string, cwd = process.cwd()): StorageSpe
   return `unknown storage ${JSON.stringify(v)}: use memory, chdb:<dir> (embedded ClickHouse) or a ClickHouse server URL such as http://default:password@localhost:8123`;
 }
 
-/** Topic config defaults: `k=v` strings (flags, env), a list of them, or an object (config file). */
-const topicConfig = z.preprocess(
-  (v) => {
-    if (v === undefined) return v;
-    const entries: [string, string][] = [];
-    const add = (s: unknown) => {
-      if (typeof s !== 'string') return false;
-      for (const part of s.split(',')) {
-        const p = part.trim();
-        if (p === '') continue;
-        const i = p.indexOf('=');
-        if (i <= 0) return false;
-        entries.push([p.slice(0, i).trim(), p.slice(i + 1).trim()]);
-      }
-      return true;
-    };
-    if (typeof v === 'string') return add(v) ? Object.fromEntries(entries) : v;
-    if (Array.isArray(v)) return v.every(add) ? Object.fromEntries(entries) : v;
-    if (typeof v === 'object' && v !== null)
-      return Object.fromEntries(
-        Object.entries(v).map(([k, x]) => [k, typeof x === 'number' ? String(x) : x]),
-      );
-    return v;
-  },
-  z.record(z.string().min(1), z.string({ error: 'values must be strings, e.g. "86400000"' }), {
-    error: 'must be key=value pairs, e.g. retention.ms=86400000',
-  }),
-);
+/**
+ * Settings by name: `k=v` strings (flags, env), a list of them, or an object (config file); values stay
+ * strings. `example` shows a pair in the error.
+ */
+function keyValuePairs(example: string) {
+  return z.preprocess(
+    (v) => {
+      if (v === undefined) return v;
+      const entries: [string, string][] = [];
+      const add = (s: unknown) => {
+        if (typeof s !== 'string') return false;
+        for (const part of s.split(',')) {
+          const p = part.trim();
+          if (p === '') continue;
+          const i = p.indexOf('=');
+          if (i <= 0) return false;
+          entries.push([p.slice(0, i).trim(), p.slice(i + 1).trim()]);
+        }
+        return true;
+      };
+      if (typeof v === 'string') return add(v) ? Object.fromEntries(entries) : v;
+      if (Array.isArray(v)) return v.every(add) ? Object.fromEntries(entries) : v;
+      if (typeof v === 'object' && v !== null)
+        return Object.fromEntries(
+          Object.entries(v).map(([k, x]) => [k, typeof x === 'number' ? String(x) : x]),
+        );
+      return v;
+    },
+    z.record(
+      z.string().min(1),
+      z.string({ error: `values must be strings, e.g. "${example.split('=')[1]}"` }),
+      {
+        error: `must be key=value pairs, e.g. ${example}`,
+      },
+    ),
+  );
+}
+
+/** Topic config defaults. */
+const topicConfig = keyValuePairs('retention.ms=86400000');
+
+/** Server settings of embedded ClickHouse (`clickhouseStorage({ chdbSettings })`). */
+const chdbSettings = keyValuePairs('max_server_memory_usage=2147483648');
 
 /**
  * Structured options come as JSON in the config file, or as JSON text in a flag or an environment
@@ -381,6 +405,7 @@ export const brokerCommandSchema = z
     lingerMs: wholeNumber(0, 60_000, 'a number of milliseconds from 0 to 60000').optional(),
     partitions: wholeNumber(1, 100_000, 'a whole number of partitions, 1 or more').default(1),
     topicConfig: topicConfig.default({}),
+    chdbSettings: chdbSettings.default({}),
     autoCreateTopics: boolean.default(true),
     groupInitialRebalanceDelayMs: wholeNumber(
       0,
@@ -418,6 +443,14 @@ export const brokerCommandSchema = z
         path: ['tables'],
         message:
           'tables are ClickHouse tables: they need --storage chdb:<dir> or a ClickHouse URL, not memory',
+      });
+    }
+    if (Object.keys(o.chdbSettings).length > 0 && o.storage.kind !== 'chdb') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chdbSettings'],
+        message:
+          'configures embedded ClickHouse: it needs --storage chdb:<dir>; a ClickHouse server takes its settings from its own config',
       });
     }
     if (o.views.length > 0 && o.storage.kind === 'memory') {

@@ -9,7 +9,10 @@ import {
 import type { StorageSpec } from './options.js';
 
 /** The storage a `--storage` spec names. Nothing is opened yet (createBroker opens it). */
-export function createStorage(spec: StorageSpec, options: { database: string; lingerMs?: number }): Storage {
+export function createStorage(
+  spec: StorageSpec,
+  options: { database: string; lingerMs?: number; chdbSettings?: Record<string, string> },
+): Storage {
   const common = {
     database: options.database,
     ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
@@ -18,7 +21,7 @@ export function createStorage(spec: StorageSpec, options: { database: string; li
     case 'memory':
       return memoryStorage();
     case 'chdb':
-      return clickhouseStorage({ chdb: spec.dir, ...common });
+      return clickhouseStorage({ chdb: spec.dir, chdbSettings: options.chdbSettings, ...common });
     case 'url':
       return clickhouseStorage({ url: spec.url, ...common });
   }

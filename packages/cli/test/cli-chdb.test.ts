@@ -50,6 +50,8 @@ describe('kch broker on embedded ClickHouse, and kch sql', () => {
       `chdb:${dir}`,
       '--admin-token',
       TOKEN,
+      '--chdb-setting',
+      'background_pool_size=3',
     ]);
     const producer = kafkaOf(kch).producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -73,6 +75,12 @@ describe('kch broker on embedded ClickHouse, and kch sql', () => {
       /storage {3}embedded ClickHouse \(chdb\) in .*kch-cli-chdb-.*, database kafka/,
     );
     expect(kch.stdout()).toContain(`kch sql --admin-url ${kch.adminUrl} --token <token> 'SELECT`);
+  });
+
+  it('hands --chdb-setting to the embedded engine', async () => {
+    const r = await sql(["SELECT value FROM system.server_settings WHERE name = 'background_pool_size'"]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('3\n');
   });
 
   it('returns the rows of a produced topic, TabSeparated by default', async () => {

@@ -66,6 +66,34 @@ describe('kch broker options', () => {
     });
   });
 
+  it('passes --chdb-setting pairs to embedded ClickHouse, and refuses them for other storages', () => {
+    const { options } = resolveBrokerOptions(
+      { 'chdb-setting': ['max_server_memory_usage=2147483648', 'background_pool_size=4'] },
+      {},
+      '/somewhere',
+    );
+    expect(options.chdbSettings).toEqual({
+      max_server_memory_usage: '2147483648',
+      background_pool_size: '4',
+    });
+    expect(
+      resolveBrokerOptions({}, { KCH_CHDB_SETTINGS: 'background_pool_size=4' }, '/somewhere').options
+        .chdbSettings,
+    ).toEqual({ background_pool_size: '4' });
+    expect(() =>
+      resolveBrokerOptions(
+        { storage: 'memory', 'chdb-setting': ['background_pool_size=4'] },
+        {},
+        '/somewhere',
+      ),
+    ).toThrow(
+      /--chdb-setting "background_pool_size=4": configures embedded ClickHouse: it needs --storage chdb:<dir>/,
+    );
+    expect(() =>
+      resolveBrokerOptions({ 'chdb-setting': ['background_pool_size'] }, {}, '/somewhere'),
+    ).toThrow(/must be key=value pairs, e\.g\. max_server_memory_usage=2147483648/);
+  });
+
   it('reads the config file from KCH_CONFIG', () => {
     const file = configFile({ storage: 'memory', partitions: 4 });
     const { options } = resolveBrokerOptions({}, { KCH_CONFIG: file });

@@ -199,7 +199,11 @@ async function start(
     return code;
   };
 
-  const storage = createStorage(options.storage, { database: options.database, lingerMs: options.lingerMs });
+  const storage = createStorage(options.storage, {
+    database: options.database,
+    lingerMs: options.lingerMs,
+    chdbSettings: options.chdbSettings,
+  });
   let declared: TableDeclarations;
   try {
     declared = await declareTables(storage, options.tables, options.topics);
