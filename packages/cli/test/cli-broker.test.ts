@@ -1,25 +1,15 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metric, type RunningKch, startKch } from './kch-process.js';
+import { brokerArgs, metric, type RunningKch, startKch } from './kch-process.js';
 
 describe('kch broker on memory storage, in a child process', () => {
   let kch: RunningKch;
   let kafka: Kafka;
 
   beforeAll(async () => {
-    kch = await startKch([
-      'broker',
-      '--port',
-      '0',
-      '--admin-port',
-      '0',
-      '--storage',
-      'memory',
-      '--partitions',
-      '2',
-      '--group-initial-rebalance-delay-ms',
-      '0',
-    ]);
+    kch = await startKch(
+      brokerArgs('memory', '--partitions', '2', '--group-initial-rebalance-delay-ms', '0'),
+    );
     kafka = new Kafka({ clientId: 'cli-test', brokers: [kch.bootstrap], logLevel: logLevel.NOTHING });
   });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metric, type RunningKch, runKch, startKch } from './kch-process.js';
+import { brokerArgs, metric, type RunningKch, runKch, startKch } from './kch-process.js';
 
 const dirs: string[] = [];
 function tempDir(prefix: string): string {
@@ -40,19 +40,9 @@ describe('kch broker on embedded ClickHouse, and kch sql', () => {
 
   beforeAll(async () => {
     const dir = tempDir('kch-cli-chdb-');
-    kch = await startKch([
-      'broker',
-      '--port',
-      '0',
-      '--admin-port',
-      '0',
-      '--storage',
-      `chdb:${dir}`,
-      '--admin-token',
-      TOKEN,
-      '--chdb-setting',
-      'background_pool_size=3',
-    ]);
+    kch = await startKch(
+      brokerArgs(`chdb:${dir}`, '--admin-token', TOKEN, '--chdb-setting', 'background_pool_size=3'),
+    );
     const producer = kafkaOf(kch).producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     await producer.send({

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptionsError, resolveBrokerOptions } from '../src/options.js';
-import { type RunningKch, runKch, startKch } from './kch-process.js';
+import { brokerArgs, type RunningKch, runKch, startKch } from './kch-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-cli-tables-'));
 const TABLES = [
@@ -48,17 +48,7 @@ async function firstRecord(kafka: Kafka, topic: string, groupId: string): Promis
 describe('the tables config', () => {
   let kch: RunningKch;
   const config = join(dir, 'kch.json');
-  const brokerArgs = [
-    'broker',
-    '--port',
-    '0',
-    '--admin-port',
-    '0',
-    '--storage',
-    `chdb:${join(dir, 'data')}`,
-    '--config',
-    config,
-  ];
+  const args = brokerArgs(`chdb:${join(dir, 'data')}`, '--config', config);
   const sql = async (query: string) => {
     const r = await runKch(['sql', '--admin-url', kch.adminUrl!, query]);
     expect(r.stderr).toBe('');
@@ -67,7 +57,7 @@ describe('the tables config', () => {
 
   beforeAll(async () => {
     writeFileSync(config, JSON.stringify({ tables: TABLES }));
-    kch = await startKch(brokerArgs);
+    kch = await startKch(args);
   });
   afterAll(async () => {
     await kch?.stop();
@@ -163,7 +153,7 @@ describe('the tables config', () => {
 
   it('serves records from the table after a restart: the rows re-serialized as JSON', async () => {
     await kch.stop();
-    kch = await startKch(brokerArgs);
+    kch = await startKch(args);
     const kafka = new Kafka({
       clientId: 'tables-test',
       brokers: [kch.bootstrap],

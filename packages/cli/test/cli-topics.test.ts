@@ -10,7 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/command.js';
 import { OptionsError, resolveBrokerOptions } from '../src/options.js';
-import { metric, runKch, startKch } from './kch-process.js';
+import { brokerArgs, metric, runKch, startKch } from './kch-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-cli-topics-'));
 function configFile(content: unknown): string {
@@ -59,17 +59,7 @@ describe('the topics option', () => {
   });
 
   it('creates the declared topics when the broker starts; their invalid records show on /metrics', async () => {
-    const kch = await startKch([
-      'broker',
-      '--port',
-      '0',
-      '--admin-port',
-      '0',
-      '--storage',
-      'memory',
-      '--config',
-      configFile({ topics: { orders } }),
-    ]);
+    const kch = await startKch(brokerArgs('memory', '--config', configFile({ topics: { orders } })));
     try {
       const kafka = new Kafka({ clientId: 'cli-test', brokers: [kch.bootstrap], logLevel: logLevel.NOTHING });
       const admin = kafka.admin();

@@ -20,6 +20,11 @@ function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
+/** `kch broker` arguments for a test: Kafka and admin ports that the system picks, on `storage`. */
+export function brokerArgs(storage: string, ...more: string[]): string[] {
+  return ['broker', '--port', '0', '--admin-port', '0', '--storage', storage, ...more];
+}
+
 export interface KchRun {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type RunningKch, runKch, startKch } from './kch-process.js';
+import { brokerArgs, REPO_ROOT, type RunningKch, runKch, startKch } from './kch-process.js';
 
 const dirs: string[] = [];
 function tempDir(prefix: string): string {
@@ -191,19 +191,7 @@ describe('materialized views through kch views and the config', () => {
   let kch: RunningKch;
   let producer: Producer;
 
-  const args = () => [
-    'broker',
-    '--port',
-    '0',
-    '--admin-port',
-    '0',
-    '--storage',
-    `chdb:${dir}`,
-    '--admin-token',
-    TOKEN,
-    '--config',
-    config,
-  ];
+  const args = () => brokerArgs(`chdb:${dir}`, '--admin-token', TOKEN, '--config', config);
   const kchAdmin = (command: string, rest: string[], input?: string) =>
     runKch(
       [command, '--admin-url', kch.adminUrl!, '--token', TOKEN, ...rest],
@@ -532,17 +520,7 @@ describe('views without ClickHouse storage', () => {
     const dir = tempDir('kch-views-memory-');
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ views: [CONVERSIONS_VIEW] }));
-    const refused = await runKch([
-      'broker',
-      '--storage',
-      'memory',
-      '--port',
-      '0',
-      '--admin-port',
-      '0',
-      '--config',
-      config,
-    ]);
+    const refused = await runKch(brokerArgs('memory', '--config', config));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(
       'materialized views are ClickHouse tables: they need --storage chdb:<dir> or a ClickHouse URL, not memory',
@@ -560,7 +538,7 @@ describe('views without ClickHouse storage', () => {
     expect(badView.code).toBe(2);
     expect(badView.stderr).toContain('view x y: name: must be a plain ClickHouse identifier');
 
-    const kch = await startKch(['broker', '--storage', 'memory', '--port', '0', '--admin-port', '0']);
+    const kch = await startKch(brokerArgs('memory'));
     try {
       const r = await runKch(['views', 'list', '--admin-url', kch.adminUrl!]);
       expect(r.code).toBe(69);
