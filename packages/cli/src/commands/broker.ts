@@ -198,6 +198,13 @@ async function start(
     io.stderr.write(`kch broker: ${what}: ${startupError(e)}\n`);
     return code;
   };
+  /** A step that needs storage failed: UNAVAILABLE when storage could not be reached. */
+  const storageStepFailed = (what: string, e: unknown): number =>
+    fail(
+      what,
+      e,
+      e instanceof StorageError && e.kind === 'UNAVAILABLE' ? ExitCode.UNAVAILABLE : ExitCode.FAILURE,
+    );
 
   const storage = createStorage(options.storage, {
     database: options.database,
@@ -209,12 +216,7 @@ async function start(
     declared = await declareTables(storage, options.tables, options.topics);
   } catch (e) {
     await storage.close().catch(() => {});
-    const unavailable = e instanceof StorageError && e.kind === 'UNAVAILABLE';
-    return fail(
-      'the tables of the config could not be created',
-      e,
-      unavailable ? ExitCode.UNAVAILABLE : ExitCode.FAILURE,
-    );
+    return storageStepFailed('the tables of the config could not be created', e);
   }
   let broker: Broker;
   try {
@@ -247,12 +249,7 @@ async function start(
     });
   } catch (e) {
     await broker.close().catch(() => {});
-    const unavailable = e instanceof StorageError && e.kind === 'UNAVAILABLE';
-    return fail(
-      'the views of the config could not be created',
-      e,
-      unavailable ? ExitCode.UNAVAILABLE : ExitCode.FAILURE,
-    );
+    return storageStepFailed('the views of the config could not be created', e);
   }
   const metrics = brokerMetrics(broker);
   let admin: AdminServer | null = null;

@@ -113,9 +113,6 @@ async function loadChdb(): Promise<ChdbModule> {
   }
 }
 
-/** Server settings of the embedded engine, by name (`max_server_memory_usage: 1073741824`). */
-export type ServerSettings = Readonly<Record<string, string | number>>;
-
 function settingsClause(settings: Settings | undefined): string {
   if (!settings) return '';
   const parts = Object.entries(settings).map(([k, v]) => {
@@ -167,7 +164,7 @@ export class ChdbTransport implements ClickHouseTransport {
    * takes from its config file: `max_server_memory_usage`, `background_pool_size`...); they take
    * effect when the process first opens the directory. ClickHouse ignores names it does not know.
    */
-  static async open(path: string, serverSettings: ServerSettings = {}): Promise<ChdbTransport> {
+  static async open(path: string, serverSettings: Settings = {}): Promise<ChdbTransport> {
     const mod = await loadChdb();
     // A closed session can take a moment to let go of its directory while native calls drain.
     await mod.drainPending?.();

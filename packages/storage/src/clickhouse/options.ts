@@ -8,7 +8,13 @@ const ms = z.number().int().min(0);
 /** Settings by name; names are spliced into SQL or command-line arguments, so they are checked. */
 function settingsSchema(what: string, example: string, name: RegExp) {
   return z
-    .record(z.string(), z.union([z.number().finite(), z.string().refine((v) => !v.includes('\u0000'))]))
+    .record(
+      z.string(),
+      z.union([
+        z.number().finite(),
+        z.string().refine((v) => !v.includes('\u0000'), 'setting values cannot contain NUL characters'),
+      ]),
+    )
     .refine((o) => Object.keys(o).every((k) => name.test(k)), {
       message: `keys must be ${what}, such as ${example}`,
     });
