@@ -5,12 +5,8 @@
  * kinds of tables. chdb binds one data directory per process; this file has its own, and each test its
  * own databases.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { decodeBatch, type RecordInput } from '@kch/protocol';
-import { Session } from 'chdb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CheckedRecord,
   type ClickHouseStorage,
@@ -21,29 +17,11 @@ import {
   type TopicPartition,
 } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
+import { chdbTestDirectory } from './chdb-directory.js';
 import { batch } from './clickhouse-helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kch-bound-'));
-let sql: Session;
+const { dir, query, track } = chdbTestDirectory('kch-bound-');
 let dbCounter = 0;
-
-beforeAll(() => {
-  // A second connection to the same data directory, as an analyst's would be.
-  sql = new Session(dir);
-});
-afterAll(() => {
-  sql.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function query(text: string): Promise<string> {
-  return (await sql.queryAsync(text, { format: 'TabSeparated' })).text();
-}
-
-const open: ClickHouseStorage[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
 
 /** A storage in its own kch database, and a fresh database for the user's tables. */
 async function setup(
@@ -63,7 +41,7 @@ async function storage(
 ): Promise<ClickHouseStorage> {
   const s = clickhouseStorage({ chdb: dir, database, ...options });
   await s.open();
-  open.push(s);
+  track(s);
   return s;
 }
 

@@ -4,12 +4,8 @@
  * in clickhouse-chdb-contract.test.ts. chdb binds one data directory per process; this file has its own.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CompressionType, TimestampType, writeBatchCrc } from '@kch/protocol';
-import { Session } from 'chdb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ClickHouseStorage,
   type ClickHouseTransport,
@@ -17,36 +13,18 @@ import {
   StorageError,
 } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
+import { chdbTestDirectory } from './chdb-directory.js';
 import { batch, byteExactness, expectSameBatch } from './clickhouse-helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kch-chdb-'));
+const { dir, query, track } = chdbTestDirectory('kch-chdb-');
 const DB = 'kafka';
-let sql: Session;
-
-beforeAll(() => {
-  // A second connection to the same data directory, as an analyst's would be.
-  sql = new Session(dir);
-});
-afterAll(() => {
-  sql.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function query(text: string): Promise<string> {
-  return (await sql.queryAsync(text, { format: 'TabSeparated' })).text();
-}
-
-const open: ClickHouseStorage[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
 
 async function storage(
   options: Partial<Parameters<typeof clickhouseStorage>[0]> = {},
 ): Promise<ClickHouseStorage> {
   const s = clickhouseStorage({ chdb: dir, database: DB, ...options });
   await s.open();
-  open.push(s);
+  track(s);
   return s;
 }
 
@@ -168,10 +146,9 @@ describe('the topic table in SQL', () => {
   });
 
   it('documents its columns and records applied migrations', async () => {
-    await storage();
+    const s = await storage();
     expect(await query(`SELECT version FROM ${DB}._kch_migrations`)).toBe('1\n');
     const t = testTopic(1);
-    const s = open[0]!;
     await s.createTopic(t);
     const create = await query(`SHOW CREATE TABLE ${DB}.\`${t.name}\``);
     expect(create).toContain('ORDER BY (partition, offset)');

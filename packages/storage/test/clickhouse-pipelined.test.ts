@@ -3,35 +3,14 @@
  * one before is still being inserted; outcomes settle in order, and a failure fails the later ones and
  * leaves none of their rows behind.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Session } from 'chdb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ClickHouseStorage, type ClickHouseTransport, clickhouseStorage } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type ClickHouseTransport, clickhouseStorage } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
+import { chdbTestDirectory } from './chdb-directory.js';
 import { batch } from './clickhouse-helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kch-chdb-pipe-'));
+const { dir, query, track } = chdbTestDirectory('kch-chdb-pipe-');
 const DB = 'kafka';
-let sql: Session;
-
-beforeAll(() => {
-  sql = new Session(dir);
-});
-afterAll(() => {
-  sql.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const open: ClickHouseStorage[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-
-async function query(text: string): Promise<string> {
-  return (await sql.queryAsync(text, { format: 'TabSeparated' })).text();
-}
 
 /** Holds the first topic insert until `release`, then fails it; other inserts go through. */
 function gated() {
@@ -61,7 +40,7 @@ describe('pipelined appends (chdb)', () => {
   it('inserts the next append of a partition while one runs, and settles them in order', async () => {
     const s = clickhouseStorage({ chdb: dir, database: DB, lingerMs: 0 });
     await s.open();
-    open.push(s);
+    track(s);
     expect(s.appendsInFlight).toBe(2);
     const t = testTopic(1);
     await s.createTopic(t);
@@ -84,7 +63,7 @@ describe('pipelined appends (chdb)', () => {
       wrapTransport: wrap,
     });
     await s.open();
-    open.push(s);
+    track(s);
     const t = testTopic(1);
     await s.createTopic(t);
     const tp = { topic: t.name, partition: 0 };

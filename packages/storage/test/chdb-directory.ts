@@ -1,0 +1,43 @@
+/**
+ * The chdb data directory of one test file (chdb binds one per process): made before the file's tests,
+ * removed after them, with a second connection to it for `query`, as an analyst's would be, and the
+ * storages handed to `track` closed after each test.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Session } from 'chdb';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { ClickHouseStorage } from '../src/index.js';
+
+export interface ChdbTestDirectory {
+  dir: string;
+  /** Runs SQL on the second connection; the result as TabSeparated text. */
+  query(text: string): Promise<string>;
+  /** Closes `storage` after the current test; returns it. */
+  track(storage: ClickHouseStorage): ClickHouseStorage;
+}
+
+export function chdbTestDirectory(prefix: string): ChdbTestDirectory {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let sql: Session;
+  const open: ClickHouseStorage[] = [];
+  beforeAll(() => {
+    sql = new Session(dir);
+  });
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+  });
+  afterAll(() => {
+    sql.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    query: async (text) => (await sql.queryAsync(text, { format: 'TabSeparated' })).text(),
+    track: (storage) => {
+      open.push(storage);
+      return storage;
+    },
+  };
+}
