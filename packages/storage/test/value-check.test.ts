@@ -27,11 +27,9 @@ import {
 function plain(v: JsonValue): unknown {
   if (v instanceof JsonNumber) return Number(v.text);
   if (Array.isArray(v)) return v.map(plain);
-  if (v instanceof JsonObject) {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of v.members) o[k] = plain(x);
-    return o;
-  }
+  // fromEntries defines own properties, as JSON.parse does: `o[k] =` would make a member named
+  // __proto__ the object's prototype instead.
+  if (v instanceof JsonObject) return Object.fromEntries(v.members.map(([k, x]) => [k, plain(x)]));
   return v;
 }
 
@@ -50,6 +48,9 @@ describe('parseJson', () => {
     expect((members[0]![1] as JsonNumber).text).toBe('18446744073709551615');
     expect((members[1]![1] as JsonNumber[]).map((n) => n.text)).toEqual(['1.50', '-0e3']);
     expect(members[2]![1]).toBe('xé😀');
+    // A member named __proto__ is a member like any other (fast-check found it, seed 1168589607).
+    const proto = '{"":[{"__proto__":0}]}';
+    expect(plain(parseJson(proto))).toEqual(JSON.parse(proto));
   });
 
   it('refuses what JSON.parse refuses, and lone surrogates and deep nesting too', () => {
