@@ -55,6 +55,8 @@ const broker = await createBroker({
   storage,
   logger: silentLogger,
   ...(opts.tailCacheBytes ? { tailCacheBytes: opts.tailCacheBytes } : {}),
+  // Broker options to try the same way, e.g. KCH_BENCH_BROKER_OPTIONS='{"queuedMaxRequestBytes":33554432}'.
+  ...(JSON.parse(process.env.KCH_BENCH_BROKER_OPTIONS ?? '{}') as Record<string, unknown>),
 });
 
 // Broker-side latency of Produce requests (decode to response encoded), without the client's linger.

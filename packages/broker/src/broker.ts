@@ -42,6 +42,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.context.config;
   }
 
+  /** Bytes of requests read and not yet answered, across connections (bounded by queuedMaxRequestBytes). */
+  get queuedRequestBytes(): number {
+    return this.server.requestMemory.bytes;
+  }
+
   /** Where clients connect, once listening. */
   get listeningOn(): { host: string; port: number } | undefined {
     return this.address;

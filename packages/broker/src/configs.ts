@@ -17,6 +17,7 @@ import { KafkaProtocolError } from '@kch/protocol';
 import { jsonSchemaProblem } from './ingest/value-schemas.js';
 import { topicNameError } from './log/topic-names.js';
 import type { BrokerConfig } from './options.js';
+import { DEFAULT_QUEUED_MAX_REQUEST_BYTES } from './server/request-memory.js';
 
 export type ConfigType =
   | 'boolean'
@@ -449,6 +450,7 @@ const BROKER_CONFIGS: readonly BrokerConfigDefinition[] = [
   { name: 'num.partitions', type: 'int', defaultValue: '1', value: (b) => String(b.config.defaultPartitions), doc: 'Partitions of auto-created topics and of CreateTopics with -1 (defaultPartitions).' },
   { name: 'offsets.retention.minutes', type: 'int', defaultValue: '10080', value: (b) => String(Math.floor(b.config.offsetsRetentionMs / 60_000)), doc: 'How long committed offsets of an empty group are kept (offsetsRetentionMs).' },
   { name: 'process.roles', type: 'list', defaultValue: '', value: () => 'broker,controller', doc: 'kch is broker and controller in one process.' },
+  { name: 'queued.max.request.bytes', type: 'long', defaultValue: String(DEFAULT_QUEUED_MAX_REQUEST_BYTES), value: (b) => String(b.config.queuedMaxRequestBytes), doc: 'Bytes of requests read and not yet answered at which the broker stops reading from its connections (queuedMaxRequestBytes).' },
   { name: 'socket.request.max.bytes', type: 'int', defaultValue: '104857600', value: (b) => String(b.config.maxRequestSize), doc: 'Largest request accepted; larger ones close the connection (maxRequestSize).' },
 ];
 

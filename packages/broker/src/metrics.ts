@@ -285,6 +285,12 @@ export class BrokerMetrics {
     ),
   );
   // Read at scrape time.
+  private readonly queuedRequestBytes = this.registry.register(
+    new Gauge(
+      'kch_queued_request_bytes',
+      'Bytes of requests read and not yet answered; at queued.max.request.bytes the broker stops reading.',
+    ),
+  );
   private readonly topics = this.registry.register(new Gauge('kch_topics', 'Topics.'));
   private readonly partitions = this.registry.register(new Gauge('kch_partitions', 'Partitions.'));
   private readonly groupMembers = this.registry.register(
@@ -435,6 +441,7 @@ export class BrokerMetrics {
       }
     }
     for (const [topic, set] of this.produced) for (const p of set) await endOffset(topic, p);
+    this.queuedRequestBytes.set({}, this.broker.queuedRequestBytes);
     const mem = process.memoryUsage();
     this.rss.set({}, mem.rss);
     this.heap.set({}, mem.heapUsed);

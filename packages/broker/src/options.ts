@@ -4,6 +4,7 @@ import { TABLE_FORMATS } from './configs.js';
 import { isStandardSchema, type StandardSchemaV1 } from './ingest/value-schemas.js';
 import { declaredTopicsProblem } from './log/declared-topics.js';
 import type { Logger } from './logger.js';
+import { DEFAULT_QUEUED_MAX_REQUEST_BYTES } from './server/request-memory.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -72,6 +73,14 @@ export const brokerOptionsSchema = z.object({
   messageMaxBytes: positiveInt.default(1024 * 1024 + 12),
   /** Requests of one connection being processed at once before reading from it pauses. */
   maxInFlightRequestsPerConnection: positiveInt.default(100),
+  /**
+   * Bytes of requests read and not yet answered, across all connections, at which the broker stops
+   * reading from every connection until answers free some (queued.max.request.bytes). Produce
+   * requests hold their bytes until their records are stored, so this bounds the memory a producer
+   * faster than storage can take. Kafka's default is no bound; kch's leaves room for two full
+   * group-commit inserts and the requests gathering for the next.
+   */
+  queuedMaxRequestBytes: positiveInt.default(DEFAULT_QUEUED_MAX_REQUEST_BYTES),
 
   /** Bounds on the session timeout a consumer may ask for (group.min/max.session.timeout.ms). */
   groupMinSessionTimeoutMs: positiveInt.default(6_000),

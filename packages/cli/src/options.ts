@@ -35,6 +35,8 @@ type Key =
   | 'topicConfig'
   | 'chdbSettings'
   | 'autoCreateTopics'
+  | 'tailCacheBytes'
+  | 'queuedMaxRequestBytes'
   | 'groupInitialRebalanceDelayMs'
   | 'logLevel'
   | 'adminHost'
@@ -135,6 +137,20 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     env: 'KCH_AUTO_CREATE_TOPICS',
     value: 'true|false',
     help: 'create topics that clients ask for (default true)',
+  },
+  {
+    key: 'tailCacheBytes',
+    flag: 'tail-cache-bytes',
+    env: 'KCH_TAIL_CACHE_BYTES',
+    value: '<bytes>',
+    help: 'memory for recent batches, so tail consumers never wait on storage (default 268435456, 256 MiB)',
+  },
+  {
+    key: 'queuedMaxRequestBytes',
+    flag: 'queued-max-request-bytes',
+    env: 'KCH_QUEUED_MAX_REQUEST_BYTES',
+    value: '<bytes>',
+    help: 'bytes of requests read and not yet answered at which the broker stops reading from clients until storage catches up (queued.max.request.bytes; default 67108864, 64 MiB)',
   },
   {
     key: 'groupInitialRebalanceDelayMs',
@@ -407,6 +423,12 @@ export const brokerCommandSchema = z
     topicConfig: topicConfig.default({}),
     chdbSettings: chdbSettings.default({}),
     autoCreateTopics: boolean.default(true),
+    tailCacheBytes: wholeNumber(1, Number.MAX_SAFE_INTEGER, 'a whole number of bytes, 1 or more').optional(),
+    queuedMaxRequestBytes: wholeNumber(
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'a whole number of bytes, 1 or more',
+    ).optional(),
     groupInitialRebalanceDelayMs: wholeNumber(
       0,
       300_000,

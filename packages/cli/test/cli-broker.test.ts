@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerArgs, metric, type RunningKch, startKch } from './kch-process.js';
 
@@ -8,7 +8,15 @@ describe('kch broker on memory storage, in a child process', () => {
 
   beforeAll(async () => {
     kch = await startKch(
-      brokerArgs('memory', '--partitions', '2', '--group-initial-rebalance-delay-ms', '0'),
+      brokerArgs(
+        'memory',
+        '--partitions',
+        '2',
+        '--group-initial-rebalance-delay-ms',
+        '0',
+        '--queued-max-request-bytes',
+        '33554432',
+      ),
     );
     kafka = new Kafka({ clientId: 'cli-test', brokers: [kch.bootstrap], logLevel: logLevel.NOTHING });
   });
@@ -34,6 +42,29 @@ describe('kch broker on memory storage, in a child process', () => {
       .map((l) => JSON.parse(l))
       .find((l) => l.msg === 'listening');
     expect(listening).toMatchObject({ level: 'info', port: kch.kafka.port });
+  });
+
+  it('passes --queued-max-request-bytes to the broker (queued.max.request.bytes)', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { brokers } = await admin.describeCluster();
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.BROKER,
+            name: String(brokers[0]!.nodeId),
+            configNames: ['queued.max.request.bytes'],
+          },
+        ],
+      });
+      expect(resources[0]!.configEntries).toMatchObject([
+        { configName: 'queued.max.request.bytes', configValue: '33554432' },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('answers /healthz with 200 and what it checked', async () => {

@@ -129,6 +129,23 @@ describe('kch broker options', () => {
     expect(message).toContain(`partitions in ${file} (0): must be a whole number of partitions, 1 or more`);
   });
 
+  it('takes the memory bounds (tail cache, queued request bytes) as whole numbers of bytes', () => {
+    const { options } = resolveBrokerOptions(
+      { 'tail-cache-bytes': '134217728' },
+      { KCH_QUEUED_MAX_REQUEST_BYTES: '33554432' },
+    );
+    expect(options.tailCacheBytes).toBe(134217728);
+    expect(options.queuedMaxRequestBytes).toBe(33554432);
+    const unset = resolveBrokerOptions({}, {}).options;
+    // Left to the broker's defaults.
+    expect([unset.tailCacheBytes, unset.queuedMaxRequestBytes]).toEqual([undefined, undefined]);
+    const message = errorOf(() =>
+      resolveBrokerOptions({ 'tail-cache-bytes': '256MiB' }, { KCH_QUEUED_MAX_REQUEST_BYTES: '0' }),
+    );
+    expect(message).toContain('--tail-cache-bytes "256MiB": must be a whole number of bytes, 1 or more');
+    expect(message).toContain('KCH_QUEUED_MAX_REQUEST_BYTES="0": must be a whole number of bytes, 1 or more');
+  });
+
   it('refuses unknown keys and broken JSON in the config file', () => {
     expect(errorOf(() => resolveBrokerOptions({ config: configFile({ prot: 1 }) }, {}))).toMatch(
       /unknown option "prot"; known options are host, port/,

@@ -20,6 +20,7 @@ import {
 } from '@kch/protocol';
 import type { BrokerContext, ServedApi } from '../context.js';
 import type { ConnectionInfo, RequestContext } from '../handler.js';
+import type { RequestMemory } from './request-memory.js';
 
 interface InFlight {
   /** Settles with the response frame chunks, or null when no response is sent. */
@@ -45,6 +46,8 @@ export class Connection {
   constructor(
     private readonly socket: Socket,
     private readonly broker: BrokerContext,
+    /** Shared by the broker's connections: reading stops while requests in flight hold too much. */
+    private readonly memory: RequestMemory,
     private readonly onClose: (c: Connection) => void,
   ) {
     this.info = {
@@ -58,6 +61,8 @@ export class Connection {
     socket.on('error', (e) => this.close(`socket error: ${e.message}`));
     socket.on('close', () => this.close('closed by the client'));
     socket.on('drain', () => this.updateFlow());
+    // A client that connects while the broker's request memory is exhausted waits like the others.
+    this.updateFlow();
   }
 
   get inFlight(): number {
@@ -81,12 +86,16 @@ export class Connection {
     this.updateFlow();
   }
 
-  /** Stops reading while too many requests are in flight or the socket's send buffer is full. */
-  private updateFlow(): void {
+  /**
+   * Stops reading while too many requests of this connection are in flight, the socket's send buffer
+   * is full, or the broker's requests in flight hold queuedMaxRequestBytes; reads again once none is so.
+   */
+  updateFlow(): void {
     if (this.closed || !this.accepting) return;
     const busy =
       this.queue.length >= this.broker.config.maxInFlightRequestsPerConnection ||
-      this.socket.writableNeedDrain;
+      this.socket.writableNeedDrain ||
+      this.memory.exhausted;
     if (busy && !this.socket.isPaused()) this.socket.pause();
     else if (!busy && this.socket.isPaused()) this.socket.resume();
   }
@@ -214,9 +223,12 @@ export class Connection {
     requestBytes: number,
     started: number,
   ): void {
+    // The request's bytes count until it is answered (for Produce: until its records are stored).
+    this.memory.take(requestBytes);
     const entry: InFlight = {
       response: response.then(
         (chunks) => {
+          this.memory.release(requestBytes);
           let bytes = 0;
           if (chunks) for (const c of chunks) bytes += c.length;
           this.broker.events.emit('request', {
@@ -233,6 +245,7 @@ export class Connection {
           return chunks;
         },
         (e: unknown) => {
+          this.memory.release(requestBytes);
           this.broker.logger.error('response could not be built', { error: e, api: header.requestApiKey });
           this.close('internal error while answering');
           return null;

@@ -1,18 +1,27 @@
 import { createServer, type Server } from 'node:net';
 import type { BrokerContext } from '../context.js';
 import { Connection } from './connection.js';
+import { RequestMemory } from './request-memory.js';
 
 /** The TCP listener: one Connection per client socket. */
 export class KafkaServer {
   private server: Server | undefined;
   readonly connections = new Set<Connection>();
+  /** Bytes of requests read and not yet answered, bounded by queuedMaxRequestBytes. */
+  readonly requestMemory: RequestMemory;
 
-  constructor(private readonly broker: BrokerContext) {}
+  constructor(private readonly broker: BrokerContext) {
+    this.requestMemory = new RequestMemory(broker.config.queuedMaxRequestBytes, () => {
+      for (const c of this.connections) c.updateFlow();
+    });
+  }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const server = createServer({ noDelay: true }, (socket) => {
-        const c = new Connection(socket, this.broker, (closed) => this.connections.delete(closed));
+        const c = new Connection(socket, this.broker, this.requestMemory, (closed) =>
+          this.connections.delete(closed),
+        );
         this.connections.add(c);
         this.broker.events.emit('connection', {
           connectionId: c.info.id,

@@ -226,6 +226,10 @@ async function start(
       defaultPartitions: options.partitions,
       topicDefaults: options.topicConfig,
       autoCreateTopics: options.autoCreateTopics,
+      ...(options.tailCacheBytes !== undefined ? { tailCacheBytes: options.tailCacheBytes } : {}),
+      ...(options.queuedMaxRequestBytes !== undefined
+        ? { queuedMaxRequestBytes: options.queuedMaxRequestBytes }
+        : {}),
       groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs,
       topics: declared.topics,
       tableGroups: declared.tableGroups,
