@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector/promises';
 import { createRequire, findSourceMap } from 'node:module';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
 import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
@@ -96,6 +97,10 @@ if (typeof onFlush === 'function') {
 // 10 Hz: with /proc's RSS (anonymous + file-backed) they say where a memory peak lives.
 const newMemPeak = () => ({ heapUsed: 0, arrayBuffers: 0, external: 0, rss: 0, clickhouse: 0, merges: 0 });
 let memPeak = newMemPeak();
+// How late the main thread's event loop ran timers (10 ms resolution), so a phase shows whether
+// the JavaScript side was what held requests up.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const sampleMemory = () => {
   const m = process.memoryUsage();
   memPeak.heapUsed = Math.max(memPeak.heapUsed, m.heapUsed);
@@ -195,7 +200,12 @@ process.on('message', (raw) => {
             memoryUsage: process.memoryUsage(),
             memoryPeak: memPeak,
             tailCacheBytes: broker.context.topics.cache.size,
+            eventLoopDelayMs: {
+              p99: loopDelay.percentile(99) / 1e6,
+              max: loopDelay.max / 1e6,
+            },
           };
+          loopDelay.reset();
           produceMs = [];
           flushes = newFlushAgg();
           memPeak = newMemPeak();

@@ -193,6 +193,8 @@ export interface BrokerCost {
   /** Peak of ClickHouse's MemoryTracking (chdb), and of its merges' share. */
   peakClickhouseMiB: number | null;
   peakMergesMiB: number | null;
+  /** The broker's main-thread event loop delay during the phase (10 ms resolution included). */
+  eventLoopDelayMs: { p99: number; max: number };
   loadavg1: number;
   rssTimeline?: { t: number; rssMiB: number }[];
 }
@@ -432,6 +434,10 @@ async function phase<T extends { records?: number }>(
       ? Math.round((s.memoryPeak.clickhouse / MiB) * 10) / 10
       : null,
     peakMergesMiB: s.memoryPeak?.clickhouse ? Math.round((s.memoryPeak.merges / MiB) * 10) / 10 : null,
+    eventLoopDelayMs: {
+      p99: Math.round(s.eventLoopDelayMs.p99 * 10) / 10,
+      max: Math.round(s.eventLoopDelayMs.max * 10) / 10,
+    },
     loadavg1: Math.round(loadavg()[0]! * 100) / 100,
     ...(opts.timeline ? { rssTimeline: sampler.timeline } : {}),
   };
@@ -523,7 +529,7 @@ function produceResult(
   const ins = broker.inserts;
   const req = broker.produceRequestMs;
   const insertLine = ins
-    ? `\n      broker Produce ms p50 ${req?.p50} p99 ${req?.p99}; ${ins.count} inserts × ${si(ins.avgRows)} rows, ms p50 ${ins.ms?.p50} p99 ${ins.ms?.p99}, queued before insert p50 ${ins.queuedMs?.p50} p99 ${ins.queuedMs?.p99}`
+    ? `\n      broker Produce ms p50 ${req?.p50} p99 ${req?.p99}; ${ins.count} inserts × ${si(ins.avgRows)} rows, ms p50 ${ins.ms?.p50} p99 ${ins.ms?.p99}, queued before insert p50 ${ins.queuedMs?.p50} p99 ${ins.queuedMs?.p99}; event loop delay p99 ${broker.eventLoopDelayMs.p99} max ${broker.eventLoopDelayMs.max} ms`
     : '';
   log(
     `    ${client} -> ${storage} ${size} B ${mode}: ${si(r.recordsPerSec)} rec/s, ${r.valueMiBPerSec} MiB/s, ${lat}; broker ${broker.cores} cores, peak RSS ${broker.peakRssMiB} MiB${r.errors ? `, ${r.errors} ERRORS ${o.error ?? ''}` : ''}${insertLine}`,

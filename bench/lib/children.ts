@@ -94,6 +94,8 @@ export interface BrokerStats {
     merges: number;
   };
   tailCacheBytes: number;
+  /** The main thread's event loop delay (timers run late by this much; 10 ms resolution included). */
+  eventLoopDelayMs: { p99: number; max: number };
 }
 
 export interface BrokerStart {
