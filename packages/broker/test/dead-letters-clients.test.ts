@@ -7,9 +7,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DEAD_LETTER_HEADERS } from '@kch/broker';
-import { type Consumer, type EachMessagePayload, Kafka, logLevel } from 'kafkajs';
+import { type EachMessagePayload, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
+import { consumeMessages } from './helpers/kafkajs.js';
 import { run } from './helpers/run.js';
 import { confluentKafka, PYTHON } from './helpers/tools.js';
 
@@ -30,29 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await b?.close();
 });
-
-/** Reads until `count` messages arrived, then stops the consumer. */
-async function consume(consumer: Consumer, topic: string, count: number): Promise<EachMessagePayload[]> {
-  const got: EachMessagePayload[] = [];
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`only ${got.length} of ${count} messages arrived`)),
-      30_000,
-    );
-    void consumer.run({
-      eachMessage: async (payload) => {
-        got.push(payload);
-        if (got.length >= count) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
-  });
-  await consumer.stop();
-  return got;
-}
 
 const text = (b: Buffer | string | (Buffer | string)[] | null | undefined) =>
   b === null || b === undefined ? null : Array.isArray(b) ? b.map(String) : b.toString();
@@ -103,7 +81,7 @@ describe('dead-letter mode with kafkajs', () => {
 
     const consumer = kafka.consumer({ groupId: 'kj-orders-reader' });
     await consumer.connect();
-    const valid = await consume(consumer, 'kj-orders', 4);
+    const valid = await consumeMessages(consumer, 'kj-orders', 4);
     await consumer.disconnect();
     expect(valid.map((m) => [m.message.offset, text(m.message.key)])).toEqual([
       ['0', 'a'],
@@ -114,7 +92,7 @@ describe('dead-letter mode with kafkajs', () => {
 
     const dlqConsumer = kafka.consumer({ groupId: 'kj-orders-dlq-reader' });
     await dlqConsumer.connect();
-    const dead = await consume(dlqConsumer, 'kj-orders.dlq', 3);
+    const dead = await consumeMessages(dlqConsumer, 'kj-orders.dlq', 3);
     await dlqConsumer.disconnect();
     const headers = (m: EachMessagePayload) =>
       Object.fromEntries(Object.entries(m.message.headers ?? {}).map(([k, v]) => [k, text(v)]));

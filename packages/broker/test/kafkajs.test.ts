@@ -1,16 +1,9 @@
 /** kafkajs, unchanged, against a broker over TCP: admin, producers with every codec, consumer groups. */
 import { CompressionType, compress, decompress } from '@kch/protocol';
-import {
-  type Admin,
-  CompressionCodecs,
-  CompressionTypes,
-  type Consumer,
-  type EachMessagePayload,
-  Kafka,
-  logLevel,
-} from 'kafkajs';
+import { type Admin, CompressionCodecs, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
+import { consumeMessages } from './helpers/kafkajs.js';
 
 // kafkajs ships gzip only and takes other codecs as plugins: these use kch's own codecs.
 const plugin = (type: number) => () => ({
@@ -41,28 +34,6 @@ afterAll(async () => {
   await admin?.disconnect();
   await b?.close();
 });
-
-/** Consumes until `count` messages arrived (or times out), then stops the consumer. */
-async function consumeAll(consumer: Consumer, topic: string, count: number, timeoutMs = 30_000) {
-  const got: EachMessagePayload[] = [];
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`only ${got.length} of ${count} messages arrived`)),
-      timeoutMs,
-    );
-    void consumer.run({
-      eachMessage: async (payload) => {
-        got.push(payload);
-        if (got.length >= count) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
-  });
-  return got;
-}
 
 describe('kafkajs admin', () => {
   it('creates, lists, describes and deletes topics', async () => {
@@ -125,7 +96,7 @@ describe('kafkajs producer', () => {
       await producer.disconnect();
       const consumer = kafka.consumer({ groupId: `g-${name}` });
       await consumer.connect();
-      const got = await consumeAll(consumer, topic, 20);
+      const got = await consumeMessages(consumer, topic, 20);
       await consumer.disconnect();
       expect(got.map((m) => m.message.offset)).toEqual(messages.map((_, i) => String(i)));
       expect(got.map((m) => m.message.key?.toString())).toEqual(messages.map((m) => m.key));

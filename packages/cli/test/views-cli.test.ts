@@ -5,22 +5,14 @@
  * child processes, and the rows checked in the views' tables. The SQL here is the SQL of the page (a
  * test below checks that the page holds it verbatim).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerArgs, REPO_ROOT, type RunningKch, runKch, startKch } from './kch-process.js';
+import { tempDirs } from './temp-dirs.js';
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 const TOKEN = 'views-test-token';
 const CDC_TOPIC = 'dbserver1.inventory.customers';
@@ -220,8 +212,8 @@ describe('materialized views through kch views and the config', () => {
 
   beforeAll(async () => {
     dir = tempDir('kch-views-cli-');
-    config = join(dir, '..', `${dir.split('/').pop()}-config.json`);
-    dirs.push(config);
+    // Outside the data directory, which ClickHouse owns.
+    config = join(tempDir('kch-views-cli-config-'), 'config.json');
     writeFileSync(config, CONFIG);
     kch = await startKch(args());
     producer = new Kafka({
