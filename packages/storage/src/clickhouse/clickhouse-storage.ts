@@ -193,6 +193,16 @@ interface EncodedRows {
   insert(chunk: Buffer, rows: number): Promise<void>;
 }
 
+/**
+ * Folds what `bytes` of `records` records weighed into the topic's bytes-per-record estimate (the
+ * newest sample weighing `weight`). Nothing to learn from no records: empty batches alone would make
+ * the estimate NaN, and every read sized by it would fail.
+ */
+function noteRecordSize(t: TopicState, bytes: number, records: number, weight: number): void {
+  if (records <= 0) return;
+  t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * (1 - weight) + (bytes / records) * weight));
+}
+
 function closedError(): StorageError {
   return new StorageError('UNAVAILABLE', 'the ClickHouse storage is closed', false);
 }
@@ -994,11 +1004,12 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       }
       cursor = after;
     }
-    if (total > 0) {
-      const records = out.reduce((n, b) => n + b.recordCount, 0);
-      if (records > 0)
-        t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * 0.5 + (total / records) * 0.5));
-    }
+    noteRecordSize(
+      t,
+      total,
+      out.reduce((n, b) => n + b.recordCount, 0),
+      0.5,
+    );
     return out;
   }
 
@@ -1327,8 +1338,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       p.inFlight--;
       if (error === null && earlierOk) {
         p.nextOffset = next;
-        if (records > 0)
-          t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * 0.8 + (bytes / records) * 0.2));
+        noteRecordSize(t, bytes, records, 0.2);
         return;
       }
       // This insert failed, or an earlier one of the partition did: rows from `from` on may be in
@@ -1454,10 +1464,12 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       if (total >= maxBytes) break;
       cursor = next;
     }
-    if (out.length > 0) {
-      const records = out.reduce((n, b) => n + b.recordCount, 0);
-      t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * 0.5 + (total / records) * 0.5));
-    }
+    noteRecordSize(
+      t,
+      total,
+      out.reduce((n, b) => n + b.recordCount, 0),
+      0.5,
+    );
     return out;
   }
 
