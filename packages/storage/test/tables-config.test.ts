@@ -18,8 +18,24 @@ describe('parseTablesConfig', () => {
     expect(t!.raw_message).toBe(false);
   });
 
+  it('reads data_format in any case as the format kch.format names (broker and storage agree)', () => {
+    const formats = parseTablesConfig(
+      ['csv', 'TSV', 'tabseparated', 'jsonEachRow'].map((data_format, i) => ({
+        name: `t${i}`,
+        columns: [{ name: 'a', type: 'UInt8' }],
+        topics: [`topic${i}`],
+        data_format,
+      })),
+    ).map((t) => t.data_format);
+    expect(formats).toEqual(['CSV', 'TabSeparated', 'TabSeparated', 'JSONEachRow']);
+  });
+
   it.each([
     [[{ name: 'x', columns: [], topics: ['a'] }], 'tables[0].columns: a table needs at least one column'],
+    [
+      [{ name: 'x', columns: [{ name: 'a', type: 'UInt8' }], topics: ['a'], data_format: 'Avro' }],
+      'tables[0].data_format: must be JSONEachRow, CSV or TabSeparated (TSV), not "Avro"',
+    ],
     [[{ name: 'x', columns: [{ name: 'a', type: 'UInt8' }] }], 'tables[0].topics'],
     [
       [{ name: 'a.b.c', columns: [{ name: 'a', type: 'UInt8' }], topics: ['t'] }],

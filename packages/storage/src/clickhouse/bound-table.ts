@@ -24,6 +24,14 @@ const FORMATS: Record<string, BoundFormat> = {
   tsv: 'TabSeparated',
 };
 
+/** The format a `kch.format` value names, in any case (`tsv` is TabSeparated); null when none. */
+export function boundFormat(name: string): BoundFormat | null {
+  return FORMATS[name.trim().toLowerCase()] ?? null;
+}
+
+/** What `kch.format` accepts, for messages. */
+export const BOUND_FORMATS_TEXT = 'JSONEachRow, CSV or TabSeparated (TSV)';
+
 /** Where a topic's records live when it is bound to a table. */
 export interface Binding {
   database: string;
@@ -65,12 +73,9 @@ export function bindingOf(configs: Record<string, string>, defaultDatabase: stri
   }
   let f: BoundFormat = 'JSONEachRow';
   if (format !== undefined) {
-    const known = FORMATS[format.trim().toLowerCase()];
-    if (!known) {
-      throw invalid(
-        `${FORMAT_CONFIG} must be JSONEachRow, CSV or TabSeparated (TSV), not ${JSON.stringify(format)}`,
-      );
-    }
+    const known = boundFormat(format);
+    if (!known)
+      throw invalid(`${FORMAT_CONFIG} must be ${BOUND_FORMATS_TEXT}, not ${JSON.stringify(format)}`);
     f = known;
   }
   return { database: name[0], table: name[1], quoted: tableName(name[0], name[1]), format: f };

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../storage.js';
-import { splitTableName } from './bound-table.js';
+import { BOUND_FORMATS_TEXT, boundFormat, splitTableName } from './bound-table.js';
 import { ident, tableName } from './sql.js';
 
 /** Columns kch adds to a table it creates, named as the ClickHouse Kafka engine's virtual columns. */
@@ -55,8 +55,16 @@ export const integrationTableSchema = z
           .filter((t) => t !== ''),
       ),
     ]),
-    /** The records' format (kafka_format): JSONEachRow, CSV or TabSeparated. */
-    data_format: z.string().trim().min(1).default('JSONEachRow'),
+    /** The records' format (kafka_format): JSONEachRow, CSV or TabSeparated (TSV), in any case. */
+    data_format: z
+      .string()
+      .default('JSONEachRow')
+      .transform((v, ctx) => {
+        const format = boundFormat(v);
+        if (format) return format;
+        ctx.addIssue({ code: 'custom', message: `must be ${BOUND_FORMATS_TEXT}, not ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }),
     /** A consumer group whose offsets kch keeps at the end of the topics (kafka_group_name). */
     group_name: name.optional(),
     /** Partitions of topics kch creates for this table. */
