@@ -1,7 +1,7 @@
 /**
  * The client side of the admin server, for the commands that work through a running broker (`kch sql`,
  * `kch views`): where the server is (--admin-url, KCH_ADMIN_URL, KCH_ADMIN_PORT), its token, the
- * timeout, and what to say when nothing answers.
+ * timeout, what to say when nothing answers, and the SQL they read from stdin (`-`).
  */
 import { ExitCode } from '../command.js';
 import { DEFAULT_ADMIN_PORT } from '../options.js';
@@ -94,4 +94,11 @@ export async function adminRequest(
 /** What to say on 401: the token is missing or wrong. */
 export function tokenMessage(target: AdminTarget): string {
   return `the broker wants its admin token: --token <token> or KCH_ADMIN_TOKEN${target.token ? ' (the one given is wrong)' : ''}`;
+}
+
+/** All of stdin as UTF-8 text (`kch sql -`, `kch views create --select -`). */
+export async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -8,6 +8,7 @@ import {
   ADMIN_CLIENT_USAGE,
   adminRequest,
   adminTarget,
+  readStdin,
   tokenMessage,
 } from '../admin/client.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
@@ -37,12 +38,6 @@ Examples:
 function usageError(io: CliIO, message: string): number {
   io.stderr.write(`kch sql: ${message}\nRun \`kch sql --help\` for the options.\n`);
   return ExitCode.USAGE;
-}
-
-async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 const OPTIONS = {

@@ -10,6 +10,7 @@ import {
   type AdminTarget,
   adminRequest,
   adminTarget,
+  readStdin,
   tokenMessage,
 } from '../admin/client.js';
 import { parseCommandArgs, runCommand, table, toJson, write } from '../client/cli.js';
@@ -75,12 +76,6 @@ const OPTIONS = {
   ...ADMIN_CLIENT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Where a view's rows are, for the list: its TO table, or the engine of the table it keeps. */
 function targetOf(v: ViewInfo): string {
