@@ -39,8 +39,6 @@ export interface FlushObservation {
   durationMs: number;
   /** How long its oldest rows waited before the insert started (linger, or inserts already running). */
   queuedMs: number;
-  /** Inserts of this Flusher already running when it started. */
-  concurrent: number;
   /** The error callers got, when the insert failed. */
   error?: unknown;
 }
@@ -50,8 +48,6 @@ export class Flusher {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private readonly inFlight = new Set<Promise<void>>();
-  /** Bytes of the inserts running now. */
-  private inFlightBytes = 0;
 
   constructor(
     /** Inserts the chunks (whole rows each) as one insert; rejects with the error callers get. */
@@ -63,11 +59,6 @@ export class Flusher {
     /** Inserts that may run at once. */
     private readonly maxInFlight = 1,
   ) {}
-
-  /** Bytes handed in and not yet stored: waiting, and in the inserts running now. */
-  get bytesInFlight(): number {
-    return this.inFlightBytes + (this.pending?.bytes ?? 0);
-  }
 
   /** Resolves when an insert holding `chunk` (`rows` rows) succeeded; rejects with its error otherwise. */
   add(chunk: Buffer, rows = 0): Promise<void> {
@@ -102,10 +93,10 @@ export class Flusher {
     }
     if (this.inFlight.size === 0) {
       // Idle: send at the end of this turn, once the rest of what arrived with it has been added.
+      // (Any insert started meanwhile went through flush(), which cancels this.)
       this.immediate ??= setImmediate(() => {
         this.immediate = null;
-        this.schedule();
-        if (this.pending && this.inFlight.size === 0) this.flush();
+        this.flush();
       });
       return;
     }
@@ -130,16 +121,14 @@ export class Flusher {
     if (!this.pending || this.inFlight.size >= this.maxInFlight) return;
     const batch = this.pending;
     this.pending = null;
-    const running: Promise<void> = this.run(batch, this.inFlight.size).finally(() => {
+    const running: Promise<void> = this.run(batch).finally(() => {
       this.inFlight.delete(running);
-      this.inFlightBytes -= batch.bytes;
       this.schedule();
     });
     this.inFlight.add(running);
-    this.inFlightBytes += batch.bytes;
   }
 
-  private async run(batch: Pending, concurrent: number): Promise<void> {
+  private async run(batch: Pending): Promise<void> {
     const started = performance.now();
     const queuedMs = started - batch.since;
     let error: unknown;
@@ -162,7 +151,6 @@ export class Flusher {
           bytes,
           durationMs,
           queuedMs,
-          concurrent,
           ...(failed ? { error } : {}),
         });
       } catch {
