@@ -6,17 +6,15 @@
  * it would drop the rows of a view that keeps its own table, and a view is a table others may query.
  * To change one, drop it (`kch views drop <name>`) and restart, or create the new one by hand.
  */
-import type { Broker, Logger } from '@kch/broker';
+import type { Broker } from '@kch/broker';
 import type { ViewDefinition } from '@kch/storage';
 import { hasViews } from './storage.js';
 
-export async function createDeclaredViews(
-  broker: Broker,
-  views: readonly ViewDefinition[],
-  options: { autoCreateTopics: boolean; partitions: number; logger: Logger },
-): Promise<void> {
+export async function createDeclaredViews(broker: Broker, views: readonly ViewDefinition[]): Promise<void> {
   if (views.length === 0) return;
-  const { storage, topics } = broker.context;
+  // The topics a view needs are created as the broker creates topics: its own settings and logger.
+  const { storage, topics, logger } = broker.context;
+  const { autoCreateTopics, defaultPartitions } = broker.config;
   if (!hasViews(storage))
     throw new Error(
       `the storage (${storage.name}) has no materialized views: use chdb or a ClickHouse server`,
@@ -24,22 +22,22 @@ export async function createDeclaredViews(
   for (const view of views) {
     // A topic no one created yet is created as a producer's request would create it.
     if (!topics.get(view.topic)) {
-      if (!options.autoCreateTopics)
+      if (!autoCreateTopics)
         throw new Error(
           `view ${view.name}: topic ${view.topic} does not exist (and auto-create-topics is off); declare it in topics or create it first`,
         );
-      await topics.getOrCreate(view.topic, options.partitions);
-      options.logger.info('topic created for a view', { topic: view.topic, view: view.name });
+      await topics.getOrCreate(view.topic, defaultPartitions);
+      logger.info('topic created for a view', { topic: view.topic, view: view.name });
     }
     const { status, view: found } = await storage.ensureView(view);
     if (status === 'different')
-      options.logger.warn('view exists with another definition: kept as it is (drop it to replace it)', {
+      logger.warn('view exists with another definition: kept as it is (drop it to replace it)', {
         view: view.name,
         topic: found.topic,
         select: found.select,
       });
     else
-      options.logger.info(status === 'created' ? 'view created' : 'view exists', {
+      logger.info(status === 'created' ? 'view created' : 'view exists', {
         view: view.name,
         topic: view.topic,
       });

@@ -246,11 +246,7 @@ async function start(
     return fail(`storage could not be opened (${storage.location})`, e, ExitCode.UNAVAILABLE);
   }
   try {
-    await createDeclaredViews(broker, options.views, {
-      autoCreateTopics: options.autoCreateTopics,
-      partitions: options.partitions,
-      logger,
-    });
+    await createDeclaredViews(broker, options.views);
   } catch (e) {
     await broker.close().catch(() => {});
     return storageStepFailed('the views of the config could not be created', e);
