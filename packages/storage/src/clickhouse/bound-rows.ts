@@ -15,6 +15,7 @@ import { StorageError, type StoredBatch } from '../storage.js';
 import type { BoundSchema, VirtualColumn } from './bound-table.js';
 import { decodeUtf8 } from './json-value.js';
 import { RowBinaryReader } from './rowbinary.js';
+import { DATETIME64_MS_MAX, DATETIME64_MS_MIN } from './schema.js';
 import { arrayLiteral, csvString, stripLineEnd } from './text-row.js';
 import type { TsvWriter } from './tsv.js';
 import { unwrapType } from './value-check.js';
@@ -22,7 +23,7 @@ import { unwrapType } from './value-check.js';
 // -------------------------------------------------------------------------------------- append
 
 /** Timestamps DateTime64 holds (1900-01-01 .. 2299-12-31) and DateTime holds (1970 .. 2106), in ms. */
-const DATETIME64_RANGE: readonly [number, number] = [-2208988800000, 10413791999999];
+const DATETIME64_RANGE: readonly [number, number] = [DATETIME64_MS_MIN, DATETIME64_MS_MAX];
 const DATETIME_RANGE: readonly [number, number] = [0, 4294967295000];
 
 interface RecordFields {

@@ -57,6 +57,8 @@ import {
 import { EMPTY_BATCH_BYTES, emptyBatch, encodeRowGroup, groupRows, writeBatchRows } from './records.js';
 import { RowBinaryReader, readInt64 } from './rowbinary.js';
 import {
+  DATETIME64_MS_MAX,
+  DATETIME64_MS_MIN,
   DEFAULT_TOPIC_TABLE_SETTINGS,
   GROUP_OFFSETS_TABLE,
   MIGRATIONS,
@@ -100,9 +102,6 @@ import {
   type ViewInfo,
 } from './views.js';
 
-/** Record timestamps DateTime64(3) can hold (1900-01-01 .. 2299-12-31), as in schema.ts. */
-const MIN_TIMESTAMP = -2208988800000;
-const MAX_TIMESTAMP = 10413791999999;
 const PRODUCER_BATCHES_KEPT = 5;
 const READ_COLUMNS = TOPIC_READ_COLUMNS.map(ident).join(', ');
 const CONTROL_BIT = 5;
@@ -1478,8 +1477,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     timestamp: number,
   ): Promise<{ offset: number; timestamp: number } | null> {
     const { t, p } = await this.partition(tp);
-    if (timestamp > MAX_TIMESTAMP) return null;
-    const ts = Math.max(MIN_TIMESTAMP, Math.floor(timestamp));
+    if (timestamp > DATETIME64_MS_MAX) return null;
+    const ts = Math.max(DATETIME64_MS_MIN, Math.floor(timestamp));
     const what = `look up ${tp.topic}-${tp.partition} by timestamp`;
     if (t.bound) {
       const s = await this.boundSchema(t);

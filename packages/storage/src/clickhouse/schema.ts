@@ -25,11 +25,14 @@ export const PRODUCER_IDS_TABLE = '_kch_producer_ids';
 /** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
 export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
 
+/** Timestamps DateTime64 can hold (1900-01-01 .. 2299-12-31), in ms. */
+export const DATETIME64_MS_MIN = -2208988800000;
+export const DATETIME64_MS_MAX = 10413791999999;
+
 // The record timestamp as Kafka defines it: LogAppendTime batches give every record the batch's max
 // timestamp, CreateTime records have base + delta. Clamped to what DateTime64(3) can hold (1900-2299);
 // the exact values stay in batch_timestamp and timestamp_delta.
-const RECORD_TIMESTAMP_EXPR =
-  "fromUnixTimestamp64Milli(least(greatest(if(bitTest(batch_attributes, 3), batch_max_timestamp, batch_timestamp + timestamp_delta), -2208988800000), 10413791999999), 'UTC')";
+const RECORD_TIMESTAMP_EXPR = `fromUnixTimestamp64Milli(least(greatest(if(bitTest(batch_attributes, 3), batch_max_timestamp, batch_timestamp + timestamp_delta), ${DATETIME64_MS_MIN}), ${DATETIME64_MS_MAX}), 'UTC')`;
 
 /**
  * Columns of a topic table. The first six are what SQL users read; the rest are what it takes to
