@@ -14,6 +14,7 @@ import { decodeBatch, encodeRecordBatchSync, type RecordInput, TimestampType } f
 import { StorageError, type StoredBatch } from '../storage.js';
 import type { BoundSchema, VirtualColumn } from './bound-table.js';
 import { decodeUtf8 } from './json-value.js';
+import { invalidBatch } from './records.js';
 import { RowBinaryReader } from './rowbinary.js';
 import { DATETIME64_MS_MAX, DATETIME64_MS_MIN } from './schema.js';
 import { arrayLiteral, csvString, stripLineEnd } from './text-row.js';
@@ -58,12 +59,7 @@ export async function writeBoundRows(
   try {
     decoded = await decodeBatch(batch.bytes, { verifyCrc: false });
   } catch (e) {
-    throw new StorageError(
-      'INVALID_REQUEST',
-      `the batch at offset ${batch.baseOffset} is not a well-formed RecordBatch v2: ${(e as Error).message}`,
-      false,
-      { cause: e },
-    );
+    throw invalidBatch(batch, e);
   }
   const { header, records } = decoded;
   const logAppend = header.timestampType === TimestampType.LogAppendTime;

@@ -145,7 +145,8 @@ function corrupt(message: string): KafkaCodecError {
   return new KafkaCodecError('CORRUPT_RECORD', message);
 }
 
-function invalidBatch(batch: StoredBatch, e: unknown): StorageError {
+/** The error of a stored batch that cannot be read as a RecordBatch v2 (a StorageError passes as it is). */
+export function invalidBatch(batch: StoredBatch, e: unknown): StorageError {
   if (e instanceof StorageError) return e;
   const detail = e instanceof Error ? e.message : String(e);
   return new StorageError(
