@@ -5,7 +5,8 @@
  * bring a global default registry and more than we use.
  *
  * `brokerMetrics(broker)` subscribes to the broker's events ('request', 'produce', 'fetch',
- * 'connection', 'disconnect', 'group-change', 'invalid-records', 'error') and to the storage's optional `onFlush` hook;
+ * 'connection', 'disconnect', 'group-change', 'invalid-records', 'error', and 'topic-deleted', which
+ * removes the topic's series) and to the storage's optional `onFlush` hook;
  * `render()` adds what is read at scrape time: consumer lag per group and partition (committed offset
  * against the partition's high watermark), groups and topics. Serve `render()` at `/metrics` (the
  * `kch` CLI does, on its admin port).
@@ -83,6 +84,23 @@ abstract class Family<S> {
   /** Forgets every series (gauges recomputed at each scrape). */
   reset(): void {
     this.series.clear();
+  }
+
+  /**
+   * Forgets the series whose labels have the given values (a deleted topic's); returns how many.
+   * A family without one of those labels is left alone.
+   */
+  remove(labels: Labels): number {
+    const indexes = Object.entries(labels).map(([n, v]) => [this.labelNames.indexOf(n), String(v)] as const);
+    if (indexes.some(([i]) => i < 0)) return 0;
+    let removed = 0;
+    for (const [key, { values }] of this.series) {
+      if (indexes.every(([i, v]) => values[i] === v)) {
+        this.series.delete(key);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   render(out: string[]): void {
@@ -177,6 +195,13 @@ export class MetricsRegistry {
       throw new Error(`metric ${family.name} is registered twice`);
     this.families.push(family as Family<unknown>);
     return family;
+  }
+
+  /** Forgets, in every family that has these labels, the series with these values; returns how many. */
+  remove(labels: Labels): number {
+    let removed = 0;
+    for (const f of this.families) removed += f.remove(labels);
+    return removed;
   }
 
   render(): string {
@@ -380,7 +405,13 @@ export class BrokerMetrics {
     on('group-change', (e) => {
       if (e.state === 'PreparingRebalance') this.rebalances.inc({ group: e.groupId });
     });
-    on('topic-deleted', (e) => this.produced.delete(e.topic));
+    // A deleted topic's series disappear (the Prometheus convention for a gone object): a topic
+    // re-created under the same name is another topic, whose counters start from 0 instead of adding
+    // to its predecessor's. Every family with a topic label is cleared, so a new one needs nothing here.
+    on('topic-deleted', (e) => {
+      this.produced.delete(e.topic);
+      this.registry.remove({ topic: e.topic });
+    });
     this.connections.set({}, 0);
     this.connectionsTotal.inc({}, 0);
     this.errors.inc({}, 0);
