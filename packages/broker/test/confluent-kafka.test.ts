@@ -3,14 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { run } from './helpers/run.js';
+import { skipEachUnless } from './helpers/skip.js';
 import { confluentKafka, PYTHON } from './helpers/tools.js';
 
 const script = (name: string) => fileURLToPath(new URL(`./python/${name}`, import.meta.url));
 
-describe.skipIf(!confluentKafka.available)(`confluent-kafka ${confluentKafka.reason}`, () => {
+describe('confluent-kafka', () => {
+  skipEachUnless(confluentKafka);
   let b: RunningBroker;
   beforeAll(async () => {
-    b = await startBroker();
+    if (confluentKafka.available) b = await startBroker();
   });
   afterAll(async () => {
     await b?.close();

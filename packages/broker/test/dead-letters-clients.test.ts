@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { consumeMessages } from './helpers/kafkajs.js';
 import { run } from './helpers/run.js';
+import { skipEachUnless } from './helpers/skip.js';
 import { confluentKafka, PYTHON } from './helpers/tools.js';
 
 const SCHEMA = JSON.stringify({
@@ -127,40 +128,38 @@ describe('dead-letter mode with kafkajs', () => {
   });
 });
 
-describe.skipIf(!confluentKafka.available)(
-  `dead-letter mode with confluent-kafka ${confluentKafka.reason}`,
-  () => {
-    it('an idempotent librdkafka producer and consumer work across the holes', async () => {
-      const script = fileURLToPath(new URL('./python/confluent_dead_letters.py', import.meta.url));
-      const r = await run(PYTHON, [script, b.bootstrap, 'ck-dl'], { timeoutMs: 90_000 });
-      expect(r.code, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout);
-      const invalid = (i: number) => i % 5 === 4;
-      const indexes = Array.from({ length: 51 }, (_, i) => i);
-      expect(out).toMatchObject({
-        errors: [],
-        delivered_at_index: true,
-        high: 51,
-        offsets: indexes.filter((i) => !invalid(i)),
-        values: indexes.filter((i) => !invalid(i)),
-        dlq_high: 10,
-      });
-      expect(out.dead).toHaveLength(10);
-      expect(out.dead[0]).toEqual({
-        offset: 0,
-        key: 'k4',
-        value: 'not json 4',
-        headers: {
-          i: '4',
-          [DEAD_LETTER_HEADERS.reason]: expect.stringContaining('not valid JSON'),
-          [DEAD_LETTER_HEADERS.topic]: 'ck-dl',
-          [DEAD_LETTER_HEADERS.partition]: '0',
-          [DEAD_LETTER_HEADERS.offset]: '4',
-        },
-      });
-      expect(
-        out.dead.map((d: { headers: Record<string, string> }) => d.headers[DEAD_LETTER_HEADERS.offset]),
-      ).toEqual(indexes.filter(invalid).map(String));
+describe('dead-letter mode with confluent-kafka', () => {
+  skipEachUnless(confluentKafka);
+  it('an idempotent librdkafka producer and consumer work across the holes', async () => {
+    const script = fileURLToPath(new URL('./python/confluent_dead_letters.py', import.meta.url));
+    const r = await run(PYTHON, [script, b.bootstrap, 'ck-dl'], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const invalid = (i: number) => i % 5 === 4;
+    const indexes = Array.from({ length: 51 }, (_, i) => i);
+    expect(out).toMatchObject({
+      errors: [],
+      delivered_at_index: true,
+      high: 51,
+      offsets: indexes.filter((i) => !invalid(i)),
+      values: indexes.filter((i) => !invalid(i)),
+      dlq_high: 10,
     });
-  },
-);
+    expect(out.dead).toHaveLength(10);
+    expect(out.dead[0]).toEqual({
+      offset: 0,
+      key: 'k4',
+      value: 'not json 4',
+      headers: {
+        i: '4',
+        [DEAD_LETTER_HEADERS.reason]: expect.stringContaining('not valid JSON'),
+        [DEAD_LETTER_HEADERS.topic]: 'ck-dl',
+        [DEAD_LETTER_HEADERS.partition]: '0',
+        [DEAD_LETTER_HEADERS.offset]: '4',
+      },
+    });
+    expect(
+      out.dead.map((d: { headers: Record<string, string> }) => d.headers[DEAD_LETTER_HEADERS.offset]),
+    ).toEqual(indexes.filter(invalid).map(String));
+  });
+});

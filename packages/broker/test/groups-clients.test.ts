@@ -7,6 +7,7 @@ import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { run } from './helpers/run.js';
+import { skipEachUnless } from './helpers/skip.js';
 import { confluentKafka, PYTHON } from './helpers/tools.js';
 
 let b: RunningBroker;
@@ -165,7 +166,8 @@ groups = [[g.id, g.state, g.protocol_type, len(g.members)] for g in AdminClient(
 print(json.dumps({"got": len(got), "distinct": len(set(got)), "assigned": assigned, "groups": groups}))
 `;
 
-describe.skipIf(!confluentKafka.available)(`librdkafka static membership ${confluentKafka.reason}`, () => {
+describe('librdkafka static membership', () => {
+  skipEachUnless(confluentKafka);
   it('a restarted static member takes its place back without a rebalance', async () => {
     const topic = 'groups-static';
     const r = await run(PYTHON, ['-c', STATIC_MEMBER, b.bootstrap, topic], { timeoutMs: 90_000 });

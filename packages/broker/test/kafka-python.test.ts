@@ -3,12 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { run } from './helpers/run.js';
+import { skipEachUnless } from './helpers/skip.js';
 import { kafkaPython, PYTHON } from './helpers/tools.js';
 
-describe.skipIf(!kafkaPython.available)(`kafka-python ${kafkaPython.reason}`, () => {
+describe('kafka-python', () => {
+  skipEachUnless(kafkaPython);
   let b: RunningBroker;
   beforeAll(async () => {
-    b = await startBroker();
+    if (kafkaPython.available) b = await startBroker();
   });
   afterAll(async () => {
     await b?.close();

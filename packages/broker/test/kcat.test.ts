@@ -2,12 +2,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { run } from './helpers/run.js';
+import { skipEachUnless } from './helpers/skip.js';
 import { kcat } from './helpers/tools.js';
 
-describe.skipIf(!kcat.available)(`kcat ${kcat.reason}`, () => {
+describe('kcat', () => {
+  skipEachUnless(kcat);
   let b: RunningBroker;
   beforeAll(async () => {
-    b = await startBroker();
+    if (kcat.available) b = await startBroker();
   });
   afterAll(async () => {
     await b?.close();
