@@ -1,0 +1,170 @@
+/** The doc runner itself: how it reads a document, and that a document that drifted fails it. */
+import { describe, expect, it } from 'vitest';
+import {
+  DocMismatch,
+  isCompleteCommand,
+  normalize,
+  outputMatches,
+  parseBlocks,
+  planDoc,
+  runMarkdown,
+} from './doc-runner.js';
+
+const fence = '```';
+
+describe('reading a document', () => {
+  it('takes `$ ` lines as commands and the lines after them as their output', () => {
+    const [step] = planDoc(
+      [
+        `${fence}`,
+        '$ kch topics create orders',
+        'Created topic orders.',
+        `$ kch sql "SELECT 1,`,
+        `  2"`,
+        '1\t2',
+        '$ echo a \\',
+        '  b',
+        '$ kch sql <<SQL',
+        'SELECT 1',
+        'SQL',
+        '1',
+        fence,
+      ].join('\n'),
+    );
+    expect(step!.kind).toBe('session');
+    if (step!.kind !== 'session') return;
+    expect(step!.commands.map((c) => [c.command, c.expected, c.line])).toEqual([
+      ['kch topics create orders', ['Created topic orders.'], 2],
+      ['kch sql "SELECT 1,\n  2"', ['1\t2'], 4],
+      ['echo a \\\n  b', [], 7],
+      ['kch sql <<SQL\nSELECT 1\nSQL', ['1'], 9],
+    ]);
+  });
+
+  it('knows when a command is complete', () => {
+    expect(isCompleteCommand(`echo 'it''s'`)).toBe(true);
+    expect(isCompleteCommand(`echo "a \\" b`)).toBe(false);
+    expect(isCompleteCommand(`echo "a \\" b"`)).toBe(true);
+    expect(isCompleteCommand(`echo $'a\\'b'`)).toBe(true);
+    expect(isCompleteCommand(`echo a # it's a comment`)).toBe(true);
+    expect(isCompleteCommand('cat <<-EOF\n\tx\n\tEOF')).toBe(true);
+    expect(isCompleteCommand("cat <<'EOF'\nx")).toBe(false);
+  });
+
+  it('runs sh blocks as scripts, SQL with the block after it as output, and follows directives', () => {
+    const steps = planDoc(
+      [
+        `${fence}sh`,
+        'kch sql "CREATE DATABASE shop"',
+        fence,
+        '',
+        `${fence}sql`,
+        'SELECT 1',
+        fence,
+        '',
+        fence,
+        '1',
+        fence,
+        '',
+        `${fence}sql`,
+        'CREATE TABLE t (x UInt8) ENGINE = Memory',
+        fence,
+        'Some text.',
+        fence,
+        'not output: text came between',
+        fence,
+        '<!-- doc-test: file view.sql -->',
+        `${fence}sql`,
+        'SELECT 2',
+        fence,
+        '<!-- doc-test: skip needs a ClickHouse server -->',
+        '',
+        `${fence}sh`,
+        'kch broker --storage http://localhost:8123',
+        fence,
+        `${fence}json`,
+        '{}',
+        fence,
+      ].join('\n'),
+    );
+    expect(
+      steps.map((s) => [
+        s.kind,
+        s.block.line,
+        s.kind === 'sql' ? (s.expected?.lines ?? null) : s.kind === 'skip' ? s.reason : null,
+      ]),
+    ).toEqual([
+      ['script', 1, null],
+      ['sql', 5, ['1']],
+      ['sql', 13, null],
+      ['text', 17, null],
+      ['file', 21, null],
+      ['skip', 26, 'needs a ClickHouse server'],
+      ['text', 29, null],
+    ]);
+  });
+
+  it('refuses a skip without a reason, and directives it does not know', () => {
+    expect(() => parseBlocks(`<!-- doc-test: skip -->\n${fence}sh\nkch\n${fence}`)).toThrow(/needs a reason/);
+    expect(() => parseBlocks(`<!-- doc-test: only -->\n${fence}sh\nkch\n${fence}`)).toThrow(/unknown/);
+  });
+
+  it('normalizes only what varies per run', () => {
+    expect(normalize('storage   embedded ClickHouse (chdb) in /home/ann/kch/kch-data, database kafka')).toBe(
+      'storage   embedded ClickHouse (chdb) in <dir>/kch-data, database kafka',
+    );
+    expect(normalize('Topic: orders\tTopicId: NtYUIuUh8xOaKo46523E4A\tPartitionCount: 3')).toBe(
+      'Topic: orders\tTopicId: <topic id>\tPartitionCount: 3',
+    );
+    expect(normalize('{"offset":0,"timestamp":1795352713372,"key":"a"}')).toBe(
+      '{"offset":0,"timestamp":<ms>,"key":"a"}',
+    );
+    expect(normalize("'2026-11-22 13:01:31.550'")).toBe("'<date-time>'");
+    // Not a run's time: as written.
+    expect(normalize('12.50 2024-06-03 09:15:00 1717416000')).toBe('12.50 2024-06-03 09:15:00 1717416000');
+  });
+
+  it('reads `...` alone on a line as one or more lines', () => {
+    expect(outputMatches('a\n...\nz', 'a\nb\nc\nz')).toBe(true);
+    expect(outputMatches('a\n...\nz', 'a\nb\nz')).toBe(true);
+    expect(outputMatches('a\n...\nz', 'a\nz')).toBe(false);
+    expect(outputMatches('a\n...\nz', 'a\nb\ny')).toBe(false);
+    expect(outputMatches('a.b', 'axb')).toBe(false);
+  });
+});
+
+describe('running a document against a broker', () => {
+  const doc = (created: string) =>
+    [
+      '# A doc',
+      '',
+      fence,
+      '$ kch topics create notes --partitions 2',
+      created,
+      `$ printf 'a:1\\nb:2\\n' | kch produce notes -K: -v`,
+      'notes-0@0',
+      'notes-0@1',
+      `$ echo 'to stderr' >&2; (exit 3); echo "exit $?"`,
+      'to stderr',
+      'exit 3',
+      fence,
+    ].join('\n');
+
+  it('passes when every command prints what the document shows', async () => {
+    const run = await runMarkdown('ok.md', doc('Created topic notes.'), { storage: 'memory' });
+    expect(run.ran).toEqual([{ line: 3, kind: 'session' }]);
+  });
+
+  it('fails at the command whose output differs, saying where and showing both', async () => {
+    const failed = await runMarkdown('drifted.md', doc('Created topic notes!'), { storage: 'memory' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(DocMismatch);
+    const e = failed as DocMismatch;
+    expect(e.line).toBe(4);
+    expect(e.expected).toBe('Created topic notes!');
+    expect(e.actual).toBe('Created topic notes.');
+    expect(e.message).toMatch(/^drifted\.md:4: kch topics create notes --partitions 2\n/);
+  });
+});
