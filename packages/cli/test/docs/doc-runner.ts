@@ -278,6 +278,16 @@ function kchShim(dir: string): string {
   return bin;
 }
 
+/**
+ * The environment a user's shell has: this process's, without KCH_* settings and without the npm_*
+ * variables that `pnpm test` (npm, npx) put there for its scripts.
+ */
+export function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('KCH_') && !/^npm_/i.test(k)),
+  );
+}
+
 export interface ShellRun {
   code: number | null;
   output: string;
@@ -364,7 +374,7 @@ export async function runMarkdown(
     broker = await startKch(brokerArgs(options.storage ?? `chdb:${join(dir, 'kch-data')}`), { cwd: work });
     const admin = broker.adminUrl!.replace(/^http:\/\//, '');
     const env: NodeJS.ProcessEnv = {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KCH_'))),
+      ...userEnv(),
       PATH: `${bin}:${process.env.PATH}`,
       KCH_BOOTSTRAP_SERVER: broker.bootstrap,
       KCH_ADMIN_URL: broker.adminUrl!,
