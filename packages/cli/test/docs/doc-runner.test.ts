@@ -107,6 +107,11 @@ describe('reading a document', () => {
   it('refuses a skip without a reason, and directives it does not know', () => {
     expect(() => parseBlocks(`<!-- doc-test: skip -->\n${fence}sh\nkch\n${fence}`)).toThrow(/needs a reason/);
     expect(() => parseBlocks(`<!-- doc-test: only -->\n${fence}sh\nkch\n${fence}`)).toThrow(/unknown/);
+    expect(() => parseBlocks(`<!-- doc-test: cwd /etc -->\n${fence}sh\nls\n${fence}`)).toThrow(/clone/);
+    expect(parseBlocks(`<!-- doc-test: cwd examples/x -->\n${fence}sh\nls\n${fence}`)[0]!.directive).toEqual({
+      kind: 'cwd',
+      dir: 'examples/x',
+    });
   });
 
   it('normalizes only what varies per run', () => {
@@ -120,6 +125,7 @@ describe('reading a document', () => {
       '{"offset":0,"timestamp":<ms>,"key":"a"}',
     );
     expect(normalize("'2026-11-22 13:01:31.550'")).toBe("'<date-time>'");
+    expect(normalize('stored in /tmp/tmp.OAOxAM2LJl:')).toBe('stored in /tmp/tmp.<random>:');
     // Not a run's time: as written.
     expect(normalize('12.50 2024-06-03 09:15:00 1717416000')).toBe('12.50 2024-06-03 09:15:00 1717416000');
   });

@@ -21,6 +21,8 @@
  *   required: a ClickHouse server URL, a broker of its own on 9092, `npx @kch/cli`...).
  * - `<!-- doc-test: file <name> -->` before a block: its text is saved as `<name>` in the document's
  *   working directory (for `kch sql < name.sql`, `--select - < view.sql`, `--config kch.json`).
+ * - `<!-- doc-test: cwd <dir> -->` before a session or script: it runs in `<dir>` of the clone (an
+ *   example's directory, for its `pnpm start`) instead of the document's working directory.
  *
  * How it runs: every document gets its own temporary working directory and its own broker,
  * `kch broker --storage chdb:<dir>/kch-data --port 0 --admin-port 0`, and each command runs in
@@ -30,10 +32,12 @@
  * and 127.0.0.1:9644 (admin); the runner rewrites those two addresses in what it runs to the broker's
  * real ones, and back in what the commands print.
  *
+ * Commands get TMPDIR in the document's temporary directory, which the runner prints as `/tmp`.
  * Only what varies from run to run is normalized, in both the documented and the printed text
- * (`NORMALIZE` below): the embedded ClickHouse directory (`.../kch-data`), topic ids, record
- * timestamps in JSON (`"timestamp":<ms>`) and date-times with milliseconds. An expected line that is
- * exactly `...` stands for one or more lines. Everything else must match exactly.
+ * (`NORMALIZE` below): the embedded ClickHouse directory (`.../kch-data`), `mktemp` names
+ * (`/tmp/tmp.XXXXXXXXXX`), topic ids, record timestamps in JSON (`"timestamp":<ms>`) and date-times
+ * with milliseconds. An expected line that is exactly `...` stands for one or more lines. Everything
+ * else must match exactly.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,7 +55,11 @@ export interface Block {
   lines: string[];
   /** 1-based line of the opening fence. */
   line: number;
-  directive: { kind: 'skip'; reason: string } | { kind: 'file'; name: string } | null;
+  directive:
+    | { kind: 'skip'; reason: string }
+    | { kind: 'file'; name: string }
+    | { kind: 'cwd'; dir: string }
+    | null;
   /** Only blank lines separate this block from the previous one. */
   followsPrevious: boolean;
 }
@@ -91,8 +99,13 @@ export function parseBlocks(markdown: string): Block[] {
       } else if (kind === 'file') {
         if (!arg || /\s|\.\./.test(arg)) throw new Error(`line ${j + 1}: doc-test: file needs one file name`);
         directive = { kind: 'file', name: arg };
+      } else if (kind === 'cwd') {
+        if (!arg || /\s|\.\.|^\//.test(arg)) {
+          throw new Error(`line ${j + 1}: doc-test: cwd needs a directory of the clone`);
+        }
+        directive = { kind: 'cwd', dir: arg };
       } else {
-        throw new Error(`line ${j + 1}: unknown doc-test directive "${kind}" (skip or file)`);
+        throw new Error(`line ${j + 1}: unknown doc-test directive "${kind}" (skip, file or cwd)`);
       }
     }
     const between = lines.slice(lastBlockEnd + 1, start);
@@ -236,6 +249,8 @@ const NORMALIZE: [RegExp, string][] = [
   [/TopicId: [A-Za-z0-9_-]{22}\b/g, 'TopicId: <topic id>'],
   // Record timestamps (CreateTime: the time of the run), as `kch consume -f json` prints them.
   [/"timestamp":\d{13}\b/g, '"timestamp":<ms>'],
+  // Directories mktemp makes.
+  [/\/tmp\/tmp\.[A-Za-z0-9]{10}\b/g, '/tmp/tmp.<random>'],
   // Date-times with milliseconds (record timestamps in tables).
   [/\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\b/g, '<date-time>'],
 ];
@@ -367,7 +382,9 @@ export async function runMarkdown(
   const steps = planDoc(markdown);
   const dir = mkdtempSync(join(tmpdir(), 'kch-doc-'));
   const work = join(dir, 'work');
+  const tmp = join(dir, 'tmp');
   mkdirSync(work);
+  mkdirSync(tmp);
   let broker: RunningKch | undefined;
   try {
     const bin = kchShim(dir);
@@ -376,14 +393,24 @@ export async function runMarkdown(
     const env: NodeJS.ProcessEnv = {
       ...userEnv(),
       PATH: `${bin}:${process.env.PATH}`,
+      TMPDIR: tmp,
       KCH_BOOTSTRAP_SERVER: broker.bootstrap,
       KCH_ADMIN_URL: broker.adminUrl!,
     };
     const toRun = (text: string) =>
       text.replaceAll(DOC_KAFKA, broker!.bootstrap).replaceAll(DOC_ADMIN, admin);
     const fromRun = (text: string) =>
-      normalize(text.replaceAll(broker!.bootstrap, DOC_KAFKA).replaceAll(admin, DOC_ADMIN));
-    const shell = (script: string) => runShell(script, { cwd: work, env });
+      normalize(
+        text
+          .replaceAll(broker!.bootstrap, DOC_KAFKA)
+          .replaceAll(admin, DOC_ADMIN)
+          .replaceAll(`${tmp}/`, '/tmp/'),
+      );
+    const shell = (script: string, block?: Block) =>
+      runShell(script, {
+        cwd: block?.directive?.kind === 'cwd' ? resolve(REPO_ROOT, block.directive.dir) : work,
+        env,
+      });
 
     const result: DocRun = { ran: [], skipped: [] };
     for (const step of steps) {
@@ -401,7 +428,7 @@ export async function runMarkdown(
         case 'script': {
           const script = block.lines.join('\n');
           options.onCommand?.(block.line, script);
-          const r = await shell(`set -euo pipefail\n${toRun(script)}`);
+          const r = await shell(`set -euo pipefail\n${toRun(script)}`, block);
           if (r.code !== 0) {
             throw new DocMismatch(name, block.line, script, '(exit code 0)', fromRun(r.output), r.code);
           }
@@ -411,7 +438,7 @@ export async function runMarkdown(
         case 'session':
           for (const c of step.commands) {
             options.onCommand?.(c.line, c.command);
-            const r = await shell(`set -uo pipefail\n${toRun(c.command)}`);
+            const r = await shell(`set -uo pipefail\n${toRun(c.command)}`, block);
             const expected = normalize(c.expected.join('\n'));
             const actual = fromRun(r.output).replace(/\n$/, '');
             if (!outputMatches(expected, actual) || (expected === '' && r.code !== 0)) {

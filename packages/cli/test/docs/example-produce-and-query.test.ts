@@ -1,0 +1,3 @@
+import { docTest } from './doc-test.js';
+
+docTest('examples/produce-and-query/README.md', { kcat: false });
