@@ -7,7 +7,7 @@ import { keepTableGroupsAtEnd, type TableGroups } from './groups/table-groups.js
 import { HANDLERS } from './handlers/index.js';
 import { applyDeclaredTopics } from './log/declared-topics.js';
 import { TopicManager } from './log/topics.js';
-import { jsonLogger } from './logger.js';
+import { jsonLogger, type Logger } from './logger.js';
 import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from './options.js';
 import { KafkaServer } from './server/server.js';
 
@@ -98,7 +98,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const logger = givenLogger ?? jsonLogger('info');
   const events = new EventEmitter<BrokerEvents>();
   await storage.open();
-  const topics = new TopicManager(storage, config.tailCacheBytes, events);
+  const topics = new TopicManager(storage, config.tailCacheBytes, events, logger);
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });
@@ -108,10 +108,25 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   context.onClosing(() => void groups.close());
   await groups.start();
   const broker = new Broker(context, keepTableGroupsAtEnd(context, config.tableGroups));
+  logTopicChanges(events, logger);
   // Broker events are emitted on the context's emitter; the broker re-emits them to its listeners.
   for (const name of EVENT_NAMES)
     events.on(name, (...args: unknown[]) => broker.emit(name, ...(args as [never])));
   return broker;
+}
+
+/**
+ * Logs every topic creation and deletion, automatic or asked for, with who asked: they are what an
+ * operator looks for when a topic appears or its data goes.
+ */
+function logTopicChanges(events: EventEmitter<BrokerEvents>, logger: Logger): void {
+  events.on('topic-created', (e) =>
+    logger.info('topic created', { topic: e.topic, topicId: e.topicId, partitions: e.partitions, ...e.by }),
+  );
+  events.on('topic-deleted', (e) => {
+    logger.info('topic deleted', { topic: e.topic, topicId: e.topicId, ...e.by });
+    if (e.kept !== undefined) logger.warn('topic deleted, table kept', { topic: e.topic, detail: e.kept });
+  });
 }
 
 const EVENT_NAMES: (keyof BrokerEvents)[] = [

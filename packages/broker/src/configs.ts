@@ -97,7 +97,12 @@ export interface ConfigDefinition {
 export interface TopicConfigDefinition extends ConfigDefinition {
   /** The broker config that sets the default for every topic (Kafka's ServerTopicConfigSynonyms). */
   brokerSynonym?: string;
+  /** Reported, never set: the value comes from where the topic is stored. */
+  readOnly?: boolean;
 }
+
+/** The read-only topic config that shows where the storage keeps a topic's records. */
+export const STORAGE_TABLE_CONFIG = 'kch.storage.table';
 
 const LONG_MAX = '9223372036854775807';
 const MESSAGE_MAX_BYTES_DEFAULT = 1024 * 1024 + 12;
@@ -150,6 +155,7 @@ export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
   { name: 'kch.format', type: 'string', defaultValue: 'JSONEachRow', validValues: TABLE_FORMATS, doc: 'The format of record values for kch.table: the ClickHouse input format each value is parsed with.' },
   { name: 'kch.invalid.records', type: 'string', defaultValue: 'reject', validValues: ['reject', 'dead-letter'], doc: 'What happens to a record that fails the checks of kch.table or kch.schema: reject fails its batch with INVALID_RECORD and per-record errors; dead-letter stores the valid records and sends the invalid ones to kch.dead.letter.topic.' },
   { name: 'kch.schema', type: 'string', defaultValue: null, check: jsonSchemaProblem, doc: 'A JSON Schema document (as JSON text) that every record value, parsed as JSON, must satisfy.' },
+  { name: STORAGE_TABLE_CONFIG, type: 'string', defaultValue: null, readOnly: true, check: () => "it is read-only: it shows the ClickHouse table kch keeps the topic's records in. To have them written into a table of yours, set kch.table", doc: "Where the topic's records are (read-only): the ClickHouse table, as SQL names it (kafka.orders), kch's own or the one kch.table binds. Topic names too long for a ClickHouse table get a table name derived from them." },
   { name: 'kch.table', type: 'string', defaultValue: null, check: (v) => (v === '' ? 'must name a ClickHouse table, e.g. shop.orders' : null), doc: 'A ClickHouse table this topic is bound to: each record value becomes a row of it (kch.format), and records that do not fit are invalid. Needs ClickHouse storage.' },
   { name: 'leader.replication.throttled.replicas', type: 'list', defaultValue: '', check: throttledReplicas('leader.replication.throttled.replicas'), doc: 'Accepted for compatibility: kch keeps one replica.' },
   { name: 'local.retention.bytes', type: 'long', defaultValue: '-2', brokerSynonym: 'log.local.retention.bytes', min: -2, doc: 'Tiered storage: accepted for compatibility.' },
@@ -376,8 +382,21 @@ export interface DescribedConfig {
 export function describeTopicConfigs(
   overrides: Record<string, string>,
   brokerDefaults: Record<string, string>,
+  storageTable: string | null = null,
 ): DescribedConfig[] {
   return TOPIC_CONFIGS.map((def) => {
+    if (def.readOnly) {
+      return {
+        name: def.name,
+        value: storageTable,
+        source: ConfigSource.DEFAULT_CONFIG,
+        readOnly: true,
+        sensitive: false,
+        synonyms: [],
+        type: def.type,
+        doc: def.doc,
+      };
+    }
     const sensitive = def.sensitive ?? false;
     const shown = (v: string | null) => (sensitive ? null : v);
     const synonyms: ConfigSynonym[] = [];

@@ -9,8 +9,9 @@ export interface BrokerEvents {
   produce: [info: { topic: string; partition: number; baseOffset: number; records: number; bytes: number }];
   /** For every partition a Fetch response returned records from. */
   fetch: [info: { topic: string; partition: number; offset: number; bytes: number }];
-  'topic-created': [info: { topic: string; topicId: string; partitions: number }];
-  'topic-deleted': [info: { topic: string; topicId: string }];
+  'topic-created': [info: { topic: string; topicId: string; partitions: number; by: Requester }];
+  /** `kept`: what storage left in place and why (a table that is no longer the one it made). */
+  'topic-deleted': [info: { topic: string; topicId: string; by: Requester; kept?: string }];
   /** A consumer group changed state or generation. */
   'group-change': [info: { groupId: string; state: string; generationId: number; members: number }];
   /**
@@ -21,6 +22,15 @@ export interface BrokerEvents {
   'invalid-records': [info: InvalidRecordsEvent];
   /** Something went wrong that did not stop the broker (a request failed unexpectedly, storage failed). */
   error: [error: Error, context: Record<string, unknown>];
+}
+
+/** Who asked for a change: the API or broker part, and for a request the client id and address. */
+export interface Requester {
+  /** The API (`CreateTopics`, `Metadata`...) or the part of the broker (`dead letters`, `options`). */
+  via: string;
+  clientId?: string | null;
+  /** `host:port` of the client's connection. */
+  address?: string;
 }
 
 export interface RequestEvent {

@@ -2,8 +2,9 @@
  * What an API handler is: one module per Kafka API in ./handlers, each registering the versions it
  * serves. ApiVersions is built from this registry, so the broker advertises exactly what it handles.
  */
-import type { ApiMessages, ApiName, Init, RequestHeader } from '@kch/protocol';
+import { type ApiMessages, type ApiName, apiByKey, type Init, type RequestHeader } from '@kch/protocol';
 import type { BrokerContext } from './context.js';
+import type { Requester } from './events.js';
 
 /** The client side of one request: who sent it and on which connection. */
 export interface ConnectionInfo {
@@ -20,6 +21,15 @@ export interface RequestContext {
   readonly connection: ConnectionInfo;
   readonly header: RequestHeader;
   readonly apiVersion: number;
+}
+
+/** The requester of a change made by this request (topic creation and deletion are logged with it). */
+export function requester(ctx: RequestContext): Requester {
+  return {
+    via: apiByKey(ctx.header.requestApiKey)?.name ?? `API ${ctx.header.requestApiKey}`,
+    clientId: ctx.header.clientId,
+    address: `${ctx.connection.remoteAddress}:${ctx.connection.remotePort}`,
+  };
 }
 
 type Request<K extends ApiName> = ApiMessages[K]['request'];

@@ -28,8 +28,23 @@ export function jsonLogger(level: LogLevel = 'info', out: NodeJS.WritableStream 
 
 function jsonSafe(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value instanceof Error) return errorFields(value);
   return value;
+}
+
+/**
+ * An error with the chain of its causes (name, kind or code), each message once: a wrapper that
+ * repeats its cause's message (a Kafka error made of a storage error) does not print it twice.
+ */
+function errorFields(e: Error, outer?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: e.name };
+  for (const key of ['kind', 'code'] as const) {
+    const v = (e as unknown as Record<string, unknown>)[key];
+    if (typeof v === 'string' || typeof v === 'number') out[key] = v;
+  }
+  if (outer === undefined || !outer.includes(e.message)) out.message = e.message;
+  if (e.cause instanceof Error) out.cause = errorFields(e.cause, `${outer ?? ''}\n${e.message}`);
+  return out;
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -46,7 +46,16 @@ describe('CreateTopics', () => {
     expect(created.record.configs).toEqual({ 'retention.ms': '60000', 'cleanup.policy': 'delete,compact' });
     expect((await storage.listTopics()).map((t) => t.name)).toEqual(['orders']);
     expect(events).toEqual([
-      { name: 'topic-created', info: { topic: 'orders', topicId: created.record.topicId, partitions: 3 } },
+      {
+        name: 'topic-created',
+        info: {
+          topic: 'orders',
+          topicId: created.record.topicId,
+          partitions: 3,
+          // Who asked, for the broker's log.
+          by: { via: 'CreateTopics', clientId: 'admin-test', address: '127.0.0.1:50000' },
+        },
+      },
     ]);
 
     const configs = new Map(r!.configs!.map((c) => [c.name, c]));
@@ -300,7 +309,11 @@ describe('DeleteTopics', () => {
       expect(broker.topics.get(`gone-${v}`)).toBeUndefined();
       expect(events.at(-1)).toEqual({
         name: 'topic-deleted',
-        info: { topic: `gone-${v}`, topicId: t!.record.topicId },
+        info: {
+          topic: `gone-${v}`,
+          topicId: t!.record.topicId,
+          by: { via: 'DeleteTopics', clientId: 'admin-test', address: '127.0.0.1:50000' },
+        },
       });
     }
     expect(await storage.listTopics()).toEqual([]);

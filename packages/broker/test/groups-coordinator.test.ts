@@ -927,7 +927,7 @@ describe('offsets', () => {
       apiVersion: 8,
       topics: orders0(5),
     });
-    events.emit('topic-deleted', { topic: 'orders', topicId: 'x' });
+    events.emit('topic-deleted', { topic: 'orders', topicId: 'x', by: { via: 'DeleteTopics' } });
     expect(c.committedOffsets('s')).toEqual([]);
   });
 

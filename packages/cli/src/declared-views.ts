@@ -26,8 +26,10 @@ export async function createDeclaredViews(broker: Broker, views: readonly ViewDe
         throw new Error(
           `view ${view.name}: topic ${view.topic} does not exist (and auto-create-topics is off); declare it in topics or create it first`,
         );
-      await topics.getOrCreate(view.topic, defaultPartitions);
-      logger.info('topic created for a view', { topic: view.topic, view: view.name });
+      // The broker logs the creation, with this as who asked.
+      await topics.getOrCreate(view.topic, defaultPartitions, {
+        via: `the view ${view.name} of the broker's config`,
+      });
     }
     const { status, view: found } = await storage.ensureView(view);
     if (status === 'different')

@@ -231,7 +231,11 @@ describe('materialized views through kch views and the config', () => {
 
   it('creates the views of the config at start, with their topics', async () => {
     expect(kch.stderr()).toContain('"msg":"view created","view":"conversions"');
-    expect(kch.stderr()).toContain(`"msg":"topic created for a view","topic":"${EVENTS_TOPIC}"`);
+    expect(kch.stderr()).toMatch(
+      new RegExp(
+        `"msg":"topic created","topic":"${EVENTS_TOPIC}".*"via":"the view \\w+ of the broker's config"`,
+      ),
+    );
     const list = await views(['list']);
     expect(list.stderr).toBe('');
     expect(list.code).toBe(0);

@@ -97,6 +97,11 @@ export interface CommittedOffset {
   commitTimestamp: number;
 }
 
+/** What {@link Storage.deleteTopic} did not remove, in words for the operator. */
+export interface TopicDeletion {
+  kept?: string;
+}
+
 export interface StorageHealth {
   ok: boolean;
   /** What is wrong, in words a user can act on, when not ok. */
@@ -144,10 +149,20 @@ export type StorageErrorKind =
   | 'UNKNOWN_TOPIC_OR_PARTITION'
   /** The offset is outside the log. */
   | 'OFFSET_OUT_OF_RANGE'
-  /** The request is invalid for this storage (a bad config value, a name it cannot store). */
+  /** The request is invalid for this storage (a bad config value). */
   | 'INVALID_REQUEST'
+  /**
+   * The topic name cannot be used here: reserved by the storage, or taken by something the storage
+   * did not create for the topic (a user's table of the same name). Kafka's INVALID_TOPIC_EXCEPTION.
+   */
+  | 'INVALID_TOPIC'
   /** The backend is unavailable, timed out or overloaded; retrying later may succeed. */
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /**
+   * The backend refused a statement of the storage's own (a table changed behind its back, a fault in
+   * the storage): a retry fails the same way until someone acts on the message.
+   */
+  | 'INTERNAL';
 
 export class StorageError extends Error {
   override readonly name = 'StorageError';
@@ -195,11 +210,21 @@ export interface Storage {
    */
   onFlush?(listener: (stats: FlushStats) => void): () => void;
 
+  /**
+   * Optional: where the topic's records can be read outside Kafka, as the storage's users name it (a
+   * ClickHouse table: `kafka.orders`). DescribeConfigs shows it as `kch.storage.table`.
+   */
+  topicLocation?(topic: string): string | null;
+
   listTopics(): Promise<TopicRecord[]>;
   /** Fails with TOPIC_EXISTS when a topic of that name exists. */
   createTopic(topic: TopicRecord): Promise<void>;
-  /** Removes the topic, its records and its committed offsets. */
-  deleteTopic(name: string): Promise<void>;
+  /**
+   * Removes the topic, its records and its committed offsets. May resolve with what it left in place
+   * and why (a table that is no longer the one the storage made for the topic), for the broker's log.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: storages written before TopicDeletion return Promise<void>
+  deleteTopic(name: string): Promise<TopicDeletion | undefined | void>;
   /** Raises the partition count; new partitions start empty at offset 0. */
   setPartitionCount(name: string, partitionCount: number): Promise<void>;
   /** Replaces the topic's config overrides with `configs`. */

@@ -9,7 +9,7 @@ import {
 } from '@kch/protocol';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import type { Storage, StoredBatch } from '../src/index.js';
+import { type Storage, StorageError, type StoredBatch } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
 
 /** A batch as the broker hands it to storage, encoded by the real codec. */
@@ -177,4 +177,14 @@ export function byteExactness(create: () => Promise<Storage>): void {
       for (let i = 0; i < reread.length; i++) await expectSameBatch(reread[i]!, written[i]!);
     });
   }
+}
+
+/** The StorageError a promise rejects with (fails the test when it resolves or rejects otherwise). */
+export async function refusal(p: Promise<unknown>): Promise<StorageError> {
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(StorageError);
+  return e as StorageError;
 }

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClickHouseStorage, clickhouseStorage, StorageError, ViewError } from '../src/index.js';
+import { type ClickHouseStorage, clickhouseStorage, ViewError } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
-import { batch } from './clickhouse-helpers.js';
+import { batch, refusal } from './clickhouse-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-views-'));
 let s: ClickHouseStorage;
@@ -44,15 +44,6 @@ async function topic(partitions = 1) {
     next.set(partition, b.lastOffset + 1);
   };
   return { name: t.name, append };
-}
-
-async function refusal(p: Promise<unknown>): Promise<StorageError> {
-  const e = await p.then(
-    () => null,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(StorageError);
-  return e as StorageError;
 }
 
 /** assumeNotNull: value is Nullable (tombstones), and a sorting key may not be. */

@@ -7,7 +7,7 @@ import {
   ZERO_UUID,
 } from '@kch/protocol';
 import { describeTopicConfigs, normalizeTopicConfigs } from '../configs.js';
-import { defineHandler, type RequestContext } from '../handler.js';
+import { defineHandler, type RequestContext, requester } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
 
 type TopicResult = Init<CreateTopicsResponse['topics'][number]>;
@@ -141,7 +141,7 @@ async function createTopic(
     const tooMany = tooManyPartitions(partitions);
     if (tooMany) throw tooMany;
 
-    const created = await broker.topics.create(t.name, partitions, configs, validateOnly);
+    const created = await broker.topics.create(t.name, partitions, configs, validateOnly, requester(ctx));
     return {
       name: t.name,
       // Kafka makes up a topic id for a validate-only creation; kch answers the zero id: no topic has it.
@@ -151,7 +151,11 @@ async function createTopic(
       topicConfigErrorCode: ErrorCode.NONE,
       numPartitions: partitions,
       replicationFactor: 1,
-      configs: describeTopicConfigs(configs, brokerDefaults).map((c) => ({
+      configs: describeTopicConfigs(
+        configs,
+        brokerDefaults,
+        created ? (broker.storage.topicLocation?.(t.name) ?? null) : null,
+      ).map((c) => ({
         name: c.name,
         value: c.value,
         readOnly: c.readOnly,

@@ -5,7 +5,7 @@ import {
   KafkaProtocolError,
   ZERO_UUID,
 } from '@kch/protocol';
-import { defineHandler } from '../handler.js';
+import { defineHandler, requester } from '../handler.js';
 
 type TopicResult = Init<DeleteTopicsResponse['responses'][number]>;
 
@@ -87,7 +87,7 @@ export default defineHandler({
 
     for (const [id, name] of toDelete) {
       try {
-        await topics.delete(name);
+        await topics.delete(name, requester(ctx));
         answer(name, id, ErrorCode.NONE, null);
       } catch (e) {
         if (!(e instanceof KafkaProtocolError)) throw e;

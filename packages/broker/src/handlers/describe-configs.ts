@@ -113,7 +113,11 @@ function describe(r: Resource, ctx: RequestContext): DescribedConfig[] | null {
       if (nameError) throw new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', nameError);
       const topic = broker.topics.get(r.resourceName);
       if (!topic) return null;
-      return describeTopicConfigs(topic.record.configs, broker.topicDefaults);
+      return describeTopicConfigs(
+        topic.record.configs,
+        broker.topicDefaults,
+        broker.storage.topicLocation?.(topic.record.name) ?? null,
+      );
     }
     case ConfigResourceType.BROKER:
       if (r.resourceName === '') return []; // the cluster-wide dynamic defaults: kch has none

@@ -1,6 +1,6 @@
 import type { Init } from '@kch/protocol';
 import { ErrorCode, KafkaProtocolError, type MetadataResponse } from '@kch/protocol';
-import { defineHandler, type RequestContext } from '../handler.js';
+import { defineHandler, type RequestContext, requester } from '../handler.js';
 import type { Topic } from '../log/topics.js';
 import { topicNameError } from '../log/topics.js';
 
@@ -85,7 +85,7 @@ async function lookup(
   if (topicNameError(name)) return { name, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION };
   if (!mayCreate) return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
   try {
-    return describeTopic(await topics.getOrCreate(name, config.defaultPartitions), ctx);
+    return describeTopic(await topics.getOrCreate(name, config.defaultPartitions, requester(ctx)), ctx);
   } catch (e) {
     if (e instanceof KafkaProtocolError) return { name, errorCode: e.code };
     throw e;

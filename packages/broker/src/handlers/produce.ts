@@ -1,4 +1,5 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ProduceResponse } from '@kch/protocol';
+import { StorageError } from '@kch/storage';
 import { topicConfigValue } from '../configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { recordScreening } from '../ingest/record-checks.js';
@@ -35,10 +36,11 @@ export default defineHandler({
       const topic = ctx.broker.topics.get(t.name);
       return {
         name: t.name,
-        partitions: t.partitionData.map((p) => ({
-          index: p.index,
-          result: append(topic, p.index, p.records, ctx, now),
-        })),
+        partitions: t.partitionData.map((p) => {
+          const result = append(topic, p.index, p.records, ctx, now);
+          result.catch((e: unknown) => reportFailure(t.name, p.index, e, ctx));
+          return { index: p.index, result };
+        }),
       };
     });
     if (acks === 0) {
@@ -50,7 +52,7 @@ export default defineHandler({
     const responses = [];
     for (const t of topics) {
       const partitionResponses: PartitionResponse[] = [];
-      for (const p of t.partitions) partitionResponses.push(await settle(p.index, p.result, ctx));
+      for (const p of t.partitions) partitionResponses.push(await settle(p.index, p.result));
       responses.push({ name: t.name, partitionResponses });
     }
     return { responses, throttleTimeMs: 0 };
@@ -143,11 +145,28 @@ function append(
     });
 }
 
-async function settle(
-  index: number,
-  result: Promise<AppendResult>,
-  ctx: RequestContext,
-): Promise<PartitionResponse> {
+/**
+ * Logs a failed append that is not the producer's doing (a storage fault, a table that is not kch's,
+ * a bug) with its cause: the producer sees an error code, the operator needs the why. Failures of
+ * the records themselves (invalid, too large, out of sequence) are the producer's, and are not logged.
+ */
+function reportFailure(topic: string, partition: number, e: unknown, ctx: RequestContext): void {
+  const serverSide =
+    !(e instanceof KafkaProtocolError) ||
+    e.code === ErrorCode.KAFKA_STORAGE_ERROR ||
+    e.code === ErrorCode.UNKNOWN_SERVER_ERROR ||
+    e.cause instanceof StorageError;
+  if (!serverSide) return;
+  ctx.broker.logger.error('produce failed', {
+    topic,
+    partition,
+    error: e,
+    clientId: ctx.header.clientId,
+    address: `${ctx.connection.remoteAddress}:${ctx.connection.remotePort}`,
+  });
+}
+
+async function settle(index: number, result: Promise<AppendResult>): Promise<PartitionResponse> {
   try {
     const r = await result;
     return {
@@ -162,8 +181,9 @@ async function settle(
   } catch (caught) {
     let e = caught;
     if (!(e instanceof KafkaProtocolError)) {
-      ctx.broker.logger.error('append failed', { error: e, partition: index });
-      e = new KafkaProtocolError('UNKNOWN_SERVER_ERROR', `append failed: ${(e as Error).message}`);
+      e = new KafkaProtocolError('UNKNOWN_SERVER_ERROR', `append failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return {
       index,

@@ -92,7 +92,9 @@ export async function appendDeadLetters(
   };
   try {
     // Created regardless of autoCreateTopics: the source topic's config asked for it.
-    const target = await broker.topics.getOrCreate(deadLetterTopic, from.partitionCount);
+    const target = await broker.topics.getOrCreate(deadLetterTopic, from.partitionCount, {
+      via: `dead letters of ${topic}`,
+    });
     const log = target.logs[partition];
     if (!log) {
       throw new Error(

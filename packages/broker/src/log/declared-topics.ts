@@ -99,7 +99,9 @@ export async function applyDeclaredTopics(
     let step = 'create it';
     try {
       if (!existing) {
-        await topics.create(name, spec.partitions ?? config.defaultPartitions, desired);
+        await topics.create(name, spec.partitions ?? config.defaultPartitions, desired, false, {
+          via: 'the topics option',
+        });
         logger.info('declared topic created', { topic: name });
         continue;
       }

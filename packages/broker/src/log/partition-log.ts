@@ -465,12 +465,17 @@ export function storageFailure(e: unknown, topic: string, partition: number): Ka
     if (e.kind === 'UNKNOWN_TOPIC_OR_PARTITION')
       return new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', e.message);
     if (e.kind === 'OFFSET_OUT_OF_RANGE') return new KafkaProtocolError('OFFSET_OUT_OF_RANGE', e.message);
+    if (e.kind === 'INVALID_TOPIC')
+      return new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', e.message, { cause: e });
     if (!e.retriable) return new KafkaProtocolError('UNKNOWN_SERVER_ERROR', e.message, { cause: e });
+    // A storage fault that may pass: the storage's message already says the client may retry.
+    return new KafkaProtocolError(ErrorCode.KAFKA_STORAGE_ERROR, e.message, { cause: e });
   }
+  // Not a storage's failure (a bug): not a storage fault, and nothing says a retry would help.
   const message = e instanceof Error ? e.message : String(e);
   return new KafkaProtocolError(
-    ErrorCode.KAFKA_STORAGE_ERROR,
-    `storage failed for ${topic}-${partition}: ${message}; retry later`,
+    'UNKNOWN_SERVER_ERROR',
+    `${topic}${partition >= 0 ? `-${partition}` : ''}: ${message}`,
     { cause: e },
   );
 }

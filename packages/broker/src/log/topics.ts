@@ -8,7 +8,8 @@ import { KafkaProtocolError } from '@kch/protocol';
 import { type Storage, StorageError, type TopicRecord } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import { validateTopicConfigs } from '../configs.js';
-import type { BrokerEvents } from '../events.js';
+import type { BrokerEvents, Requester } from '../events.js';
+import { type Logger, silentLogger } from '../logger.js';
 import { PartitionLog, storageFailure } from './partition-log.js';
 import { TailCache } from './tail-cache.js';
 import { topicNameError } from './topic-names.js';
@@ -29,6 +30,9 @@ export function newTopicId(): string {
   }
 }
 
+/** The requester of changes the broker makes on its own account. */
+const BROKER_ITSELF: Requester = { via: 'broker' };
+
 export class TopicManager {
   private readonly byName = new Map<string, Topic>();
   private readonly byId = new Map<string, Topic>();
@@ -40,6 +44,7 @@ export class TopicManager {
     private readonly storage: Storage,
     cacheBytes: number,
     private readonly events: EventEmitter<BrokerEvents>,
+    private readonly logger: Logger = silentLogger,
   ) {
     this.cache = new TailCache(cacheBytes);
   }
@@ -85,6 +90,7 @@ export class TopicManager {
     partitionCount: number,
     configs: Record<string, string>,
     validateOnly = false,
+    by: Requester = BROKER_ITSELF,
   ): Promise<Topic | null> {
     const nameError = topicNameError(name);
     if (nameError) throw new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', nameError);
@@ -112,11 +118,15 @@ export class TopicManager {
           topic: name,
           topicId: record.topicId,
           partitions: partitionCount,
+          by,
         });
         return this.index(record);
       },
       (e: unknown) => {
-        throw topicRefusal(e, name);
+        const refusal = topicRefusal(e, name);
+        // Metadata's answer to an auto-creation carries no message: the reason is here.
+        this.logger.warn('topic not created', { topic: name, error: refusal.message, ...by });
+        throw refusal;
       },
     );
     this.creating.set(name, creation);
@@ -128,11 +138,11 @@ export class TopicManager {
   }
 
   /** The topic, created with the broker defaults when missing (auto.create.topics.enable). */
-  async getOrCreate(name: string, partitionCount: number): Promise<Topic> {
+  async getOrCreate(name: string, partitionCount: number, by: Requester = BROKER_ITSELF): Promise<Topic> {
     const existing = this.byName.get(name) ?? (await this.creating.get(name));
     if (existing) return existing;
     try {
-      return (await this.create(name, partitionCount, {}))!;
+      return (await this.create(name, partitionCount, {}, false, by))!;
     } catch (e) {
       const raced = this.byName.get(name);
       if (raced) return raced;
@@ -140,18 +150,24 @@ export class TopicManager {
     }
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, by: Requester = BROKER_ITSELF): Promise<void> {
     const topic = this.byName.get(name);
     if (!topic) throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    let kept: string | undefined;
     try {
-      await this.storage.deleteTopic(name);
+      kept = (await this.storage.deleteTopic(name))?.kept;
     } catch (e) {
       throw storageFailure(e, name, -1);
     }
     this.byName.delete(name);
     this.byId.delete(topic.record.topicId);
     for (const log of topic.logs) log.close();
-    this.events.emit('topic-deleted', { topic: name, topicId: topic.record.topicId });
+    this.events.emit('topic-deleted', {
+      topic: name,
+      topicId: topic.record.topicId,
+      by,
+      ...(kept !== undefined ? { kept } : {}),
+    });
   }
 
   async setPartitionCount(name: string, count: number): Promise<void> {
@@ -194,6 +210,9 @@ export class TopicManager {
  * error: the request can succeed with other values.
  */
 function topicRefusal(e: unknown, topic: string): KafkaProtocolError {
+  if (e instanceof StorageError && e.kind === 'INVALID_TOPIC') {
+    return new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', e.message, { cause: e });
+  }
   if (e instanceof StorageError && e.kind === 'INVALID_REQUEST') {
     return new KafkaProtocolError('INVALID_CONFIG', `topic ${topic}: ${e.message}`, { cause: e });
   }

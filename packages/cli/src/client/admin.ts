@@ -66,7 +66,8 @@ export async function createTopic(client: KafkaClient, input: CreateTopicInput):
       version >= 1 ? result.errorMessage : null,
       result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS
         ? `See it with \`kch topics describe ${input.name}\`, or pass --if-not-exists.`
-        : result.errorCode === ErrorCode.INVALID_CONFIG
+        : // Only where the broker said nothing itself: its own message says what is wrong.
+          result.errorCode === ErrorCode.INVALID_CONFIG && !(version >= 1 && result.errorMessage)
           ? 'Check the --config names and values (Kafka topic configs, e.g. retention.ms=86400000).'
           : undefined,
     );
@@ -202,7 +203,7 @@ export async function alterTopicConfigs(
       result.errorCode,
       `altering the configs of topic "${name}"`,
       result.errorMessage,
-      result.errorCode === ErrorCode.INVALID_CONFIG
+      result.errorCode === ErrorCode.INVALID_CONFIG && !result.errorMessage
         ? 'Check the config names and values (Kafka topic configs, e.g. retention.ms=86400000).'
         : undefined,
     );

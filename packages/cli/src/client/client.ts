@@ -346,6 +346,15 @@ export class KafkaClient {
           `topic "${name}" does not exist; create it with \`kch topics create ${name}\`, or list topics with \`kch topics list\``,
         );
       }
+      if (t.errorCode === ErrorCode.INVALID_TOPIC_EXCEPTION && allowAutoCreate) {
+        // Metadata carries no message: the broker refused to create the topic, and CreateTopics says why.
+        throw new BrokerError(
+          t.errorCode,
+          `looking up topic "${name}"`,
+          'the broker cannot create this topic',
+          `\`kch topics create ${name}\` shows why (the broker's log has it too).`,
+        );
+      }
       if (t.errorCode !== ErrorCode.NONE) throw new BrokerError(t.errorCode, `looking up topic "${name}"`);
       for (const p of t.partitions) {
         if (p.errorCode !== ErrorCode.NONE && p.errorCode !== ErrorCode.REPLICA_NOT_AVAILABLE) {

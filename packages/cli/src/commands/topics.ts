@@ -221,6 +221,8 @@ interface DescribedTopic {
   topicId: string;
   partitionCount: number;
   replicationFactor: number;
+  /** The ClickHouse table of the topic's records (kch.storage.table), null on memory storage. */
+  table: string | null;
   /** Overrides only, as kafka-topics.sh shows them. */
   configs: Record<string, string | null>;
   partitions: { partition: number; leader: number; replicas: number[]; isr: number[] }[];
@@ -245,14 +247,17 @@ async function describe(client: KafkaClient, io: CliIO, names: string[], json: b
   );
   const described: DescribedTopic[] = found.map((t) => {
     const overrides: Record<string, string | null> = {};
+    let table: string | null = null;
     for (const c of configs.get(t.name) ?? []) {
       if (c.source === CONFIG_SOURCE_TOPIC) overrides[c.name] = c.sensitive ? null : c.value;
+      if (c.name === 'kch.storage.table') table = c.value;
     }
     return {
       name: t.name,
       topicId: t.topicId,
       partitionCount: t.partitions.length,
       replicationFactor: t.partitions[0]?.replicas.length ?? 0,
+      table,
       configs: overrides,
       partitions: t.partitions.map((p) => ({
         partition: p.partition,
@@ -271,9 +276,10 @@ async function describe(client: KafkaClient, io: CliIO, names: string[], json: b
     const cfg = Object.entries(t.configs)
       .map(([k, v]) => `${k}=${v ?? '<sensitive>'}`)
       .join(',');
+    // kafka-topics.sh's line, plus where SQL finds the records.
     out +=
       `Topic: ${t.name}\tTopicId: ${t.topicId}\tPartitionCount: ${t.partitionCount}\t` +
-      `ReplicationFactor: ${t.replicationFactor}\tConfigs: ${cfg}\n`;
+      `ReplicationFactor: ${t.replicationFactor}\t${t.table !== null ? `Table: ${t.table}\t` : ''}Configs: ${cfg}\n`;
     for (const p of t.partitions) {
       out +=
         `\tTopic: ${t.name}\tPartition: ${p.partition}\tLeader: ${p.leader < 0 ? 'none' : p.leader}\t` +

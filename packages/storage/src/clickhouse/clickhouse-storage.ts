@@ -24,6 +24,7 @@ import {
   StorageError,
   type StorageHealth,
   type StoredBatch,
+  type TopicDeletion,
   type TopicPartition,
   type TopicRecord,
 } from '../storage.js';
@@ -84,6 +85,17 @@ import {
   topicBindings,
 } from './tables-config.js';
 import {
+  isOwnTable,
+  type OwnTable,
+  objectKind,
+  sqlName,
+  type TableObject,
+  TopicTables,
+  tableReplacedError,
+  topicTableComment,
+  topicTableName,
+} from './topic-tables.js';
+import {
   type BackendFailure,
   backendFailure,
   type ClickHouseTransport,
@@ -142,8 +154,10 @@ function earlierFailed(tp: TopicPartition): StorageError {
 
 interface TopicState {
   record: TopicRecord;
-  /** Quoted `db`.`topic`. */
+  /** Quoted `db`.`table`: the topic's own table, or the one it is bound to. */
   table: string;
+  /** The table kch created for the topic, as recorded with it; null for a bound topic. */
+  own: OwnTable | null;
   partitions: Map<number, Promise<PartitionState>>;
   /** Appends of a partition run one after the other (the contract says so; this makes sure). */
   locks: Map<number, Promise<unknown>>;
@@ -152,10 +166,15 @@ interface TopicState {
   bytesPerRecord: number;
   /** The table was found missing (dropped behind kch's back): it is created again before use. */
   tableMissing: boolean;
+  /** An insert failed for a reason other than load: the table is checked to still be kch's before use. */
+  verifyTable: boolean;
   /** Set when the topic is bound to a user's table (kch.table): its records are that table's rows. */
   bound: BoundTopic | null;
-  /** Binding configs stored for the topic that cannot be read (edited by hand): every use fails. */
-  brokenBinding: StorageError | null;
+  /**
+   * Every use fails with this: binding configs stored for the topic that cannot be read (edited by
+   * hand), or a table under the topic's table name that kch did not create.
+   */
+  unusable: StorageError | null;
 }
 
 /** How often at most the columns of a bound table are read again for record checks (ms). */
@@ -253,6 +272,8 @@ export class ClickHouseStorage implements Storage {
   private closing = false;
   private opened = false;
   private readonly flushListeners = new Set<(stats: FlushStats) => void>();
+  /** The topics' own tables: created, checked and dropped only when they are kch's. */
+  private readonly tables: TopicTables;
 
   constructor(options: ClickHouseStorageOptions) {
     const parsed = clickhouseStorageOptionsSchema.safeParse(options);
@@ -264,6 +285,12 @@ export class ClickHouseStorage implements Storage {
     }
     this.config = parsed.data;
     this.db = this.config.database;
+    this.tables = new TopicTables({
+      database: this.db,
+      transport: () => this.t,
+      select: (what, sql) => this.select(what, sql),
+      run: (what, call) => this.run(what, call),
+    });
     if (this.config.chdb !== undefined)
       this.location = `embedded ClickHouse (chdb) in ${this.config.chdb}, database ${this.db}`;
     else if (this.config.url !== undefined) {
@@ -289,8 +316,11 @@ export class ClickHouseStorage implements Storage {
       await this.migrate();
       this.tableSettings =
         this.config.topicTableSettings ?? (await this.knownSettings(DEFAULT_TOPIC_TABLE_SETTINGS));
+      await this.tables.open();
       await this.loadTopics();
       await this.loadCounters();
+      // After the counters: it may write topic rows, whose versions must follow the stored ones.
+      await this.checkOwnTables();
     } catch (e) {
       await this.transport.close().catch(() => {});
       this.transport = null;
@@ -457,6 +487,10 @@ export class ClickHouseStorage implements Storage {
       if (e instanceof StorageError) throw e;
       const f = backendFailure(e);
       if (topic && f.code === UNKNOWN_TABLE) topic.tableMissing = true;
+      // Refused for another reason: the table may not be kch's any more; checked before the next use.
+      else if (topic && !f.transient) topic.verifyTable = true;
+      // A storage fault (the table refuses writes, ClickHouse is down): retriable, as Kafka's
+      // KAFKA_STORAGE_ERROR is; producers get through once it is mended.
       throw this.unavailable(what, f, e);
     }
   }
@@ -527,7 +561,7 @@ export class ClickHouseStorage implements Storage {
   private async loadTopics(): Promise<void> {
     const r = await this.select(
       'list topics',
-      `SELECT name, topic_id, partition_count, configs, created_at FROM ${this.meta(TOPICS_TABLE)} FINAL WHERE deleted = 0`,
+      `SELECT name, topic_id, partition_count, configs, created_at, table_name, table_uuid FROM ${this.meta(TOPICS_TABLE)} FINAL WHERE deleted = 0`,
     );
     this.topics.clear();
     while (!r.done) {
@@ -540,8 +574,40 @@ export class ClickHouseStorage implements Storage {
         configs[k] = r.string();
       }
       const createdAt = r.i64();
-      this.addTopic({ name, topicId, partitionCount, configs, createdAt });
+      const tableName = r.string();
+      const uuid = r.string();
+      this.addTopic({ name, topicId, partitionCount, configs, createdAt }, undefined, {
+        name: tableName === '' ? name : tableName,
+        uuid,
+      });
     }
+  }
+
+  /**
+   * Checks at open that each topic's own table is still the one kch created. A table missing is
+   * created again on first use; one that is not kch's makes the topic unusable (never written, read
+   * or dropped). Tables of topics stored before kch recorded identities are adopted when they have a
+   * topic table's columns (so they are what kch made), and refused otherwise.
+   */
+  private async checkOwnTables(): Promise<void> {
+    const own = [...this.topics.values()].filter((t) => t.own !== null && t.unusable === null);
+    const objects = await this.tables.objectsNamed(own.map((t) => t.own!.name));
+    const legacy = own.filter((t) => t.own!.uuid === '' && objects.has(t.own!.name));
+    const shaped = await this.tables.topicShaped(legacy.map((t) => t.own!.name));
+    for (const t of own) {
+      const o = objects.get(t.own!.name);
+      if (!o) t.tableMissing = true;
+      else if (t.own!.uuid === '' && o.engine === 'MergeTree' && shaped.has(o.name))
+        await this.recordOwnTable(t, await this.tables.adopt(t.record.name, o));
+      else if (!isOwnTable(o, t.own!, t.record.name))
+        t.unusable = tableReplacedError(this.db, t.record.name, o);
+    }
+  }
+
+  /** Records the table kch created for a topic with the topic. */
+  private async recordOwnTable(t: TopicState, own: OwnTable): Promise<void> {
+    t.own = own;
+    await this.writeTopicRow(t.record, false, own);
   }
 
   private async loadCounters(): Promise<void> {
@@ -558,24 +624,27 @@ export class ClickHouseStorage implements Storage {
     this.producerNext = this.producerBlockEnd;
   }
 
-  private addTopic(record: TopicRecord, schema?: BoundSchema): TopicState {
+  private addTopic(record: TopicRecord, schema?: BoundSchema, own?: OwnTable): TopicState {
     let binding: Binding | null = null;
-    let brokenBinding: StorageError | null = null;
+    let unusable: StorageError | null = null;
     try {
       binding = bindingOf(record.configs, this.db);
     } catch (e) {
-      brokenBinding = e as StorageError;
+      unusable = e as StorageError;
     }
+    const ownTable = binding || unusable ? null : (own ?? { name: record.name, uuid: '' });
     const state: TopicState = {
       record,
-      table: binding ? binding.quoted : tableName(this.db, record.name),
+      table: binding ? binding.quoted : tableName(this.db, ownTable?.name ?? record.name),
+      own: ownTable,
       partitions: new Map(),
       locks: new Map(),
       flusher: null as unknown as Flusher,
       bytesPerRecord: 256,
       tableMissing: false,
+      verifyTable: false,
       bound: binding ? boundTopic(binding, schema) : null,
-      brokenBinding,
+      unusable,
     };
     state.flusher = new Flusher(
       (chunks) => this.flushTopic(state, chunks),
@@ -599,8 +668,8 @@ export class ClickHouseStorage implements Storage {
     this.checkOpen();
     if (!topic.name || topic.name.includes('\u0000') || topic.name.startsWith(RESERVED_PREFIX)) {
       throw new StorageError(
-        'INVALID_REQUEST',
-        `topic name ${JSON.stringify(topic.name)} cannot be stored: names starting with ${RESERVED_PREFIX} are kch's metadata tables`,
+        'INVALID_TOPIC',
+        `topic name ${JSON.stringify(topic.name)} is reserved: names starting with ${RESERVED_PREFIX} are kch's metadata tables; choose another name`,
         false,
       );
     }
@@ -611,41 +680,53 @@ export class ClickHouseStorage implements Storage {
         throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
       // A bound topic's table is the user's: checked, never created (nor TTL'd, nor dropped).
       const schema = binding ? await this.bindTable(binding, topic.name) : undefined;
-      if (!binding) {
-        await this.run(`create the table of topic ${topic.name}`, () =>
-          this.t.command(
-            topicTableDdl(
-              this.db,
-              topic.name,
-              retention,
-              this.config.deduplicationWindow,
-              this.tableSettings,
-            ),
-          ),
-        );
-      }
-      await this.writeTopicRow(topic, false);
-      this.addTopic(structuredClone(topic), schema);
+      const own = binding
+        ? undefined
+        : await this.createOwnTable(
+            topic.name,
+            topicTableName(topic.name, this.tables.maxNameLength),
+            retention,
+          );
+      await this.writeTopicRow(topic, false, own ?? null);
+      this.addTopic(structuredClone(topic), schema, own);
     });
   }
 
-  async deleteTopic(name: string): Promise<void> {
+  /**
+   * Creates the table of a topic in kch's own tables, named by ./topic-tables.ts's rule, where no
+   * object has that name (INVALID_TOPIC otherwise), and returns its identity.
+   */
+  private async createOwnTable(topic: string, name: string, retention: number | null): Promise<OwnTable> {
+    const ddl = topicTableDdl(
+      this.db,
+      name,
+      retention,
+      this.config.deduplicationWindow,
+      this.tableSettings,
+      topicTableComment(topic),
+    );
+    const ownedByAnother = [...this.topics.values()].some(
+      (u) => u.own?.name === name && u.record.name !== topic,
+    );
+    return this.tables.create(topic, name, ddl, ownedByAnother);
+  }
+
+  async deleteTopic(name: string): Promise<TopicDeletion | undefined> {
     this.checkOpen();
-    await this.withMetaLock(async () => {
+    return this.withMetaLock(async () => {
       const t = this.topics.get(name);
       if (!t) throw unknownTopic(name);
       await t.flusher.drain();
+      let kept: TableObject | null = null;
       if (t.bound) {
         // Unbinding: the table and its rows stay, they are the user's.
         await Promise.all(
           [...this.sinks.values()].filter((k) => k.table === t.table).map((k) => k.flusher.drain()),
         );
-      } else {
-        await this.run(`drop the table of topic ${name}`, () =>
-          this.t.command(`DROP TABLE IF EXISTS ${t.table} SYNC`),
-        );
+      } else if (t.own) {
+        kept = await this.tables.dropOwn(name, t.own);
       }
-      await this.writeTopicRow(t.record, true);
+      await this.writeTopicRow(t.record, true, t.own);
       this.topics.delete(name);
       const go = this.meta(GROUP_OFFSETS_TABLE);
       await this.run(`delete the committed offsets of topic ${name}`, () =>
@@ -655,7 +736,20 @@ SELECT group_id, topic, partition, offset, leader_epoch, metadata, commit_timest
 FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
         ),
       );
+      if (!kept) return undefined;
+      const kind = objectKind(kept.engine);
+      return {
+        kept: `${sqlName(this.db, kept.name)} was left in place: it is a ${kind} kch did not create for topic ${name} (it was dropped and made again outside kch), so kch did not drop it`,
+      };
     });
+  }
+
+  /** Where the topic's records are, as SQL names it: `kafka.orders`, or the table it is bound to. */
+  topicLocation(topic: string): string | null {
+    const t = this.topics.get(topic);
+    if (!t) return null;
+    if (t.bound) return sqlName(t.bound.binding.database, t.bound.binding.table);
+    return t.own ? sqlName(this.db, t.own.name) : null;
   }
 
   async setPartitionCount(name: string, partitionCount: number): Promise<void> {
@@ -664,7 +758,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       const t = this.topicOf(name);
       if (partitionCount <= t.record.partitionCount) return;
       const next = { ...t.record, partitionCount };
-      await this.writeTopicRow(next, false);
+      await this.writeTopicRow(next, false, t.own);
       t.record = next;
     });
   }
@@ -687,7 +781,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
         const after = ttlExpression(retention);
         if (before !== after) await this.setTtl(t, after);
       }
-      await this.writeTopicRow(next, false);
+      await this.writeTopicRow(next, false, t.own);
       t.record = next;
     });
   }
@@ -707,7 +801,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     }
   }
 
-  private async writeTopicRow(topic: TopicRecord, deleted: boolean): Promise<void> {
+  /** A new version of the topic's row: its record, and the identity of its own table (null if bound). */
+  private async writeTopicRow(topic: TopicRecord, deleted: boolean, own: OwnTable | null): Promise<void> {
     const w = new TsvWriter(1024);
     writeText(w, topic.name).tab();
     writeText(w, topic.topicId).tab();
@@ -727,7 +822,9 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       .int(deleted ? 1 : 0)
       .tab()
       .int(this.nextVersion())
-      .newline();
+      .tab();
+    writeText(w, own?.name ?? '').tab();
+    writeText(w, own?.uuid ?? '').newline();
     await this.insertMeta(`store topic ${topic.name}`, TOPICS_TABLE, TOPIC_META_COLUMNS, w);
   }
 
@@ -749,7 +846,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
   async recordCheck(topic: string): Promise<RecordCheck | null> {
     this.checkOpen();
     const t = this.topicOf(topic);
-    if (t.brokenBinding) throw t.brokenBinding;
+    if (t.unusable) throw t.unusable;
     const bound = t.bound;
     if (!bound) return null;
     await this.boundSchema(t, SCHEMA_REFRESH_MS);
@@ -851,25 +948,19 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     }
     const schema = binding ? await this.bindTable(binding, t.record.name) : null;
     if (!binding) {
-      await this.run(`create the table of topic ${t.record.name}`, () =>
-        this.t.command(
-          topicTableDdl(
-            this.db,
-            t.record.name,
-            retention,
-            this.config.deduplicationWindow,
-            this.tableSettings,
-          ),
-        ),
+      t.own = await this.createOwnTable(
+        t.record.name,
+        topicTableName(t.record.name, this.tables.maxNameLength),
+        retention,
       );
-    } else if (!t.bound) {
+    } else if (t.own) {
       await t.flusher.drain();
-      await this.run(`drop the (empty) table of topic ${t.record.name}`, () =>
-        this.t.command(`DROP TABLE IF EXISTS ${t.table} SYNC`),
-      );
+      // The (empty) table kch made goes, if it still is kch's.
+      await this.tables.dropOwn(t.record.name, t.own);
+      t.own = null;
     }
     t.bound = binding && schema ? boundTopic(binding, schema) : null;
-    t.table = binding ? binding.quoted : tableName(this.db, t.record.name);
+    t.table = binding ? binding.quoted : tableName(this.db, t.own!.name);
     t.tableMissing = false;
     t.partitions.clear();
   }
@@ -1068,6 +1159,7 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
       database: this.db,
       query: (sql, format) => this.query(sql, format),
       topicTable: (name) => this.topicTable(name),
+      isBound: (name) => this.topicOf(name).bound !== null,
       topicNames: async () => [...this.topics.keys()],
       holdAppends: (topic, f) => this.holdAppends(topic, f),
     };
@@ -1110,21 +1202,44 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
     return t;
   }
 
+  /**
+   * Creates a topic's own table again when it was found missing (dropped behind kch's back), under
+   * its recorded name, and records the new table's identity. If something else has the name by now,
+   * the topic is unusable until it is gone. A bound topic's table is the user's: never created.
+   */
   private async ensureTable(t: TopicState): Promise<void> {
-    // A bound topic's table is the user's: kch never creates it.
-    if (!t.tableMissing || t.bound) return;
-    await this.run(`create the table of topic ${t.record.name} again`, () =>
-      this.t.command(
-        topicTableDdl(
-          this.db,
-          t.record.name,
-          retentionOf(t.record.configs),
-          this.config.deduplicationWindow,
-          this.tableSettings,
-        ),
-      ),
-    );
+    if (!t.tableMissing || !t.own) return;
+    const name = t.record.name;
+    try {
+      const own = await this.createOwnTable(name, t.own.name, retentionOf(t.record.configs));
+      await this.recordOwnTable(t, own);
+    } catch (e) {
+      if (e instanceof StorageError && e.kind === 'INVALID_TOPIC') {
+        const o = await this.tables.objectAt(t.own.name);
+        if (o) t.unusable = tableReplacedError(this.db, name, o);
+        throw t.unusable ?? e;
+      }
+      throw e;
+    }
     t.tableMissing = false;
+  }
+
+  /**
+   * Checks that a topic's own table is still the one kch created, after an insert failed for a reason
+   * that was not load, or while it is unusable (the user may have moved their object away since).
+   */
+  private async checkOwnTable(t: TopicState): Promise<void> {
+    const own = t.own!;
+    const o = await this.tables.objectAt(own.name);
+    t.verifyTable = false;
+    if (!o) {
+      t.unusable = null;
+      t.tableMissing = true;
+    } else if (isOwnTable(o, own, t.record.name)) {
+      t.unusable = null;
+    } else {
+      t.unusable = tableReplacedError(this.db, t.record.name, o);
+    }
   }
 
   // ---------------------------------------------------------------------------- partitions
@@ -1133,7 +1248,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
   private async partition(tp: TopicPartition): Promise<{ t: TopicState; p: PartitionState }> {
     this.checkOpen();
     const t = this.topicOf(tp.topic);
-    if (t.brokenBinding) throw t.brokenBinding;
+    if (t.own && (t.unusable || t.verifyTable)) await this.checkOwnTable(t);
+    if (t.unusable) throw t.unusable;
     if (!Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= t.record.partitionCount) {
       throw new StorageError(
         'UNKNOWN_TOPIC_OR_PARTITION',
@@ -1376,6 +1492,8 @@ FROM ${go} FINAL WHERE topic = ${str(name)} AND deleted = 0`,
         if (e instanceof StorageError) throw new FlushError(e, queryIds);
         const f = backendFailure(e);
         if (f.code === UNKNOWN_TABLE) t.tableMissing = true;
+        // Refused for another reason: the table may not be kch's any more; checked before the next use.
+        else if (!f.transient) t.verifyTable = true;
         if (!f.transient || attempt >= this.config.insertRetries || this.closing) {
           const error = new StorageError(
             'UNAVAILABLE',
@@ -1721,6 +1839,8 @@ const TOPIC_META_COLUMNS = [
   'created_at',
   'deleted',
   'version',
+  'table_name',
+  'table_uuid',
 ];
 const PARTITION_COLUMNS = ['topic_id', 'partition', 'log_start_offset', 'end_offset', 'version'];
 const GROUP_OFFSET_COLUMNS = [

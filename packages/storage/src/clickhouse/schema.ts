@@ -2,7 +2,8 @@
  * The ClickHouse schema of kch, in one place. docs/clickhouse-schema.md explains it for users.
  *
  * One database (default `kafka`) holds:
- * - one table per topic, named as the topic, one row per record (see {@link topicTableDdl});
+ * - one table per topic, named as the topic (or a name derived from it where ClickHouse cannot hold
+ *   the topic's, ./topic-tables.ts), one row per record (see {@link topicTableDdl});
  * - small metadata tables whose names start with `_kch_` (a prefix kch reserves: no topic may use it),
  *   created and changed only by the versioned {@link MIGRATIONS}, which the storage applies on open and
  *   records in `_kch_migrations`.
@@ -153,18 +154,22 @@ function settingValue(value: number | string): string {
   return typeof value === 'number' ? String(value) : str(value);
 }
 
-/** The table of a topic: one row per record, sorted by partition and offset. */
+/**
+ * The table of a topic: one row per record, sorted by partition and offset. Without IF NOT EXISTS:
+ * kch never takes over a table it finds under the name (./topic-tables.ts).
+ */
 export function topicTableDdl(
   database: string,
-  topic: string,
+  table: string,
   retentionMs: number | null,
   deduplicationWindow = DEFAULT_DEDUPLICATION_WINDOW,
   settings: TableSettings = DEFAULT_TOPIC_TABLE_SETTINGS,
+  comment?: string,
 ): string {
   const ttl = ttlExpression(retentionMs);
   const extra = Object.entries(settings).map(([name, value]) => `, ${name} = ${settingValue(value)}`);
   return [
-    `CREATE TABLE IF NOT EXISTS ${tableName(database, topic)} (`,
+    `CREATE TABLE ${tableName(database, table)} (`,
     `${TOPIC_COLUMNS.map((c) => `  ${ident(c.name)} ${c.type} COMMENT ${str(c.doc)}`).join(',\n')},`,
     '  INDEX timestamp_minmax timestamp TYPE minmax GRANULARITY 1',
     ')',
@@ -174,6 +179,7 @@ export function topicTableDdl(
     // A flush carries insert_deduplication_token: a retried insert whose first attempt did land is
     // dropped instead of stored twice. Non-replicated MergeTree only deduplicates with this window.
     `SETTINGS non_replicated_deduplication_window = ${int(deduplicationWindow)}${extra.join('')}`,
+    ...(comment !== undefined ? [`COMMENT ${str(comment)}`] : []),
   ].join('\n');
 }
 
@@ -230,6 +236,16 @@ export const MIGRATIONS: readonly Migration[] = [
   block_end Int64,
   allocated_at DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = MergeTree ORDER BY block_end`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'topic table identities',
+    statements: ({ database }) => [
+      // The table kch created for a topic and its UUID: kch drops only that very table (an empty
+      // table_name is the topic's name, for topics stored before).
+      `ALTER TABLE ${tableName(database, TOPICS_TABLE)} ADD COLUMN IF NOT EXISTS table_name String DEFAULT ''`,
+      `ALTER TABLE ${tableName(database, TOPICS_TABLE)} ADD COLUMN IF NOT EXISTS table_uuid String DEFAULT ''`,
     ],
   },
 ];

@@ -145,9 +145,13 @@ function socketCode(e: unknown): string | undefined {
 }
 
 function firstLine(message: string): string {
-  // chdb prefixes the engine's message with the failing rows; keep ClickHouse's own sentence.
-  const m = /Code: \d+\. DB::Exception: [^\n]*/.exec(message);
-  const line = m ? m[0] : (message.split('\n')[0] ?? message);
+  // chdb prefixes the engine's message with the failing rows; keep ClickHouse's own sentence, without
+  // the code and name around it (describeFailure puts them in front once).
+  const m = /Code: \d+\. DB::Exception: ([^\n]*)/.exec(message);
+  const line = (m ? m[1]! : (message.split('\n')[0] ?? message)).replace(
+    /\.?\s*\([A-Z][A-Z0-9_]*\)(?: \(version [^)]*\))?\.?\s*$/,
+    '',
+  );
   return line.length > 500 ? `${line.slice(0, 500)}...` : line;
 }
 

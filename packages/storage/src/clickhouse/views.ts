@@ -111,6 +111,8 @@ export interface ViewHost {
   query(sql: string, format?: string): Promise<Buffer>;
   /** The quoted table of a topic; UNKNOWN_TOPIC_OR_PARTITION when there is no such topic. */
   topicTable(topic: string): string;
+  /** Whether the topic's records are in a table of the user's (kch.table) rather than kch's own. */
+  isBound(topic: string): boolean;
   topicNames(): Promise<string[]>;
   /**
    * Runs `f` while no append to the topic runs (appends that started have ended; new ones wait), so
@@ -194,7 +196,7 @@ export async function createView(host: ViewHost, input: unknown): Promise<ViewIn
   const source = host.topicTable(def.topic);
   await checkNameFree(host, def.name);
   const meta = stored(def, host.database);
-  if (def.populate && source !== tableName(host.database, def.topic)) {
+  if (def.populate && host.isBound(def.topic)) {
     throw new StorageError(
       'INVALID_REQUEST',
       `topic ${def.topic} is bound to the table ${source}: populate backfills kch's own topic tables only; create the view without it and fill it with INSERT INTO ${displayName(host.database, def.name)} SELECT ...`,
