@@ -49,6 +49,7 @@ describe('reading a document', () => {
     expect(isCompleteCommand(`echo a # it's a comment`)).toBe(true);
     expect(isCompleteCommand('cat <<-EOF\n\tx\n\tEOF')).toBe(true);
     expect(isCompleteCommand("cat <<'EOF'\nx")).toBe(false);
+    expect(isCompleteCommand("kch produce t <<< 'x'")).toBe(true);
   });
 
   it('runs sh blocks as scripts, SQL with the block after it as output, and follows directives', () => {

@@ -125,7 +125,7 @@ export function parseBlocks(markdown: string): Block[] {
 /**
  * Whether `text` is a complete shell command: no quote or heredoc left open, no trailing `\`. Enough
  * of the shell's grammar for documentation: '...', "..." (with \ escapes), $'...', <<WORD, <<'WORD',
- * <<-WORD heredocs, and comments.
+ * <<-WORD heredocs (not <<< here-strings), and comments.
  */
 export function isCompleteCommand(text: string): boolean {
   const lines = text.split('\n');
@@ -157,7 +157,9 @@ export function isCompleteCommand(text: string): boolean {
         quote = '"';
       } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) {
         break;
-      } else if (c === '<' && line[i + 1] === '<' && line[i + 2] !== '<') {
+      } else if (c === '<' && line.startsWith('<<<', i)) {
+        i += 2; // a here-string, not a heredoc
+      } else if (c === '<' && line[i + 1] === '<') {
         const m = /^<<(-?)\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2/.exec(line.slice(i));
         if (m) {
           heredocs.push({ word: m[3]!, strip: m[1] === '-' });
