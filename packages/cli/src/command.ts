@@ -9,8 +9,6 @@ export interface CliIO {
 export interface Command {
   /** The first word after `kch`, e.g. "topics". */
   readonly name: string;
-  /** One line for `kch --help`. */
-  readonly summary: string;
   /** The full usage text for `kch <name> --help` and after bad arguments. */
   readonly usage: string;
   /** Runs with the words after the command name; resolves with the process exit code. */

@@ -5,6 +5,7 @@
  * and what is expected.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type DeclaredTopic, declaredTopicSchema } from '@kch/broker';
 import { tablesConfigSchema, viewDefinitionSchema } from '@kch/storage';
@@ -92,7 +93,7 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     flag: 'storage',
     env: 'KCH_STORAGE',
     value: '<spec>',
-    help: `memory | chdb:<dir> (embedded ClickHouse) | http(s)://user:pass@host:8123 (a ClickHouse server); default ${DEFAULT_STORAGE}`,
+    help: `memory | chdb:<dir> or a path such as ./data (embedded ClickHouse in that directory) | http(s)://user:pass@host:8123 (a ClickHouse server); default ${DEFAULT_STORAGE}`,
   },
   {
     key: 'database',
@@ -239,15 +240,29 @@ const boolean = z.preprocess(
   z.boolean({ error: 'must be true or false' }),
 );
 
-/** `memory`, `chdb`, `chdb:<dir>` or a ClickHouse http(s) URL. */
+/**
+ * `memory`, `chdb`, `chdb:<dir>`, a path (`./data`, `/var/lib/kch`: embedded ClickHouse there, as users
+ * of embedded databases give a directory) or a ClickHouse http(s) URL. A bare word (`data`) is refused
+ * with the spelling to use: it is as likely a misspelt `memory` as a directory.
+ */
 export function parseStorageSpec(value: string, cwd = process.cwd()): StorageSpec | string {
   const v = value.trim();
   if (v === 'memory') return { kind: 'memory' };
+  const chdb = (dir: string): StorageSpec => ({
+    kind: 'chdb',
+    dir: isAbsolute(dir) ? dir : resolve(cwd, dir),
+  });
   if (v === 'chdb' || v.startsWith('chdb:')) {
     const dir = v === 'chdb' ? DEFAULT_DATA_DIR : v.slice('chdb:'.length);
     if (dir === '') return 'chdb: needs a directory, e.g. chdb:./kch-data';
-    return { kind: 'chdb', dir: isAbsolute(dir) ? dir : resolve(cwd, dir) };
+    return chdb(dir);
   }
+  if (v.startsWith('~')) {
+    // A shell expands ~ in an unquoted argument; here it came quoted, or from KCH_STORAGE or the file.
+    const home = v === '~' || v.startsWith('~/') ? `chdb:${homedir()}${v.slice(1)}` : 'chdb:<full path>';
+    return `~ is expanded by a shell, not by kch: give the directory as ${home}`;
+  }
+  if (/^\.{1,2}$/.test(v) || (v.includes('/') && !v.includes(':'))) return chdb(v);
   if (/^https?:\/\//i.test(v)) {
     let u: URL;
     try {
@@ -259,6 +274,8 @@ export function parseStorageSpec(value: string, cwd = process.cwd()): StorageSpe
     display.password = '';
     return { kind: 'url', url: u.href, display: display.href };
   }
+  if (/^[\w.-]+$/.test(v))
+    return `unknown storage ${JSON.stringify(v)}: for embedded ClickHouse in the directory ${v}, write chdb:${v} (or ./${v}); else use memory or a ClickHouse server URL such as http://default:password@localhost:8123`;
   return `unknown storage ${JSON.stringify(v)}: use memory, chdb:<dir> (embedded ClickHouse) or a ClickHouse server URL such as http://default:password@localhost:8123`;
 }
 

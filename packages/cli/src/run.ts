@@ -1,36 +1,63 @@
 /**
  * The `kch` dispatcher: `kch <command> [args]`, one module per command in ./commands (each
  * default-exports a Command), loaded only when used, so that `kch broker` does not load the client
- * code and `kch topics` does not load the broker. `kch` alone, or with options only, runs the broker.
+ * code, `kch topics` does not load the broker, and `kch --help` loads neither (loading every command
+ * to list them took a quarter of a second). `kch` alone, or with options only, runs the broker.
  */
+import { nearest } from './args.js';
 import type { CliIO, Command } from './command.js';
 import { ExitCode } from './command.js';
 import { cliVersion } from './version.js';
 
-type Loader = () => Promise<{ default: Command }>;
+interface CommandEntry {
+  /** One line for `kch --help`. */
+  summary: string;
+  load: () => Promise<{ default: Command }>;
+}
 
-/** Commands by name, in the order `kch --help` lists them. Adding one is one line. */
-const COMMANDS: Record<string, Loader> = {
-  broker: () => import('./commands/broker.js'),
-  topics: () => import('./commands/topics.js'),
-  produce: () => import('./commands/produce.js'),
-  consume: () => import('./commands/consume.js'),
-  groups: () => import('./commands/groups.js'),
-  sql: () => import('./commands/sql.js'),
-  views: () => import('./commands/views.js'),
+/** Commands by name, in the order `kch --help` lists them. Adding one is one entry. */
+const COMMANDS: Record<string, CommandEntry> = {
+  broker: {
+    summary: 'run a broker (the default command): Kafka on embedded ClickHouse in ./kch-data',
+    load: () => import('./commands/broker.js'),
+  },
+  topics: {
+    summary: 'list, create, describe, alter and delete topics',
+    load: () => import('./commands/topics.js'),
+  },
+  produce: {
+    summary: 'produce stdin lines to a topic (like kcat -P)',
+    load: () => import('./commands/produce.js'),
+  },
+  consume: {
+    summary: 'print the records of a topic (like kcat -C)',
+    load: () => import('./commands/consume.js'),
+  },
+  groups: {
+    summary: 'list, describe (with lag), reset and delete consumer groups',
+    load: () => import('./commands/groups.js'),
+  },
+  sql: {
+    summary: "run SQL on a running broker's ClickHouse (through its admin server)",
+    load: () => import('./commands/sql.js'),
+  },
+  views: {
+    summary: 'list, create and drop materialized views on topics (ClickHouse storage)',
+    load: () => import('./commands/views.js'),
+  },
 };
 
 const DEFAULT_COMMAND = 'broker';
 
-async function usage(): Promise<string> {
-  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load().then((m) => m.default)));
-  const width = Math.max(...commands.map((c) => c.name.length)) + 3;
+function usage(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length)) + 3;
   return `Usage: kch [command] [options]
 
 kch is a Kafka-compatible broker whose storage is ClickHouse.
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+${names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n]!.summary}`).join('\n')}
 
 Without a command, kch runs the broker (kch --port 9093 is kch broker --port 9093).
 Run \`kch <command> --help\` for a command's options; kch --version prints the version.
@@ -52,10 +79,10 @@ export async function main(
     first === undefined ||
     (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first))
   ) {
-    return (await COMMANDS[DEFAULT_COMMAND]!()).default.run(argv, io);
+    return (await COMMANDS[DEFAULT_COMMAND]!.load()).default.run(argv, io);
   }
   if (first === '-h' || first === '--help') {
-    io.stdout.write(await usage());
+    io.stdout.write(usage());
     return ExitCode.OK;
   }
   if (first === '-V' || first === '--version') {
@@ -63,16 +90,19 @@ export async function main(
     return ExitCode.OK;
   }
   if (first === 'help') {
-    const load = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
-    io.stdout.write(load ? (await load()).default.usage : await usage());
+    const entry = rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0]) ? COMMANDS[rest[0]] : undefined;
+    io.stdout.write(entry ? (await entry.load()).default.usage : usage());
     return ExitCode.OK;
   }
-  const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
-  if (!load) {
-    io.stderr.write(`kch: unknown command ${JSON.stringify(first)}\n\n${await usage()}`);
+  const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!entry) {
+    const near = nearest(first, Object.keys(COMMANDS));
+    io.stderr.write(
+      `kch: unknown command ${JSON.stringify(first)}${near ? ` (did you mean ${near}?)` : ''}\n\n${usage()}`,
+    );
     return ExitCode.USAGE;
   }
-  const command = (await load()).default;
+  const command = (await entry.load()).default;
   // `--help` anywhere before a `--` shows the command's usage (`-h` is left to the command).
   const end = rest.indexOf('--');
   const own = end >= 0 ? rest.slice(0, end) : rest;

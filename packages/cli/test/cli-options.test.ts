@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ADMIN_PORT, OptionsError, resolveBrokerOptions } from '../src/options.js';
@@ -113,6 +113,24 @@ describe('kch broker options', () => {
     });
   });
 
+  it('takes a path given to --storage as embedded ClickHouse there, and says how to write a bare name', () => {
+    const storage = (s: string) => resolveBrokerOptions({ storage: s }, {}).options.storage;
+    expect(storage('./mydata')).toEqual({ kind: 'chdb', dir: join(process.cwd(), 'mydata') });
+    expect(storage('../elsewhere/kch')).toEqual({
+      kind: 'chdb',
+      dir: join(process.cwd(), '..', 'elsewhere', 'kch'),
+    });
+    expect(storage('data/kch')).toEqual({ kind: 'chdb', dir: join(process.cwd(), 'data', 'kch') });
+    expect(storage('/var/lib/kch')).toEqual({ kind: 'chdb', dir: '/var/lib/kch' });
+    expect(storage('.')).toEqual({ kind: 'chdb', dir: process.cwd() });
+    expect(errorOf(() => storage('mydata'))).toBe(
+      'invalid options:\n  --storage "mydata": unknown storage "mydata": for embedded ClickHouse in the directory mydata, write chdb:mydata (or ./mydata); else use memory or a ClickHouse server URL such as http://default:password@localhost:8123',
+    );
+    expect(errorOf(() => storage('~/kch'))).toBe(
+      `invalid options:\n  --storage "~/kch": ~ is expanded by a shell, not by kch: give the directory as chdb:${homedir()}/kch`,
+    );
+  });
+
   it('says which value is wrong, where it came from and what is expected', () => {
     const file = configFile({ partitions: 0 });
     const message = errorOf(() =>
@@ -192,8 +210,11 @@ describe('the kch command line', () => {
   it('answers an unknown command with the usage and exit code 2', async () => {
     const r = await runKch(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('unknown command "frobnicate"');
+    expect(r.stderr).toMatch(/^kch: unknown command "frobnicate"\n/);
     expect(r.stderr).toContain('Commands:');
+    const typo = await runKch(['tpoics', 'list']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^kch: unknown command "tpoics" \(did you mean topics\?\)\n/);
   });
 
   it('exits 2 with a message for a bad flag, variable or config file value, before opening anything', async () => {
@@ -203,7 +224,9 @@ describe('the kch command line', () => {
 
     const unknownFlag = await runKch(['--prot', '9092']);
     expect(unknownFlag.code).toBe(2);
-    expect(unknownFlag.stderr).toContain("Unknown option '--prot'");
+    expect(unknownFlag.stderr).toBe(
+      'kch broker: unknown option --prot (did you mean --port?)\nRun `kch broker --help` for the options.\n',
+    );
 
     const env = await runKch([], { env: { KCH_STORAGE: 'postgres://x' } });
     expect(env.code).toBe(2);

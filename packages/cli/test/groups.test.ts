@@ -270,6 +270,16 @@ describe('kch groups', () => {
         { topic: 'orders', partition: 1, newOffset: 1 },
       ],
     });
+    // As kafka-consumer-groups.sh takes it: the negative number as an argument of its own.
+    const separate = await kch(groups, [
+      'reset-offsets',
+      'billing',
+      '--all-topics',
+      '--shift-by',
+      '-2',
+      '--json',
+    ]);
+    expect(separate).toMatchObject({ code: ExitCode.OK, stderr: shifted.stderr, stdout: shifted.stdout });
 
     const past = await kch(groups, [
       'reset-offsets',

@@ -1,8 +1,10 @@
 /**
- * The real `kch` CLI in a child process (node + tsx on the TypeScript sources), as a user runs it:
- * start it, read the banner for the ports it took, talk to it, signal it, read its exit code.
+ * The real `kch` CLI in a child process (node + tsx on the TypeScript sources, or the installed
+ * command with `bin`), as a user runs it: start it, read the banner for the ports it took, talk to it,
+ * signal it, read its exit code.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,6 +15,16 @@ export const MAIN = join(here, '..', 'src', 'main.ts');
 const TSX_LOADER = pathToFileURL(
   join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
 ).href;
+
+/** The installed command: the shim `pnpm install` links (see packages/cli/bin/kch.js). */
+export const KCH_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'kch');
+
+/** How a child is started: on the sources through tsx (the default), or as the installed `bin`. */
+function command(args: string[], bin?: string): [string, string[]] {
+  return bin
+    ? [bin, args]
+    : [process.execPath, ['--conditions=source', '--import', TSX_LOADER, MAIN, ...args]];
+}
 
 /** Environment for a child: no KCH_* from the test runner's environment leaks in. */
 function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -35,10 +47,10 @@ export interface KchRun {
 /** Runs `kch <args>` to its end. */
 export function runKch(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; bin?: string } = {},
 ): Promise<KchRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', TSX_LOADER, MAIN, ...args], {
+    const child = spawn(...command(args, options.bin), {
       cwd: options.cwd ?? REPO_ROOT,
       env: childEnv(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -78,9 +90,9 @@ export interface RunningKch {
 /** Starts `kch broker <args>` and resolves once its banner shows where it listens. */
 export function startKch(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; bin?: string } = {},
 ): Promise<RunningKch> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', TSX_LOADER, MAIN, ...args], {
+  const child = spawn(...command(args, options.bin), {
     cwd: options.cwd ?? REPO_ROOT,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,4 +154,45 @@ export function metric(text: string, series: string): number | undefined {
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }
   return undefined;
+}
+
+const BUILT_PACKAGES = [
+  ['protocol', 'index.js'],
+  ['storage', 'index.js'],
+  ['broker', 'index.js'],
+  ['cli', 'main.js'],
+] as const;
+
+/** Why the build the installed command runs is not usable: missing, or older than a source; '' if fine. */
+function kchBuildStale(): string {
+  for (const [pkg, entry] of BUILT_PACKAGES) {
+    const built = join(REPO_ROOT, 'packages', pkg, 'dist', entry);
+    if (!existsSync(built)) return `packages/${pkg}/dist/${entry} is missing`;
+    const builtAt = statSync(built).mtimeMs;
+    const src = join(REPO_ROOT, 'packages', pkg, 'src');
+    const newer = readdirSync(src, { recursive: true, encoding: 'utf8' }).find(
+      (f) => f.endsWith('.ts') && statSync(join(src, f)).mtimeMs > builtAt,
+    );
+    if (newer) return `packages/${pkg}/dist/${entry} is older than src/${newer}`;
+  }
+  return '';
+}
+
+/**
+ * The installed `kch` ({@link KCH_BIN}), built from the current sources: rebuilt (`pnpm build:kch`,
+ * about a second) when its build is missing or older than a source, so that a test of it tests this
+ * checkout. `reason` says why it cannot be used (the shim is linked by `pnpm install` only); in CI
+ * that is an error instead, since .ci/run installs first.
+ */
+export function installedKch(): { available: boolean; reason: string } {
+  if (!existsSync(KCH_BIN)) {
+    const reason = `${KCH_BIN} is missing: run \`npx -y pnpm@10.34.8 install\`, which links and builds it`;
+    if (process.env.CI) throw new Error(`${reason}; .ci/run installs before it tests`);
+    return { available: false, reason };
+  }
+  if (kchBuildStale() !== '')
+    execFileSync(process.execPath, [join(REPO_ROOT, 'packages', 'cli', 'scripts', 'build-kch.mjs')], {
+      stdio: 'pipe',
+    });
+  return { available: true, reason: '' };
 }

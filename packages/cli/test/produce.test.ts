@@ -66,7 +66,11 @@ describe('kch produce: arguments', () => {
     [['t', '--compression', 'brotli'], /--compression must be none, gzip, snappy, lz4 or zstd, got "brotli"/],
     [['t', '--acks', '2'], /--acks must be all, -1, 1 or 0, got "2"/],
     [['t', '--partition=-1'], /--partition needs an integer of 0 or more/],
-    [['t', '--partition', '-1'], /Option '--partition' argument is ambiguous[\s\S]*'--partition=-XYZ'/],
+    [['t', '--partition', '-1'], /--partition needs an integer of 0 or more, got "-1"/],
+    [['t', '--partiton', '1'], /^kch produce: unknown option --partiton \(did you mean --partition\?\)\n/],
+    [['t', '--null-marker', ''], /--null-marker must not be empty \(-Z sends empty values as null\)/],
+    [['t', '--null-marker', 'a\nb'], /--null-marker cannot hold a line break/],
+    [['t', '--null-empty=yes'], /^kch produce: --null-empty takes no value\n/],
     [['t', '--key-separator', ''], /--key-separator must not be empty/],
     [['t', '--header', 'novalue'], /--header needs key=value, got "novalue"/],
   ])('refuses %j with the usage and exit 2', async (args, message) => {
@@ -126,6 +130,33 @@ describe('kch produce', () => {
     expect(r.code).toBe(ExitCode.FAILURE);
     expect(r.stderr).toContain('line 3 has no key separator ":" (the lines before it were produced)');
     expect((await readAll('strict')).map((x) => x.key)).toEqual(['a', 'b']);
+  });
+
+  it('sends tombstones: -Z makes empty values (and with -K empty keys) null, --null-marker those equal to it', async () => {
+    await kch(topics, ['create', 'tombstones', '--partitions', '1']);
+    const z = await kch(produce, ['tombstones', '-K', ':', '-Z'], 'user1:\n:keyless\nuser2:v2\n');
+    expect(z).toMatchObject({ code: ExitCode.OK, stderr: '' });
+    // Without -K the key is null anyway; an empty line is a null value.
+    expect((await kch(produce, ['tombstones', '--null-empty'], '\n')).code).toBe(ExitCode.OK);
+    const marked = await kch(
+      produce,
+      ['tombstones', '-K', ':', '--null-marker', 'NULL'],
+      'user1:NULL\nNULL:v\nuser3:\nuser4:NULLish\n',
+    );
+    expect(marked.code).toBe(ExitCode.OK);
+    // Without either, empty stays empty: a value of zero bytes, not a tombstone.
+    expect((await kch(produce, ['tombstones', '-K', ':'], 'user5:\n')).code).toBe(ExitCode.OK);
+    expect((await readAll('tombstones')).map((r) => [r.key, r.value])).toEqual([
+      ['user1', null],
+      [null, 'keyless'],
+      ['user2', 'v2'],
+      [null, null],
+      ['user1', null],
+      [null, 'v'],
+      ['user3', ''],
+      ['user4', 'NULLish'],
+      ['user5', ''],
+    ]);
   });
 
   it('keeps bytes exact: invalid UTF-8 comes back as base64', async () => {

@@ -32,7 +32,8 @@ describe('kch topics: arguments', () => {
     [['create', 't', '--delete-config', 'x'], /--delete-config does not apply to "topics create"/],
     [['alter', 't'], /"topics alter" needs --partitions, --config or --delete-config/],
     [['alter', 't', '--config', 'a=1', '--delete-config', 'a'], /both name "a"/],
-    [['list', '--bogus'], /Unknown option '--bogus'/],
+    [['list', '--bogus'], /^kch topics: unknown option --bogus\n/],
+    [['list', '--boot', 'x'], /^kch topics: unknown option --boot \(did you mean --bootstrap-server\?\)\n/],
   ])('refuses %j with the usage and exit 2', async (args, message) => {
     const r = await kch(args);
     expect(r.code).toBe(ExitCode.USAGE);

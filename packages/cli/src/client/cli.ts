@@ -3,7 +3,7 @@
  * mistakes into usage errors, the bootstrap server option, the client's lifetime, and one place that
  * turns any failure into a message on stderr and an exit code.
  */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ArgumentError, type OptionsConfig, type ParsedArguments, parseArguments } from '../args.js';
 import { type CliIO, ExitCode } from '../command.js';
 import { DEFAULT_BOOTSTRAP_SERVER, KafkaClient } from './client.js';
 import { CliError, UsageError } from './errors.js';
@@ -12,24 +12,21 @@ import { CliError, UsageError } from './errors.js';
 export const BOOTSTRAP_OPTIONS = {
   'bootstrap-server': { type: 'string', short: 'b' },
   help: { type: 'boolean', short: 'h' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
+} as const satisfies OptionsConfig;
 
 export const BOOTSTRAP_USAGE = `  -b, --bootstrap-server <host:port>
                              the broker to connect to; several as h1:p1,h2:p2
                              (default: $KCH_BOOTSTRAP_SERVER, else ${DEFAULT_BOOTSTRAP_SERVER})`;
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type ParsedArgs<O extends OptionsConfig> = ParsedArguments<O>;
 
-export type ParsedArgs<O extends Options> = ReturnType<
-  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
->;
-
-/** node:util parseArgs, strict, with its errors turned into {@link UsageError}s. */
-export function parseCommandArgs<O extends Options>(args: string[], options: O): ParsedArgs<O> {
+/** {@link parseArguments} (negative numbers as values; kch's messages), its errors as {@link UsageError}s. */
+export function parseCommandArgs<O extends OptionsConfig>(args: string[], options: O): ParsedArgs<O> {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArguments(args, options);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    if (e instanceof ArgumentError) throw new UsageError(e.message);
+    throw e;
   }
 }
 

@@ -4,10 +4,11 @@
  *
  * Shutdown: the first SIGINT or SIGTERM stops gracefully (the listener closes, in-flight requests are
  * answered, storage flushes and closes, the admin server stops) and the process exits 0; a second
- * signal exits at once with 130 (SIGINT) or 143 (SIGTERM), as shells report a death by that signal.
- * An acknowledged record is stored before its acknowledgement is sent, so neither loses one.
+ * signal exits at once with 130 (SIGINT) or 143 (SIGTERM), as shells report a death by that signal,
+ * unless it came within SIGNAL_GRACE_MS of the first (the same Ctrl-C passed on by a wrapper: see
+ * ../signals.ts). An acknowledged record is stored before its acknowledgement is sent, so neither
+ * loses one.
  */
-import { parseArgs } from 'node:util';
 import {
   type Broker,
   BrokerOptionsError,
@@ -20,6 +21,7 @@ import {
 } from '@kch/broker';
 import { StorageError } from '@kch/storage';
 import { type AdminServer, startAdminServer } from '../admin/server.js';
+import { ArgumentError, parseArguments } from '../args.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 import { declareTables, type TableDeclarations } from '../declared-tables.js';
 import { createDeclaredViews } from '../declared-views.js';
@@ -31,6 +33,7 @@ import {
   optionsUsage,
   resolveBrokerOptions,
 } from '../options.js';
+import { onStopSignals, SIGNAL_GRACE_MS } from '../signals.js';
 import { createStorage } from '../storage.js';
 import { cliVersion } from '../version.js';
 
@@ -54,7 +57,8 @@ Examples:
                                                #   "schema": { "type": "object", "required": ["id"] } } } }
 
 Stop it with Ctrl-C or SIGTERM: in-flight requests finish, data is flushed, exit code 0. A second
-signal exits at once (130 after SIGINT, 143 after SIGTERM).
+signal exits at once (130 after SIGINT, 143 after SIGTERM), unless it comes within ${SIGNAL_GRACE_MS / 1000} s
+of the first: that is the same Ctrl-C, passed on by a wrapper such as pnpm.
 `;
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -124,11 +128,25 @@ class Shutdown {
   readonly exitCode = new Promise<number>((resolve) => {
     this.resolveExit = resolve;
   });
-  private readonly onSignal = (signal: NodeJS.Signals) => this.handle(signal);
+  readonly dispose: () => void;
 
   constructor(private readonly logger: Logger) {
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
+    this.dispose = onStopSignals({
+      stop: (signal) => {
+        this.signal = signal;
+        this.logger.info('shutting down', { signal });
+        if (this.stopper) this.run();
+      },
+      force: (signal) => {
+        this.logger.warn('second signal: exiting now, without waiting for the graceful stop', { signal });
+        this.resolveExit(SIGNAL_EXIT[signal] ?? ExitCode.FAILURE);
+      },
+      repeated: (signal, afterMs) =>
+        this.logger.info(
+          `signal within ${SIGNAL_GRACE_MS} ms of the first, taken as the same (a wrapper such as pnpm passes Ctrl-C on too); another one later exits at once`,
+          { signal, afterMs },
+        ),
+    });
   }
 
   /** True once a signal asked to stop. */
@@ -140,22 +158,6 @@ class Shutdown {
   ready(stop: () => Promise<void>): void {
     this.stopper = stop;
     if (this.signal) this.run();
-  }
-
-  dispose(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
-  }
-
-  private handle(signal: NodeJS.Signals): void {
-    if (this.signal) {
-      this.logger.warn('second signal: exiting now, without waiting for the graceful stop', { signal });
-      this.resolveExit(SIGNAL_EXIT[signal] ?? ExitCode.FAILURE);
-      return;
-    }
-    this.signal = signal;
-    this.logger.info('shutting down', { signal });
-    if (this.stopper) this.run();
   }
 
   private run(): void {
@@ -211,6 +213,8 @@ async function start(
     lingerMs: options.lingerMs,
     chdbSettings: options.chdbSettings,
   });
+  // Embedded ClickHouse takes seconds to open: say what the time before the banner goes to.
+  logger.info('opening storage', { storage: storage.location });
   let declared: TableDeclarations;
   try {
     declared = await declareTables(storage, options.tables, options.topics);
@@ -306,27 +310,28 @@ async function start(
   return undefined;
 }
 
+const ARGUMENTS = {
+  ...Object.fromEntries(
+    BROKER_OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.multiple ?? false }]),
+  ),
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseBrokerArgs(args: string[]) {
+  return parseArguments(args, ARGUMENTS);
+}
+
 const command: Command = {
   name: 'broker',
-  summary: 'run a broker (the default command): Kafka on embedded ClickHouse in ./kch-data',
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    let parsed: ReturnType<typeof parseArgs>;
+    let parsed: ReturnType<typeof parseBrokerArgs>;
     try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          ...Object.fromEntries(
-            BROKER_OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.multiple ?? false }]),
-          ),
-          config: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
+      parsed = parseBrokerArgs(args);
     } catch (e) {
-      io.stderr.write(`kch broker: ${(e as Error).message}\nRun \`kch broker --help\` for the options.\n`);
+      if (!(e instanceof ArgumentError)) throw e;
+      io.stderr.write(`kch broker: ${e.message}\nRun \`kch broker --help\` for the options.\n`);
       return ExitCode.USAGE;
     }
     if (parsed.values.help) {

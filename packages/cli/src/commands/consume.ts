@@ -19,6 +19,7 @@ import { consume as consumeLoop, type StartPosition } from '../client/consumer.j
 import { UsageError } from '../client/errors.js';
 import type { FetchedRecord } from '../client/fetcher.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
+import { onStopSignals, SIGNAL_GRACE_MS } from '../signals.js';
 
 const USAGE = `Usage: kch consume <topic> [options]
 
@@ -30,7 +31,7 @@ ${BOOTSTRAP_USAGE}
   --from-beginning           start at the earliest offset (default: the end, so
                              only records produced from now on are printed)
   -o, --offset <n>           start at offset n of each partition read;
-                             --offset=-n starts n records before the end
+                             -o -n starts n records before the end (as kcat)
   --timestamp <ms|ISO>       start at the first record at or after this time
                              (ms since the epoch, or e.g. 2024-05-01T12:00:00Z)
   -p, --partition <n>        read only this partition (repeatable; default all)
@@ -59,9 +60,10 @@ Groups (--group):
   leaves the group on exit. --offset, --timestamp and --partition do not combine
   with --group.
 
-Ctrl-C stops cleanly (a group member commits and leaves its group) and exits 0; a
-second Ctrl-C exits at once. "Processed a total of <n> messages" goes to stderr at
-the end, as kafka-console-consumer.sh prints it.
+Ctrl-C (or SIGTERM) stops cleanly (a group member commits and leaves its group) and
+exits 0; a second one exits at once, unless it comes within ${SIGNAL_GRACE_MS / 1000} s of the first (the same
+Ctrl-C, passed on by a wrapper such as pnpm). "Processed a total of <n> messages"
+goes to stderr at the end, as kafka-console-consumer.sh prints it.
 
 Examples:
   kch consume orders --from-beginning --exit-at-end
@@ -173,23 +175,19 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    let interrupts = 0;
     let forced: (code: number) => void = () => {};
     const forcedExit = new Promise<number>((resolve) => {
       forced = resolve;
     });
-    const onSignal = () => {
-      interrupts++;
-      if (interrupts === 1) {
-        stop.abort();
-        return;
-      }
-      io.stderr.write('kch consume: interrupted again, exiting without leaving the group\n');
-      client.close();
-      forced(130);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const disposeSignals = onStopSignals({
+      stop: () => stop.abort(),
+      force: (signal) => {
+        io.stderr.write('kch consume: interrupted again, exiting without leaving the group\n');
+        client.close();
+        // 128 + the signal number, as shells report a death by that signal.
+        forced(signal === 'SIGTERM' ? 143 : 130);
+      },
+    });
     // The reader went away (`kch consume t | head -1`): stop quietly, as kcat does.
     const onOutputError = () => stop.abort();
     io.stdout.on('error', onOutputError);
@@ -225,8 +223,7 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
       io.stderr.write(`Processed a total of ${result.count} messages\n`);
       return ExitCode.OK;
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      disposeSignals();
       io.stdout.removeListener('error', onOutputError);
       signal?.removeEventListener('abort', onAbort);
       client.close();
@@ -236,7 +233,6 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
 
 const consume: Command = {
   name: 'consume',
-  summary: 'print the records of a topic (like kcat -C)',
   usage: USAGE,
   run: (args: string[], io: CliIO) => runConsume(args, io),
 };

@@ -59,7 +59,8 @@ reset-offsets options (one target, and --topic or --all-topics):
   --to-latest                the end of the log (skip everything)
   --to-offset <n>            offset n (kept within earliest..latest)
   --to-datetime <ISO|ms>     the first offset at or after this time (the end if none)
-  --shift-by <n>             the committed offset plus n (n may be negative: --shift-by=-n)
+  --shift-by <n>             the committed offset plus n; n may be negative
+                             (--shift-by -10 moves back 10 records)
   --dry-run                  print the new offsets only (the default)
   --execute                  commit the new offsets
 
@@ -118,7 +119,6 @@ type ResetTarget =
 
 const groups: Command = {
   name: 'groups',
-  summary: 'list, describe (with lag), reset and delete consumer groups',
   usage: USAGE,
   run(args: string[], io: CliIO): Promise<number> {
     return runCommand('groups', USAGE, io, async () => {

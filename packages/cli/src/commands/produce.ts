@@ -2,6 +2,7 @@
  * `kch produce <topic>`: stdin lines to records, as kcat -P and kafka-console-producer.sh do.
  */
 import { CompressionType } from '@kch/protocol';
+import { z } from 'zod';
 import {
   BOOTSTRAP_OPTIONS,
   BOOTSTRAP_USAGE,
@@ -26,6 +27,10 @@ ${BOOTSTRAP_USAGE}
   -K, --key-separator <sep>  each line is <key><sep><value>, split at the first <sep>
                              (as kcat -K); a line without <sep> is an error
   -H, --header <key=value>   a header on every record (repeatable)
+  -Z, --null-empty           an empty value, and with -K an empty key, is sent as
+                             null (as kcat -Z): "<key>:" with -K : is a tombstone
+  --null-marker <s>          a key or value equal to <s> is sent as null (as
+                             kafka-console-producer.sh's null.marker), e.g. NULL
   -p, --partition <n>        the partition of every record (default: see below)
   -z, --compression <codec>  none, gzip, snappy, lz4 or zstd (default none)
   --acks <acks>              all (or -1), 1 or 0 (default all)
@@ -34,9 +39,11 @@ ${BOOTSTRAP_USAGE}
 
 Records:
   A line ends at \\n; a \\r before it is dropped. An empty line is a record with an
-  empty value. Keys, values and headers are the bytes as read (no re-encoding). Every
-  record gets the current time as its timestamp (CreateTime). Records are sent as
-  soon as they are read, in order, one batch per partition per request.
+  empty value (a null value with -Z). A null value is a tombstone: a changelog's, or a
+  compacted topic's, way to say the key was deleted. Keys, values and headers are the
+  bytes as read (no re-encoding). Every record gets the current time as its timestamp
+  (CreateTime). Records are sent as soon as they are read, in order, one batch per
+  partition per request.
 
 Partitioning (as Kafka's Java producer):
   With a key: murmur2(key) % partitions, the partition a Java producer picks, so kch
@@ -56,12 +63,16 @@ Exit status: 0 when every record was acknowledged; 1 when the broker refused one
 Examples:
   echo 'hello' | kch produce greetings
   printf 'user1:{"n":1}\\nuser2:{"n":2}\\n' | kch produce events -K : -z zstd -v
+  printf 'user1:\\n' | kch produce users -K : -Z          # a tombstone for user1
+  printf 'user2:NULL\\n' | kch produce users -K : --null-marker NULL
 `;
 
 const OPTIONS = {
   ...BOOTSTRAP_OPTIONS,
   'key-separator': { type: 'string', short: 'K' },
   header: { type: 'string', short: 'H', multiple: true },
+  'null-empty': { type: 'boolean', short: 'Z' },
+  'null-marker': { type: 'string' },
   partition: { type: 'string', short: 'p' },
   compression: { type: 'string', short: 'z' },
   acks: { type: 'string' },
@@ -78,12 +89,19 @@ const CODECS: Record<string, CompressionType> = {
 
 const ACKS: Record<string, Acks> = { all: -1, '-1': -1, '1': 1, '0': 0 };
 
+/** --null-marker: compared with whole keys and values, which never hold a line break. */
+const nullMarkerSchema = z
+  .string()
+  .min(1, { error: '--null-marker must not be empty (-Z sends empty values as null)' })
+  .refine((m) => !/[\r\n]/.test(m), {
+    error: '--null-marker cannot hold a line break: each line is a record',
+  });
+
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 
 const produce: Command = {
   name: 'produce',
-  summary: 'produce stdin lines to a topic (like kcat -P)',
   usage: USAGE,
   run(args: string[], io: CliIO): Promise<number> {
     return runCommand('produce', USAGE, io, async () => {
@@ -116,6 +134,16 @@ const produce: Command = {
       const acks = ACKS[(values.acks ?? 'all').toLowerCase()];
       if (acks === undefined) throw new UsageError(`--acks must be all, -1, 1 or 0, got "${values.acks}"`);
       const sep = separator === undefined ? null : Buffer.from(separator, 'utf8');
+      let marker: Buffer | null = null;
+      if (values['null-marker'] !== undefined) {
+        const parsed = nullMarkerSchema.safeParse(values['null-marker']);
+        if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
+        marker = Buffer.from(parsed.data, 'utf8');
+      }
+      const nullEmpty = values['null-empty'] === true;
+      /** A key or value read from a line as sent: null when empty with -Z, or equal to the marker. */
+      const orNull = (bytes: Buffer): Buffer | null =>
+        (nullEmpty && bytes.length === 0) || marker?.equals(bytes) ? null : Buffer.from(bytes);
 
       return withClient(bootstrapFrom(values['bootstrap-server'], io.env), async (client) => {
         const producer = await Producer.create(client, { topic, acks, compression });
@@ -139,10 +167,10 @@ const produce: Command = {
                   '; give every line as <key><separator><value>, or leave out --key-separator',
               );
             }
-            key = Buffer.from(line.subarray(0, i));
+            key = orNull(line.subarray(0, i));
             value = line.subarray(i + sep.length);
           }
-          return { key, value: Buffer.from(value), headers, partition };
+          return { key, value: orNull(value), headers, partition };
         };
         const send = async (records: ProduceRecord[]) => {
           if (records.length === 0) return;

@@ -2,7 +2,6 @@
  * `kch sql "<query>"`: runs SQL on a running broker's ClickHouse through its admin endpoint
  * (`POST /sql`), which also reaches an embedded chdb directory that only the broker process can open.
  */
-import { parseArgs } from 'node:util';
 import {
   ADMIN_CLIENT_OPTIONS,
   ADMIN_CLIENT_USAGE,
@@ -11,6 +10,7 @@ import {
   readStdin,
   tokenMessage,
 } from '../admin/client.js';
+import { ArgumentError, parseArguments } from '../args.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 
 const USAGE = `Usage: kch sql [options] "<query>"
@@ -47,19 +47,19 @@ const OPTIONS = {
 } as const;
 
 function parse(args: string[]) {
-  return parseArgs({ args, allowPositionals: true, options: OPTIONS });
+  return parseArguments(args, OPTIONS);
 }
 
 const command: Command = {
   name: 'sql',
-  summary: "run SQL on a running broker's ClickHouse (through its admin server)",
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
     let parsed: ReturnType<typeof parse>;
     try {
       parsed = parse(args);
     } catch (e) {
-      return usageError(io, (e as Error).message);
+      if (!(e instanceof ArgumentError)) throw e;
+      return usageError(io, e.message);
     }
     const { values, positionals } = parsed;
     if (values.help) {

@@ -88,7 +88,6 @@ const ALLOWED: Record<Sub, readonly (keyof Values)[]> = {
 
 const topics: Command = {
   name: 'topics',
-  summary: 'list, create, describe, alter and delete topics',
   usage: USAGE,
   run(args: string[], io: CliIO): Promise<number> {
     return runCommand('topics', USAGE, io, async () => {

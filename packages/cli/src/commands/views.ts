@@ -119,7 +119,6 @@ async function call(
 
 const command: Command = {
   name: 'views',
-  summary: 'list, create and drop materialized views on topics (ClickHouse storage)',
   usage: USAGE,
   run(args: string[], io: CliIO): Promise<number> {
     return runCommand('views', USAGE, io, async () => {
