@@ -2,8 +2,9 @@
  * One classic consumer group and its members, as Kafka's GroupMetadata/MemberMetadata (and the
  * ClassicGroup/ClassicGroupMember of Kafka 4's group coordinator) model them. This module holds the
  * state and the bookkeeping that keeps it consistent (protocol vote counts, the number of members
- * awaiting a join response, the static member mapping); the decisions and the timers live in the
- * coordinator.
+ * awaiting a join response, the static member mapping); the decisions and the timers live in
+ * rebalance.ts, join.ts and members.ts. Committed offsets are not kept here but by the offset
+ * manager (../offsets.ts), as Kafka 4 keeps them apart from group metadata.
  */
 import { ErrorCode } from '@kch/protocol';
 import type { CommittedOffset } from '@kch/storage';
@@ -87,7 +88,7 @@ export function syncError(errorCode: number): SyncGroupResult {
 export type JoinCallback = (result: JoinGroupResult) => void;
 export type SyncCallback = (result: SyncGroupResult) => void;
 
-export class Member {
+export class ClassicMember {
   assignment: Buffer = EMPTY_BYTES;
   awaitingJoin: JoinCallback | null = null;
   awaitingSync: SyncCallback | null = null;
@@ -161,11 +162,7 @@ export function protocolNames(protocols: readonly Protocol[]): string[] {
   return [...new Set(protocols.map((p) => p.name))];
 }
 
-export function offsetKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
-
-export class Group {
+export class ClassicGroup {
   state: GroupState = 'Empty';
   previousState: GroupState = 'Dead';
   /**
@@ -181,7 +178,7 @@ export class Group {
   leaderId: string | null = null;
 
   /** Members in the order they joined (the first one becomes leader when the leader leaves). */
-  readonly members = new Map<string, Member>();
+  readonly members = new Map<string, ClassicMember>();
   /** group.instance.id -> member id. */
   readonly staticMembers = new Map<string, string>();
   /** Member ids handed out with MEMBER_ID_REQUIRED that have not joined yet. */
@@ -201,11 +198,6 @@ export class Group {
   initialJoinDelay = false;
   /** The pending sync expiration (DelayedSync). */
   syncTimer: NodeJS.Timeout | undefined;
-
-  /** Committed offsets, as stored, by offsetKey(topic, partition). */
-  readonly offsets = new Map<string, CommittedOffset>();
-  /** The tail of this group's storage writes: they run one at a time, in the order they were asked for. */
-  writes: Promise<void> = Promise.resolve();
 
   constructor(
     readonly groupId: string,
@@ -249,7 +241,7 @@ export class Group {
     this.stateTimestamp = now;
   }
 
-  add(member: Member, callback: JoinCallback | null): void {
+  add(member: ClassicMember, callback: JoinCallback | null): void {
     if (member.groupInstanceId !== null) {
       if (this.staticMembers.has(member.groupInstanceId)) {
         throw new Error(
@@ -268,7 +260,7 @@ export class Group {
   }
 
   /** Removes a member (or a pending member id) without answering anything it waits for. */
-  remove(memberId: string): Member | undefined {
+  remove(memberId: string): ClassicMember | undefined {
     const member = this.members.get(memberId);
     if (member) {
       this.members.delete(memberId);
@@ -306,7 +298,7 @@ export class Group {
    * Static membership: the member of `groupInstanceId` continues under `newMemberId`. Whoever waits
    * on the old member id is fenced at once.
    */
-  replaceStaticMember(groupInstanceId: string, oldMemberId: string, newMemberId: string): Member {
+  replaceStaticMember(groupInstanceId: string, oldMemberId: string, newMemberId: string): ClassicMember {
     const member = this.members.get(oldMemberId);
     if (!member) throw new Error(`cannot replace non-existing member id ${oldMemberId}`);
     this.members.delete(oldMemberId);
@@ -363,7 +355,7 @@ export class Group {
   }
 
   updateMember(
-    member: Member,
+    member: ClassicMember,
     protocols: Protocol[],
     rebalanceTimeoutMs: number,
     sessionTimeoutMs: number,
@@ -386,7 +378,7 @@ export class Group {
     }
   }
 
-  invokeJoin(member: Member, result: JoinGroupResult): boolean {
+  invokeJoin(member: ClassicMember, result: JoinGroupResult): boolean {
     const callback = member.awaitingJoin;
     if (callback === null) return false;
     member.awaitingJoin = null;
@@ -395,12 +387,26 @@ export class Group {
     return true;
   }
 
-  invokeSync(member: Member, result: SyncGroupResult): boolean {
+  invokeSync(member: ClassicMember, result: SyncGroupResult): boolean {
     const callback = member.awaitingSync;
     if (callback === null) return false;
     member.awaitingSync = null;
     callback(result);
     return true;
+  }
+
+  /** A successful JoinGroup answer in the current generation; `members` go to the leader only. */
+  joinResult(memberId: string, members: JoinGroupMember[]): JoinGroupResult {
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: this.generationId,
+      protocolType: this.protocolType,
+      protocolName: this.protocolName,
+      leader: this.leaderId ?? '',
+      skipAssignment: false,
+      memberId,
+      members,
+    };
   }
 
   /** Every member's metadata for the selected protocol (what the leader assigns from). */
@@ -424,13 +430,28 @@ export class Group {
     return this.subscribedTopics !== null ? this.subscribedTopics.has(topic) : this.isConsumerGroup;
   }
 
-  private incSupportedProtocols(member: Member): void {
+  /**
+   * From when a committed offset's retention runs, or null while none of the group's offsets may
+   * expire (Kafka 4's ClassicGroup.offsetExpirationCondition): an Empty group's from when it became
+   * empty (from the commit when that moment is unknown); a group without protocol type (simple
+   * consumers) or a Stable consumer group whose subscription is known, from the commit (the
+   * offset manager spares the topics the group still subscribes to).
+   */
+  offsetExpirationBase(): ((offset: CommittedOffset) => number) | null {
+    if (this.protocolType === null) return (o) => o.commitTimestamp;
+    if (this.is('Empty')) return (o) => this.stateTimestamp ?? o.commitTimestamp;
+    if (this.isConsumerGroup && this.subscribedTopics !== null && this.is('Stable'))
+      return (o) => o.commitTimestamp;
+    return null;
+  }
+
+  private incSupportedProtocols(member: ClassicMember): void {
     for (const name of protocolNames(member.protocols)) {
       this.supportedProtocols.set(name, (this.supportedProtocols.get(name) ?? 0) + 1);
     }
   }
 
-  private decSupportedProtocols(member: Member): void {
+  private decSupportedProtocols(member: ClassicMember): void {
     for (const name of protocolNames(member.protocols)) {
       const n = (this.supportedProtocols.get(name) ?? 0) - 1;
       if (n > 0) this.supportedProtocols.set(name, n);
