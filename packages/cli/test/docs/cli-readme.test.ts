@@ -1,0 +1,3 @@
+import { docTest } from './doc-test.js';
+
+docTest('packages/cli/README.md');

@@ -1,0 +1,3 @@
+import { docTest } from './doc-test.js';
+
+docTest('README.md');
