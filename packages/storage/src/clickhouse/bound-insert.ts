@@ -16,11 +16,12 @@
 import { StorageError } from '../storage.js';
 import { FlushError } from './flush-error.js';
 import { Flusher, type FlushObservation } from './flusher.js';
+import { type InsertContext, insertWithRetry } from './insert-retry.js';
 import { ident, int } from './sql.js';
+import { countRows, deleteRows } from './statements.js';
 import {
   type BackendFailure,
   backendFailure,
-  type ClickHouseTransport,
   describeFailure,
   type Settings,
   UNKNOWN_TABLE,
@@ -45,16 +46,6 @@ export interface ChunkTarget {
   filter: string;
 }
 
-export interface SinkContext {
-  transport(): ClickHouseTransport;
-  readonly insertRetries: number;
-  readonly retryBackoffMs: number;
-  closing(): boolean;
-  readonly location: string;
-  /** A new insert_deduplication_token. */
-  token(): string;
-}
-
 /** A refusal by ClickHouse (not transient): the statement or its data is wrong. */
 class Refused extends Error {
   constructor(
@@ -65,14 +56,20 @@ class Refused extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * A failure that is not transient is the rows' fault, except a table dropped behind kch's back:
+ * that one stays retriable, until the table is back.
+ */
+function refuse(f: BackendFailure, e: unknown): void {
+  if (!f.transient && f.code !== undefined && f.code !== UNKNOWN_TABLE) throw new Refused(f, e);
+}
 
 export class BoundSink {
   readonly flusher: Flusher;
   private readonly targets = new Map<Buffer, ChunkTarget & { error?: StorageError }>();
 
   constructor(
-    private readonly ctx: SinkContext,
+    private readonly ctx: InsertContext,
     /** Quoted `db`.`table`. */
     readonly table: string,
     readonly format: string,
@@ -122,38 +119,14 @@ export class BoundSink {
   }
 
   /** One insert; transient failures retried where safe. Throws Refused or FlushError. */
-  private async insert(chunks: Buffer[], token: string): Promise<void> {
-    const t = this.ctx.transport();
-    const queryIds: string[] = [];
-    for (let attempt = 0; ; attempt++) {
-      const queryId = `kch-${token}-${attempt}`;
-      queryIds.push(queryId);
-      try {
-        await t.insertBytes(this.table, this.columns, chunks, {
-          format: this.format,
-          queryId,
-          settings: { ...BOUND_INSERT_SETTINGS, insert_deduplicate: 1, insert_deduplication_token: token },
-        });
-        return;
-      } catch (e) {
-        if (e instanceof StorageError) throw new FlushError(e, queryIds);
-        const f = backendFailure(e);
-        // A table dropped behind kch's back is not the records' fault: retriable, until it is back.
-        if (!f.transient && f.code !== undefined && f.code !== UNKNOWN_TABLE) throw new Refused(f, e);
-        const mayRetry = this.deduplicates || !t.remote;
-        if (!f.transient || !mayRetry || attempt >= this.ctx.insertRetries || this.ctx.closing()) {
-          const error = new StorageError(
-            'UNAVAILABLE',
-            `ClickHouse did not store the records for table ${this.table} (${this.ctx.location}): ${describeFailure(f)}. ` +
-              'None of them were kept; the client may retry.',
-            true,
-            { cause: e },
-          );
-          throw new FlushError(error, t.remote ? queryIds : []);
-        }
-        await sleep(this.ctx.retryBackoffMs * 2 ** attempt);
-      }
-    }
+  private insert(chunks: Buffer[], token: string): Promise<void> {
+    return insertWithRetry(this.ctx, this.table, this.columns, chunks, token, {
+      records: `table ${this.table}`,
+      format: this.format,
+      settings: BOUND_INSERT_SETTINGS,
+      mayRetry: this.deduplicates || !this.ctx.transport().remote,
+      onFailure: refuse,
+    });
   }
 
   private refusal(chunk: Buffer, e: Refused): StorageError {
@@ -183,9 +156,8 @@ export class BoundSink {
     if (!where) return;
     const t = this.ctx.transport();
     try {
-      const count = await t.selectBytes(`SELECT count() FROM ${this.table} WHERE ${where}`);
-      if (count.length >= 8 && count.readBigUInt64LE(0) > 0n)
-        await t.command(`DELETE FROM ${this.table} WHERE ${where}`);
+      const count = await t.selectBytes(countRows(this.table, where));
+      if (count.length >= 8 && count.readBigUInt64LE(0) > 0n) await t.command(deleteRows(this.table, where));
     } catch (e) {
       const error = new StorageError(
         'UNAVAILABLE',

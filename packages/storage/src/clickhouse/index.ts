@@ -21,6 +21,7 @@ export {
   TOPIC_COLUMNS,
   topicTableDdl,
 } from './schema.js';
+export { isSqlStorage, SQL_STORAGE, type SqlStorage } from './sql-storage.js';
 export {
   INTEGRATION_VIRTUAL_COLUMNS,
   type IntegrationTable,

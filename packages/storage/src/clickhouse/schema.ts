@@ -250,6 +250,41 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** The columns of a `_kch_topics` row as the storage writes it, in the order of its TabSeparated rows. */
+export const TOPIC_ROW_COLUMNS: readonly string[] = [
+  'name',
+  'topic_id',
+  'partition_count',
+  'configs',
+  'created_at',
+  'deleted',
+  'version',
+  'table_name',
+  'table_uuid',
+];
+
+/** The columns of a `_kch_partitions` row, in order. */
+export const PARTITION_ROW_COLUMNS: readonly string[] = [
+  'topic_id',
+  'partition',
+  'log_start_offset',
+  'end_offset',
+  'version',
+];
+
+/** The columns of a `_kch_group_offsets` row, in order. */
+export const GROUP_OFFSET_ROW_COLUMNS: readonly string[] = [
+  'group_id',
+  'topic',
+  'partition',
+  'offset',
+  'leader_epoch',
+  'metadata',
+  'commit_timestamp',
+  'deleted',
+  'version',
+];
+
 export function migrationsTableDdl(database: string): string {
   return `CREATE TABLE IF NOT EXISTS ${tableName(database, MIGRATIONS_TABLE)} (
   version UInt32,

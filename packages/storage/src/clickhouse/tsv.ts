@@ -108,6 +108,18 @@ export class TsvWriter {
     return this;
   }
 
+  /** A String field from a JavaScript string (names, ids and configs of metadata rows). */
+  text(s: string): this {
+    const b = Buffer.from(s);
+    return this.string(b, 0, b.length);
+  }
+
+  /** A JavaScript string inside an array or tuple (see {@link quoted}). */
+  quotedText(s: string): this {
+    const b = Buffer.from(s);
+    return this.quoted(b, 0, b.length);
+  }
+
   /** A Nullable(String) field from a whole buffer or null. */
   nullableString(src: Uint8Array | null): this {
     if (src === null) return this.null();

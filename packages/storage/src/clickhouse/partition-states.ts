@@ -1,0 +1,153 @@
+/**
+ * Where each partition starts and ends. Recovered with SQL on first use (the highest offset stored, or
+ * the end checkpointed in `_kch_partitions` when the last records are gone), then kept in memory, as
+ * the broker only appends through this storage; checkpointed on a timer and at close, so that offsets
+ * are never handed out twice once TTL has removed every record. The start moves with DeleteRecords
+ * (a marker in `_kch_partitions`) and with what TTL removed.
+ *
+ * Also the clean-up after a failed insert: rows it may have left (a network in between) are deleted
+ * before anything else uses the partition, so a rejected append never becomes visible.
+ */
+import type { TopicPartition } from '../storage.js';
+import type { Backend } from './backend.js';
+import type { BoundTopics } from './bound-topics.js';
+import type { MetadataStore } from './metadata-store.js';
+import { int } from './sql.js';
+import { countRows, deleteRows, firstOffsetFrom, ownBatchesBefore, recoverPartition } from './statements.js';
+import { type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
+import { TsvWriter } from './tsv.js';
+
+export class PartitionStates {
+  constructor(
+    private readonly backend: Backend,
+    private readonly metadata: MetadataStore,
+    private readonly bound: BoundTopics,
+  ) {}
+
+  /** The partition's state, recovered on first use after `prepare` (which makes sure the table exists). */
+  get(t: TopicState, partition: number, prepare: () => Promise<void>): Promise<PartitionState> {
+    let loading = t.partitions.get(partition);
+    if (!loading) {
+      loading = prepare().then(() => this.recover(t, partition));
+      t.partitions.set(partition, loading);
+      loading.catch(() => t.partitions.delete(partition));
+    }
+    return loading;
+  }
+
+  private async recover(t: TopicState, partition: number): Promise<PartitionState> {
+    const rows = await this.bound.partitionRows(t, partition);
+    const r = await this.backend.select(
+      `recover partition ${t.record.name}-${partition}`,
+      recoverPartition(t.table, rows, this.backend.database, t.record.topicId, partition),
+      t,
+    );
+    const minOffset = r.i64();
+    const maxOffset = r.i64();
+    const marker = r.i64();
+    const checkpointedEnd = r.i64();
+    const nextOffset = Math.max(maxOffset + 1, checkpointedEnd, marker);
+    const logStartOffset = minOffset < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, minOffset));
+    return recoveredPartition(nextOffset, logStartOffset, marker, checkpointedEnd);
+  }
+
+  /** Deletes rows a failed insert may have left behind, before anything else uses the partition. */
+  async cleanSuspects(t: TopicState, partition: number, p: PartitionState): Promise<void> {
+    // Inserts of the partition still running would land after the DELETE: let them end first.
+    await p.settled;
+    const from = p.suspectFrom!;
+    const transport = this.backend.t;
+    if (transport.killQuery) {
+      for (const id of p.suspectQueries) await transport.killQuery(id).catch(() => {});
+    }
+    const rows = await this.bound.partitionRows(t, partition);
+    const where = `${rows.where} AND ${rows.offset} >= ${int(from)}`;
+    const r = await this.backend.select(
+      `check ${t.record.name}-${partition} after a failed insert`,
+      countRows(t.table, where),
+      t,
+    );
+    if (r.u64() > 0) {
+      await this.backend.command(
+        `remove the rows of a failed insert from ${t.record.name}-${partition}`,
+        deleteRows(t.table, where),
+      );
+    }
+    if (p.suspectFrom === from) {
+      p.suspectFrom = null;
+      p.suspectQueries = [];
+    }
+  }
+
+  /** The log start as it is now: never back, forward to the first record TTL (or a DeleteRecords) left. */
+  async currentLogStart(t: TopicState, tp: TopicPartition, p: PartitionState): Promise<number> {
+    // Rows go in whole parts, so this moves by jumps.
+    const rows = await this.bound.partitionRows(t, tp.partition);
+    const r = await this.backend.select(
+      `find the log start of ${tp.topic}-${tp.partition}`,
+      firstOffsetFrom(t.table, rows, p.logStartOffset),
+      t,
+    );
+    const first = r.i64();
+    const start = first < 0 ? p.nextOffset : first;
+    if (start > p.logStartOffset) p.logStartOffset = Math.min(start, p.nextOffset);
+    return p.logStartOffset;
+  }
+
+  /** DeleteRecords: moves the log start forward to `offset` (never past the end) and returns it. */
+  async deleteRecordsBefore(
+    t: TopicState,
+    tp: TopicPartition,
+    p: PartitionState,
+    offset: number,
+  ): Promise<number> {
+    const target = Math.min(offset, p.nextOffset);
+    if (target <= p.logStartOffset) return p.logStartOffset;
+    const w = this.metadata.partitionRow(
+      new TsvWriter(256),
+      t.record.topicId,
+      tp.partition,
+      target,
+      p.nextOffset,
+    );
+    await this.metadata.storePartitionRows(`record the log start of ${tp.topic}-${tp.partition}`, w);
+    p.marker = target;
+    p.logStartOffset = target;
+    p.checkpointedEnd = Math.max(p.checkpointedEnd, p.nextOffset);
+    // Whole batches before the new start go now (a lightweight DELETE); one straddling it stays, as in
+    // Kafka. Reads filter by the log start anyway, so a failure here only leaves the rows for later.
+    // A bound table has no batches: its rows before the start go.
+    let before: string;
+    if (t.bound) {
+      const rows = await this.bound.partitionRows(t, tp.partition);
+      before = `${rows.where} AND ${rows.offset} < ${int(target)}`;
+    } else before = ownBatchesBefore(tp.partition, target);
+    await this.backend.t.command(deleteRows(t.table, before)).catch(() => {});
+    return target;
+  }
+
+  /** Writes down the end of one partition now (its rows do not show it). */
+  async checkpointEnd(t: TopicState, partition: number, p: PartitionState, end: number): Promise<void> {
+    const w = this.metadata.partitionRow(new TsvWriter(256), t.record.topicId, partition, p.marker, end);
+    await this.metadata.storePartitionRows(`record the end of ${t.record.name}-${partition}`, w);
+    p.checkpointedEnd = Math.max(p.checkpointedEnd, end);
+  }
+
+  /** Writes the ends of partitions of `topics` that grew since the last checkpoint. */
+  async checkpoint(topics: Iterable<TopicState>): Promise<void> {
+    if (!this.backend.transport) return;
+    const w = new TsvWriter(1024);
+    const done: [PartitionState, number][] = [];
+    for (const t of topics) {
+      for (const [partition, loading] of t.partitions) {
+        const p = await loading.catch(() => null);
+        if (!p || p.nextOffset <= p.checkpointedEnd) continue;
+        this.metadata.partitionRow(w, t.record.topicId, partition, p.marker, p.nextOffset);
+        done.push([p, p.nextOffset]);
+      }
+    }
+    if (done.length === 0) return;
+    await this.metadata.storePartitionRows('checkpoint the ends of partitions', w);
+    for (const [p, end] of done) p.checkpointedEnd = Math.max(p.checkpointedEnd, end);
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Appends: each append's batches become rows in one TsvWriter (./records.ts for kch's own table,
+ * ./bound-rows.ts for a bound one), handed to the topic's group commit (./flusher.ts), which sends the
+ * rows of many appends and partitions as one insert.
+ *
+ * Appends of a partition are pipelined (Storage.appendsInFlight): the next one is encoded and queued
+ * for an insert while the one before is still being inserted. Each settles after the ones before it,
+ * and fails when one of them failed (its rows, should they have landed, are then deleted with the
+ * failed ones before the partition is used again, ./partition-states.ts).
+ */
+import { StorageError, type StoredBatch, type TopicPartition } from '../storage.js';
+import type { Backend } from './backend.js';
+import type { ChunkTarget } from './bound-insert.js';
+import { writeBoundRows } from './bound-rows.js';
+import { type BoundTopics, boundPartitionRows, type SinkPacing } from './bound-topics.js';
+import { FlushError } from './flush-error.js';
+import type { FlushReports } from './flush-reports.js';
+import { Flusher } from './flusher.js';
+import { type InsertContext, insertWithRetry } from './insert-retry.js';
+import type { PartitionStates } from './partition-states.js';
+import { writeBatchRows } from './records.js';
+import { TOPIC_INSERT_COLUMNS, TOPIC_INSERT_TYPES } from './schema.js';
+import type { TopicCatalog } from './topic-catalog.js';
+import { noteRecordSize, noteTableFailure, type TopicState } from './topic-state.js';
+import { TsvWriter } from './tsv.js';
+
+/** What an append wrote into its rows buffer, and how to insert them. */
+interface EncodedRows {
+  records: number;
+  /** The last row is the log's end, so recovery finds it (else the end is written down). */
+  endKnown: boolean;
+  insert(chunk: Buffer, rows: number): Promise<void>;
+}
+
+/** For an append that followed one that failed: nothing of it is kept either. */
+function earlierFailed(tp: TopicPartition): StorageError {
+  return new StorageError(
+    'UNAVAILABLE',
+    `an earlier append to ${tp.topic}-${tp.partition} failed, so these records were not kept either; the client may retry`,
+    true,
+  );
+}
+
+/**
+ * Runs `f` once everything queued on the partition's lock before it has settled, and holds the lock
+ * until `f` settles.
+ */
+function underPartitionLock<T>(t: TopicState, partition: number, f: () => Promise<T>): Promise<T> {
+  const previous = t.locks.get(partition) ?? Promise.resolve();
+  const run = previous.then(f, f);
+  const tail = run.catch(() => {});
+  t.locks.set(partition, tail);
+  void tail.then(() => {
+    if (t.locks.get(partition) === tail) t.locks.delete(partition);
+  });
+  return run;
+}
+
+export class PartitionWriter {
+  constructor(
+    private readonly backend: Backend,
+    private readonly catalog: TopicCatalog,
+    private readonly states: PartitionStates,
+    private readonly bound: BoundTopics,
+    private readonly inserts: InsertContext,
+    private readonly pacing: SinkPacing,
+    private readonly reports: FlushReports,
+  ) {}
+
+  async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
+    this.backend.checkOpen();
+    const t = this.catalog.topicOf(tp.topic);
+    // The lock covers checking, encoding and handing the rows to the flusher, not the insert.
+    return (await underPartitionLock(t, tp.partition, () => this.appendLocked(tp, batches))).stored;
+  }
+
+  private async appendLocked(
+    tp: TopicPartition,
+    batches: readonly StoredBatch[],
+  ): Promise<{ stored: Promise<void> }> {
+    const { t, p } = await this.catalog.partition(tp);
+    if (batches.length === 0) return { stored: p.settled.then(() => undefined) };
+    const failures = p.failures;
+    let next = p.acceptedEnd;
+    for (const b of batches) {
+      if (b.baseOffset !== next || b.lastOffset < b.baseOffset) {
+        if (b === batches[0] && b.baseOffset > next && b.baseOffset <= p.failedEnd) throw earlierFailed(tp);
+        throw new StorageError(
+          'INVALID_REQUEST',
+          `append to ${tp.topic}-${tp.partition} at offset ${b.baseOffset}, but the log ends at ${next}`,
+          false,
+        );
+      }
+      next = b.lastOffset + 1;
+    }
+    let bytes = 0;
+    let expected = 0;
+    for (const b of batches) {
+      bytes += b.bytes.length;
+      expected += b.recordCount;
+    }
+    // About what the rows take (values as they are, ~100 bytes of other fields per row); grown if not.
+    const w = new TsvWriter(Math.max(4096, bytes + expected * 112 + batches.length * 256));
+    const rows = t.bound
+      ? await this.boundRows(t, tp.partition, batches, w)
+      : await this.ownRows(t, tp.partition, batches, w);
+    const records = rows.records;
+    // An append it follows failed while this one was being encoded: it fails too.
+    if (p.failures !== failures) throw earlierFailed(tp);
+    const from = batches[0]!.baseOffset;
+    // Batches whose records were all left out make no rows, but take their offsets all the same.
+    const inserted = records === 0 ? Promise.resolve() : rows.insert(w.view(), records);
+    inserted.catch(() => {}); // taken below, in order
+    const earlier = p.inFlight > 0 ? p.settled : Promise.resolve(true);
+    p.inFlight++;
+    p.acceptedEnd = next;
+    const stored = (async () => {
+      let error: unknown = null;
+      try {
+        await inserted;
+      } catch (e) {
+        error = e;
+      }
+      const earlierOk = await earlier;
+      if (error === null && earlierOk && !rows.endKnown) {
+        // The rows do not show where the log ends (records left out at its end): the end is written
+        // down now, or a restart would hand those offsets out again.
+        error = await this.states.checkpointEnd(t, tp.partition, p, next).then(
+          () => null,
+          (e: unknown) => e,
+        );
+      }
+      p.inFlight--;
+      if (error === null && earlierOk) {
+        p.nextOffset = next;
+        noteRecordSize(t, bytes, records, 0.2);
+        return;
+      }
+      // This insert failed, or an earlier one of the partition did: rows from `from` on may be in
+      // ClickHouse (this insert's, or a failed one's behind a network) and are deleted before the
+      // partition is used again; the broker appends again from the end of what was stored.
+      p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
+      if (error instanceof FlushError) p.suspectQueries.push(...error.queryIds);
+      p.failedEnd = Math.max(p.failedEnd, p.acceptedEnd);
+      p.acceptedEnd = p.nextOffset;
+      p.failures++;
+      if (error !== null) throw error instanceof FlushError ? error.error : error;
+      throw earlierFailed(tp);
+    })();
+    p.settled = stored.then(
+      () => true,
+      () => false,
+    );
+    return { stored };
+  }
+
+  /** Rows of batches in kch's own table (TabSeparated, ./records.ts). */
+  private async ownRows(
+    t: TopicState,
+    partition: number,
+    batches: readonly StoredBatch[],
+    w: TsvWriter,
+  ): Promise<EncodedRows> {
+    const prefix = Buffer.from(`${partition}\t`, 'latin1');
+    let records = 0;
+    for (const b of batches) {
+      // A batch whose records were all left out (holes) has no row; its offsets are used all the same.
+      if (b.recordCount > 0) records += (await writeBatchRows(w, prefix, b)).records;
+    }
+    const last = batches[batches.length - 1]!;
+    const flusher = this.flusherOf(t);
+    return {
+      records,
+      endKnown: last.recordCount === last.lastOffset - last.baseOffset + 1,
+      insert: (chunk, rows) => flusher.add(chunk, rows),
+    };
+  }
+
+  /** Rows of a bound topic's batches in its table's terms, for its sink. */
+  private async boundRows(
+    t: TopicState,
+    partition: number,
+    batches: readonly StoredBatch[],
+    w: TsvWriter,
+  ): Promise<EncodedRows> {
+    const b = t.bound!;
+    const s = await this.bound.schema(t);
+    let records = 0;
+    let lastRow = -1;
+    for (const batch of batches) {
+      const r = await writeBoundRows(w, s, partition, batch);
+      records += r.rows;
+      if (r.rows > 0) lastRow = r.lastOffset;
+    }
+    const end = batches[batches.length - 1]!.lastOffset;
+    const target: ChunkTarget = {
+      topic: t.record.name,
+      partition,
+      from: batches[0]!.baseOffset,
+      to: end,
+      filter: boundPartitionRows(s, partition).where,
+    };
+    const sink = this.bound.sinkFor(s);
+    return {
+      records,
+      endKnown: lastRow === end,
+      insert: (chunk, rows) =>
+        sink.add(chunk, rows, target).catch((e: unknown) => {
+          b.stale = true;
+          throw e;
+        }),
+    };
+  }
+
+  /** The group commit into the topic's own table, made on its first append. */
+  private flusherOf(t: TopicState): Flusher {
+    t.flusher ??= new Flusher(
+      (chunks) => this.insertOwnRows(t, chunks),
+      this.pacing.lingerMs,
+      this.pacing.maxFlushBytes,
+      (o) => this.reports.report('records', t.record.name, o),
+      this.pacing.insertsInFlight,
+    );
+    return t.flusher;
+  }
+
+  /** One group-commit insert into a topic's own table. */
+  private insertOwnRows(t: TopicState, chunks: Buffer[]): Promise<void> {
+    return insertWithRetry(this.inserts, t.table, TOPIC_INSERT_COLUMNS, chunks, this.inserts.token(), {
+      records: `topic ${t.record.name}`,
+      types: TOPIC_INSERT_TYPES,
+      onFailure: (f) => noteTableFailure(t, f),
+    });
+  }
+
+  /**
+   * Runs `f` with the topic's appends held: each partition's append chain waits for `f`, after the
+   * appends already in it were handed in and their inserts settled. Partitions added meanwhile are
+   * not held.
+   */
+  async holdAppends<T>(topic: string, f: () => Promise<T>): Promise<T> {
+    const t = this.catalog.topicOf(topic);
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const acquired: Promise<void>[] = [];
+    for (let p = 0; p < t.record.partitionCount; p++) {
+      acquired.push(
+        new Promise<void>((r) => {
+          void underPartitionLock(t, p, () => {
+            r();
+            return held;
+          });
+        }),
+      );
+    }
+    try {
+      await Promise.all(acquired);
+      // The locks cover handing rows to the flusher, not the insert: wait for those in flight too.
+      for (const state of t.partitions.values()) await state.then((p) => p.settled).catch(() => {});
+      return await f();
+    } finally {
+      release();
+    }
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The SQL of the ClickHouse storage, one named function per statement, beside the schema it runs on
+ * (./schema.ts). Tables come in quoted (`db`.`table`, ./sql.ts), and values enter through ./sql.ts's
+ * quoting (`ident`, `str`, `int`), which the storage's data never bypasses.
+ *
+ * Not ClickHouse query parameters (`{name:Type}`), although both transports could bind them for
+ * SELECTs and commands (chdb 3.4's `Session.queryBindAsync`, @clickhouse/client's `query_params`):
+ * - the byte-exact insert of each transport (chdb's raw insert, an HTTP body) takes none, and DDL
+ *   keeps its values in the table's metadata (TTL, COMMENT), so quoting would stay for those, and a
+ *   value would enter a statement in two ways depending on the statement;
+ * - chdb runs every parameterized query of the process through one queue, across sessions, which
+ *   would tie reads to each other once they run on sessions of their own, as inserts already do.
+ */
+import { PRODUCER_BATCHES_KEPT } from '../producer-batches.js';
+import {
+  GROUP_OFFSET_ROW_COLUMNS,
+  GROUP_OFFSETS_TABLE,
+  MIGRATIONS_TABLE,
+  PARTITIONS_TABLE,
+  PRODUCER_IDS_TABLE,
+  TOPIC_READ_COLUMNS,
+  TOPICS_TABLE,
+} from './schema.js';
+import { ident, int, str, tableName } from './sql.js';
+
+/** The batch attribute bit of control batches (transaction markers). */
+const CONTROL_BIT = 5;
+const READ_COLUMNS = TOPIC_READ_COLUMNS.map(ident).join(', ');
+
+/**
+ * The rows of one partition in a topic's table, and its offset column: kch's own table
+ * (`partition = p`, `offset`), or a bound table (`_partition = p [AND _topic = t]`, `_offset`).
+ */
+export interface PartitionRows {
+  where: string;
+  offset: string;
+}
+
+export function ownPartitionRows(partition: number): PartitionRows {
+  return { where: `partition = ${int(partition)}`, offset: 'offset' };
+}
+
+/** The partition's rows with offsets from `from` (inclusive) to `to` (exclusive). */
+export function rowsBetween(rows: PartitionRows, from: number, to: number): string {
+  return `${rows.where} AND ${rows.offset} >= ${int(from)} AND ${rows.offset} < ${int(to)}`;
+}
+
+/** Records of kch's own table between `from` and `to`, control records (markers) left out. */
+export function ownRecordsBetween(partition: number, from: number, to: number): string {
+  return `${rowsBetween(ownPartitionRows(partition), from, to)} AND NOT bitTest(batch_attributes, ${CONTROL_BIT})`;
+}
+
+// ------------------------------------------------------------------------------- metadata
+
+export function createDatabase(database: string): string {
+  return `CREATE DATABASE IF NOT EXISTS ${ident(database)}`;
+}
+
+export function appliedMigrations(database: string): string {
+  return `SELECT version FROM ${tableName(database, MIGRATIONS_TABLE)}`;
+}
+
+/** The names of `names` that this ClickHouse knows as MergeTree settings. */
+export function knownMergeTreeSettings(names: readonly string[]): string {
+  return `SELECT name FROM system.merge_tree_settings WHERE name IN (${names.map(str).join(', ')})`;
+}
+
+/** Topics as stored (the latest row of each, deleted ones left out). */
+export function storedTopics(database: string): string {
+  return `SELECT name, topic_id, partition_count, configs, created_at, table_name, table_uuid FROM ${tableName(database, TOPICS_TABLE)} FINAL WHERE deleted = 0`;
+}
+
+/** The highest version of every versioned metadata table (UInt64). */
+export function lastMetadataVersion(database: string): string {
+  const max = (table: string) => `ifNull((SELECT max(version) FROM ${tableName(database, table)}), 0)`;
+  return `SELECT toUInt64(greatest(
+  ${max(TOPICS_TABLE)},
+  ${max(PARTITIONS_TABLE)},
+  ${max(GROUP_OFFSETS_TABLE)}))`;
+}
+
+/** The end of the last block of producer ids reserved (Int64; 0 when none). */
+export function producerIdBlockEnd(database: string): string {
+  return `SELECT toInt64(ifNull((SELECT max(block_end) FROM ${tableName(database, PRODUCER_IDS_TABLE)}), 0))`;
+}
+
+// --------------------------------------------------------------------------- topic tables
+
+export function modifyTtl(table: string, ttl: string): string {
+  return `ALTER TABLE ${table} MODIFY TTL ${ttl}`;
+}
+
+export function removeTtl(table: string): string {
+  return `ALTER TABLE ${table} REMOVE TTL`;
+}
+
+export function countRows(table: string, where: string): string {
+  return `SELECT count() FROM ${table} WHERE ${where}`;
+}
+
+/** A lightweight DELETE: the rows go from reads at once, from disk with the next merges. */
+export function deleteRows(table: string, where: string): string {
+  return `DELETE FROM ${table} WHERE ${where}`;
+}
+
+// ----------------------------------------------------------------------------- partitions
+
+/**
+ * What a partition's end and start are recovered from (4 × Int64): its lowest and highest offset
+ * stored (-1 when none), and from `_kch_partitions` its DeleteRecords marker and checkpointed end.
+ */
+export function recoverPartition(
+  table: string,
+  rows: PartitionRows,
+  database: string,
+  topicId: string,
+  partition: number,
+): string {
+  const marks = tableName(database, PARTITIONS_TABLE);
+  const where = `topic_id = ${str(topicId)} AND partition = ${int(partition)}`;
+  return `SELECT
+  toInt64(ifNull((SELECT toInt64(minOrNull(${rows.offset})) FROM ${table} WHERE ${rows.where}), -1)),
+  toInt64(ifNull((SELECT toInt64(maxOrNull(${rows.offset})) FROM ${table} WHERE ${rows.where}), -1)),
+  toInt64(ifNull((SELECT max(log_start_offset) FROM ${marks} WHERE ${where}), 0)),
+  toInt64(ifNull((SELECT max(end_offset) FROM ${marks} WHERE ${where}), 0))`;
+}
+
+/** The first offset stored at or after `from` (Int64; -1 when none). */
+export function firstOffsetFrom(table: string, rows: PartitionRows, from: number): string {
+  return `SELECT toInt64(ifNull(toInt64(minOrNull(${rows.offset})), -1)) FROM ${table} WHERE ${rows.where} AND ${rows.offset} >= ${int(from)}`;
+}
+
+/** Rows of kch's own table in batches that end before `offset` (a batch is kept or removed whole). */
+export function ownBatchesBefore(partition: number, offset: number): string {
+  return `partition = ${int(partition)} AND batch_offset + batch_last_offset_delta < ${int(offset)}`;
+}
+
+/**
+ * The last batches of each idempotent producer below `end`, newest first, in the columns of
+ * ProducerBatchInfo: pid Int64, epoch Int16, seq Int32, batch_offset Int64, last delta Int32, max
+ * timestamp Int64.
+ */
+export function producerBatches(table: string, partition: number, end: number): string {
+  return `SELECT pid, epoch, seq, batch_offset, last_delta, max_ts FROM (
+  SELECT batch_offset, any(producer_id) AS pid, any(producer_epoch) AS epoch, any(base_sequence) AS seq,
+    any(batch_last_offset_delta) AS last_delta, any(batch_max_timestamp) AS max_ts
+  FROM ${table}
+  WHERE partition = ${int(partition)} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
+    AND offset < ${int(end)}
+  GROUP BY batch_offset
+) ORDER BY batch_offset DESC LIMIT ${PRODUCER_BATCHES_KEPT} BY pid`;
+}
+
+// ---------------------------------------------------------------------- reads (own table)
+
+/** Rows of kch's own table from `from` to `to`, in the columns ./records.ts groups into batches. */
+export function recordRows(table: string, partition: number, from: number, to: number): string {
+  return `SELECT ${READ_COLUMNS} FROM ${table} WHERE ${rowsBetween(ownPartitionRows(partition), from, to)} ORDER BY offset`;
+}
+
+/** The offset of the first row from `from` to `to` (Int64; no row when none). */
+export function firstRowOffset(table: string, partition: number, from: number, to: number): string {
+  return `SELECT offset FROM ${table} WHERE ${rowsBetween(ownPartitionRows(partition), from, to)} ORDER BY offset LIMIT 1`;
+}
+
+/** The first of `records` at or after `ms`: offset Int64, timestamp Int64 (ms). */
+export function ownOffsetForTimestamp(table: string, records: string, ms: number): string {
+  return `SELECT offset, toUnixTimestamp64Milli(timestamp) FROM ${table}
+WHERE ${records} AND timestamp >= fromUnixTimestamp64Milli(toInt64(${int(ms)}), 'UTC')
+ORDER BY offset LIMIT 1`;
+}
+
+/** The record of `records` with the largest timestamp (the first such): offset Int64, timestamp Int64. */
+export function ownMaxTimestamp(table: string, records: string): string {
+  return `SELECT offset, toUnixTimestamp64Milli(timestamp) FROM ${table}
+WHERE ${records} ORDER BY timestamp DESC, offset ASC LIMIT 1`;
+}
+
+// -------------------------------------------------------------------- reads (bound tables)
+
+/** As ownOffsetForTimestamp, over a bound table whose record time (ms, Int64) is `time`. */
+export function boundOffsetForTimestamp(
+  table: string,
+  rows: PartitionRows,
+  records: string,
+  time: string,
+  ms: number,
+): string {
+  return `SELECT toInt64(${rows.offset}), ${time} FROM ${table} WHERE ${records} AND ${time} >= ${int(ms)} ORDER BY ${rows.offset} LIMIT 1`;
+}
+
+/** As ownMaxTimestamp, over a bound table whose record time (ms, Int64) is `time`. */
+export function boundMaxTimestamp(table: string, rows: PartitionRows, records: string, time: string): string {
+  return `SELECT toInt64(${rows.offset}), ${time} FROM ${table} WHERE ${records} ORDER BY ${time} DESC, ${rows.offset} ASC LIMIT 1`;
+}
+
+// ------------------------------------------------------------------------ committed offsets
+
+/** A group's committed offsets: topic, partition, offset, leader_epoch, metadata, commit_timestamp. */
+export function groupOffsets(database: string, group: string): string {
+  return `SELECT topic, partition, offset, leader_epoch, metadata, commit_timestamp
+FROM ${tableName(database, GROUP_OFFSETS_TABLE)} FINAL WHERE group_id = ${str(group)} AND deleted = 0 ORDER BY topic, partition`;
+}
+
+export function offsetGroups(database: string): string {
+  return `SELECT DISTINCT group_id FROM ${tableName(database, GROUP_OFFSETS_TABLE)} FINAL WHERE deleted = 0 ORDER BY group_id`;
+}
+
+/** Deletes the committed offsets `where` selects: a newer row of each, marked deleted. */
+export function deleteOffsetsWhere(database: string, version: number, where: string): string {
+  const table = tableName(database, GROUP_OFFSETS_TABLE);
+  return `INSERT INTO ${table} (${GROUP_OFFSET_ROW_COLUMNS.map(ident).join(', ')})
+SELECT group_id, topic, partition, offset, leader_epoch, metadata, commit_timestamp, 1, ${int(version)}
+FROM ${table} FINAL WHERE ${where} AND deleted = 0`;
+}

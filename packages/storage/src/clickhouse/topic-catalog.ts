@@ -1,0 +1,378 @@
+/**
+ * The topics of the storage: created, altered and deleted under the metadata lock, each with its
+ * table, which is kch's own (./topic-tables.ts: created only where no object has the name, dropped
+ * only while it is still the one kch made) or a user's table the topic is bound to (never created,
+ * altered or dropped). `retention.ms` is the TTL of kch's own tables.
+ *
+ * Also the way in to a partition for every read and write: the topic must be usable, its table there,
+ * and the partition's state recovered and clean (./partition-states.ts).
+ */
+
+import { StorageError, type TopicDeletion, type TopicPartition, type TopicRecord } from '../storage.js';
+import type { Backend } from './backend.js';
+import { type Binding, type BoundSchema, bindingOf, TABLE_CONFIG } from './bound-table.js';
+import type { BoundTopics } from './bound-topics.js';
+import type { CommittedOffsets } from './committed-offsets.js';
+import type { MetadataStore } from './metadata-store.js';
+import type { PartitionStates } from './partition-states.js';
+import {
+  DEFAULT_TOPIC_TABLE_SETTINGS,
+  RESERVED_PREFIX,
+  type TableSettings,
+  topicTableDdl,
+  ttlExpression,
+} from './schema.js';
+import { tableName } from './sql.js';
+import { knownMergeTreeSettings, modifyTtl, removeTtl } from './statements.js';
+import {
+  boundTopic,
+  type PartitionState,
+  type TopicState,
+  unknownPartition,
+  unknownTopic,
+} from './topic-state.js';
+import {
+  isOwnTable,
+  type OwnTable,
+  objectKind,
+  sqlName,
+  type TableObject,
+  type TopicTables,
+  tableReplacedError,
+  topicTableComment,
+  topicTableName,
+} from './topic-tables.js';
+import { backendFailure } from './transport.js';
+
+/** ClickHouse's BAD_ARGUMENTS, which REMOVE TTL answers for a table without TTL. */
+const BAD_ARGUMENTS = 36;
+
+/** retention.ms of a config map: a number, or null for none; INVALID_REQUEST when malformed. */
+function retentionOf(configs: Record<string, string>): number | null {
+  const v = configs['retention.ms'];
+  if (v === undefined) return null;
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v)) || Number(v) < -1) {
+    throw new StorageError(
+      'INVALID_REQUEST',
+      `retention.ms must be an integer of -1 or more, not ${JSON.stringify(v)}`,
+    );
+  }
+  const n = Number(v);
+  return n < 0 ? null : n;
+}
+
+export class TopicCatalog {
+  private readonly topics = new Map<string, TopicState>();
+  /** MergeTree settings of the topic tables this storage creates (resolved on open). */
+  private tableSettings: TableSettings = {};
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly metadata: MetadataStore,
+    private readonly tables: TopicTables,
+    private readonly bound: BoundTopics,
+    private readonly states: PartitionStates,
+    private readonly offsets: CommittedOffsets,
+    private readonly deduplicationWindow: number,
+  ) {}
+
+  /** Settles the settings of new topic tables: the configured ones, or kch's defaults this ClickHouse knows. */
+  async open(configured: TableSettings | undefined): Promise<void> {
+    this.tableSettings = configured ?? (await this.knownSettings(DEFAULT_TOPIC_TABLE_SETTINGS));
+    await this.tables.open();
+  }
+
+  /** The settings of `settings` this ClickHouse knows (an older server may lack some). */
+  private async knownSettings(settings: TableSettings): Promise<TableSettings> {
+    const names = Object.keys(settings);
+    if (names.length === 0) return settings;
+    const r = await this.backend.select('read MergeTree settings', knownMergeTreeSettings(names));
+    const known = new Set<string>();
+    while (!r.done) known.add(r.string());
+    return Object.fromEntries(Object.entries(settings).filter(([name]) => known.has(name)));
+  }
+
+  async load(): Promise<void> {
+    this.topics.clear();
+    for (const { record, own } of await this.metadata.loadTopics()) this.add(record, undefined, own);
+  }
+
+  /**
+   * Checks at open that each topic's own table is still the one kch created. A table missing is
+   * created again on first use; one that is not kch's makes the topic unusable (never written, read
+   * or dropped). Tables of topics stored before kch recorded identities are adopted when they have a
+   * topic table's columns (so they are what kch made), and refused otherwise.
+   */
+  async checkOwnTables(): Promise<void> {
+    const own = [...this.topics.values()].filter((t) => t.own !== null && t.unusable === null);
+    const objects = await this.tables.objectsNamed(own.map((t) => t.own!.name));
+    const legacy = own.filter((t) => t.own!.uuid === '' && objects.has(t.own!.name));
+    const shaped = await this.tables.topicShaped(legacy.map((t) => t.own!.name));
+    for (const t of own) {
+      const o = objects.get(t.own!.name);
+      if (!o) t.tableMissing = true;
+      else if (t.own!.uuid === '' && o.engine === 'MergeTree' && shaped.has(o.name))
+        await this.recordOwnTable(t, await this.tables.adopt(t.record.name, o));
+      else if (!isOwnTable(o, t.own!, t.record.name))
+        t.unusable = tableReplacedError(this.backend.database, t.record.name, o);
+    }
+  }
+
+  private add(record: TopicRecord, schema?: BoundSchema, own?: OwnTable): TopicState {
+    let binding: Binding | null = null;
+    let unusable: StorageError | null = null;
+    try {
+      binding = bindingOf(record.configs, this.backend.database);
+    } catch (e) {
+      unusable = e as StorageError;
+    }
+    const ownTable = binding || unusable ? null : (own ?? { name: record.name, uuid: '' });
+    const state: TopicState = {
+      record,
+      table: binding ? binding.quoted : tableName(this.backend.database, ownTable?.name ?? record.name),
+      own: ownTable,
+      partitions: new Map(),
+      locks: new Map(),
+      flusher: null,
+      bytesPerRecord: 256,
+      tableMissing: false,
+      verifyTable: false,
+      bound: binding ? boundTopic(binding, schema) : null,
+      unusable,
+    };
+    this.topics.set(record.name, state);
+    return state;
+  }
+
+  all(): IterableIterator<TopicState> {
+    return this.topics.values();
+  }
+
+  names(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  topicOf(name: string): TopicState {
+    const t = this.topics.get(name);
+    if (!t) throw unknownTopic(name);
+    return t;
+  }
+
+  /** Where the topic's records are, as SQL names it: `kafka.orders`, or the table it is bound to. */
+  location(topic: string): string | null {
+    const t = this.topics.get(topic);
+    if (!t) return null;
+    if (t.bound) return sqlName(t.bound.binding.database, t.bound.binding.table);
+    return t.own ? sqlName(this.backend.database, t.own.name) : null;
+  }
+
+  async create(topic: TopicRecord): Promise<void> {
+    if (!topic.name || topic.name.includes('\u0000') || topic.name.startsWith(RESERVED_PREFIX)) {
+      throw new StorageError(
+        'INVALID_TOPIC',
+        `topic name ${JSON.stringify(topic.name)} is reserved: names starting with ${RESERVED_PREFIX} are kch's metadata tables; choose another name`,
+        false,
+      );
+    }
+    const retention = retentionOf(topic.configs);
+    const binding = bindingOf(topic.configs, this.backend.database);
+    await this.metadata.withLock(async () => {
+      if (this.topics.has(topic.name))
+        throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
+      // A bound topic's table is the user's: checked, never created (nor TTL'd, nor dropped).
+      const schema = binding ? await this.bound.bind(binding, topic.name, this.topics.values()) : undefined;
+      const own = binding
+        ? undefined
+        : await this.createOwnTable(
+            topic.name,
+            topicTableName(topic.name, this.tables.maxNameLength),
+            retention,
+          );
+      await this.metadata.storeTopic(topic, false, own ?? null);
+      this.add(structuredClone(topic), schema, own);
+    });
+  }
+
+  /**
+   * Creates the table of a topic in kch's own tables, named by ./topic-tables.ts's rule, where no
+   * object has that name (INVALID_TOPIC otherwise), and returns its identity.
+   */
+  private async createOwnTable(topic: string, name: string, retention: number | null): Promise<OwnTable> {
+    const ddl = topicTableDdl(
+      this.backend.database,
+      name,
+      retention,
+      this.deduplicationWindow,
+      this.tableSettings,
+      topicTableComment(topic),
+    );
+    const ownedByAnother = [...this.topics.values()].some(
+      (u) => u.own?.name === name && u.record.name !== topic,
+    );
+    return this.tables.create(topic, name, ddl, ownedByAnother);
+  }
+
+  async delete(name: string): Promise<TopicDeletion | undefined> {
+    return this.metadata.withLock(async () => {
+      const t = this.topicOf(name);
+      await t.flusher?.drain();
+      let kept: TableObject | null = null;
+      // Unbinding: the table and its rows stay, they are the user's.
+      if (t.bound) await this.bound.drain(t.table);
+      else if (t.own) kept = await this.tables.dropOwn(name, t.own);
+      await this.metadata.storeTopic(t.record, true, t.own);
+      this.topics.delete(name);
+      await this.offsets.deleteTopic(name);
+      if (!kept) return undefined;
+      const kind = objectKind(kept.engine);
+      return {
+        kept: `${sqlName(this.backend.database, kept.name)} was left in place: it is a ${kind} kch did not create for topic ${name} (it was dropped and made again outside kch), so kch did not drop it`,
+      };
+    });
+  }
+
+  async setPartitionCount(name: string, partitionCount: number): Promise<void> {
+    await this.metadata.withLock(async () => {
+      const t = this.topicOf(name);
+      if (partitionCount <= t.record.partitionCount) return;
+      const next = { ...t.record, partitionCount };
+      await this.metadata.storeTopic(next, false, t.own);
+      t.record = next;
+    });
+  }
+
+  async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const retention = retentionOf(configs);
+    const binding = bindingOf(configs, this.backend.database);
+    await this.metadata.withLock(async () => {
+      const t = this.topicOf(name);
+      const next = { ...t.record, configs: { ...configs } };
+      if ((t.bound?.binding.quoted ?? null) !== (binding?.quoted ?? null)) {
+        await this.rebind(t, binding, retention);
+      } else if (t.bound && binding && t.bound.binding.format !== binding.format) {
+        // Same table, another format: new values are read as such; read the columns again.
+        t.bound = boundTopic(binding);
+      } else if (!t.bound) {
+        // retention.ms is the TTL of kch's own tables only; a user's table keeps its own TTL.
+        const before = ttlExpression(retentionOf(t.record.configs));
+        const after = ttlExpression(retention);
+        if (before !== after) await this.setTtl(t, after);
+      }
+      await this.metadata.storeTopic(next, false, t.own);
+      t.record = next;
+    });
+  }
+
+  private async setTtl(t: TopicState, ttl: string | null): Promise<void> {
+    const what = `change the TTL of topic ${t.record.name}`;
+    if (ttl !== null) {
+      await this.backend.command(what, modifyTtl(t.table, ttl), t);
+      return;
+    }
+    try {
+      await this.backend.t.command(removeTtl(t.table));
+    } catch (e) {
+      const f = backendFailure(e);
+      // The table has no TTL, which is what was asked.
+      if (f.code !== BAD_ARGUMENTS) throw this.backend.unavailable(what, f, e);
+    }
+  }
+
+  /**
+   * Moves an empty topic to another table (or to or from kch's own table). A topic with records keeps
+   * its table: they would be left behind, and offsets must go on where they are.
+   */
+  private async rebind(t: TopicState, binding: Binding | null, retention: number | null): Promise<void> {
+    for (let partition = 0; partition < t.record.partitionCount; partition++) {
+      const { p } = await this.partition({ topic: t.record.name, partition });
+      if (p.nextOffset > 0 || p.acceptedEnd > 0) {
+        const where = t.bound ? `table ${t.bound.binding.database}.${t.bound.binding.table}` : "kch's table";
+        throw new StorageError(
+          'INVALID_REQUEST',
+          `topic ${t.record.name} has records (in ${where}), so ${TABLE_CONFIG} cannot change: ` +
+            'create a new topic with the new table, or delete this one and create it again',
+          false,
+        );
+      }
+    }
+    const schema = binding ? await this.bound.bind(binding, t.record.name, this.topics.values()) : null;
+    if (!binding) {
+      t.own = await this.createOwnTable(
+        t.record.name,
+        topicTableName(t.record.name, this.tables.maxNameLength),
+        retention,
+      );
+    } else if (t.own) {
+      await t.flusher?.drain();
+      // The (empty) table kch made goes, if it still is kch's.
+      await this.tables.dropOwn(t.record.name, t.own);
+      t.own = null;
+    }
+    t.bound = binding && schema ? boundTopic(binding, schema) : null;
+    t.table = binding ? binding.quoted : tableName(this.backend.database, t.own!.name);
+    t.tableMissing = false;
+    t.partitions.clear();
+  }
+
+  /** The topic and the state of one of its partitions, recovered on first use and cleaned of suspects. */
+  async partition(tp: TopicPartition): Promise<{ t: TopicState; p: PartitionState }> {
+    this.backend.checkOpen();
+    const t = this.topicOf(tp.topic);
+    if (t.own && (t.unusable || t.verifyTable)) await this.checkOwnTable(t);
+    if (t.unusable) throw t.unusable;
+    if (!Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= t.record.partitionCount) {
+      throw unknownPartition(tp);
+    }
+    const p = await this.states.get(t, tp.partition, () => this.ensureTable(t));
+    // A failure while it was recovered may have found the table gone.
+    await this.ensureTable(t);
+    if (p.suspectFrom !== null) await this.states.cleanSuspects(t, tp.partition, p);
+    return { t, p };
+  }
+
+  /**
+   * Creates a topic's own table again when it was found missing (dropped behind kch's back), under
+   * its recorded name, and records the new table's identity. If something else has the name by now,
+   * the topic is unusable until it is gone. A bound topic's table is the user's: never created.
+   */
+  private async ensureTable(t: TopicState): Promise<void> {
+    if (!t.tableMissing || !t.own) return;
+    const name = t.record.name;
+    try {
+      const own = await this.createOwnTable(name, t.own.name, retentionOf(t.record.configs));
+      await this.recordOwnTable(t, own);
+    } catch (e) {
+      if (e instanceof StorageError && e.kind === 'INVALID_TOPIC') {
+        const o = await this.tables.objectAt(t.own.name);
+        if (o) t.unusable = tableReplacedError(this.backend.database, name, o);
+        throw t.unusable ?? e;
+      }
+      throw e;
+    }
+    t.tableMissing = false;
+  }
+
+  /**
+   * Checks that a topic's own table is still the one kch created, after an insert failed for a reason
+   * that was not load, or while it is unusable (the user may have moved their object away since).
+   */
+  private async checkOwnTable(t: TopicState): Promise<void> {
+    const own = t.own!;
+    const o = await this.tables.objectAt(own.name);
+    t.verifyTable = false;
+    if (!o) {
+      t.unusable = null;
+      t.tableMissing = true;
+    } else if (isOwnTable(o, own, t.record.name)) {
+      t.unusable = null;
+    } else {
+      t.unusable = tableReplacedError(this.backend.database, t.record.name, o);
+    }
+  }
+
+  /** Records the table kch created for a topic with the topic. */
+  private async recordOwnTable(t: TopicState, own: OwnTable): Promise<void> {
+    t.own = own;
+    await this.metadata.storeTopic(t.record, false, own);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * What the ClickHouse storage keeps in memory about each topic and partition. The rooms of the
+ * storage (./clickhouse-storage.ts lists them) share these records; each field says which room
+ * writes it.
+ */
+import { type RecordCheck, StorageError, type TopicPartition, type TopicRecord } from '../storage.js';
+import { recordCheckFor } from './bound-check.js';
+import type { Binding, BoundSchema } from './bound-table.js';
+import type { Flusher } from './flusher.js';
+import type { OwnTable } from './topic-tables.js';
+import { type BackendFailure, UNKNOWN_TABLE } from './transport.js';
+
+export interface PartitionState {
+  nextOffset: number;
+  /** The first offset reads return: the DeleteRecords marker or the first record still stored. */
+  logStartOffset: number;
+  /** The durable DeleteRecords marker (what `_kch_partitions` holds). */
+  marker: number;
+  /** The end last written to `_kch_partitions`. */
+  checkpointedEnd: number;
+  /**
+   * Set when an insert of this partition failed: rows from this offset on may still have landed (a
+   * network in between), and are deleted before the partition is used again.
+   */
+  suspectFrom: number | null;
+  suspectQueries: string[];
+  /** The end of the appends handed to the flusher (pipelined appends): nextOffset when none is pending. */
+  acceptedEnd: number;
+  /** Settles when every append handed in so far has settled: true when all of them were stored. */
+  settled: Promise<boolean>;
+  /** Appends handed to the flusher and not settled. */
+  inFlight: number;
+  /** Failed appends so far, and the end of what had been handed in when the last one failed. */
+  failures: number;
+  failedEnd: number;
+}
+
+/** A partition as recovered from its rows and `_kch_partitions`, nothing in flight. */
+export function recoveredPartition(
+  nextOffset: number,
+  logStartOffset: number,
+  marker: number,
+  checkpointedEnd: number,
+): PartitionState {
+  return {
+    nextOffset,
+    acceptedEnd: nextOffset,
+    settled: Promise.resolve(true),
+    inFlight: 0,
+    failures: 0,
+    failedEnd: nextOffset,
+    logStartOffset,
+    marker,
+    checkpointedEnd,
+    suspectFrom: null,
+    suspectQueries: [],
+  };
+}
+
+export interface TopicState {
+  record: TopicRecord;
+  /** Quoted `db`.`table`: the topic's own table, or the one it is bound to. */
+  table: string;
+  /** The table kch created for the topic, as recorded with it; null for a bound topic. */
+  own: OwnTable | null;
+  partitions: Map<number, Promise<PartitionState>>;
+  /** Appends of a partition run one after the other (the contract says so; this makes sure). */
+  locks: Map<number, Promise<unknown>>;
+  /** The group commit into the topic's own table, made by the first append (./partition-writer.ts). */
+  flusher: Flusher | null;
+  /** Encoded batch bytes per record seen so far, to size reads. */
+  bytesPerRecord: number;
+  /** The table was found missing (dropped behind kch's back): it is created again before use. */
+  tableMissing: boolean;
+  /** An insert failed for a reason other than load: the table is checked to still be kch's before use. */
+  verifyTable: boolean;
+  /** Set when the topic is bound to a user's table (kch.table): its records are that table's rows. */
+  bound: BoundTopic | null;
+  /**
+   * Every use fails with this: binding configs stored for the topic that cannot be read (edited by
+   * hand), or a table under the topic's table name that kch did not create.
+   */
+  unusable: StorageError | null;
+}
+
+/** A topic bound to a table (./bound-table.ts): the binding and the table's columns as last read. */
+export interface BoundTopic {
+  binding: Binding;
+  schema: BoundSchema | null;
+  check: RecordCheck | null;
+  /** Date.now() when the schema was read. */
+  loadedAt: number;
+  /** An insert failed: the table may have changed, read it again before the next use. */
+  stale: boolean;
+  loading: Promise<BoundSchema> | null;
+}
+
+export function boundTopic(binding: Binding, schema?: BoundSchema): BoundTopic {
+  return {
+    binding,
+    schema: schema ?? null,
+    check: schema ? recordCheckFor(schema) : null,
+    loadedAt: schema ? Date.now() : 0,
+    stale: false,
+    loading: null,
+  };
+}
+
+/**
+ * What a failed call on the topic's table says about the table: missing (created again before the
+ * next use), or refused for another reason than load (checked to still be kch's before the next use).
+ */
+export function noteTableFailure(t: TopicState, f: BackendFailure): void {
+  if (f.code === UNKNOWN_TABLE) t.tableMissing = true;
+  else if (!f.transient) t.verifyTable = true;
+}
+
+/**
+ * Folds what `bytes` of `records` records weighed into the topic's bytes-per-record estimate (the
+ * newest sample weighing `weight`). Nothing to learn from no records: empty batches alone would make
+ * the estimate NaN, and every read sized by it would fail.
+ */
+export function noteRecordSize(t: TopicState, bytes: number, records: number, weight: number): void {
+  if (records <= 0) return;
+  t.bytesPerRecord = Math.max(16, Math.round(t.bytesPerRecord * (1 - weight) + (bytes / records) * weight));
+}
+
+export function unknownTopic(name: string): StorageError {
+  return new StorageError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+}
+
+export function unknownPartition(tp: TopicPartition): StorageError {
+  return new StorageError(
+    'UNKNOWN_TOPIC_OR_PARTITION',
+    `partition ${tp.topic}-${tp.partition} does not exist`,
+  );
+}
