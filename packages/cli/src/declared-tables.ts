@@ -4,15 +4,7 @@
  * declarations do the binding; each `group_name` becomes a table group (its offsets kept at the ends).
  */
 import type { DeclaredTopic } from '@kch/broker';
-import type { IntegrationTable, Storage, TopicBinding } from '@kch/storage';
-
-interface TablesStorage {
-  applyTablesConfig(tables: unknown): Promise<TopicBinding[]>;
-}
-
-function hasTables(storage: Storage): storage is Storage & TablesStorage {
-  return typeof (storage as Partial<TablesStorage>).applyTablesConfig === 'function';
-}
+import { type IntegrationTable, isSqlStorage, type Storage } from '@kch/storage';
 
 export interface TableDeclarations {
   topics: Record<string, DeclaredTopic>;
@@ -30,7 +22,7 @@ export async function declareTables(
 ): Promise<TableDeclarations> {
   const out: TableDeclarations = { topics: { ...topics }, tableGroups: {} };
   if (tables.length === 0) return out;
-  if (!hasTables(storage))
+  if (!isSqlStorage(storage))
     throw new Error(`the storage (${storage.name}) has no tables: use chdb or a ClickHouse server`);
   await storage.open();
   for (const b of await storage.applyTablesConfig(tables)) {

@@ -1,11 +1,4 @@
-import {
-  clickhouseStorage,
-  type EnsureViewResult,
-  memoryStorage,
-  type Storage,
-  type ViewDefinitionInput,
-  type ViewInfo,
-} from '@kch/storage';
+import { clickhouseStorage, isSqlStorage, memoryStorage, type Storage } from '@kch/storage';
 import type { StorageSpec } from './options.js';
 
 /** The storage a `--storage` spec names. Nothing is opened yet (createBroker opens it). */
@@ -27,28 +20,9 @@ export function createStorage(
   }
 }
 
-/** Storages that run SQL for tools: the ClickHouse storage's `query(sql, format)`. */
-export interface QueryableStorage {
-  query(sql: string, format?: string): Promise<Buffer>;
-}
-
-export function isQueryable(storage: Storage): storage is Storage & QueryableStorage {
-  return typeof (storage as Partial<QueryableStorage>).query === 'function';
-}
-
-/** Storages with materialized views on topics: the ClickHouse storage (see @kch/storage views). */
-export interface ViewStorage {
-  createView(definition: ViewDefinitionInput): Promise<ViewInfo>;
-  ensureView(definition: ViewDefinitionInput): Promise<EnsureViewResult>;
-  listViews(): Promise<ViewInfo[]>;
-  dropView(name: string): Promise<void>;
-}
-
-export function hasViews(storage: Storage): storage is Storage & ViewStorage {
-  const s = storage as Partial<ViewStorage>;
-  return (
-    typeof s.createView === 'function' &&
-    typeof s.listViews === 'function' &&
-    typeof s.dropView === 'function'
-  );
-}
+/**
+ * Whether the storage runs SQL for tools (`kch sql`, `POST /sql`) and has materialized views (`kch
+ * views`): both are @kch/storage's SqlStorage (the ClickHouse storage), under the names the admin
+ * server and the declared views ask by.
+ */
+export { isSqlStorage as isQueryable, isSqlStorage as hasViews };
