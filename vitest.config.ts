@@ -10,6 +10,7 @@ const alias = [
   { find: /^@kch\/protocol$/, replacement: src('protocol') },
   { find: /^@kch\/storage$/, replacement: src('storage') },
   { find: /^@kch\/broker$/, replacement: src('broker') },
+  { find: /^@kch\/kafka-connection$/, replacement: src('kafka-connection') },
 ];
 
 /** The broker tests that drive real clients over TCP run twice: on memory storage and on embedded ClickHouse. */

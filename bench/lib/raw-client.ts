@@ -1,8 +1,8 @@
 /**
- * Kafka calls the harness makes with the broker tests' raw client (one client for both): topic
- * creation, end offsets, and counting fetched records from batch headers.
+ * Kafka calls the harness makes with the raw connection the broker's tests use too
+ * (@kch/kafka-connection): topic creation, end offsets, and counting fetched records from batch headers.
  */
-import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
+import { RawClient } from '@kch/kafka-connection';
 
 export { RawClient };
 

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
+import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
 import { clickhouseStorage } from '@kch/storage';
 import { describe, expect, it } from 'vitest';
-import { RawClient } from './helpers/raw-client.js';
 
 const script = fileURLToPath(new URL('./scripts/chdb-broker.ts', import.meta.url));
 

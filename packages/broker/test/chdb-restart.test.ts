@@ -7,11 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroker, silentLogger } from '@kch/broker';
+import { RawClient } from '@kch/kafka-connection';
 import { encodeRecordBatchSync } from '@kch/protocol';
 import { clickhouseStorage } from '@kch/storage';
 import { Session } from 'chdb';
 import { describe, expect, it } from 'vitest';
-import { RawClient } from './helpers/raw-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-restart-'));
 const database = 'restart';

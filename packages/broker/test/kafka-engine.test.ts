@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RawClient } from '@kch/kafka-connection';
 import { CompressionType, compress, decodeBatch, decompress, splitBatches } from '@kch/protocol';
 import { clickhouseStorage } from '@kch/storage';
 import { Session } from 'chdb';
@@ -27,7 +28,6 @@ import {
 } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
-import { RawClient } from './helpers/raw-client.js';
 
 // kafkajs ships gzip only and takes other codecs as plugins: these use kch's own codecs.
 const plugin = (type: number) => () => ({

@@ -3,6 +3,8 @@
  * gaps, fencing), per-record errors, size and CRC checks, LogAppendTime, acks=0, legacy message sets,
  * storage failures, and long polling.
  */
+
+import { RawClient } from '@kch/kafka-connection';
 import {
   CompressionType,
   decodeBatch,
@@ -16,7 +18,6 @@ import {
 import { memoryStorage, type Storage, StorageError } from '@kch/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
-import { RawClient } from './helpers/raw-client.js';
 
 let b: RunningBroker;
 let client: RawClient;

@@ -13,6 +13,7 @@ import {
   silentLogger,
   TopicDeclarationError,
 } from '@kch/broker';
+import { RawClient } from '@kch/kafka-connection';
 import {
   CompressionType,
   type DecodedBatch,
@@ -27,7 +28,6 @@ import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
-import { RawClient } from './helpers/raw-client.js';
 
 const SCHEMA = JSON.stringify({
   type: 'object',

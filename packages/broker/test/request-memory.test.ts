@@ -4,11 +4,11 @@
  * raw client; a long-poll Fetch is the request that stays in flight for a known time.
  */
 import { brokerMetrics } from '@kch/broker';
+import { RawClient } from '@kch/kafka-connection';
 import { encodeRecordBatchSync } from '@kch/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequestMemory } from '../src/server/request-memory.js';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
-import { RawClient } from './helpers/raw-client.js';
 
 describe('RequestMemory', () => {
   it('is exhausted from the limit on, and tells each change of that once', () => {

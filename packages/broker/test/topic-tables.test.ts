@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Broker, createBroker, type Logger } from '@kch/broker';
+import { RawClient } from '@kch/kafka-connection';
 import { ErrorCode, encodeRecordBatchSync, ZERO_UUID } from '@kch/protocol';
 import { type ClickHouseStorage, clickhouseStorage, StorageError } from '@kch/storage';
 import { Session } from 'chdb';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeMessages } from './helpers/kafkajs.js';
-import { RawClient } from './helpers/raw-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-topic-tables-'));
 const database = 'tt';
