@@ -7,11 +7,9 @@ export { TopicDeclarationError } from './log/declared-topics.js';
 export { jsonLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
 export {
   BrokerMetrics,
+  type BrokerMetricsOptions,
   brokerMetrics,
-  Counter,
-  Gauge,
-  Histogram,
-  MetricsRegistry,
+  type MetricsRegistry,
   PROMETHEUS_CONTENT_TYPE,
 } from './metrics.js';
 export {

@@ -1,77 +1,115 @@
-import {
-  brokerMetrics,
-  Counter,
-  createBroker,
-  Gauge,
-  Histogram,
-  MetricsRegistry,
-  silentLogger,
-} from '@kch/broker';
+import { readFileSync } from 'node:fs';
+import { type Broker, brokerMetrics, createBroker, silentLogger } from '@kch/broker';
 import { type FlushStats, memoryStorage, type Storage } from '@kch/storage';
 import { Kafka, logLevel } from 'kafkajs';
+import { collectDefaultMetrics, register as promClientDefaultRegistry, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { startBroker } from './helpers/broker.js';
 import { consumeMessages } from './helpers/kafkajs.js';
 
-describe('Prometheus text rendering', () => {
-  it('renders counters, gauges and cumulative histograms with escaped labels', () => {
-    const r = new MetricsRegistry();
-    const c = r.register(new Counter('t_total', 'A counter.\nTwo lines.', ['topic']));
-    const g = r.register(new Gauge('t_gauge', 'A gauge.'));
-    const h = r.register(new Histogram('t_seconds', 'A histogram.', ['api'], [0.1, 1]));
-    c.inc({ topic: 'a"b\\c\nd' }, 2);
-    c.inc({ topic: 'plain' });
-    g.set({}, 1.5);
-    for (const v of [0.05, 0.5, 0.5, 5]) h.observe({ api: 'Produce' }, v);
-    expect(r.render()).toBe(
-      [
-        '# HELP t_total A counter.\\nTwo lines.',
-        '# TYPE t_total counter',
-        't_total{topic="a\\"b\\\\c\\nd"} 2',
-        't_total{topic="plain"} 1',
-        '# HELP t_gauge A gauge.',
-        '# TYPE t_gauge gauge',
-        't_gauge 1.5',
-        '# HELP t_seconds A histogram.',
-        '# TYPE t_seconds histogram',
-        't_seconds_bucket{api="Produce",le="0.1"} 1',
-        't_seconds_bucket{api="Produce",le="1"} 3',
-        't_seconds_bucket{api="Produce",le="+Inf"} 4',
-        't_seconds_sum{api="Produce"} 6.05',
-        't_seconds_count{api="Produce"} 4',
-        '',
-      ].join('\n'),
-    );
+/**
+ * What the hand-written exposition of kch 0.1 rendered after the events emitted by emitOneOfEach():
+ * the names, types, help texts, labels, label escaping and buckets that dashboards rely on. The
+ * process' own values vary, so they read `<value>` there.
+ */
+const EXPOSITION = readFileSync(new URL('./fixtures/metrics/exposition.txt', import.meta.url), 'utf8');
+
+/** The exposition without blank lines (prom-client separates families with one) and process values. */
+function normalized(text: string): string {
+  return `${text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.replace(/^((?:process|nodejs)_[a-z_]+) \S+$/, '$1 <value>'))
+    .join('\n')}\n`;
+}
+
+/** One event of every kind the metrics count, on a broker without topics or groups. */
+function emitOneOfEach(broker: Broker): void {
+  broker.emit('request', {
+    connectionId: 1,
+    apiKey: 0,
+    apiName: 'Produce',
+    apiVersion: 9,
+    correlationId: 1,
+    clientId: null,
+    durationMs: 3,
+    requestBytes: 100,
+    responseBytes: 50,
+  });
+  const topic = 'nowhere';
+  broker.emit('produce', { topic, partition: 0, baseOffset: 0, records: 4, bytes: 400 });
+  broker.emit('fetch', { topic, partition: 0, offset: 0, bytes: 300 });
+  for (const [outcome, records] of [
+    ['rejected', 2],
+    ['dead-lettered', 1],
+    ['dead-letter-failed', 1],
+  ] as const)
+    broker.emit('invalid-records', { topic, partition: 0, records, outcome, reason: 'x' });
+  broker.emit('connection', { connectionId: 1, remoteAddress: '127.0.0.1', remotePort: 1 });
+  broker.emit('connection', { connectionId: 2, remoteAddress: '127.0.0.1', remotePort: 2 });
+  broker.emit('disconnect', { connectionId: 1 });
+  broker.emit('error', new Error('x'), {});
+  // A group id may hold any character: quotes, backslashes and newlines are escaped in label values.
+  const groupId = 'a"b\\c\nd';
+  broker.emit('group-change', { groupId, state: 'PreparingRebalance', generationId: 1, members: 1 });
+}
+
+const flush: FlushStats = {
+  kind: 'records',
+  topic: 't',
+  appends: 3,
+  rows: 30,
+  bytes: 3000,
+  durationMs: 4,
+  ok: true,
+};
+
+describe('the exposition', () => {
+  it('keeps the names, types, help texts, labels and buckets of every family', async () => {
+    const broker = await createBroker({ storage: memoryStorage(), logger: silentLogger });
+    const metrics = brokerMetrics(broker);
+    try {
+      emitOneOfEach(broker);
+      metrics.observeFlush(flush);
+      expect(normalized(await metrics.render())).toBe(EXPOSITION);
+      expect(metrics.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    } finally {
+      metrics.close();
+      await broker.close();
+    }
   });
 
-  it('removes the series with given label values from the families that have those labels', () => {
-    const r = new MetricsRegistry();
-    const c = r.register(new Counter('c_total', 'c', ['topic']));
-    const g = r.register(new Gauge('g', 'g', ['group', 'topic', 'partition']));
-    const other = r.register(new Counter('o_total', 'o', ['api']));
-    c.inc({ topic: 'a' }, 2);
-    c.inc({ topic: 'b' }, 3);
-    g.set({ group: 'x', topic: 'a', partition: 0 }, 1);
-    g.set({ group: 'x', topic: 'a', partition: 1 }, 1);
-    g.set({ group: 'x', topic: 'b', partition: 0 }, 1);
-    other.inc({ api: 'a' });
-    expect(r.remove({ topic: 'a' })).toBe(3);
-    const text = r.render();
-    expect(text).not.toContain('topic="a"');
-    expect(text).toContain('c_total{topic="b"} 3');
-    expect(text).toContain('g{group="x",topic="b",partition="0"} 1');
-    // A family without a topic label keeps its series, even one whose value is "a".
-    expect(text).toContain('o_total{api="a"} 1');
-    // A removed counter starts again from 0.
-    c.inc({ topic: 'a' });
-    expect(r.render()).toContain('c_total{topic="a"} 1');
-  });
+  it("goes into a registry the embedder gives, never into prom-client's default one", async () => {
+    const broker = await createBroker({ storage: memoryStorage(), logger: silentLogger });
+    const registry = new Registry();
+    // The application's own metrics, including the process metrics of prom-client, which the broker's
+    // metrics leave in place instead of registering their own under the same names.
+    collectDefaultMetrics({ register: registry });
+    const appStartTime = registry.getSingleMetric('process_start_time_seconds');
+    const metrics = brokerMetrics(broker, { registry });
+    const other = brokerMetrics(broker); // a registry of its own: no conflict with the first
+    try {
+      expect(metrics.registry).toBe(registry);
+      expect(promClientDefaultRegistry.getMetricsAsArray()).toEqual([]);
+      expect(registry.getSingleMetric('process_start_time_seconds')).toBe(appStartTime);
+      expect(() => brokerMetrics(broker, { registry })).toThrow(/already been registered/);
+      emitOneOfEach(broker);
+      // The registry alone gives what render() gives: the scrape-time values come from collect hooks.
+      const fromRegistry = await registry.metrics();
+      for (const line of (await other.render()).split('\n').filter((l) => l.startsWith('kch_')))
+        expect(fromRegistry.split('\n')).toContain(line);
+      expect(fromRegistry).toContain('nodejs_eventloop_lag_seconds');
 
-  it('refuses a metric registered twice and a missing label', () => {
-    const r = new MetricsRegistry();
-    r.register(new Counter('x_total', 'x'));
-    expect(() => r.register(new Gauge('x_total', 'x'))).toThrow(/registered twice/);
-    expect(() => new Counter('y_total', 'y', ['topic']).inc({})).toThrow(/needs label topic/);
+      metrics.close();
+      // close() takes the broker's metrics out of the registry, and leaves the application's.
+      expect(registry.getSingleMetric('kch_requests_total')).toBeUndefined();
+      expect(registry.getSingleMetric('process_start_time_seconds')).toBe(appStartTime);
+      expect(() => brokerMetrics(broker, { registry }).close()).not.toThrow();
+    } finally {
+      metrics.close();
+      other.close();
+      await broker.close();
+    }
   });
 });
 

@@ -1,0 +1,76 @@
+/**
+ * What the broker metrics read from the broker when they are scraped rather than counted as events
+ * happen: consumer groups and their members, committed offsets against the partitions' high
+ * watermarks (consumer lag), and the high watermarks of partitions produced to since start.
+ */
+import type { Broker } from './broker.js';
+import { computeLag } from './groups/lag.js';
+
+export interface GroupMembers {
+  group: string;
+  state: string;
+  members: number;
+}
+
+export interface GroupPartitionOffset {
+  group: string;
+  topic: string;
+  partition: number;
+  committedOffset: number;
+  /** Null when the partition's end could not be read (topic gone, storage unavailable). */
+  lag: number | null;
+}
+
+export interface PartitionEnd {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+}
+
+export interface GroupsScrape {
+  members: GroupMembers[];
+  offsets: GroupPartitionOffset[];
+  /** Of the partitions with committed offsets and of `produced`, each once, where it could be read. */
+  highWatermarks: PartitionEnd[];
+}
+
+/**
+ * Reads groups, committed offsets and high watermarks now. A partition's log is opened (read from
+ * storage) if nothing used it since the broker started; `produced` lists partitions whose high
+ * watermark is shown even without a group committing to them.
+ */
+export async function scrapeGroups(
+  broker: Broker,
+  produced: ReadonlyMap<string, ReadonlySet<number>>,
+): Promise<GroupsScrape> {
+  const { topics, groups } = broker.context;
+  const scrape: GroupsScrape = { members: [], offsets: [], highWatermarks: [] };
+  const ends = new Map<string, number | null>();
+  const endOffset = async (topic: string, partition: number): Promise<number | null> => {
+    const key = `${topic}\u0000${partition}`;
+    if (ends.has(key)) return ends.get(key)!;
+    const log = topics.log(topic, partition);
+    let end: number | null = null;
+    if (log) {
+      try {
+        await log.open();
+        end = log.highWatermark;
+      } catch {
+        end = null; // storage unavailable: no lag for this partition in this scrape
+      }
+    }
+    ends.set(key, end);
+    if (end !== null) scrape.highWatermarks.push({ topic, partition, highWatermark: end });
+    return end;
+  };
+  for (const g of groups.listGroups()) {
+    const described = groups.describeGroup(g.groupId);
+    scrape.members.push({ group: g.groupId, state: g.groupState, members: described.members.length });
+    for (const row of await computeLag(groups.committedOffsets(g.groupId), endOffset)) {
+      const { topic, partition, committedOffset, lag } = row;
+      scrape.offsets.push({ group: g.groupId, topic, partition, committedOffset, lag });
+    }
+  }
+  for (const [topic, partitions] of produced) for (const p of partitions) await endOffset(topic, p);
+  return scrape;
+}
