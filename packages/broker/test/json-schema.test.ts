@@ -1,4 +1,4 @@
-/** kch.schema documents: enforced as they read, or refused with where and why. */
+/** kch.schema documents: enforced as they read (by ajv), or refused with where and why. */
 import { describe, expect, it } from 'vitest';
 import { compileJsonSchema, jsonSchemaProblem, valueSchemaCheck } from '../src/ingest/value-schemas.js';
 
@@ -35,26 +35,93 @@ describe('kch.schema', () => {
     expect(accepts(nested, [{ items: [{}] }, { items: [{ sku: 'a' }] }])).toEqual([false, true]);
   });
 
-  it('refuses keywords without the type they constrain, naming the subschema', () => {
-    expect(jsonSchemaProblem('{"properties": {"id": {"type": "integer"}}}')).toBe(
-      'not a JSON Schema kch can enforce: the subschema at # uses "properties" without "type": "object"; add it (kch enforces object keywords where the type is declared)',
-    );
-    expect(
-      jsonSchemaProblem(
-        JSON.stringify({ type: 'object', properties: { 'a/b': { type: 'array', items: { minLength: 1 } } } }),
-      ),
-    ).toMatch(/the subschema at #\/properties\/a~1b\/items uses "minLength" without "type": "string"/);
-    expect(jsonSchemaProblem('{"anyOf": [{"type": "integer", "minimum": 1}, {"maximum": 3}]}')).toMatch(
-      /#\/anyOf\/1 uses "maximum" without "type": "number"/,
-    );
-    expect(jsonSchemaProblem('{"type": "integer", "minimum": 1}')).toBeNull();
+  it('applies keywords without a declared type to values of their type, as JSON Schema says', () => {
+    // Refused before ajv, when zod's converter would have enforced them loosely; ajv enforces them as
+    // the specification reads: `properties` constrains objects, and lets other values through.
+    const idIsAnInteger = { properties: { id: { type: 'integer' } } };
+    expect(jsonSchemaProblem(JSON.stringify(idIsAnInteger))).toBeNull();
+    expect(accepts(idIsAnInteger, [{ id: 1 }, { id: 'x' }, {}, 5, 'x'])).toEqual([
+      true,
+      false,
+      true,
+      true,
+      true,
+    ]);
+    const nested = { type: 'object', properties: { 'a/b': { type: 'array', items: { minLength: 1 } } } };
+    expect(accepts(nested, [{ 'a/b': ['x', 1] }, { 'a/b': [''] }])).toEqual([true, false]);
+    const either = { anyOf: [{ type: 'integer', minimum: 1 }, { maximum: 3 }] };
+    expect(accepts(either, [5, 0, 2.5, 4.5, 'x'])).toEqual([true, true, true, false, true]);
   });
 
-  it('refuses what the converter cannot express, and what is not a schema', () => {
-    expect(jsonSchemaProblem('{"type": "object", "dependentRequired": {"a": ["b"]}}')).toMatch(
-      /dependentSchemas and dependentRequired are not supported/,
+  it('enforces what zod could not: $ref into the document, if/then/else, not, dependentRequired', () => {
+    const refs = {
+      $defs: { positive: { type: 'integer', minimum: 1 } },
+      type: 'object',
+      properties: { qty: { $ref: '#/$defs/positive' } },
+    };
+    expect(accepts(refs, [{ qty: 1 }, { qty: 0 }])).toEqual([true, false]);
+    const conditional = {
+      type: 'object',
+      if: { properties: { kind: { const: 'refund' } }, required: ['kind'] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's keyword, never awaited here
+      then: { required: ['order_id'] },
+      else: { not: { required: ['order_id'] } },
+    };
+    expect(
+      accepts(conditional, [
+        { kind: 'refund', order_id: 1 },
+        { kind: 'refund' },
+        { kind: 'sale' },
+        { order_id: 1 },
+      ]),
+    ).toEqual([true, false, true, false]);
+    const dependent = { type: 'object', dependentRequired: { a: ['b'] } };
+    expect(accepts(dependent, [{ a: 1, b: 2 }, { b: 1 }, { a: 1 }])).toEqual([true, true, false]);
+    // Draft-07 documents, by their $schema: `definitions` and tuples as `items` arrays.
+    const draft07 = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      definitions: { name: { type: 'string' } },
+      type: 'array',
+      items: [{ type: 'integer' }, { $ref: '#/definitions/name' }],
+    };
+    expect(
+      accepts(draft07, [
+        [1, 'a'],
+        ['a', 1],
+      ]),
+    ).toEqual([true, false]);
+    // Two documents with one $id (two versions of a schema) compile apart.
+    expect(accepts({ $id: 'https://example.com/order.json', type: 'integer' }, [1, 'a'])).toEqual([
+      true,
+      false,
+    ]);
+    expect(accepts({ $id: 'https://example.com/order.json', type: 'string' }, [1, 'a'])).toEqual([
+      false,
+      true,
+    ]);
+  });
+
+  it('refuses what it cannot enforce as written, saying what', () => {
+    expect(jsonSchemaProblem('{"$ref": "https://example.com/s.json"}')).toBe(
+      'not a JSON Schema kch can enforce: $ref "https://example.com/s.json" is not in the schema; kch does not fetch schemas, put it under $defs',
     );
-    expect(jsonSchemaProblem('{"$ref": "https://example.com/s.json"}')).toMatch(/External \$ref/);
+    // A misspelt keyword would be ignored, as the specification allows: refused instead.
+    expect(jsonSchemaProblem('{"type": "object", "require": ["id"]}')).toMatch(
+      /^not a JSON Schema kch can enforce: unknown keyword "require" \(it would be ignored/,
+    );
+    expect(jsonSchemaProblem('{"type": "object", "x-owner": "billing"}')).toBeNull();
+    expect(jsonSchemaProblem('{"type": "string", "format": "date-tim"}')).toMatch(
+      /unknown format "date-tim" at #/,
+    );
+    expect(jsonSchemaProblem('{"type": "strin"}')).toBe(
+      'not a JSON Schema kch can enforce: #/type: expected one of "array"|"boolean"|"integer"|"null"|"number"|"object"|"string", got "strin"',
+    );
+    expect(jsonSchemaProblem('{"type": "object", "properties": {"n": {"minLength": -1}}}')).toMatch(
+      /#\/properties\/n\/minLength: must be >= 0/,
+    );
+    expect(jsonSchemaProblem('{"$schema": "http://json-schema.org/draft-04/schema#"}')).toMatch(
+      /\$schema "http:\/\/json-schema.org\/draft-04\/schema#" is not a draft kch enforces/,
+    );
     expect(jsonSchemaProblem('true')).toMatch(/must be a JSON object/);
     expect(jsonSchemaProblem('{')).toMatch(/^not valid JSON: /);
   });
@@ -73,5 +140,47 @@ describe('kch.schema', () => {
     ]);
     const closed = { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false };
     expect(accepts(closed, [{ a: 'x' }, { a: 'x', b: 1 }])).toEqual([true, false]);
+  });
+  it('says which field failed and why, three problems at the most', () => {
+    const reason = (schema: unknown, value: unknown) =>
+      valueSchemaCheck(
+        compileJsonSchema(JSON.stringify(schema)),
+        'kch.schema',
+      )({
+        key: null,
+        value: Buffer.from(JSON.stringify(value)),
+        headers: [],
+      });
+    const order = {
+      type: 'object',
+      properties: {
+        id: { type: 'integer' },
+        customer: { type: 'string' },
+        reason: { enum: ['damaged', 'late'] },
+        lines: {
+          type: 'array',
+          items: { type: 'object', properties: { sku: { type: 'string', minLength: 1 } } },
+        },
+      },
+      required: ['id', 'customer'],
+      additionalProperties: false,
+    };
+    expect(reason(order, { id: 'one', reason: 'changed-mind', customer: 'c', lines: [{ sku: '' }] })).toBe(
+      'the value does not match kch.schema: id: expected integer, got "one"; reason: expected one of "damaged"|"late", got "changed-mind"; lines.0.sku: must NOT have fewer than 1 characters',
+    );
+    expect(reason(order, { id: 1, lines: 'x', extra: { a: 1 } })).toBe(
+      'the value does not match kch.schema: customer: required but missing; extra: not a property the schema allows; lines: expected array, got "x"',
+    );
+    expect(reason(order, { id: [1], reason: 1, lines: [1, 2], customer: 'c', more: 1 })).toBe(
+      'the value does not match kch.schema: more: not a property the schema allows; id: expected integer, got an array; reason: expected one of "damaged"|"late", got 1 (and 2 more)',
+    );
+    expect(reason({ type: ['object', 'null'] }, 5)).toBe(
+      'the value does not match kch.schema: (root): expected object or null, got 5',
+    );
+  });
+
+  it('compiles a schema once, by its text', () => {
+    const text = '{"type": "object", "required": ["id"]}';
+    expect(compileJsonSchema(text)).toBe(compileJsonSchema(text));
   });
 });

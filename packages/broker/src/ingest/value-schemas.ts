@@ -4,13 +4,11 @@
  * any other library implementing Standard Schema, kept in the broker's memory).
  *
  * Both become one record check: the value is read as UTF-8 JSON and validated. JSON Schema is
- * compiled with zod 4's `z.fromJSONSchema` (no extra dependency); what it cannot express (`if`/`then`,
- * `not`, external `$ref`, keywords without their `type`: see json-schema.ts) is refused when the config
- * is set, so a schema that was accepted is enforced as written.
+ * enforced as written by ajv (json-schema.ts); what it cannot enforce (a `$ref` outside the document,
+ * an unknown keyword or format, a document its meta-schema refuses) is refused when the config is set.
  */
 import type { RecordCheck } from '@kch/storage';
-import { z } from 'zod';
-import { enforceableJsonSchema } from './json-schema.js';
+import { compileJsonSchemaDocument } from './json-schema.js';
 
 /**
  * The Standard Schema v1 interface (standardschema.dev): zod 3.24+ and 4, valibot, arktype and others
@@ -69,8 +67,12 @@ export function compileJsonSchema(text: string): StandardSchemaV1 {
   }
   let schema: StandardSchemaV1;
   try {
-    const enforceable = enforceableJsonSchema(doc as Record<string, unknown>);
-    schema = z.fromJSONSchema(enforceable as Parameters<typeof z.fromJSONSchema>[0]);
+    const validate = compileJsonSchemaDocument(doc as Record<string, unknown>);
+    const validateStandard = (value: unknown): StandardResult => {
+      const issues = validate(value);
+      return issues ? { issues } : { value };
+    };
+    schema = { '~standard': { version: 1, vendor: 'ajv', validate: validateStandard } };
   } catch (e) {
     throw new Error(`not a JSON Schema kch can enforce: ${(e as Error).message}`);
   }
