@@ -39,6 +39,7 @@ import {
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecordBatchSync } from '@kch/protocol';
+import { parseBenchArgs } from './args.js';
 import { BrokerProcess, type BrokerStats, nodeArgs, PYTHON, ROOT, runJson } from './lib/children.js';
 import { type CpuUsage, cpuDelta, cpuSnapshot, memoryStatus, RssSampler, resetPeakRss } from './lib/proc.js';
 import { createTopic, endOffsets, RawClient } from './lib/raw-client.js';
@@ -49,81 +50,7 @@ import { formatTop, readProfile, selfTimes } from './profile-top.js';
 
 // ------------------------------------------------------------------------------------ options
 
-export interface Args {
-  quick: boolean;
-  cpuProf: boolean;
-  sustained: number;
-  sustainedRate: number;
-  only: Set<string>;
-  sizes: number[];
-  partitions: number;
-  /** Storages to run the client scenarios against (default both). */
-  storages: ('chdb' | 'memory')[];
-  /** Fixed rates (records/s, one per size) for the "half" phases instead of half of the measured max. */
-  rates: number[];
-  /** Only the produce phases of the client suites (no tail or cold consume). */
-  produceOnly: boolean;
-  out: string;
-  keep: boolean;
-  /** Rewrite results.md and the charts of an earlier run (its directory), run nothing. */
-  report: string;
-}
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = {
-    quick: false,
-    cpuProf: false,
-    sustained: 0,
-    sustainedRate: 0,
-    only: new Set(['limits', 'rdkafka', 'kafkajs', 'latency']),
-    sizes: [100, 1024],
-    partitions: 4,
-    storages: ['chdb', 'memory'],
-    rates: [],
-    produceOnly: false,
-    out: '',
-    keep: false,
-    report: '',
-  };
-  let onlyGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i]!;
-    const next = () => {
-      const n = argv[++i];
-      if (n === undefined) throw new Error(`${v} needs a value`);
-      return n;
-    };
-    if (v === '--') continue;
-    else if (v === '--quick') a.quick = true;
-    else if (v === '--produce-only') a.produceOnly = true;
-    else if (v === '--cpu-prof') a.cpuProf = true;
-    else if (v === '--keep') a.keep = true;
-    else if (v === '--sustained') a.sustained = Number(next());
-    else if (v === '--sustained-rate') a.sustainedRate = Number(next());
-    else if (v === '--only') {
-      a.only = new Set(next().split(','));
-      onlyGiven = true;
-    } else if (v === '--sizes') a.sizes = next().split(',').map(Number);
-    else if (v === '--partitions') a.partitions = Number(next());
-    else if (v === '--storages') a.storages = next().split(',') as ('chdb' | 'memory')[];
-    else if (v === '--rates') a.rates = next().split(',').map(Number);
-    else if (v === '--out') a.out = next();
-    else if (v === '--report') a.report = next();
-    else if (v === '--help' || v === '-h') {
-      process.stdout.write(
-        `${readFileSync(new URL(import.meta.url), 'utf8')
-          .split('*/')[0]!
-          .replace(/^\/\*\*?|^ \* ?/gm, '')}\n`,
-      );
-      process.exit(0);
-    } else throw new Error(`unknown option ${v} (see --help)`);
-  }
-  if (a.sustained > 0 && !onlyGiven) a.only.add('sustained');
-  if (a.only.has('sustained') && a.sustained <= 0) a.sustained = a.quick ? 10 : 60;
-  return a;
-}
-
-const args = parseArgs(process.argv.slice(2));
+const args = parseBenchArgs(process.argv.slice(2), new URL(import.meta.url));
 
 if (args.report) {
   // Only the report of an earlier run: results.md and charts/ again from its results.json.
