@@ -37,7 +37,7 @@ export interface InsertRequest {
   readonly onFailure?: (f: BackendFailure, e: unknown) => void;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function insertWithRetry(
   ctx: InsertContext,

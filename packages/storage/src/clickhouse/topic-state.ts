@@ -1,7 +1,6 @@
 /**
- * What the ClickHouse storage keeps in memory about each topic and partition. The rooms of the
- * storage (./clickhouse-storage.ts lists them) share these records; each field says which room
- * writes it.
+ * What the ClickHouse storage keeps in memory about each topic and partition: records shared by its
+ * rooms (./clickhouse-storage.ts lists them), so that none of them has to reach into another for it.
  */
 import { type RecordCheck, StorageError, type TopicPartition, type TopicRecord } from '../storage.js';
 import { recordCheckFor } from './bound-check.js';
