@@ -471,11 +471,12 @@ export function storageFailure(e: unknown, topic: string, partition: number): Ka
     // A storage fault that may pass: the storage's message already says the client may retry.
     return new KafkaProtocolError(ErrorCode.KAFKA_STORAGE_ERROR, e.message, { cause: e });
   }
-  // Not a storage's failure (a bug): not a storage fault, and nothing says a retry would help.
+  // A storage that failed without saying how (not a StorageError): a storage fault all the same, and
+  // retriable, so a producer keeps its records rather than dropping them.
   const message = e instanceof Error ? e.message : String(e);
   return new KafkaProtocolError(
-    'UNKNOWN_SERVER_ERROR',
-    `${topic}${partition >= 0 ? `-${partition}` : ''}: ${message}`,
+    ErrorCode.KAFKA_STORAGE_ERROR,
+    `storage failed for ${topic}${partition >= 0 ? `-${partition}` : ''}: ${message}`,
     { cause: e },
   );
 }
