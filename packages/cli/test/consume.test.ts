@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaClient } from '../src/client/client.js';
+import { Kafka } from '../src/client/kafka.js';
 import { Producer } from '../src/client/producer.js';
 import { ExitCode } from '../src/command.js';
 import consume, { runConsume } from '../src/commands/consume.js';
@@ -127,15 +127,15 @@ describe('kch consume: where to start and stop', () => {
 
   it('starts at a time given in ms or ISO 8601', async () => {
     await kch(topics, ['create', 'timed']);
-    const client = await KafkaClient.connect({ bootstrap: broker.bootstrap });
+    const kafka = new Kafka(broker.bootstrap);
     try {
-      const producer = await Producer.create(client, { topic: 'timed' });
+      const producer = await Producer.create(kafka, { topic: 'timed' });
       const base = Date.parse('2024-05-01T12:00:00Z');
       await producer.send(
         [0, 1, 2].map((i) => ({ key: null, value: Buffer.from(`t${i}`), timestamp: base + i * 60_000 })),
       );
     } finally {
-      client.close();
+      await kafka.close();
     }
     const iso = await kch(consume, ['timed', '--timestamp', '2024-05-01T12:00:30Z', '-e']);
     expect(lines(iso.stdout)).toEqual(['t1', 't2']);
@@ -149,9 +149,9 @@ describe('kch consume: where to start and stop', () => {
 describe('kch consume: formats', () => {
   it('prints JSON records, with base64 for bytes that are not UTF-8', async () => {
     await kch(topics, ['create', 'formats']);
-    const client = await KafkaClient.connect({ bootstrap: broker.bootstrap });
+    const kafka = new Kafka(broker.bootstrap);
     try {
-      const producer = await Producer.create(client, { topic: 'formats' });
+      const producer = await Producer.create(kafka, { topic: 'formats' });
       await producer.send([
         {
           key: Buffer.from('k'),
@@ -166,7 +166,7 @@ describe('kch consume: formats', () => {
         { key: Buffer.from([0xff]), value: null, timestamp: 1_700_000_000_001 },
       ]);
     } finally {
-      client.close();
+      await kafka.close();
     }
     const r = await kch(consume, ['formats', '--from-beginning', '-e', '-f', 'json']);
     expect(lines(r.stdout).map((l) => JSON.parse(l))).toEqual([

@@ -1,7 +1,5 @@
-import { decodeConsumerProtocolSubscription, Reader } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
-import { decodeAssignment } from '../src/client/admin.js';
-import { encodeAssignment, encodeSubscription, rangeAssign } from '../src/client/group.js';
+import { rangeAssign, rangeAssigner } from '../src/client/range-assignor.js';
 
 const plain = (plan: Map<string, Map<string, number[]>>) =>
   Object.fromEntries([...plan].map(([m, a]) => [m, Object.fromEntries(a)]));
@@ -57,16 +55,22 @@ describe('rangeAssign', () => {
   });
 });
 
-describe('consumer protocol bytes', () => {
-  it('round-trips a subscription and an assignment with their version header', () => {
-    const sub = encodeSubscription(['orders', 'events']);
-    const r = new Reader(sub);
-    expect(r.int16()).toBe(0);
-    expect(decodeConsumerProtocolSubscription(r, 0).topics).toEqual(['orders', 'events']);
-
-    const bytes = encodeAssignment(new Map([['orders', [0, 2]]]));
-    expect(decodeAssignment(bytes)?.assignedPartitions).toEqual([{ topic: 'orders', partitions: [0, 2] }]);
-    expect(decodeAssignment(Buffer.alloc(0))).toBeNull();
-    expect(decodeAssignment(Buffer.from([0xff, 0xff]))).toBeNull();
+describe('rangeAssigner', () => {
+  it("takes the members and metadata as @platformatic/kafka's group leader hands them", () => {
+    const members = new Map([
+      ['m-2', { memberId: 'm-2', version: 0, topics: ['orders'] }],
+      ['m-1', { memberId: 'm-1', version: 0, topics: ['orders'] }],
+    ]);
+    const metadata = {
+      id: 'c',
+      brokers: new Map(),
+      controllerId: 1,
+      lastUpdate: 0,
+      topics: new Map([['orders', { id: 'u', partitions: [], partitionsCount: 3, lastUpdate: 0 }]]),
+    };
+    const plan = rangeAssigner('m-1', members, new Set(['orders']), metadata);
+    expect(
+      Object.fromEntries(plan.map((p) => [p.memberId, [...p.assignments.values()].map((a) => a.partitions)])),
+    ).toEqual({ 'm-1': [[0, 1]], 'm-2': [[2]] });
   });
 });

@@ -1,23 +1,16 @@
-/** The CLI's Kafka client: bootstrap parsing, ApiVersions negotiation, timeouts and lost connections. */
+/**
+ * The CLI's side of its Kafka client (@platformatic/kafka): the bootstrap list as kch reads it, and what
+ * kch says when a broker is too old, silent, or hangs up.
+ */
 import { createServer, type Server, type Socket } from 'node:net';
-import {
-  API_VERSIONS,
-  ApiKeys,
-  ApiVersionsResponse,
-  encodeResponseFrame,
-  FrameSplitter,
-  parseRequestHeader,
-} from '@kch/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaClient, parseBootstrap } from '../src/client/client.js';
-import { CliError, UnavailableError, UsageError } from '../src/client/errors.js';
-import { startTestBroker, type TestBroker } from './client-helpers.js';
-
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await startTestBroker();
-});
-afterAll(() => broker?.close());
+import { ApiVersionsResponse, encodeResponseFrame, FrameSplitter, parseRequestHeader } from '@kch/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UnavailableError, UsageError } from '../src/client/errors.js';
+import { Kafka } from '../src/client/kafka.js';
+import { parseBootstrap } from '../src/client/kafka-config.js';
+import { ExitCode } from '../src/command.js';
+import topics from '../src/commands/topics.js';
+import { run } from './client-helpers.js';
 
 describe('parseBootstrap', () => {
   it('reads host:port lists, bare hosts and bracketed IPv6', () => {
@@ -34,97 +27,64 @@ describe('parseBootstrap', () => {
   });
 });
 
-describe('ApiVersions negotiation', () => {
-  it('uses the highest version both the codec and this broker serve', async () => {
-    const client = await KafkaClient.connect({ bootstrap: broker.bootstrap });
+describe('brokers that do not answer as Kafka 2.4+ does', () => {
+  let server: Server;
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** A fake broker: answers ApiVersions as Kafka 2.3 does (ApiVersions up to v2), or not at all. */
+  async function fakeBroker(mode: 'old' | 'silent' | 'hangup'): Promise<string> {
+    server = createServer((socket) => {
+      sockets.push(socket);
+      if (mode === 'hangup') {
+        socket.destroy();
+        return;
+      }
+      const splitter = new FrameSplitter({ maxFrameSize: 1 << 20 });
+      socket.on('data', (chunk: Buffer) => {
+        for (const frame of splitter.push(chunk)) {
+          if (mode === 'silent') continue;
+          const { header } = parseRequestHeader(frame);
+          // KIP-511: a version the broker does not know gets UNSUPPORTED_VERSION in a v0 body.
+          const reply = encodeResponseFrame(ApiVersionsResponse, 18, 0, header.correlationId, {
+            errorCode: 35,
+            apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }],
+          });
+          for (const c of reply) socket.write(c);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it('says which brokers the client needs when one is older than Kafka 2.4', async () => {
+    const r = await run(topics, ['list', '-b', await fakeBroker('old')]);
+    expect(r.code).toBe(ExitCode.FAILURE);
+    expect(r.stderr).toContain('kch topics: listing topics failed: UNSUPPORTED_VERSION');
+    expect(r.stderr).toContain('Kafka 2.4 or later');
+  });
+
+  it('gives up on a broker that does not answer, after the request timeout', async () => {
+    const kafka = new Kafka(await fakeBroker('silent'), 200);
     try {
-      const ours = (name: string) => API_VERSIONS.find((a) => a.name === name)!;
-      expect(client.bootstrap.version('Metadata')).toBe(ours('Metadata').maxVersion);
-      // The broker serves Fetch from v4 only: the range is the intersection.
-      expect(client.bootstrap.versions.get(ApiKeys.Fetch)).toEqual({ min: 4, max: ours('Fetch').maxVersion });
-      expect(client.bootstrap.version('Fetch', { maxVersion: 12 })).toBe(12);
-      expect(client.bootstrap.version('Fetch', { maxVersion: 3 })).toBeUndefined();
+      const failure = kafka.topics(null);
+      await expect(failure).rejects.toThrow(UnavailableError);
+      await expect(failure).rejects.toThrow(
+        'the broker did not answer within 200 ms while listing topics; check that it is healthy',
+      );
     } finally {
-      client.close();
+      await kafka.close();
     }
   });
 
-  describe('against an older broker', () => {
-    let server: Server;
-    const sockets: Socket[] = [];
-    afterEach(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-
-    /** A fake broker: answers ApiVersions as Kafka 2.3 does (ApiVersions up to v2), or not at all. */
-    async function fakeBroker(mode: 'old' | 'silent' | 'hangup'): Promise<string> {
-      server = createServer((socket) => {
-        sockets.push(socket);
-        if (mode === 'hangup') {
-          socket.destroy();
-          return;
-        }
-        const splitter = new FrameSplitter({ maxFrameSize: 1 << 20 });
-        socket.on('data', (chunk: Buffer) => {
-          for (const frame of splitter.push(chunk)) {
-            if (mode === 'silent') continue;
-            const { header } = parseRequestHeader(frame);
-            const v = header.requestApiVersion;
-            const id = header.correlationId;
-            // KIP-511: a version the broker does not know gets UNSUPPORTED_VERSION in a v0 body.
-            const reply =
-              v > 2
-                ? encodeResponseFrame(ApiVersionsResponse, 18, 0, id, {
-                    errorCode: 35,
-                    apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }],
-                  })
-                : encodeResponseFrame(ApiVersionsResponse, 18, v, id, {
-                    errorCode: 0,
-                    apiKeys: [
-                      { apiKey: 18, minVersion: 0, maxVersion: 2 },
-                      { apiKey: 3, minVersion: 0, maxVersion: 5 },
-                      { apiKey: 0, minVersion: 3, maxVersion: 7 },
-                    ],
-                  });
-            for (const c of reply) socket.write(c);
-          }
-        });
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return `127.0.0.1:${(server.address() as { port: number }).port}`;
-    }
-
-    it('asks again at the version the broker names (KIP-511) and keeps to its ranges', async () => {
-      const client = await KafkaClient.connect({ bootstrap: await fakeBroker('old') });
-      try {
-        expect(client.bootstrap.version('ApiVersions')).toBe(2);
-        expect(client.bootstrap.version('Metadata')).toBe(5);
-        expect(client.bootstrap.version('Produce')).toBe(7);
-        expect(client.bootstrap.version('Fetch')).toBeUndefined();
-        expect(() => client.bootstrap.requireVersion('Fetch')).toThrow(
-          /serves no version of Fetch, but this command needs/,
-        );
-        expect(() => client.bootstrap.requireVersion('Fetch')).toThrow(CliError);
-      } finally {
-        client.close();
-      }
-    });
-
-    it('gives up on a broker that does not answer, after the request timeout', async () => {
-      const bootstrap = await fakeBroker('silent');
-      const failure = KafkaClient.connect({ bootstrap, requestTimeoutMs: 200 });
-      await expect(failure).rejects.toThrow(UnavailableError);
-      await expect(failure).rejects.toThrow(
-        `the broker at ${bootstrap} did not answer ApiVersions within 200 ms`,
-      );
-    });
-
-    it('reports a connection the broker closes', async () => {
-      const bootstrap = await fakeBroker('hangup');
-      await expect(KafkaClient.connect({ bootstrap })).rejects.toThrow(
-        new RegExp(`lost the connection to ${bootstrap}|cannot connect to ${bootstrap}`),
-      );
-    });
+  it('reports a connection the broker closes, and exits 69', async () => {
+    const bootstrap = await fakeBroker('hangup');
+    const r = await run(topics, ['list', '-b', bootstrap]);
+    expect(r.code).toBe(ExitCode.UNAVAILABLE);
+    expect(r.stderr).toMatch(new RegExp(`lost the connection to the broker|cannot connect to ${bootstrap}`));
   });
 });

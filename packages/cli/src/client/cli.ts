@@ -5,8 +5,8 @@
  */
 import { ArgumentError, type OptionsConfig, type ParsedArguments, parseArguments } from '../args.js';
 import { type CliIO, ExitCode } from '../command.js';
-import { DEFAULT_BOOTSTRAP_SERVER, KafkaClient } from './client.js';
 import { CliError, UsageError } from './errors.js';
+import { DEFAULT_BOOTSTRAP_SERVER } from './kafka-config.js';
 
 /** The option every client command takes. */
 export const BOOTSTRAP_OPTIONS = {
@@ -110,16 +110,6 @@ export function write(stream: NodeJS.WritableStream, data: string | Uint8Array):
     stream.once('error', done);
     stream.once('close', done);
   });
-}
-
-/** Connects, runs `fn`, and always closes the client. */
-export async function withClient<T>(bootstrap: string, fn: (client: KafkaClient) => Promise<T>): Promise<T> {
-  const client = await KafkaClient.connect({ bootstrap });
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
 }
 
 /**

@@ -1,20 +1,16 @@
 /**
- * Fetching records of one topic from given offsets: one Fetch per partition leader (in parallel),
- * sessionless (full requests, as KIP-227 allows), batches decoded and decompressed, control batches
- * and records before the asked offset skipped.
+ * Fetching records of one topic from given offsets, with @platformatic/kafka's consumer: one Fetch per
+ * partition leader (in parallel), the library decoding and decompressing the batches. What kch adds:
+ * each partition's high watermark and error code as the broker gave them (--exit-at-end and offset
+ * resets need them), records before the asked offset and control batches skipped, LogAppendTime.
+ *
+ * The library's message stream would hide all of that (and always joins a group), so kch reads the
+ * Fetch responses itself: `consumer.fetch()` is the library's public request-level call.
  */
-import {
-  decodeBatch,
-  decodeMessageSet,
-  ErrorCode,
-  iterateBatches,
-  RECORD_BATCH_MAGIC,
-  recordOffset,
-  recordTimestamp,
-  TimestampType,
-  ZERO_UUID,
-} from '@kch/protocol';
-import type { BrokerConnection, KafkaClient, TopicMetadata } from './client.js';
+import { ErrorCode } from '@kch/protocol';
+import { type Consumer, FetchIsolationLevels } from '@platformatic/kafka';
+import type { Kafka, TopicInfo } from './kafka.js';
+import { responseOf } from './kafka-errors.js';
 
 export interface FetchedRecord {
   topic: string;
@@ -31,184 +27,148 @@ export interface PartitionFetch {
   partition: number;
   errorCode: number;
   highWatermark: bigint;
-  logStartOffset: bigint;
   /** Records at or after the asked offset, in order. */
   records: FetchedRecord[];
   /** Where the next fetch of this partition starts: after the last record or skipped batch. */
   nextOffset: bigint;
 }
 
+type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
+
 export interface FetchOptions {
   /** How long the broker may wait for data (Kafka's fetch.max.wait.ms, default 500). */
   maxWaitMs?: number;
-  minBytes?: number;
-  /** Bytes for the whole response (fetch.max.bytes, default 50 MiB). */
-  maxBytes?: number;
-  /** Bytes per partition (max.partition.fetch.bytes, default 1 MiB). */
-  partitionMaxBytes?: number;
 }
+
+/** RecordBatch attributes: the timestamp type bit and the control (transaction marker) bit. */
+const LOG_APPEND_TIME = 0x08;
+const CONTROL = 0x20;
+/** Bytes for the whole response (fetch.max.bytes) and per partition (max.partition.fetch.bytes). */
+const MAX_BYTES = 50 * 1024 * 1024;
+const PARTITION_MAX_BYTES = 1024 * 1024;
 
 /** Fetches every partition in `positions` (partition -> offset) once, from their leaders. */
 export async function fetchOnce(
-  client: KafkaClient,
-  topic: TopicMetadata,
+  kafka: Kafka,
+  client: Consumer,
+  topic: TopicInfo,
   positions: ReadonlyMap<number, bigint>,
   options: FetchOptions = {},
 ): Promise<PartitionFetch[]> {
   const byLeader = new Map<number, number[]>();
   for (const partition of positions.keys()) {
-    const leader = topic.partitions.find((p) => p.partition === partition)?.leader ?? -1;
+    const leader = topic.partitions[partition]?.leader ?? -1;
     const list = byLeader.get(leader) ?? [];
+    if (list.length === 0) byLeader.set(leader, list);
     list.push(partition);
-    byLeader.set(leader, list);
   }
   const results = await Promise.all(
     [...byLeader].map(async ([leader, partitions]): Promise<PartitionFetch[]> => {
       if (leader < 0) {
-        return partitions.map((partition) => failed(partition, ErrorCode.LEADER_NOT_AVAILABLE, positions));
+        return partitions.map((p) => failed(p, ErrorCode.LEADER_NOT_AVAILABLE, -1n, positions));
       }
-      const conn = await client.node(leader);
-      return fetchFrom(conn, topic, partitions, positions, options);
+      const response = await fetchFrom(kafka, client, topic, leader, partitions, positions, options);
+      return read(topic, response, positions);
     }),
   );
   return results.flat().sort((a, b) => a.partition - b.partition);
 }
 
-function failed(
-  partition: number,
-  errorCode: number,
-  positions: ReadonlyMap<number, bigint>,
-): PartitionFetch {
-  return {
-    partition,
-    errorCode,
-    highWatermark: -1n,
-    logStartOffset: -1n,
-    records: [],
-    nextOffset: positions.get(partition)!,
-  };
-}
-
 async function fetchFrom(
-  conn: BrokerConnection,
-  topic: TopicMetadata,
+  kafka: Kafka,
+  client: Consumer,
+  topic: TopicInfo,
+  leader: number,
   partitions: number[],
   positions: ReadonlyMap<number, bigint>,
   options: FetchOptions,
-): Promise<PartitionFetch[]> {
-  const maxWaitMs = options.maxWaitMs ?? 500;
-  // v13+ names topics by id; a broker whose metadata gave none is asked at v12.
-  const hasId = topic.topicId !== ZERO_UUID;
-  const { version, response } = await conn.send(
-    'Fetch',
-    (v) => ({
-      replicaId: v <= 14 ? -1 : undefined,
-      maxWaitMs,
-      minBytes: options.minBytes ?? 1,
-      maxBytes: v >= 3 ? (options.maxBytes ?? 50 * 1024 * 1024) : undefined,
-      isolationLevel: v >= 4 ? 0 : undefined,
-      sessionId: v >= 7 ? 0 : undefined,
-      sessionEpoch: v >= 7 ? -1 : undefined,
+): Promise<FetchResponse> {
+  try {
+    return await client.fetch({
+      node: leader,
+      maxWaitTime: options.maxWaitMs ?? 500,
+      minBytes: 1,
+      maxBytes: MAX_BYTES,
+      // Every record, as kafka-console-consumer.sh and kcat read by default (read_uncommitted).
+      isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
       topics: [
         {
-          topic: v <= 12 ? topic.name : undefined,
-          topicId: v >= 13 ? topic.topicId : undefined,
+          topicId: topic.uuid,
           partitions: partitions.map((partition) => ({
             partition,
-            currentLeaderEpoch: v >= 9 ? -1 : undefined,
             fetchOffset: positions.get(partition)!,
-            lastFetchedEpoch: v >= 12 ? -1 : undefined,
-            logStartOffset: v >= 5 ? -1n : undefined,
-            partitionMaxBytes: options.partitionMaxBytes ?? 1024 * 1024,
+            partitionMaxBytes: PARTITION_MAX_BYTES,
+            currentLeaderEpoch: -1,
+            lastFetchedEpoch: -1,
           })),
         },
       ],
-      forgottenTopicsData: v >= 7 ? [] : undefined,
-      rackId: v >= 11 ? '' : undefined,
-    }),
-    { maxVersion: hasId ? undefined : 12, minVersion: 4, timeoutMs: maxWaitMs + 30_000 },
-  );
-  const out: PartitionFetch[] = [];
-  if (version >= 7 && response.errorCode !== ErrorCode.NONE) {
-    return partitions.map((p) => failed(p, response.errorCode, positions));
+    });
+  } catch (e) {
+    // A partition's error code fails the whole call; its answer has every partition, errors included.
+    const response = responseOf<FetchResponse>(e);
+    if (response && response.errorCode === ErrorCode.NONE) return response;
+    throw kafka.failure(e, `fetching from ${topic.name}`);
   }
+}
+
+function failed(
+  partition: number,
+  errorCode: number,
+  highWatermark: bigint,
+  positions: ReadonlyMap<number, bigint>,
+): PartitionFetch {
+  return { partition, errorCode, highWatermark, records: [], nextOffset: positions.get(partition)! };
+}
+
+/** A Fetch response's partitions as kch's consume loop takes them. */
+function read(
+  topic: TopicInfo,
+  response: FetchResponse,
+  positions: ReadonlyMap<number, bigint>,
+): PartitionFetch[] {
+  const out: PartitionFetch[] = [];
   for (const t of response.responses) {
     for (const p of t.partitions) {
       const from = positions.get(p.partitionIndex);
       if (from === undefined) continue;
       if (p.errorCode !== ErrorCode.NONE) {
-        out.push({ ...failed(p.partitionIndex, p.errorCode, positions), highWatermark: p.highWatermark });
+        out.push(failed(p.partitionIndex, p.errorCode, p.highWatermark, positions));
         continue;
       }
-      const { records, nextOffset } = await decodeRecords(topic.name, p.partitionIndex, p.records, from);
+      const records: FetchedRecord[] = [];
+      let nextOffset = from;
+      for (const batch of p.records ?? []) {
+        const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+        // A control batch (transaction marker) holds no user records, but consumes its offsets.
+        if (!(batch.attributes & CONTROL)) {
+          const logAppendTime = (batch.attributes & LOG_APPEND_TIME) !== 0;
+          for (const r of batch.records) {
+            const offset = batch.firstOffset + BigInt(r.offsetDelta);
+            if (offset < from) continue;
+            records.push({
+              topic: topic.name,
+              partition: p.partitionIndex,
+              offset,
+              // LogAppendTime: the broker's time, which is the batch's max timestamp (Kafka's rule).
+              timestamp: logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + r.timestampDelta,
+              timestampType: logAppendTime ? 'LogAppendTime' : 'CreateTime',
+              key: r.key,
+              value: r.value,
+              headers: r.headers.map(([key, value]) => ({ key: key?.toString('utf8') ?? '', value })),
+            });
+          }
+        }
+        if (last + 1n > nextOffset) nextOffset = last + 1n;
+      }
       out.push({
         partition: p.partitionIndex,
         errorCode: ErrorCode.NONE,
         highWatermark: p.highWatermark,
-        logStartOffset: version >= 5 ? p.logStartOffset : -1n,
         records,
         nextOffset,
       });
     }
   }
   return out;
-}
-
-/** Decodes a partition's record set: whole batches only (a trailing partial one is left for the next fetch). */
-export async function decodeRecords(
-  topic: string,
-  partition: number,
-  data: Buffer | null,
-  from: bigint,
-): Promise<{ records: FetchedRecord[]; nextOffset: bigint }> {
-  const records: FetchedRecord[] = [];
-  let nextOffset = from;
-  if (!data || data.length === 0) return { records, nextOffset };
-  for (const entry of iterateBatches(data)) {
-    if (entry.partial) break;
-    if (entry.magic !== RECORD_BATCH_MAGIC) {
-      for (const m of decodeMessageSet(entry.buf).messages) {
-        if (m.offset < from) continue;
-        records.push({
-          topic,
-          partition,
-          offset: m.offset,
-          timestamp: m.timestamp,
-          timestampType: m.timestampType === TimestampType.LogAppendTime ? 'LogAppendTime' : 'CreateTime',
-          key: m.key,
-          value: m.value,
-          headers: [],
-        });
-        nextOffset = m.offset + 1n;
-      }
-      continue;
-    }
-    const batch = await decodeBatch(entry.buf);
-    const { header } = batch;
-    const last = header.baseOffset + BigInt(header.lastOffsetDelta);
-    // A control batch (transaction marker) holds no user records, but consumes its offsets.
-    if (!header.isControl) {
-      for (const r of batch.records) {
-        const offset = recordOffset(header, r);
-        if (offset < from) continue;
-        records.push({
-          topic,
-          partition,
-          offset,
-          timestamp: recordTimestamp(header, r),
-          timestampType:
-            header.timestampType === TimestampType.LogAppendTime ? 'LogAppendTime' : 'CreateTime',
-          // Views into the response: copied so that a retained record does not pin the whole response.
-          key: r.key === null ? null : Buffer.from(r.key),
-          value: r.value === null ? null : Buffer.from(r.value),
-          headers: r.headers.map((h) => ({
-            key: h.key,
-            value: h.value === null ? null : Buffer.from(h.value),
-          })),
-        });
-      }
-    }
-    if (last + 1n > nextOffset) nextOffset = last + 1n;
-  }
-  return { records, nextOffset };
 }

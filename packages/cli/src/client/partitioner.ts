@@ -2,6 +2,10 @@
  * Choosing a partition for a record, as Kafka's Java producer does, so that `kch produce` and Java
  * producers put the same key in the same partition.
  *
+ * kch's own rather than @platformatic/kafka's: the library's murmur2 is Java's too, but computes in
+ * BigInt (several allocations a key, about 3.5 µs against a few dozen ns here), and `kch produce`
+ * hashes every keyed line it reads.
+ *
  * - With a key: `toPositive(murmur2(key)) % partitions` (BuiltInPartitioner.partitionForKey).
  * - Without a key: "sticky" (KIP-480): every keyless record of one batch goes to one partition, and the
  *   next batch moves on to the next partition, round-robin. Batches stay large (one produce request

@@ -1,22 +1,24 @@
 /**
- * Producing records: partitions chosen as Kafka's Java producer does (see ./partitioner.ts), one
- * RecordBatch v2 per partition per request, compressed as asked, sent to each partition's leader.
+ * Producing for `kch produce`, on @platformatic/kafka's producer: kch picks each record's partition
+ * (./partitioner.ts: Java's murmur2 for keys, sticky for the rest), so that it can say where every
+ * record went; the library batches per partition, compresses, sends to the leaders and retries.
  *
- * With acks=all the producer is idempotent (as the Java producer is by default since Kafka 3.0): it gets
- * a producer id, numbers its batches, and retries retriable errors without duplicating records.
- * Requests are sent one at a time, so records of one partition keep their order.
+ * With acks=all the producer is idempotent (as the Java producer is by default since Kafka 3.0), unless
+ * the broker refuses InitProducerId (not authorized, too old): then it just is not, as Java's falls
+ * back. Sends are awaited one at a time, so the records of a partition keep their order.
  */
+import { ErrorCode } from '@kch/protocol';
 import {
-  CompressionType,
-  ErrorCode,
-  encodeRecordBatch,
-  NO_PRODUCER_EPOCH,
-  NO_PRODUCER_ID,
-  NO_SEQUENCE,
-} from '@kch/protocol';
-import { type BrokerConnection, type KafkaClient, sleep, type TopicMetadata } from './client.js';
+  type CompressionAlgorithmValue,
+  Producer as LibraryProducer,
+  type MessageToProduce,
+  type ProduceResult,
+} from '@platformatic/kafka';
 import { BrokerError, CliError } from './errors.js';
+import type { Kafka, TopicInfo } from './kafka.js';
+import { protocolErrorOf, responseOf } from './kafka-errors.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
+import { loadZstdCompressor } from './zstd.js';
 
 export interface ProduceRecord {
   key: Buffer | null;
@@ -36,87 +38,81 @@ export interface Delivery {
 
 export type Acks = -1 | 0 | 1;
 
+/** The codecs of Kafka's record batches (the library's names for them). */
+export type Compression = CompressionAlgorithmValue;
+
 export interface ProducerOptions {
   topic: string;
   acks?: Acks;
-  compression?: CompressionType;
-  /** Let a producer's metadata request create a missing topic when the broker auto-creates topics (default true, as Java's producer). */
+  compression?: CompressionAlgorithmValue;
+  /** Let the metadata request create a missing topic when the broker auto-creates topics (default true, as Java's producer). */
   allowAutoCreate?: boolean;
   /** How many times a retriable failure is retried (default 5). */
   retries?: number;
 }
 
-/** Records of one partition bigger than this go into more than one batch (Kafka's max.message.bytes is 1 MiB). */
+/**
+ * Records of one partition past this many bytes go in a later request: one request carries one
+ * batch per partition, and a batch must stay under the topic's max.message.bytes (1 MiB by default).
+ */
 const MAX_BATCH_BYTES = 512 * 1024;
 
-interface PendingBatch {
-  partition: number;
-  records: ProduceRecord[];
-  /** Index of each record in the caller's list, to report deliveries in order. */
-  indexes: number[];
-  /** The producer sequence of the first record when idempotent. */
-  baseSequence: number;
-  /** Estimated size of the records, to cut batches at {@link MAX_BATCH_BYTES}. */
-  bytes: number;
-  encoded?: Buffer;
-}
+type Message = MessageToProduce<Buffer, Buffer | null, Buffer, Buffer | null>;
 
 export class Producer {
-  private topic: TopicMetadata;
   private readonly sticky: StickyPartitioner;
   private readonly acks: Acks;
-  private readonly compression: CompressionType;
-  private readonly retries: number;
-  private producerId = NO_PRODUCER_ID;
-  private producerEpoch = NO_PRODUCER_EPOCH;
-  private readonly sequences = new Map<number, number>();
+  private readonly headerMaps = new WeakMap<
+    NonNullable<ProduceRecord['headers']>,
+    Map<Buffer, Buffer | null>
+  >();
 
   private constructor(
-    private readonly client: KafkaClient,
-    private readonly options: ProducerOptions,
-    topic: TopicMetadata,
+    private readonly kafka: Kafka,
+    private readonly client: LibraryProducer<Buffer, Buffer | null, Buffer, Buffer | null>,
+    private readonly topic: TopicInfo,
+    acks: Acks,
+    private readonly idempotent: boolean,
   ) {
-    this.topic = topic;
     this.sticky = new StickyPartitioner(topic.partitions.length);
-    this.acks = options.acks ?? -1;
-    this.compression = options.compression ?? CompressionType.None;
-    this.retries = options.retries ?? 5;
+    this.acks = acks;
   }
 
-  static async create(client: KafkaClient, options: ProducerOptions): Promise<Producer> {
-    const topic = await client.topic(options.topic, options.allowAutoCreate ?? true);
-    const producer = new Producer(client, options, topic);
-    if (producer.acks === -1) await producer.initProducerId();
-    return producer;
+  static async create(kafka: Kafka, options: ProducerOptions): Promise<Producer> {
+    const acks = options.acks ?? -1;
+    if (options.compression === 'zstd') await loadZstdCompressor();
+    // Looked up by the admin client, which does not retry: the producer's retries (for produce
+    // requests) would also wait out an unknown topic or a refused connection, seconds for nothing.
+    const topic = await kafka.topic(options.topic, options.allowAutoCreate ?? true);
+    const retries = options.retries ?? 5;
+    const client = kafka.track(
+      new LibraryProducer<Buffer, Buffer | null, Buffer, Buffer | null>({
+        ...kafka.options,
+        retries,
+        // 100 ms, doubling up to 1 s, as kch's retries elsewhere.
+        retryDelay: (_client, _op, attempt) => Math.min(100 * 2 ** (attempt - 1), 1_000),
+        acks,
+        compression: options.compression ?? 'none',
+      }),
+    );
+    let idempotent = false;
+    if (acks === -1) {
+      try {
+        await client.initIdempotentProducer({});
+        idempotent = true;
+      } catch (e) {
+        // Refused by the broker (a Kafka error code, or no InitProducerId at all): not idempotent.
+        // A broker that cannot be reached fails the command as anything else would.
+        const refused =
+          protocolErrorOf(e) !== null || (e as { code?: string }).code === 'PLT_KFK_UNSUPPORTED_API';
+        if (!refused) throw kafka.failure(e, 'getting a producer id');
+      }
+    }
+    return new Producer(kafka, client, topic, acks, idempotent);
   }
 
   get partitions(): number {
     return this.topic.partitions.length;
-  }
-
-  /** Whether batches carry a producer id and sequence numbers. */
-  get idempotent(): boolean {
-    return this.producerId !== NO_PRODUCER_ID;
-  }
-
-  private async initProducerId(): Promise<void> {
-    const conn = await this.client.any();
-    // Without InitProducerId (or when it fails, e.g. not authorized) the producer is simply not idempotent.
-    if (conn.version('InitProducerId') === undefined) return;
-    try {
-      const { response } = await conn.send('InitProducerId', () => ({
-        transactionalId: null,
-        transactionTimeoutMs: 60_000,
-        producerId: -1n,
-        producerEpoch: -1,
-      }));
-      if (response.errorCode === ErrorCode.NONE) {
-        this.producerId = response.producerId;
-        this.producerEpoch = response.producerEpoch;
-      }
-    } catch (e) {
-      if (!(e instanceof CliError) || e.exitCode !== 1) throw e;
-    }
   }
 
   /** The partition a record goes to. Keyless records go to the current sticky partition. */
@@ -139,158 +135,111 @@ export class Producer {
    * go to one partition, and the next call moves to the next partition.
    */
   async send(records: readonly ProduceRecord[]): Promise<Delivery[]> {
-    const now = Date.now();
+    const now = BigInt(Date.now());
     const deliveries: Delivery[] = new Array(records.length);
-    const byPartition = new Map<number, PendingBatch[]>();
-    records.forEach((record, i) => {
+    let messages: Message[] = [];
+    let first = 0;
+    const bytes = new Map<number, number>();
+    let keyless = false;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
       const partition = this.partitionFor(record);
-      const batches = byPartition.get(partition) ?? [];
-      if (batches.length === 0) byPartition.set(partition, batches);
-      let last = batches[batches.length - 1];
+      if (record.key === null && record.partition === undefined) keyless = true;
       const size = recordSize(record);
-      if (!last || (last.records.length > 0 && last.bytes + size > MAX_BATCH_BYTES)) {
-        last = { partition, records: [], indexes: [], baseSequence: NO_SEQUENCE, bytes: 61 };
-        batches.push(last);
+      const before = bytes.get(partition) ?? 0;
+      if (before > 0 && before + size > MAX_BATCH_BYTES) {
+        await this.sendMessages(messages, deliveries, first);
+        messages = [];
+        first = i;
+        bytes.clear();
       }
-      last.bytes += size;
-      last.records.push(record.timestamp === undefined ? { ...record, timestamp: now } : record);
-      last.indexes.push(i);
-    });
-    if (records.some((r) => r.key === null && r.partition === undefined)) this.sticky.nextBatch();
-
-    // One request carries at most one batch per partition, so batches of a partition go in order.
-    while (byPartition.size > 0) {
-      const round: PendingBatch[] = [];
-      for (const [partition, batches] of byPartition) {
-        round.push(batches.shift()!);
-        if (batches.length === 0) byPartition.delete(partition);
-      }
-      for (const b of round) {
-        if (this.idempotent) {
-          b.baseSequence = this.sequences.get(b.partition) ?? 0;
-          this.sequences.set(b.partition, (b.baseSequence + b.records.length) & 0x7fffffff);
-        }
-      }
-      const results = await this.sendRound(round);
-      for (const b of round) {
-        const base = results.get(b.partition)!;
-        b.indexes.forEach((index, j) => {
-          deliveries[index] = { partition: b.partition, offset: base < 0n ? -1n : base + BigInt(j) };
-        });
-      }
+      bytes.set(partition, (bytes.get(partition) ?? 0) + size);
+      messages.push({
+        topic: this.topic.name,
+        partition,
+        key: record.key ?? undefined,
+        value: record.value,
+        headers: this.headersOf(record.headers),
+        timestamp: record.timestamp === undefined ? now : BigInt(record.timestamp),
+      });
     }
+    if (messages.length > 0) await this.sendMessages(messages, deliveries, first);
+    if (keyless) this.sticky.nextBatch();
     return deliveries;
   }
 
-  /** Sends batches (one per partition) to their leaders, retrying retriable failures; base offset by partition. */
-  private async sendRound(batches: PendingBatch[]): Promise<Map<number, bigint>> {
-    const out = new Map<number, bigint>();
-    let pending = batches;
-    for (let attempt = 0; ; attempt++) {
-      const failed: { batch: PendingBatch; error: BrokerError }[] = [];
-      const byLeader = new Map<number, PendingBatch[]>();
-      for (const b of pending) {
-        const leader = this.topic.partitions.find((p) => p.partition === b.partition)?.leader ?? -1;
-        const list = byLeader.get(leader) ?? [];
-        list.push(b);
-        byLeader.set(leader, list);
+  /**
+   * The library's form of a record's headers. `kch produce` gives every record the same array (its
+   * -H options): converted once, not once a record.
+   */
+  private headersOf(headers: ProduceRecord['headers']): Map<Buffer, Buffer | null> | undefined {
+    if (!headers || headers.length === 0) return undefined;
+    let converted = this.headerMaps.get(headers);
+    if (!converted) {
+      converted = new Map(headers.map((h) => [Buffer.from(h.key, 'utf8'), h.value]));
+      this.headerMaps.set(headers, converted);
+    }
+    return converted;
+  }
+
+  /** One request per leader, one batch per partition; fills in `deliveries` from index `first` on. */
+  private async sendMessages(messages: Message[], deliveries: Delivery[], first: number): Promise<void> {
+    let result: ProduceResult;
+    try {
+      result = await this.client.send({ messages, idempotent: this.idempotent });
+    } catch (e) {
+      throw this.failure(e);
+    }
+    const base = new Map<number, bigint>();
+    for (const o of result.offsets ?? []) base.set(o.partition, o.offset);
+    const next = new Map<number, bigint>();
+    for (let j = 0; j < messages.length; j++) {
+      const partition = messages[j]!.partition!;
+      const start = base.get(partition);
+      if (this.acks === 0 || start === undefined) {
+        deliveries[first + j] = { partition, offset: -1n };
+        continue;
       }
-      for (const [leader, list] of byLeader) {
-        if (leader < 0) {
-          for (const batch of list) {
-            failed.push({
-              batch,
-              error: new BrokerError(ErrorCode.LEADER_NOT_AVAILABLE, this.action(batch.partition)),
-            });
-          }
-          continue;
-        }
-        const conn = await this.client.node(leader);
-        const answers = await this.produceTo(conn, list);
-        for (const batch of list) {
-          const a = answers.get(batch.partition);
-          if (a instanceof BrokerError) failed.push({ batch, error: a });
-          else out.set(batch.partition, a ?? -1n);
-        }
-      }
-      if (failed.length === 0) return out;
-      const fatal =
-        failed.find((f) => !f.error.retriable) ?? (attempt >= this.retries ? failed[0] : undefined);
-      if (fatal) throw fatal.error;
-      await sleep(Math.min(100 * 2 ** attempt, 1_000));
-      // A retriable error usually means the leader moved or the topic changed: look again.
-      this.topic = await this.client.topic(this.options.topic, false);
-      this.sticky.resize(this.topic.partitions.length);
-      pending = failed.map((f) => f.batch);
+      const offset = next.get(partition) ?? start;
+      next.set(partition, offset + 1n);
+      deliveries[first + j] = { partition, offset };
     }
   }
 
-  private action(partition: number): string {
-    return `producing to ${this.topic.name}-${partition}`;
-  }
-
-  private async produceTo(
-    conn: BrokerConnection,
-    batches: PendingBatch[],
-  ): Promise<Map<number, bigint | BrokerError>> {
-    for (const b of batches) {
-      b.encoded ??= await encodeRecordBatch({
-        compression: this.compression,
-        producerId: this.producerId,
-        producerEpoch: this.producerEpoch,
-        baseSequence: this.idempotent ? b.baseSequence : NO_SEQUENCE,
-        records: b.records.map((r) => ({
-          key: r.key,
-          value: r.value,
-          headers: r.headers ?? [],
-          timestamp: r.timestamp,
-        })),
-      });
-    }
-    const timeoutMs = this.client.requestTimeoutMs;
-    const build = () => ({
-      transactionalId: null,
-      acks: this.acks,
-      timeoutMs,
-      topicData: [
-        {
-          name: this.topic.name,
-          partitionData: batches.map((b) => ({ index: b.partition, records: b.encoded! })),
-        },
-      ],
-    });
-    // RecordBatch v2 needs Produce v3+ (Kafka 0.11+).
-    const versionOptions = { minVersion: 3, timeoutMs: timeoutMs + 5_000 };
-    const out = new Map<number, bigint | BrokerError>();
-    if (this.acks === 0) {
-      await conn.sendOnly('Produce', build, versionOptions);
-      for (const b of batches) out.set(b.partition, -1n);
-      return out;
-    }
-    const { response } = await conn.send('Produce', build, versionOptions);
-    for (const t of response.responses) {
+  /** A failed send, as the broker put it for the partition it refused (message, record errors, hint). */
+  private failure(e: unknown): CliError {
+    const response = responseOf<ProduceResponse>(e);
+    for (const t of response?.responses ?? []) {
       for (const p of t.partitionResponses) {
-        if (p.errorCode === ErrorCode.NONE) {
-          out.set(p.index, p.baseOffset);
-          continue;
-        }
+        if (p.errorCode === ErrorCode.NONE) continue;
         const recordErrors = (p.recordErrors ?? [])
           .map((r) => `record ${r.batchIndex}: ${r.batchIndexErrorMessage ?? 'invalid'}`)
           .join('; ');
         const message = [p.errorMessage, recordErrors].filter((s) => s).join('; ') || null;
-        out.set(
-          p.index,
-          new BrokerError(
-            p.errorCode,
-            this.action(p.index),
-            message,
-            produceHint(p.errorCode, this.topic.name),
-          ),
+        return new BrokerError(
+          p.errorCode,
+          `producing to ${this.topic.name}-${p.index}`,
+          message,
+          produceHint(p.errorCode, this.topic.name),
         );
       }
     }
-    return out;
+    return this.kafka.failure(e, `producing to ${this.topic.name}`, (code) =>
+      produceHint(code, this.topic.name),
+    );
   }
+}
+
+interface ProduceResponse {
+  responses: {
+    name: string;
+    partitionResponses: {
+      index: number;
+      errorCode: number;
+      errorMessage?: string | null;
+      recordErrors?: { batchIndex: number; batchIndexErrorMessage: string | null }[];
+    }[];
+  }[];
 }
 
 function produceHint(code: number, topic: string): string | undefined {

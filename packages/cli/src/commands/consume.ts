@@ -14,10 +14,10 @@ import {
   runCommand,
   write,
 } from '../client/cli.js';
-import { KafkaClient } from '../client/client.js';
 import { consume as consumeLoop, type StartPosition } from '../client/consumer.js';
 import { UsageError } from '../client/errors.js';
 import type { FetchedRecord } from '../client/fetcher.js';
+import { Kafka } from '../client/kafka.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 import { onStopSignals, SIGNAL_GRACE_MS } from '../signals.js';
 
@@ -169,9 +169,7 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
     const sep = separator === undefined ? null : Buffer.from(separator, 'utf8');
     const verbose = values.verbose === true;
 
-    const client = await KafkaClient.connect({
-      bootstrap: bootstrapFrom(values['bootstrap-server'], io.env),
-    });
+    const kafka = new Kafka(bootstrapFrom(values['bootstrap-server'], io.env));
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -183,7 +181,8 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
       stop: () => stop.abort(),
       force: (signal) => {
         io.stderr.write('kch consume: interrupted again, exiting without leaving the group\n');
-        client.close();
+        // Not kafka.close(): that would leave the group first.
+        kafka.abandon();
         // 128 + the signal number, as shells report a death by that signal.
         forced(signal === 'SIGTERM' ? 143 : 130);
       },
@@ -192,7 +191,7 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
     const onOutputError = () => stop.abort();
     io.stdout.on('error', onOutputError);
     try {
-      const consumed = consumeLoop(client, {
+      const consumed = consumeLoop(kafka, {
         topic,
         partitions,
         start,
@@ -226,7 +225,7 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
       disposeSignals();
       io.stdout.removeListener('error', onOutputError);
       signal?.removeEventListener('abort', onAbort);
-      client.close();
+      await kafka.close();
     }
   });
 }

@@ -2,18 +2,6 @@
  * `kch groups`: list and describe consumer groups (with lag), reset and delete them, printing what
  * kafka-consumer-groups.sh prints.
  */
-import { ErrorCode } from '@kch/protocol';
-import {
-  commitOffsets,
-  deleteGroup,
-  describeGroup,
-  EARLIEST_TIMESTAMP,
-  fetchCommittedOffsets,
-  type GroupDescription,
-  LATEST_TIMESTAMP,
-  listGroups,
-  listOffsets,
-} from '../client/admin.js';
 import {
   BOOTSTRAP_OPTIONS,
   BOOTSTRAP_USAGE,
@@ -26,11 +14,21 @@ import {
   runCommand,
   table,
   toJson,
-  withClient,
   write,
 } from '../client/cli.js';
-import type { KafkaClient, TopicMetadata } from '../client/client.js';
 import { CliError, UsageError } from '../client/errors.js';
+import {
+  commitOffsets,
+  deleteGroup,
+  describeGroup,
+  EARLIEST_TIMESTAMP,
+  fetchCommittedOffsets,
+  type GroupDescription,
+  LATEST_TIMESTAMP,
+  listGroups,
+  listOffsets,
+} from '../client/groups-admin.js';
+import { type Kafka, type TopicInfo, withKafka } from '../client/kafka.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 
 const USAGE = `Usage: kch groups <command> [options]
@@ -148,7 +146,7 @@ const groups: Command = {
       }
       const reset = command === 'reset-offsets' ? checkReset(values) : null;
       const bootstrap = bootstrapFrom(values['bootstrap-server'], io.env);
-      return withClient(bootstrap, async (client) => {
+      return withKafka(bootstrap, async (client) => {
         switch (command) {
           case 'list':
             return list(client, io, values.json === true);
@@ -225,7 +223,7 @@ function checkReset(values: Values): ResetPlan {
   return { target: targets[0]!, topics, execute: values.execute === true };
 }
 
-async function list(client: KafkaClient, io: CliIO, json: boolean): Promise<number> {
+async function list(client: Kafka, io: CliIO, json: boolean): Promise<number> {
   const all = await listGroups(client);
   if (json) {
     await write(
@@ -250,20 +248,17 @@ interface OffsetRow {
 }
 
 /** Partitions of the topics that exist (by name); missing topics are left out. */
-async function topicsByName(
-  client: KafkaClient,
-  names: readonly string[],
-): Promise<Map<string, TopicMetadata>> {
-  const out = new Map<string, TopicMetadata>();
+async function topicsByName(client: Kafka, names: readonly string[]): Promise<Map<string, TopicInfo>> {
+  const out = new Map<string, TopicInfo>();
   if (names.length === 0) return out;
-  const md = await client.metadata([...new Set(names)]);
-  for (const t of md.topics) if (t.errorCode === ErrorCode.NONE) out.set(t.name, t);
+  const existing = new Set(await client.call('listing topics', () => client.admin.listTopics()));
+  for (const t of await client.topics([...new Set(names)].filter((n) => existing.has(n)))) out.set(t.name, t);
   return out;
 }
 
 /** Log end offsets by "topic:partition" (missing for topics or partitions that are gone). */
 async function logEndOffsets(
-  client: KafkaClient,
+  client: Kafka,
   wanted: readonly { topic: string; partition: number }[],
 ): Promise<Map<string, bigint>> {
   const topics = await topicsByName(
@@ -294,7 +289,7 @@ function assertExists(group: GroupDescription, hasOffsets: boolean): void {
   }
 }
 
-async function describe(client: KafkaClient, io: CliIO, groupId: string, json: boolean): Promise<number> {
+async function describe(client: Kafka, io: CliIO, groupId: string, json: boolean): Promise<number> {
   const group = await describeGroup(client, groupId);
   const committed = (await fetchCommittedOffsets(client, groupId, null)).filter((c) => c.offset >= 0n);
   assertExists(group, committed.length > 0);
@@ -396,7 +391,7 @@ async function describe(client: KafkaClient, io: CliIO, groupId: string, json: b
 }
 
 async function resetOffsets(
-  client: KafkaClient,
+  client: Kafka,
   io: CliIO,
   groupId: string,
   plan: ResetPlan,

@@ -1,7 +1,6 @@
 /**
  * `kch produce <topic>`: stdin lines to records, as kcat -P and kafka-console-producer.sh do.
  */
-import { CompressionType } from '@kch/protocol';
 import { z } from 'zod';
 import {
   BOOTSTRAP_OPTIONS,
@@ -10,11 +9,11 @@ import {
   parseCommandArgs,
   parseInteger,
   runCommand,
-  withClient,
   write,
 } from '../client/cli.js';
 import { CliError, UsageError } from '../client/errors.js';
-import { type Acks, type ProduceRecord, Producer } from '../client/producer.js';
+import { withKafka } from '../client/kafka.js';
+import { type Acks, type Compression, type ProduceRecord, Producer } from '../client/producer.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 
 const USAGE = `Usage: kch produce <topic> [options] < records.txt
@@ -79,12 +78,12 @@ const OPTIONS = {
   verbose: { type: 'boolean', short: 'v' },
 } as const;
 
-const CODECS: Record<string, CompressionType> = {
-  none: CompressionType.None,
-  gzip: CompressionType.Gzip,
-  snappy: CompressionType.Snappy,
-  lz4: CompressionType.Lz4,
-  zstd: CompressionType.Zstd,
+const CODECS: Record<string, Compression> = {
+  none: 'none',
+  gzip: 'gzip',
+  snappy: 'snappy',
+  lz4: 'lz4',
+  zstd: 'zstd',
 };
 
 const ACKS: Record<string, Acks> = { all: -1, '-1': -1, '1': 1, '0': 0 };
@@ -145,8 +144,8 @@ const produce: Command = {
       const orNull = (bytes: Buffer): Buffer | null =>
         (nullEmpty && bytes.length === 0) || marker?.equals(bytes) ? null : Buffer.from(bytes);
 
-      return withClient(bootstrapFrom(values['bootstrap-server'], io.env), async (client) => {
-        const producer = await Producer.create(client, { topic, acks, compression });
+      return withKafka(bootstrapFrom(values['bootstrap-server'], io.env), async (kafka) => {
+        const producer = await Producer.create(kafka, { topic, acks, compression });
         if (partition !== undefined && partition >= producer.partitions) {
           throw new CliError(
             `topic "${topic}" has no partition ${partition}: it has ${producer.partitions} (0-${producer.partitions - 1})`,

@@ -4,14 +4,6 @@
  */
 import { ErrorCode } from '@kch/protocol';
 import {
-  alterTopicConfigs,
-  CONFIG_SOURCE_TOPIC,
-  createPartitions,
-  createTopic,
-  deleteTopic,
-  describeTopicConfigs,
-} from '../client/admin.js';
-import {
   BOOTSTRAP_OPTIONS,
   BOOTSTRAP_USAGE,
   bootstrapFrom,
@@ -21,11 +13,18 @@ import {
   parsePairs,
   runCommand,
   toJson,
-  withClient,
   write,
 } from '../client/cli.js';
-import type { KafkaClient, TopicMetadata } from '../client/client.js';
 import { BrokerError, CliError, UsageError } from '../client/errors.js';
+import { type Kafka, type TopicInfo, withKafka } from '../client/kafka.js';
+import {
+  alterTopicConfigs,
+  CONFIG_SOURCE_TOPIC,
+  createPartitions,
+  createTopic,
+  deleteTopic,
+  describeTopicConfigs,
+} from '../client/topics-admin.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 
 const USAGE = `Usage: kch topics <command> [options]
@@ -117,7 +116,7 @@ const topics: Command = {
       }
       const options = checkOptions(command, values);
       const bootstrap = bootstrapFrom(values['bootstrap-server'], io.env);
-      return withClient(bootstrap, async (client) => {
+      return withKafka(bootstrap, async (client) => {
         switch (command) {
           case 'list':
             return list(client, io, values.json === true);
@@ -172,22 +171,28 @@ function checkOptions(command: Sub, values: Values): CheckedOptions {
   return out;
 }
 
-async function list(client: KafkaClient, io: CliIO, json: boolean): Promise<number> {
-  const md = await client.metadata(null);
-  const topics = md.topics.filter((t) => t.errorCode === ErrorCode.NONE).sort(byName);
-  if (json) {
+async function list(client: Kafka, io: CliIO, json: boolean): Promise<number> {
+  if (!json) {
+    const names = await client.call('listing topics', () => client.admin.listTopics());
     await write(
       io.stdout,
-      toJson(topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions.length }))),
+      [...names]
+        .sort()
+        .map((t) => `${t}\n`)
+        .join(''),
     );
-  } else {
-    await write(io.stdout, topics.map((t) => `${t.name}\n`).join(''));
+    return ExitCode.OK;
   }
+  const topics = await client.topics(null);
+  await write(
+    io.stdout,
+    toJson(topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions.length }))),
+  );
   return ExitCode.OK;
 }
 
 async function create(
-  client: KafkaClient,
+  client: Kafka,
   io: CliIO,
   name: string,
   options: CheckedOptions,
@@ -227,19 +232,14 @@ interface DescribedTopic {
   partitions: { partition: number; leader: number; replicas: number[]; isr: number[] }[];
 }
 
-async function describe(client: KafkaClient, io: CliIO, names: string[], json: boolean): Promise<number> {
-  const md = await client.metadata(names.length === 0 ? null : [...new Set(names)]);
-  const found: TopicMetadata[] = [];
-  for (const t of md.topics) {
-    if (t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
-      throw new CliError(
-        `topic "${t.name}" does not exist; list the topics with \`kch topics list\`, or create it with \`kch topics create ${t.name}\``,
-      );
-    }
-    if (t.errorCode !== ErrorCode.NONE) throw new BrokerError(t.errorCode, `describing topic "${t.name}"`);
-    found.push(t);
-  }
-  found.sort(byName);
+async function describe(client: Kafka, io: CliIO, names: string[], json: boolean): Promise<number> {
+  const found = await client.topics(
+    names.length === 0 ? null : [...new Set(names)],
+    (name) =>
+      new CliError(
+        `topic "${name}" does not exist; list the topics with \`kch topics list\`, or create it with \`kch topics create ${name}\``,
+      ),
+  );
   const configs = await describeTopicConfigs(
     client,
     found.map((t) => t.name),
@@ -290,13 +290,13 @@ async function describe(client: KafkaClient, io: CliIO, names: string[], json: b
 }
 
 async function alter(
-  client: KafkaClient,
+  client: Kafka,
   io: CliIO,
   name: string,
   options: CheckedOptions,
   values: Values,
 ): Promise<number> {
-  let topic: TopicMetadata;
+  let topic: TopicInfo;
   try {
     topic = await client.topic(name);
   } catch (e) {
@@ -327,7 +327,7 @@ async function alter(
   return ExitCode.OK;
 }
 
-async function remove(client: KafkaClient, io: CliIO, name: string, ifExists: boolean): Promise<number> {
+async function remove(client: Kafka, io: CliIO, name: string, ifExists: boolean): Promise<number> {
   try {
     await deleteTopic(client, name);
   } catch (e) {
@@ -337,8 +337,4 @@ async function remove(client: KafkaClient, io: CliIO, name: string, ifExists: bo
   }
   await write(io.stdout, `Deleted topic ${name}.\n`);
   return ExitCode.OK;
-}
-
-function byName(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
