@@ -27,7 +27,7 @@ describe('parseBootstrap', () => {
   });
 });
 
-describe('brokers that do not answer as Kafka 2.4+ does', () => {
+describe('brokers that do not answer as Kafka 3.5+ does', () => {
   let server: Server;
   const sockets: Socket[] = [];
   afterEach(async () => {
@@ -35,7 +35,7 @@ describe('brokers that do not answer as Kafka 2.4+ does', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  /** A fake broker: answers ApiVersions as Kafka 2.3 does (ApiVersions up to v2), or not at all. */
+  /** A fake broker: answers ApiVersions as Kafka 2.3 does (ApiVersions up to v2), not at all, or hangs up. */
   async function fakeBroker(mode: 'old' | 'silent' | 'hangup'): Promise<string> {
     server = createServer((socket) => {
       sockets.push(socket);
@@ -61,11 +61,11 @@ describe('brokers that do not answer as Kafka 2.4+ does', () => {
     return `127.0.0.1:${(server.address() as { port: number }).port}`;
   }
 
-  it('says which brokers the client needs when one is older than Kafka 2.4', async () => {
+  it('says which brokers the client needs when one is too old', async () => {
     const r = await run(topics, ['list', '-b', await fakeBroker('old')]);
     expect(r.code).toBe(ExitCode.FAILURE);
     expect(r.stderr).toContain('kch topics: listing topics failed: UNSUPPORTED_VERSION');
-    expect(r.stderr).toContain('Kafka 2.4 or later');
+    expect(r.stderr).toContain('Kafka 3.5 and later');
   });
 
   it('gives up on a broker that does not answer, after the request timeout', async () => {

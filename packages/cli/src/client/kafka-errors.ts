@@ -132,7 +132,7 @@ export function kafkaFailure(
       protocol.message,
       hint?.(protocol.code, protocol.message) ??
         (protocol.code === UNSUPPORTED_VERSION
-          ? "kch's Kafka client (@platformatic/kafka) needs a broker that serves ApiVersions v3 and later versions of the other requests: Kafka 2.4 or later."
+          ? "kch's Kafka client (@platformatic/kafka) speaks the request versions of Kafka 3.5 and later: use a newer broker."
           : undefined),
     );
   }
