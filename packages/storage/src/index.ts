@@ -1,4 +1,10 @@
 export * from './clickhouse/index.js';
+export {
+  type AppendSettlement,
+  appendEnd,
+  earlierAppendRejected,
+  InFlightAppends,
+} from './in-flight-appends.js';
 export { MemoryStorage, memoryStorage } from './memory/memory-storage.js';
 export {
   addSequence,

@@ -187,6 +187,10 @@ export interface Storage {
    * in the order they were called, and when one rejects, reject every later one still unsettled too,
    * none of whose batches may become visible later; after a rejection, the broker waits until all its
    * appends of the partition have settled and appends again from the end of what was stored.
+   *
+   * The rule has one owner, `InFlightAppends` (./in-flight-appends.ts, tested on its own): the
+   * broker's partition logs take their appends through one, and a storage that pipelines can settle
+   * its appends through one too (the ClickHouse storage does), so both sides keep the same rule.
    */
   readonly appendsInFlight?: number;
   /** A description of where the data lives, for the broker's startup line. */

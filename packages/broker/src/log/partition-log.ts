@@ -12,6 +12,8 @@ import {
   readBatchHeader,
 } from '@kch/protocol';
 import {
+  earlierAppendRejected,
+  InFlightAppends,
   type PartitionSnapshot,
   producerBatchInfo,
   type Storage,
@@ -21,21 +23,12 @@ import {
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
 import type { TailCache } from './tail-cache.js';
 
-/** A validated batch from a Produce request, offsets not yet assigned. */
-export interface IncomingBatch {
-  bytes: Buffer;
-  /** The batch takes offsets base..base+lastOffsetDelta, whatever its record count. */
-  lastOffsetDelta: number;
-  /** Fewer than lastOffsetDelta + 1 when records were removed (dead-lettered): their offsets stay holes. */
-  recordCount: number;
-  baseTimestamp: number;
-  maxTimestamp: number;
-  producerId: number;
-  producerEpoch: number;
-  baseSequence: number;
-  isTransactional: boolean;
-  isControl: boolean;
-}
+/**
+ * A validated batch from a Produce request, offsets not yet assigned: the batch as it will be stored,
+ * with `lastOffsetDelta` in place of its offsets. It takes offsets base..base+lastOffsetDelta,
+ * whatever its `recordCount` (fewer when records were dead-lettered: their offsets stay holes).
+ */
+export type IncomingBatch = Omit<StoredBatch, 'baseOffset' | 'lastOffset'> & { lastOffsetDelta: number };
 
 /** The fields the partition log needs of a batch, from its header (read by the caller or here). */
 export function incomingBatch(
@@ -78,15 +71,6 @@ interface PendingAppend {
   reject: (e: unknown) => void;
 }
 
-interface InFlightAppend {
-  /** The offset after its last batch. */
-  end: number;
-  /** The producers' state including its batches (a working copy over the one before it). */
-  overlay: ProducerStateTable;
-  /** Settles once it has been acknowledged or failed. */
-  done: Promise<void>;
-}
-
 export interface ReadResult {
   batches: StoredBatch[];
   highWatermark: number;
@@ -98,20 +82,18 @@ export const LEADER_EPOCH = 0;
 
 export class PartitionLog {
   logStartOffset = 0;
-  /** Next offset to assign; equal to the high watermark between drains. */
-  nextOffset = 0;
   readonly producers = new ProducerStateTable();
   /** Batches kept in memory, newest last, covering the end of the log. */
   readonly tail: StoredBatch[] = [];
   private opened: Promise<void> | undefined;
   private readonly queue: PendingAppend[] = [];
   private draining = false;
-  /** Appends handed to storage and not settled yet, oldest first (more than one when storage allows). */
-  private readonly inFlight: InFlightAppend[] = [];
-  /** Settles when every append handed to storage so far has been settled (acknowledged or failed). */
-  private settled: Promise<void> = Promise.resolve();
-  /** An append failed and later ones still in flight will too: nothing new is assigned until they settle. */
-  private failed = false;
+  /**
+   * Appends handed to storage and not settled yet (more than one when storage allows), each with the
+   * producers' state including its batches (a working copy over the one before it). Its stored end
+   * is the high watermark.
+   */
+  private appends = new InFlightAppends<ProducerStateTable>(0);
   private readonly listeners = new Set<() => void>();
   /** Set when the topic is deleted: queued and future appends fail. */
   private deleted = false;
@@ -129,7 +111,7 @@ export class PartitionLog {
       this.opened = this.storage.openPartition({ topic: this.topic, partition: this.partition }).then(
         (s: PartitionSnapshot) => {
           this.logStartOffset = s.logStartOffset;
-          this.nextOffset = s.nextOffset;
+          this.appends = new InFlightAppends(s.nextOffset);
           this.producers.load(s.producerBatches);
         },
         (e: unknown) => {
@@ -141,8 +123,13 @@ export class PartitionLog {
     return this.opened;
   }
 
+  /** The offset after the last stored record: the high watermark, as there is one replica. */
+  get nextOffset(): number {
+    return this.appends.storedEnd;
+  }
+
   get highWatermark(): number {
-    return this.nextOffset;
+    return this.appends.storedEnd;
   }
 
   /**
@@ -187,10 +174,7 @@ export class PartitionLog {
         // Appends of this partition still being stored: at most `appendsInFlight` of them, and none
         // after a failure, until every one of them has settled (they fail too, and offsets go back).
         const max = Math.max(1, this.storage.appendsInFlight ?? 1);
-        while (this.inFlight.length > 0 && (this.failed || this.inFlight.length >= max)) {
-          await (this.failed ? this.settled : this.inFlight[0]!.done);
-        }
-        this.failed = false;
+        if (!this.appends.accepts(max)) await this.appends.whenAccepting(max);
         const stored = this.commit(pending, prepared);
         if (max === 1) await stored;
       }
@@ -203,16 +187,16 @@ export class PartitionLog {
    * Assigns offsets to `pending` (after what earlier appends still being stored took), hands them to
    * storage as one append and acknowledges once it is stored. Synchronous up to the storage call.
    */
-  private commit(pending: PendingAppend[], prepared: (IncomingBatch[] | Error)[]): Promise<void> {
+  private commit(pending: PendingAppend[], prepared: (IncomingBatch[] | Error)[]): Promise<unknown> {
     if (this.deleted) {
       const e = new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${this.topic} was deleted`);
       for (const p of pending) p.reject(e);
       return Promise.resolve();
     }
-    const last = this.inFlight[this.inFlight.length - 1];
-    const overlay = (last?.overlay ?? this.producers).overlay();
+    const appends = this.appends;
+    const overlay = (appends.newest() ?? this.producers).overlay();
     const now = Date.now();
-    let next = last?.end ?? this.nextOffset;
+    let next = appends.acceptedEnd;
     const toStore: StoredBatch[] = [];
     const outcomes: (AppendResult | Error | null)[] = [];
     for (const [i, p] of pending.entries()) {
@@ -269,55 +253,44 @@ export class PartitionLog {
         );
       }
     };
-    if (toStore.length === 0) {
-      // Nothing to store (errors and duplicates only): answer once what is in flight has settled, so
-      // that answers keep the order of the requests.
-      const done = this.settled.then(() => acknowledge(null));
-      this.settled = done;
-      return done;
-    }
-    let result: Promise<void>;
+    // Nothing to store (errors and duplicates only): answered once what is in flight has settled, so
+    // that answers keep the order of the requests.
+    if (toStore.length === 0) return appends.afterSettled(() => acknowledge(null));
+    let write: Promise<void>;
     try {
-      result = this.storage.append({ topic: this.topic, partition: this.partition }, toStore);
+      write = this.storage.append({ topic: this.topic, partition: this.partition }, toStore);
     } catch (e) {
-      result = Promise.reject(e);
+      write = Promise.reject(e);
     }
-    result.catch(() => undefined); // handled in order below
-    const entry: InFlightAppend = { end: next, overlay, done: Promise.resolve() };
-    this.inFlight.push(entry);
     // Outcomes are taken in the order the appends were handed in, whatever order storage settles them.
-    const done = this.settled.then(async () => {
-      let error: unknown = null;
-      try {
-        await result;
-      } catch (e) {
-        error = e;
-      }
-      this.inFlight.shift();
-      if (error === null && !this.failed) {
-        this.nextOffset = next;
-        this.producers.merge(overlay);
-        // The next append's working copy looked through this one; the merged table now says the same.
-        this.inFlight[0]?.overlay.rebase(this.producers);
-        this.cache.add(this, toStore);
-        acknowledge(null);
-        for (const l of [...this.listeners]) l();
-        return;
-      }
-      // Nothing of it was stored (and nothing after it will be): the offsets will be assigned again, and
-      // the producers' state is unchanged.
-      this.failed = true;
-      acknowledge(
-        storageFailure(
-          error ?? new StorageError('UNAVAILABLE', 'an earlier append of the partition failed'),
-          this.topic,
-          this.partition,
-        ),
-      );
-    });
-    entry.done = done;
-    this.settled = done;
-    return done;
+    const stored = appends.add(
+      next,
+      write,
+      {
+        stored: () => {
+          this.producers.merge(overlay);
+          // The next append's working copy looked through this one; the merged table now says the same.
+          appends.oldest()?.rebase(this.producers);
+          this.cache.add(this, toStore);
+          acknowledge(null);
+          for (const l of [...this.listeners]) l();
+        },
+        // Nothing of it was stored (and nothing after it will be): the offsets will be assigned again,
+        // and the producers' state is unchanged.
+        rejected: (error) => {
+          const e = storageFailure(
+            error ?? earlierAppendRejected({ topic: this.topic, partition: this.partition }),
+            this.topic,
+            this.partition,
+          );
+          acknowledge(e);
+          return e;
+        },
+      },
+      overlay,
+    );
+    // Answered through `acknowledge`; the drain only waits for it.
+    return stored.catch(() => undefined);
   }
 
   /** Null when every batch may be appended; otherwise the duplicate's result or the error. */

@@ -54,7 +54,7 @@ export class PartitionStates {
   /** Deletes rows a failed insert may have left behind, before anything else uses the partition. */
   async cleanSuspects(t: TopicState, partition: number, p: PartitionState): Promise<void> {
     // Inserts of the partition still running would land after the DELETE: let them end first.
-    await p.settled;
+    await p.appends.settled();
     const from = p.suspectFrom!;
     const transport = this.backend.t;
     if (transport.killQuery) {

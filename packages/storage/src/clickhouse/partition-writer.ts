@@ -4,11 +4,14 @@
  * rows of many appends and partitions as one insert.
  *
  * Appends of a partition are pipelined (Storage.appendsInFlight): the next one is encoded and queued
- * for an insert while the one before is still being inserted. Each settles after the ones before it,
- * and fails when one of them failed (its rows, should they have landed, are then deleted with the
- * failed ones before the partition is used again, ./partition-states.ts).
+ * for an insert while the one before is still being inserted. The partition's InFlightAppends
+ * (../in-flight-appends.ts, the broker keeps the same rule with the same class) settles them in order
+ * and fails the later ones when one fails; this writer adds what ClickHouse needs: rows that may have
+ * landed from a failed append on are deleted before the partition is used again
+ * (./partition-states.ts), and an end the rows do not show is written down before an append counts.
  */
-import { StorageError, type StoredBatch, type TopicPartition } from '../storage.js';
+import { earlierAppendRejected } from '../in-flight-appends.js';
+import type { StoredBatch, TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { ChunkTarget } from './bound-insert.js';
 import { writeBoundRows } from './bound-rows.js';
@@ -30,15 +33,6 @@ interface EncodedRows {
   /** The last row is the log's end, so recovery finds it (else the end is written down). */
   endKnown: boolean;
   insert(chunk: Buffer, rows: number): Promise<void>;
-}
-
-/** For an append that followed one that failed: nothing of it is kept either. */
-function earlierFailed(tp: TopicPartition): StorageError {
-  return new StorageError(
-    'UNAVAILABLE',
-    `an earlier append to ${tp.topic}-${tp.partition} failed, so these records were not kept either; the client may retry`,
-    true,
-  );
 }
 
 /**
@@ -79,20 +73,11 @@ export class PartitionWriter {
     batches: readonly StoredBatch[],
   ): Promise<{ stored: Promise<void> }> {
     const { t, p } = await this.catalog.partition(tp);
-    if (batches.length === 0) return { stored: p.settled.then(() => undefined) };
-    const failures = p.failures;
-    let next = p.acceptedEnd;
-    for (const b of batches) {
-      if (b.baseOffset !== next || b.lastOffset < b.baseOffset) {
-        if (b === batches[0] && b.baseOffset > next && b.baseOffset <= p.failedEnd) throw earlierFailed(tp);
-        throw new StorageError(
-          'INVALID_REQUEST',
-          `append to ${tp.topic}-${tp.partition} at offset ${b.baseOffset}, but the log ends at ${next}`,
-          false,
-        );
-      }
-      next = b.lastOffset + 1;
-    }
+    const { appends } = p;
+    if (batches.length === 0) return { stored: appends.afterSettled(() => undefined) };
+    const rejections = appends.rejections;
+    const earlierFailed = () => earlierAppendRejected(tp);
+    const next = appends.follow(tp, batches, earlierFailed);
     let bytes = 0;
     let expected = 0;
     for (const b of batches) {
@@ -106,50 +91,29 @@ export class PartitionWriter {
       : await this.ownRows(t, tp.partition, batches, w);
     const records = rows.records;
     // An append it follows failed while this one was being encoded: it fails too.
-    if (p.failures !== failures) throw earlierFailed(tp);
+    if (appends.rejections !== rejections) throw earlierFailed();
     const from = batches[0]!.baseOffset;
     // Batches whose records were all left out make no rows, but take their offsets all the same.
     const inserted = records === 0 ? Promise.resolve() : rows.insert(w.view(), records);
-    inserted.catch(() => {}); // taken below, in order
-    const earlier = p.inFlight > 0 ? p.settled : Promise.resolve(true);
-    p.inFlight++;
-    p.acceptedEnd = next;
-    const stored = (async () => {
-      let error: unknown = null;
-      try {
-        await inserted;
-      } catch (e) {
-        error = e;
-      }
-      const earlierOk = await earlier;
-      if (error === null && earlierOk && !rows.endKnown) {
+    const stored = appends.add(
+      next,
+      inserted,
+      {
         // The rows do not show where the log ends (records left out at its end): the end is written
-        // down now, or a restart would hand those offsets out again.
-        error = await this.states.checkpointEnd(t, tp.partition, p, next).then(
-          () => null,
-          (e: unknown) => e,
-        );
-      }
-      p.inFlight--;
-      if (error === null && earlierOk) {
-        p.nextOffset = next;
-        noteRecordSize(t, bytes, records, 0.2);
-        return;
-      }
-      // This insert failed, or an earlier one of the partition did: rows from `from` on may be in
-      // ClickHouse (this insert's, or a failed one's behind a network) and are deleted before the
-      // partition is used again; the broker appends again from the end of what was stored.
-      p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
-      if (error instanceof FlushError) p.suspectQueries.push(...error.queryIds);
-      p.failedEnd = Math.max(p.failedEnd, p.acceptedEnd);
-      p.acceptedEnd = p.nextOffset;
-      p.failures++;
-      if (error !== null) throw error instanceof FlushError ? error.error : error;
-      throw earlierFailed(tp);
-    })();
-    p.settled = stored.then(
-      () => true,
-      () => false,
+        // down before the append counts as stored, or a restart would hand those offsets out again.
+        confirm: rows.endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next),
+        stored: () => noteRecordSize(t, bytes, records, 0.2),
+        rejected: (error) => {
+          // This insert failed, or an earlier one of the partition did: rows from `from` on may be in
+          // ClickHouse (this insert's, or a failed one's behind a network) and are deleted before the
+          // partition is used again; the broker appends again from the end of what was stored.
+          p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
+          if (error instanceof FlushError) p.suspectQueries.push(...error.queryIds);
+          if (error === null) return earlierFailed();
+          return error instanceof FlushError ? error.error : error;
+        },
+      },
+      undefined,
     );
     return { stored };
   }
@@ -258,7 +222,7 @@ export class PartitionWriter {
     try {
       await Promise.all(acquired);
       // The locks cover handing rows to the flusher, not the insert: wait for those in flight too.
-      for (const state of t.partitions.values()) await state.then((p) => p.settled).catch(() => {});
+      for (const state of t.partitions.values()) await state.then((p) => p.appends.settled()).catch(() => {});
       return await f();
     } finally {
       release();

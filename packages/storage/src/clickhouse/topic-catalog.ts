@@ -285,7 +285,7 @@ export class TopicCatalog {
   private async rebind(t: TopicState, binding: Binding | null, retention: number | null): Promise<void> {
     for (let partition = 0; partition < t.record.partitionCount; partition++) {
       const { p } = await this.partition({ topic: t.record.name, partition });
-      if (p.nextOffset > 0 || p.acceptedEnd > 0) {
+      if (p.nextOffset > 0 || p.appends.acceptedEnd > 0) {
         const where = t.bound ? `table ${t.bound.binding.database}.${t.bound.binding.table}` : "kch's table";
         throw new StorageError(
           'INVALID_REQUEST',

@@ -2,6 +2,7 @@
  * What the ClickHouse storage keeps in memory about each topic and partition: records shared by its
  * rooms (./clickhouse-storage.ts lists them), so that none of them has to reach into another for it.
  */
+import { InFlightAppends } from '../in-flight-appends.js';
 import { type RecordCheck, StorageError, type TopicPartition, type TopicRecord } from '../storage.js';
 import { recordCheckFor } from './bound-check.js';
 import type { Binding, BoundSchema } from './bound-table.js';
@@ -10,7 +11,8 @@ import type { OwnTable } from './topic-tables.js';
 import { type BackendFailure, UNKNOWN_TABLE } from './transport.js';
 
 export interface PartitionState {
-  nextOffset: number;
+  /** The end of what was stored: `appends.storedEnd`. */
+  readonly nextOffset: number;
   /** The first offset reads return: the DeleteRecords marker or the first record still stored. */
   logStartOffset: number;
   /** The durable DeleteRecords marker (what `_kch_partitions` holds). */
@@ -23,15 +25,8 @@ export interface PartitionState {
    */
   suspectFrom: number | null;
   suspectQueries: string[];
-  /** The end of the appends handed to the flusher (pipelined appends): nextOffset when none is pending. */
-  acceptedEnd: number;
-  /** Settles when every append handed in so far has settled: true when all of them were stored. */
-  settled: Promise<boolean>;
-  /** Appends handed to the flusher and not settled. */
-  inFlight: number;
-  /** Failed appends so far, and the end of what had been handed in when the last one failed. */
-  failures: number;
-  failedEnd: number;
+  /** Appends handed to the flusher and not settled yet (pipelined appends), and where the log ends. */
+  readonly appends: InFlightAppends;
 }
 
 /** A partition as recovered from its rows and `_kch_partitions`, nothing in flight. */
@@ -42,12 +37,10 @@ export function recoveredPartition(
   checkpointedEnd: number,
 ): PartitionState {
   return {
-    nextOffset,
-    acceptedEnd: nextOffset,
-    settled: Promise.resolve(true),
-    inFlight: 0,
-    failures: 0,
-    failedEnd: nextOffset,
+    get nextOffset() {
+      return this.appends.storedEnd;
+    },
+    appends: new InFlightAppends(nextOffset),
     logStartOffset,
     marker,
     checkpointedEnd,

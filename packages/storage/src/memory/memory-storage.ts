@@ -1,4 +1,5 @@
 import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
+import { appendEnd } from '../in-flight-appends.js';
 import { lastProducerBatches } from '../producer-batches.js';
 import {
   type CommittedOffset,
@@ -113,16 +114,8 @@ export class MemoryStorage implements Storage {
 
   async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
     const p = this.partitionOf(tp);
-    let next = p.nextOffset;
-    for (const b of batches) {
-      if (b.baseOffset !== next) {
-        throw new StorageError(
-          'INVALID_REQUEST',
-          `append to ${tp.topic}-${tp.partition} at offset ${b.baseOffset}, but the log ends at ${next}`,
-        );
-      }
-      next = b.lastOffset + 1;
-    }
+    // One append at a time (no appendsInFlight): the batches follow what is stored.
+    const next = appendEnd(tp, p.nextOffset, batches);
     for (const b of batches) p.batches.push(b);
     p.nextOffset = next;
   }
