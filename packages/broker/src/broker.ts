@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
+import { apiTable } from './api-table.js';
 import { BrokerContext } from './context.js';
 import type { BrokerEvents } from './events.js';
 import { GroupCoordinator } from './groups/coordinator.js';
@@ -35,7 +36,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     private readonly tableGroups: TableGroups,
   ) {
     super();
-    this.server = new KafkaServer(context);
+    this.server = new KafkaServer(context, apiTable(HANDLERS));
   }
 
   get config(): BrokerConfig {
@@ -103,7 +104,6 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   await applyDeclaredTopics(topics, config, logger);
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });
   const context = new BrokerContext(config, storage, logger, topics, groups, events);
-  for (const h of HANDLERS) context.register(h);
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();

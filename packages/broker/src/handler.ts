@@ -2,7 +2,14 @@
  * What an API handler is: one module per Kafka API in ./handlers, each registering the versions it
  * serves. ApiVersions is built from this registry, so the broker advertises exactly what it handles.
  */
-import { type ApiMessages, type ApiName, apiByKey, type Init, type RequestHeader } from '@kch/protocol';
+import {
+  type ApiDescriptor,
+  type ApiMessages,
+  type ApiName,
+  apiByKey,
+  type Init,
+  type RequestHeader,
+} from '@kch/protocol';
 import type { BrokerContext } from './context.js';
 import type { Requester } from './events.js';
 
@@ -18,9 +25,27 @@ export interface ConnectionInfo {
 
 export interface RequestContext {
   readonly broker: BrokerContext;
+  /** The APIs this broker serves (ApiVersions answers from it). */
+  readonly apis: ApiTable;
   readonly connection: ConnectionInfo;
   readonly header: RequestHeader;
   readonly apiVersion: number;
+}
+
+/** An API this broker serves: the handler with the version range it serves and the codec's descriptor. */
+export interface ServedApi {
+  readonly descriptor: ApiDescriptor;
+  readonly handler: ApiHandler;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+}
+
+/** The APIs a broker serves, built once from the handler modules (./api-table.ts). */
+export interface ApiTable {
+  /** The served API of a key, or undefined. */
+  get(apiKey: number): ServedApi | undefined;
+  /** The versions served, per API: what ApiVersions advertises. */
+  servedVersions(): { apiKey: number; minVersion: number; maxVersion: number }[];
 }
 
 /** The requester of a change made by this request (topic creation and deletion are logged with it). */

@@ -15,9 +15,11 @@ import {
 } from '@kch/protocol';
 import { memoryStorage, type Storage } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
+import { apiTable } from '../src/api-table.js';
 import { BrokerContext } from '../src/context.js';
 import type { BrokerEvents } from '../src/events.js';
 import type { ApiHandler, RequestContext } from '../src/handler.js';
+import { HANDLERS } from '../src/handlers/index.js';
 import { TopicManager } from '../src/log/topics.js';
 import { silentLogger } from '../src/logger.js';
 import { type BrokerOptionsInput, parseBrokerOptions } from '../src/options.js';
@@ -52,6 +54,9 @@ type Response<K extends ApiName> = ApiMessages[K]['response'];
 
 let correlationId = 0;
 
+/** The broker's own table of APIs, as a connection hands it to handlers. */
+const API_TABLE = apiTable(HANDLERS);
+
 /**
  * Encodes `request` at `version`, decodes it as the broker would, runs the handler (its errorResponse
  * when it throws a KafkaProtocolError, as the server does), and returns the response as a client of
@@ -69,6 +74,7 @@ export async function call<K extends ApiName>(
   const decoded = descriptor.request.decode(new Reader(w.toBuffer()), version) as Request<K>;
   const ctx: RequestContext = {
     broker,
+    apis: API_TABLE,
     connection: { id: 1, remoteAddress: '127.0.0.1', remotePort: 50000 },
     header: {
       requestApiKey: descriptor.apiKey,

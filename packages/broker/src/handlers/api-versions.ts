@@ -11,12 +11,12 @@ export default defineHandler({
     }
     return {
       errorCode: ErrorCode.NONE,
-      apiKeys: ctx.broker.servedVersions(),
+      apiKeys: ctx.apis.servedVersions(),
       throttleTimeMs: 0,
       finalizedFeaturesEpoch: -1n,
     };
   },
   errorResponse(_request, errorCode, ctx) {
-    return { errorCode, apiKeys: ctx.broker.servedVersions() };
+    return { errorCode, apiKeys: ctx.apis.servedVersions() };
   },
 });

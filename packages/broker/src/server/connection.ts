@@ -18,8 +18,8 @@ import {
   type ParsedRequest,
   parseRequestHeader,
 } from '@kch/protocol';
-import type { BrokerContext, ServedApi } from '../context.js';
-import type { ConnectionInfo, RequestContext } from '../handler.js';
+import type { BrokerContext } from '../context.js';
+import type { ApiTable, ConnectionInfo, RequestContext, ServedApi } from '../handler.js';
 import type { RequestMemory } from './request-memory.js';
 
 interface InFlight {
@@ -46,6 +46,7 @@ export class Connection {
   constructor(
     private readonly socket: Socket,
     private readonly broker: BrokerContext,
+    private readonly apis: ApiTable,
     /** Shared by the broker's connections: reading stops while requests in flight hold too much. */
     private readonly memory: RequestMemory,
     private readonly onClose: (c: Connection) => void,
@@ -109,7 +110,7 @@ export class Connection {
       return;
     }
     const { header } = parsed;
-    const api = this.broker.apis[header.requestApiKey];
+    const api = this.apis.get(header.requestApiKey);
     const version = header.requestApiVersion;
     if (header.requestApiKey === ApiKeys.ApiVersions && (!api || version > api.maxVersion)) {
       // KIP-511: a client from the future learns our versions from a v0 answer it can always read.
@@ -125,7 +126,13 @@ export class Connection {
       this.unsupported(parsed, frame.length, api);
       return;
     }
-    const ctx: RequestContext = { broker: this.broker, connection: this.info, header, apiVersion: version };
+    const ctx: RequestContext = {
+      broker: this.broker,
+      apis: this.apis,
+      connection: this.info,
+      header,
+      apiVersion: version,
+    };
     const { serial, write } = api.handler;
     const start = serial ? this.tail : write ? Promise.resolve() : this.writes;
     const response = start.then(() => this.handle(api, parsed, ctx));
@@ -213,7 +220,7 @@ export class Connection {
   private unsupportedApiVersions(correlationId: number): Buffer[] {
     return encodeResponseFrame(ApiVersionsResponse, ApiKeys.ApiVersions, 0, correlationId, {
       errorCode: ErrorCode.UNSUPPORTED_VERSION,
-      apiKeys: this.broker.servedVersions(),
+      apiKeys: this.apis.servedVersions(),
     });
   }
 

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import type { BrokerContext } from '../context.js';
+import type { ApiTable } from '../handler.js';
 import { Connection } from './connection.js';
 import { RequestMemory } from './request-memory.js';
 
@@ -10,7 +11,10 @@ export class KafkaServer {
   /** Bytes of requests read and not yet answered, bounded by queuedMaxRequestBytes. */
   readonly requestMemory: RequestMemory;
 
-  constructor(private readonly broker: BrokerContext) {
+  constructor(
+    private readonly broker: BrokerContext,
+    private readonly apis: ApiTable,
+  ) {
     this.requestMemory = new RequestMemory(broker.config.queuedMaxRequestBytes, () => {
       for (const c of this.connections) c.updateFlow();
     });
@@ -19,7 +23,7 @@ export class KafkaServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const server = createServer({ noDelay: true }, (socket) => {
-        const c = new Connection(socket, this.broker, this.requestMemory, (closed) =>
+        const c = new Connection(socket, this.broker, this.apis, this.requestMemory, (closed) =>
           this.connections.delete(closed),
         );
         this.connections.add(c);
