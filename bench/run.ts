@@ -41,16 +41,25 @@ import { join } from 'node:path';
 import { encodeRecordBatchSync } from '@kch/protocol';
 import { parseBenchArgs } from './args.js';
 import { BrokerProcess, type BrokerStats, nodeArgs, PYTHON, ROOT, runJson } from './lib/children.js';
-import { type CpuUsage, cpuDelta, cpuSnapshot, memoryStatus, RssSampler, resetPeakRss } from './lib/proc.js';
+import { cpuDelta, cpuSnapshot, memoryStatus, RssSampler, resetPeakRss } from './lib/proc.js';
 import { createTopic, endOffsets, RawClient } from './lib/raw-client.js';
 import { writeReport } from './lib/report.js';
-import { MiB, type Percentiles, percentiles, si } from './lib/stats.js';
+import type { BrokerCost, ClientCost, ConsumeResult, ProduceResult, Results } from './lib/results.js';
+import { MiB, percentiles, si } from './lib/stats.js';
 import { writePool } from './lib/values.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 
 // ------------------------------------------------------------------------------------ options
 
-const args = parseBenchArgs(process.argv.slice(2), new URL(import.meta.url));
+const args = (() => {
+  try {
+    return parseBenchArgs(process.argv.slice(2), new URL(import.meta.url));
+  } catch (e) {
+    // A mistyped argument: its message and where the options are, not a stack trace.
+    process.stderr.write(`bench: ${(e as Error).message}\nRun \`pnpm bench --help\` for the options.\n`);
+    process.exit(2);
+  }
+})();
 
 if (args.report) {
   // Only the report of an earlier run: results.md and charts/ again from its results.json.
@@ -87,125 +96,6 @@ if (args.cpuProf) mkdirSync(profDir, { recursive: true });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 // ------------------------------------------------------------------------------------ results
-
-export interface BrokerCost {
-  wallSeconds: number;
-  cpu: CpuUsage | null;
-  /** CPU seconds per wall second: 1.0 is one core busy. */
-  cores: number | null;
-  mainThreadCores: number | null;
-  cpuMicrosPerRecord: number | null;
-  peakRssMiB: number | null;
-  rssEndMiB: number | null;
-  anonEndMiB: number | null;
-  fileEndMiB: number | null;
-  /** Produce request time inside the broker (decode to encoded response), ms. */
-  produceRequestMs: Percentiles | null;
-  inserts: {
-    count: number;
-    rows: number;
-    avgRows: number;
-    avgMiB: number;
-    avgMs: number;
-    maxMs: number;
-    avgAppends: number;
-    ms: Percentiles | null;
-    /** How long each insert's oldest rows waited before it started. */
-    queuedMs?: Percentiles | null;
-  } | null;
-  tailCacheMiB: number | null;
-  /** Peaks sampled inside the broker at 10 Hz: JS heap used, Buffer (ArrayBuffer) memory. */
-  peakHeapMiB: number | null;
-  peakBuffersMiB: number | null;
-  /** Peak of ClickHouse's MemoryTracking (chdb), and of its merges' share. */
-  peakClickhouseMiB: number | null;
-  peakMergesMiB: number | null;
-  /** The broker's main-thread event loop delay during the phase (10 ms resolution included). */
-  eventLoopDelayMs: { p99: number; max: number };
-  loadavg1: number;
-  rssTimeline?: { t: number; rssMiB: number }[];
-}
-
-export interface ClientCost {
-  cpuSeconds: number | null;
-  cores: number | null;
-  maxRssMiB: number | null;
-}
-
-export interface ProduceResult {
-  client: 'rdkafka' | 'kafkajs';
-  storage: 'memory' | 'chdb';
-  size: number;
-  mode: 'max' | 'half';
-  targetRate: number | null;
-  records: number;
-  seconds: number;
-  recordsPerSec: number;
-  valueMiBPerSec: number;
-  storedRecords: number | null;
-  errors: number;
-  ackMs: Percentiles | null;
-  ratioToDirectInsert: number | null;
-  ratioToTcp: number | null;
-  broker: BrokerCost;
-  clientCost: ClientCost;
-}
-
-export interface ConsumeResult {
-  kind: 'tail' | 'cold';
-  client: 'fetch' | 'rdkafka';
-  storage: 'memory' | 'chdb';
-  size: number;
-  records: number;
-  expected: number;
-  seconds: number;
-  recordsPerSec: number;
-  valueMiBPerSec: number;
-  /** Tail: vs the TCP loopback limit; cold: vs the storage read path without a broker. */
-  ratioToLimit: number | null;
-  broker: BrokerCost;
-  clientCost: ClientCost;
-}
-
-export interface Results {
-  meta: Record<string, unknown>;
-  limits: { tcp: Record<string, any>; direct: Record<string, any> };
-  produce: ProduceResult[];
-  consume: ConsumeResult[];
-  e2e: {
-    storage: string;
-    size: number;
-    rate: number;
-    records: number;
-    expected: number;
-    latencyMs: Percentiles | null;
-    broker: BrokerCost;
-  }[];
-  sqlVisible: {
-    storage: string;
-    probes: number;
-    ackMs: Percentiles | null;
-    visibleMs: Percentiles | null;
-    visibleAfterAckMs: Percentiles | null;
-    pollsPerProbe: number;
-  } | null;
-  sustained: {
-    seconds: number;
-    size: number;
-    tailCacheBudgetMiB: number;
-    rssLimitMiB: number;
-    runs: { label: string; rate: number | null; idleRssMiB: number | null; result: ProduceResult }[];
-  } | null;
-  profiles: {
-    phase: string;
-    file: string;
-    busyMs: number;
-    top: ReturnType<typeof selfTimes>['rows'];
-    areas: ReturnType<typeof selfTimes>['rows'];
-  }[];
-  skipped: string[];
-  errors: string[];
-}
 
 const results: Results = {
   meta: {},

@@ -3,7 +3,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConsumeResult, ProduceResult, Results } from '../run.js';
+import type { ConsumeResult, ProduceResult, Results } from './results.js';
 import { type Percentiles, pct, si } from './stats.js';
 import { barChartSvg } from './svg.js';
 

@@ -1,0 +1,126 @@
+/**
+ * What a bench run measures, as results.json holds it: written by run.ts, read by report.ts (its own
+ * module, so that the report does not import the runner).
+ */
+import type { selfTimes } from '../profile-top.js';
+import type { CpuUsage } from './proc.js';
+import type { Percentiles } from './stats.js';
+
+export interface BrokerCost {
+  wallSeconds: number;
+  cpu: CpuUsage | null;
+  /** CPU seconds per wall second: 1.0 is one core busy. */
+  cores: number | null;
+  mainThreadCores: number | null;
+  cpuMicrosPerRecord: number | null;
+  peakRssMiB: number | null;
+  rssEndMiB: number | null;
+  anonEndMiB: number | null;
+  fileEndMiB: number | null;
+  /** Produce request time inside the broker (decode to encoded response), ms. */
+  produceRequestMs: Percentiles | null;
+  inserts: {
+    count: number;
+    rows: number;
+    avgRows: number;
+    avgMiB: number;
+    avgMs: number;
+    maxMs: number;
+    avgAppends: number;
+    ms: Percentiles | null;
+    /** How long each insert's oldest rows waited before it started. */
+    queuedMs?: Percentiles | null;
+  } | null;
+  tailCacheMiB: number | null;
+  /** Peaks sampled inside the broker at 10 Hz: JS heap used, Buffer (ArrayBuffer) memory. */
+  peakHeapMiB: number | null;
+  peakBuffersMiB: number | null;
+  /** Peak of ClickHouse's MemoryTracking (chdb), and of its merges' share. */
+  peakClickhouseMiB: number | null;
+  peakMergesMiB: number | null;
+  /** The broker's main-thread event loop delay during the phase (10 ms resolution included). */
+  eventLoopDelayMs: { p99: number; max: number };
+  loadavg1: number;
+  rssTimeline?: { t: number; rssMiB: number }[];
+}
+
+export interface ClientCost {
+  cpuSeconds: number | null;
+  cores: number | null;
+  maxRssMiB: number | null;
+}
+
+export interface ProduceResult {
+  client: 'rdkafka' | 'kafkajs';
+  storage: 'memory' | 'chdb';
+  size: number;
+  mode: 'max' | 'half';
+  targetRate: number | null;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  storedRecords: number | null;
+  errors: number;
+  ackMs: Percentiles | null;
+  ratioToDirectInsert: number | null;
+  ratioToTcp: number | null;
+  broker: BrokerCost;
+  clientCost: ClientCost;
+}
+
+export interface ConsumeResult {
+  kind: 'tail' | 'cold';
+  client: 'fetch' | 'rdkafka';
+  storage: 'memory' | 'chdb';
+  size: number;
+  records: number;
+  expected: number;
+  seconds: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  /** Tail: vs the TCP loopback limit; cold: vs the storage read path without a broker. */
+  ratioToLimit: number | null;
+  broker: BrokerCost;
+  clientCost: ClientCost;
+}
+
+export interface Results {
+  meta: Record<string, unknown>;
+  limits: { tcp: Record<string, any>; direct: Record<string, any> };
+  produce: ProduceResult[];
+  consume: ConsumeResult[];
+  e2e: {
+    storage: string;
+    size: number;
+    rate: number;
+    records: number;
+    expected: number;
+    latencyMs: Percentiles | null;
+    broker: BrokerCost;
+  }[];
+  sqlVisible: {
+    storage: string;
+    probes: number;
+    ackMs: Percentiles | null;
+    visibleMs: Percentiles | null;
+    visibleAfterAckMs: Percentiles | null;
+    pollsPerProbe: number;
+  } | null;
+  sustained: {
+    seconds: number;
+    size: number;
+    tailCacheBudgetMiB: number;
+    rssLimitMiB: number;
+    runs: { label: string; rate: number | null; idleRssMiB: number | null; result: ProduceResult }[];
+  } | null;
+  profiles: {
+    phase: string;
+    file: string;
+    busyMs: number;
+    top: ReturnType<typeof selfTimes>['rows'];
+    areas: ReturnType<typeof selfTimes>['rows'];
+  }[];
+  skipped: string[];
+  errors: string[];
+}
