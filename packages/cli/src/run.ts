@@ -15,6 +15,20 @@ interface CommandEntry {
   load: () => Promise<{ default: Command }>;
 }
 
+/**
+ * Loads a command that runs a Kafka client, with the client library's validators compiled on first
+ * use rather than at its import (./client/lazy-validators.ts: a third of such a command's start).
+ */
+async function clientCommand(load: () => Promise<{ default: Command }>): Promise<{ default: Command }> {
+  const { lazyValidatorCompilation } = await import('./client/lazy-validators.js');
+  const restore = lazyValidatorCompilation();
+  try {
+    return await load();
+  } finally {
+    restore();
+  }
+}
+
 /** Commands by name, in the order `kch --help` lists them. Adding one is one entry. */
 const COMMANDS: Record<string, CommandEntry> = {
   broker: {
@@ -23,19 +37,19 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   topics: {
     summary: 'list, create, describe, alter and delete topics',
-    load: () => import('./commands/topics.js'),
+    load: () => clientCommand(() => import('./commands/topics.js')),
   },
   produce: {
     summary: 'produce stdin lines to a topic (like kcat -P)',
-    load: () => import('./commands/produce.js'),
+    load: () => clientCommand(() => import('./commands/produce.js')),
   },
   consume: {
     summary: 'print the records of a topic (like kcat -C)',
-    load: () => import('./commands/consume.js'),
+    load: () => clientCommand(() => import('./commands/consume.js')),
   },
   groups: {
     summary: 'list, describe (with lag), reset and delete consumer groups',
-    load: () => import('./commands/groups.js'),
+    load: () => clientCommand(() => import('./commands/groups.js')),
   },
   sql: {
     summary: "run SQL on a running broker's ClickHouse (through its admin server)",
