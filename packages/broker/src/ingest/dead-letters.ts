@@ -8,10 +8,11 @@
  * Once that append succeeded (the offsets are known), each failed record goes to the dead-letter topic
  * with its key, value, timestamp and headers, plus headers saying why it failed and where it was
  * produced. A failure there is logged with the records' coordinates and counted, never silent.
+ *
+ * This module is what a dead letter is; ./pipeline.ts delivers them, through the append that every
+ * produced record takes.
  */
 import { CompressionType, type DecodedBatch, encodeRecordBatch, type KafkaRecord } from '@kch/protocol';
-import { topicConfigValue } from '../configs.js';
-import type { BrokerContext } from '../context.js';
 import { type IncomingBatch, incomingBatch } from '../log/partition-log.js';
 
 /** Headers a dead-lettered record carries besides its own; values are UTF-8 (numbers in decimal). */
@@ -65,79 +66,30 @@ export async function withoutRecords(batch: DecodedBatch, drop: ReadonlySet<numb
 export interface DeadLetterSource {
   topic: string;
   partition: number;
-  /** Partitions of the source topic: those of the dead-letter topic when it has to be created. */
-  partitionCount: number;
-  deadLetterTopic: string;
   /** The first offset of the append the records were removed from. */
   baseOffset: number;
 }
 
 /**
- * Appends `invalid` to the dead-letter topic (created when missing), same partition index as the
- * source. Never throws: a failure is logged with the records' original offsets and reported as an
- * `invalid-records` event with outcome `dead-letter-failed` (counted in kch_dead_letter_failures_total).
+ * The batch of dead letters for the dead-letter topic: each invalid record with its key, value,
+ * timestamp and headers, plus the `kch.dlq.*` headers saying why it failed and where it was produced.
  */
-export async function appendDeadLetters(
-  broker: BrokerContext,
-  from: DeadLetterSource,
-  invalid: readonly InvalidRecord[],
-): Promise<void> {
-  const { topic, partition, deadLetterTopic } = from;
-  const event = {
-    topic,
-    partition,
-    records: invalid.length,
-    reason: invalid[0]!.reason,
-    deadLetterTopic,
-  };
-  try {
-    // Created regardless of autoCreateTopics: the source topic's config asked for it.
-    const target = await broker.topics.getOrCreate(deadLetterTopic, from.partitionCount, {
-      via: `dead letters of ${topic}`,
-    });
-    const log = target.logs[partition];
-    if (!log) {
-      throw new Error(
-        `the dead-letter topic ${deadLetterTopic} has ${target.logs.length} partitions, so no partition ${partition} to match the source; add partitions to it`,
-      );
-    }
-    const bytes = await encodeRecordBatch({
-      records: invalid.map((r) => ({
-        key: r.record.key,
-        value: r.record.value,
-        timestamp: r.timestamp,
-        headers: [
-          ...r.record.headers,
-          header(DEAD_LETTER_HEADERS.reason, r.reason),
-          header(DEAD_LETTER_HEADERS.topic, topic),
-          header(DEAD_LETTER_HEADERS.partition, String(partition)),
-          header(DEAD_LETTER_HEADERS.offset, String(from.baseOffset + r.offsetInAppend)),
-        ],
-      })),
-    });
-    const logAppendTime =
-      topicConfigValue(target.record.configs, broker.topicDefaults, 'message.timestamp.type') ===
-      'LogAppendTime';
-    // Straight to the log: the dead-letter topic keeps what it is given, its own checks do not apply.
-    const r = await log.append([incomingBatch(bytes)], logAppendTime);
-    broker.events.emit('produce', {
-      topic: deadLetterTopic,
-      partition,
-      baseOffset: r.baseOffset,
-      records: r.recordCount,
-      bytes: bytes.length,
-    });
-    broker.events.emit('invalid-records', { ...event, outcome: 'dead-lettered' });
-  } catch (e) {
-    broker.logger.error('invalid records could not be stored in their dead-letter topic and are lost', {
-      topic,
-      partition,
-      offsets: invalid.map((r) => from.baseOffset + r.offsetInAppend),
-      deadLetterTopic,
-      error: e,
-    });
-    broker.events.emit('invalid-records', { ...event, outcome: 'dead-letter-failed' });
-  }
+export function deadLetterBatch(from: DeadLetterSource, invalid: readonly InvalidRecord[]): Promise<Buffer> {
+  const { topic, partition } = from;
+  return encodeRecordBatch({
+    records: invalid.map((r) => ({
+      key: r.record.key,
+      value: r.record.value,
+      timestamp: r.timestamp,
+      headers: [
+        ...r.record.headers,
+        header(DEAD_LETTER_HEADERS.reason, r.reason),
+        header(DEAD_LETTER_HEADERS.topic, topic),
+        header(DEAD_LETTER_HEADERS.partition, String(partition)),
+        header(DEAD_LETTER_HEADERS.offset, String(from.baseOffset + r.offsetInAppend)),
+      ],
+    })),
+  });
 }
 
 function header(key: string, value: string): { key: string; value: Buffer } {

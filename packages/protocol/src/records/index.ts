@@ -73,6 +73,7 @@ export {
   type RecordHeader,
   type RecordInput,
   type RecordView,
+  recordHeaders,
   recordOffset,
   recordsBody,
   recordsBodySync,

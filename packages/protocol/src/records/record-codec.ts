@@ -253,6 +253,17 @@ function parseRecords(body: Buffer, header: RecordBatchHeader): KafkaRecord[] {
   return out;
 }
 
+/**
+ * The headers of a record {@link walkRecords} visited in `body` (checked by the walk), read later:
+ * values are views into `body`.
+ */
+export function recordHeaders(
+  body: Buffer,
+  record: Pick<RecordView, 'headersOffset' | 'headerCount'>,
+): RecordHeader[] {
+  return readHeaders(body, record.headersOffset, record.headerCount);
+}
+
 /** Headers already checked by the walker. */
 function readHeaders(body: Buffer, offset: number, count: number): RecordHeader[] {
   const r = new Reader(body, offset, body.length);

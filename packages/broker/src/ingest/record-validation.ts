@@ -3,6 +3,9 @@
  * LogValidator does: the format for the request version, one batch per partition, size, CRC, codec,
  * and each record (offsets in order, timestamps within the topic's bounds, keys on compacted topics).
  * Old produce versions (magic 0 and 1 message sets) are converted to a RecordBatch v2.
+ *
+ * The walk over the records is also where the topic's record checks run (a {@link RecordScreen},
+ * ./record-checks.ts), so a batch is decompressed and walked once however many steps look at it.
  */
 import {
   CompressionType,
@@ -13,12 +16,13 @@ import {
   KafkaCodecError,
   KafkaProtocolError,
   type RecordBatchHeader,
+  type RecordView,
   recordsBody,
   TimestampType,
   validateBatch,
   walkRecords,
 } from '@kch/protocol';
-import { type IncomingBatch, incomingBatch } from './partition-log.js';
+import { type IncomingBatch, incomingBatch } from '../log/partition-log.js';
 
 export interface ValidationRules {
   produceVersion: number;
@@ -66,15 +70,33 @@ export function recordsRejected(
   );
 }
 
+/**
+ * What runs over each record besides validation, during its walk: the topic's record checks.
+ */
+export interface RecordScreen {
+  /** Called before the walk with the batch's decompressed records; resolves when the screen is ready. */
+  start(header: RecordBatchHeader, body: Buffer): Promise<void>;
+  /** Called for each record during the walk; the view is reused, valid during the call only. */
+  visit(record: RecordView): void;
+  /**
+   * Called after a walk that found every record valid: the batch to append (`batch`, or one without
+   * the records the screen took out), or a rejection. Failures of `start` are thrown here, so that
+   * the records' own faults are reported first.
+   */
+  finish(batch: IncomingBatch): IncomingBatch | Promise<IncomingBatch>;
+}
+
 /** Produce v7 is the first that may carry zstd (KIP-110). */
 const FIRST_ZSTD_PRODUCE_VERSION = 7;
 
+/** Validates the records of one partition of a Produce, screening them with `screen` if given. */
 export async function validateProducedRecords(
   records: Buffer,
   rules: ValidationRules,
+  screen?: RecordScreen,
 ): Promise<IncomingBatch[]> {
   try {
-    return await validate(records, rules);
+    return await validate(records, rules, screen);
   } catch (e) {
     if (e instanceof KafkaProtocolError) throw e;
     if (e instanceof KafkaCodecError) {
@@ -84,7 +106,11 @@ export async function validateProducedRecords(
   }
 }
 
-async function validate(records: Buffer, rules: ValidationRules): Promise<IncomingBatch[]> {
+async function validate(
+  records: Buffer,
+  rules: ValidationRules,
+  screen: RecordScreen | undefined,
+): Promise<IncomingBatch[]> {
   const entries = [...iterateBatches(records)];
   if (entries.length === 0)
     throw new RecordValidationError(
@@ -102,7 +128,7 @@ async function validate(records: Buffer, rules: ValidationRules): Promise<Incomi
         'Produce v3 and later must carry exactly one record batch (magic 2) per partition',
       );
     }
-    return [await validateV2(entries[0]!.buf, rules)];
+    return [await validateV2(entries[0]!.buf, rules, screen)];
   }
   if (entries.some((e) => e.magic === 2)) {
     throw new RecordValidationError(
@@ -116,7 +142,7 @@ async function validate(records: Buffer, rules: ValidationRules): Promise<Incomi
   if (set.messages.length === 0)
     throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'the message set holds no messages');
   const batch = await convertLegacyToRecordBatch(set);
-  return [await validateV2(batch, rules)];
+  return [await validateV2(batch, rules, screen)];
 }
 
 function checkSize(size: number, rules: ValidationRules): void {
@@ -128,7 +154,11 @@ function checkSize(size: number, rules: ValidationRules): void {
   }
 }
 
-async function validateV2(batch: Buffer, rules: ValidationRules): Promise<IncomingBatch> {
+async function validateV2(
+  batch: Buffer,
+  rules: ValidationRules,
+  screen: RecordScreen | undefined,
+): Promise<IncomingBatch> {
   checkSize(batch.length, rules);
   const header = validateBatch(batch);
   if (header.isControl) {
@@ -150,12 +180,22 @@ async function validateV2(batch: Buffer, rules: ValidationRules): Promise<Incomi
     );
   }
   const [, body] = await recordsBody(batch, { verifyCrc: false });
-  checkRecords(header, body, rules);
-  return incomingBatch(batch, header);
+  if (screen) await screen.start(header, body);
+  checkRecords(header, body, rules, screen);
+  const incoming = incomingBatch(batch, header);
+  return screen ? screen.finish(incoming) : incoming;
 }
 
-/** Each record's offset, key and timestamp, as Kafka's LogValidator checks them, without decoding records into objects. */
-function checkRecords(header: RecordBatchHeader, body: Buffer, rules: ValidationRules): void {
+/**
+ * Each record's offset, key and timestamp, as Kafka's LogValidator checks them, without decoding
+ * records into objects; `screen` sees each record in the same walk.
+ */
+function checkRecords(
+  header: RecordBatchHeader,
+  body: Buffer,
+  rules: ValidationRules,
+  screen: RecordScreen | undefined,
+): void {
   if (header.lastOffsetDelta !== header.recordCount - 1) {
     throw new KafkaProtocolError(
       ErrorCode.CORRUPT_MESSAGE,
@@ -186,6 +226,7 @@ function checkRecords(header: RecordBatchHeader, body: Buffer, rules: Validation
         );
       }
     }
+    if (screen) screen.visit(r);
   });
   if (errors.length > 0) throw recordsRejected(code, errors, header.recordCount);
 }
