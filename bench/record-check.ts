@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as ValueSchemas from '../packages/broker/src/ingest/value-schemas.js';
+import { INVALID_ORDER, ORDER, ORDER_SCHEMA } from './lib/orders.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -28,36 +29,13 @@ const { compileJsonSchema, valueSchemaCheck }: typeof ValueSchemas = await impor
   flags.module ? pathToFileURL(flags.module).href : '../packages/broker/src/ingest/value-schemas.js'
 );
 
-/** Types declared on every subschema, so that the same document is accepted by every kch version. */
-const ORDER_SCHEMA = {
-  type: 'object',
-  properties: {
-    id: { type: 'integer' },
-    sku: { type: 'string', minLength: 1 },
-    qty: { type: 'integer', minimum: 1 },
-    amount: { type: 'number' },
-    currency: { enum: ['EUR', 'USD', 'GBP', 'CHF'] },
-    tags: { type: 'array', items: { type: 'string' } },
-    placed_at: { type: 'string' },
-  },
-  required: ['id', 'sku', 'qty'],
-};
 /** The same with a format, whose check (a parse of the date and time) costs more than the rest. */
 const WITH_DATE_TIME = {
   ...ORDER_SCHEMA,
   properties: { ...ORDER_SCHEMA.properties, placed_at: { type: 'string', format: 'date-time' } },
 };
-const order = {
-  id: 1234567,
-  sku: 'SKU-000123',
-  qty: 2,
-  amount: 19.99,
-  currency: 'EUR',
-  tags: ['gift', 'express'],
-  placed_at: '2026-01-31T23:59:59Z',
-};
-const VALID = Buffer.from(JSON.stringify(order));
-const INVALID = Buffer.from(JSON.stringify({ ...order, qty: 'two', currency: 'YEN' }));
+const VALID = Buffer.from(JSON.stringify(ORDER));
+const INVALID = Buffer.from(JSON.stringify(INVALID_ORDER));
 const record = (value: Buffer) => ({ key: null, value, headers: [] });
 
 /** Nanoseconds per call of `run`: the fastest round and the median (after one warm-up round). */

@@ -3,8 +3,9 @@
  * partition go, in this order:
  *   1. validate (./record-validation.ts): format for the request version, size, CRC, codec, and each
  *      record as Kafka's LogValidator checks it;
- *   2. check (./record-checks.ts): the topic's record checks, if it has any, run in the same walk over
- *      the decompressed records; reject the batch, or take the failed records out for dead letters;
+ *   2. check (./record-checks.ts): the topic's record checks, if it has any, over the records as
+ *      validation's walk found them (decompressed and walked once); reject the batch, or take the
+ *      failed records out for dead letters;
  *   3. append: the partition log assigns offsets and stores the batch (group commit, ../log);
  *   4. dead-letter (./dead-letters.ts): the records taken out go to the dead-letter topic through the
  *      same append step, once the offsets they would have had are known.

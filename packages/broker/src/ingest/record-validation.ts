@@ -4,8 +4,8 @@
  * and each record (offsets in order, timestamps within the topic's bounds, keys on compacted topics).
  * Old produce versions (magic 0 and 1 message sets) are converted to a RecordBatch v2.
  *
- * The walk over the records is also where the topic's record checks run (a {@link RecordScreen},
- * ./record-checks.ts), so a batch is decompressed and walked once however many steps look at it.
+ * The walk over the records also hands each record to a {@link RecordScreen} (the topic's record
+ * checks, ./record-checks.ts), so a batch is decompressed and walked once however many steps look at it.
  */
 import {
   CompressionType,
@@ -70,9 +70,7 @@ export function recordsRejected(
   );
 }
 
-/**
- * What runs over each record besides validation, during its walk: the topic's record checks.
- */
+/** What sees each record besides validation, during its walk: the topic's record checks. */
 export interface RecordScreen {
   /** Called before the walk with the batch's decompressed records; resolves when the screen is ready. */
   start(header: RecordBatchHeader, body: Buffer): Promise<void>;
