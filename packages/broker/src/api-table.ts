@@ -6,7 +6,6 @@
 import { ApiKeys, apiByKey } from '@kch/protocol';
 import type { ApiHandler, ApiTable, ServedApi } from './handler.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: the table holds handlers of every API
 export function apiTable(handlers: readonly ApiHandler<any>[]): ApiTable {
   const byKey: (ServedApi | undefined)[] = [];
   for (const handler of handlers) {

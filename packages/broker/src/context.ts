@@ -1,12 +1,12 @@
 import type { RecordCheck, Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
-import { brokerTopicDefaults } from './configs.js';
 import type { BrokerEvents } from './events.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import { codeSchemaChecks } from './log/declared-topics.js';
 import type { TopicManager } from './log/topics.js';
 import type { Logger } from './logger.js';
 import type { BrokerConfig } from './options.js';
+import { brokerTopicDefaults } from './topic-configs.js';
 
 /** Everything a handler reaches: configuration, storage, topics, groups, events. One per broker. */
 export class BrokerContext {

@@ -1,5 +1,4 @@
 export { Broker, createBroker, type ListenOptions } from './broker.js';
-export { validateTopicConfigs } from './configs.js';
 export type { BrokerEvents, InvalidRecordsEvent, RequestEvent } from './events.js';
 export { DEAD_LETTER_HEADERS } from './ingest/dead-letters.js';
 export type { StandardSchemaV1 } from './ingest/value-schemas.js';
@@ -20,3 +19,4 @@ export {
   type DeclaredTopic,
   declaredTopicSchema,
 } from './options.js';
+export { validateTopicConfigs } from './topic-configs.js';

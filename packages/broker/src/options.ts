@@ -1,52 +1,12 @@
 import type { Storage } from '@kch/storage';
 import { z } from 'zod';
-import { TABLE_FORMATS } from './configs.js';
-import { isStandardSchema, type StandardSchemaV1 } from './ingest/value-schemas.js';
-import { declaredTopicsProblem } from './log/declared-topics.js';
+import { declaredTopicSchema, declaredTopicsProblem } from './log/declared-topic-schema.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_QUEUED_MAX_REQUEST_BYTES } from './server/request-memory.js';
 
 const positiveInt = z.number().int().positive();
 
-/** A JSON Schema document: an object (JSON text is given through `configs['kch.schema']`). */
-type JsonSchemaObject = Record<string, unknown>;
-
-function isPlainObject(v: unknown): v is JsonSchemaObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-/**
- * A topic declared in the broker's options: created at start when missing, and its configs brought in
- * line with the declaration when it exists. Each field is a shorthand for a topic config.
- */
-export const declaredTopicSchema = z.strictObject({
-  /** Partitions when the topic is created (default `defaultPartitions`); raised, never lowered, at start. */
-  partitions: positiveInt.optional(),
-  /** `kch.table`: the ClickHouse table the topic is bound to (`db.table`, or `table`). */
-  table: z.string().min(1).optional(),
-  /** `kch.format`: the format of record values for the table. */
-  format: z.enum(TABLE_FORMATS).optional(),
-  /** `kch.invalid.records`: what happens to records that fail the topic's checks. */
-  onInvalid: z.enum(['reject', 'dead-letter']).optional(),
-  /** `kch.dead.letter.topic`: where dead-lettered records go (default `<topic>.dlq`). */
-  deadLetterTopic: z.string().min(1).optional(),
-  /**
-   * What each record value (JSON) must satisfy: a JSON Schema object, stored as `kch.schema`; or a
-   * zod schema (any Standard Schema, synchronous), which cannot be stored: it applies while this
-   * broker runs, as given in code.
-   */
-  schema: z
-    .custom<StandardSchemaV1 | JsonSchemaObject>((v) => isStandardSchema(v) || isPlainObject(v), {
-      error: 'must be a zod schema (or another Standard Schema) or a JSON Schema object',
-    })
-    .optional(),
-  /** Any other topic configs, e.g. `{ "retention.ms": "86400000" }`. */
-  configs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
-});
-
-export type DeclaredTopic = z.output<typeof declaredTopicSchema>;
+export { type DeclaredTopic, declaredTopicSchema } from './log/declared-topic-schema.js';
 
 /** Options of `createBroker`, validated with zod; every field but `storage` has a default. */
 export const brokerOptionsSchema = z.object({

@@ -1,6 +1,9 @@
 /** Config knowledge (configs.ts) and DescribeConfigs, AlterConfigs, IncrementalAlterConfigs. */
 import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
+import alterConfigs from '../src/handlers/alter-configs.js';
+import describeConfigs from '../src/handlers/describe-configs.js';
+import incrementalAlterConfigs from '../src/handlers/incremental-alter-configs.js';
 import {
   AlterConfigOp,
   ConfigResourceType,
@@ -10,10 +13,7 @@ import {
   parseConfigValue,
   TOPIC_CONFIGS,
   topicConfigDefinition,
-} from '../src/configs.js';
-import alterConfigs from '../src/handlers/alter-configs.js';
-import describeConfigs from '../src/handlers/describe-configs.js';
-import incrementalAlterConfigs from '../src/handlers/incremental-alter-configs.js';
+} from '../src/topic-configs.js';
 import { adminBroker, call, versionsOf } from './admin-helpers.js';
 
 const { TOPIC, BROKER, BROKER_LOGGER } = ConfigResourceType;

@@ -1,10 +1,10 @@
 /** CreateTopics, DeleteTopics and CreatePartitions, called directly over memory storage. */
 import { ErrorCode, ZERO_UUID } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
-import { ConfigSource, TOPIC_CONFIGS } from '../src/configs.js';
 import createPartitions from '../src/handlers/create-partitions.js';
 import createTopics from '../src/handlers/create-topics.js';
 import deleteTopics from '../src/handlers/delete-topics.js';
+import { ConfigSource, TOPIC_CONFIGS } from '../src/topic-configs.js';
 import { adminBroker, call, versionsOf } from './admin-helpers.js';
 
 const topic = (name: string, numPartitions = 1, more: Record<string, unknown> = {}) => ({

@@ -1,13 +1,8 @@
 import { type AlterConfigsRequest, ErrorCode, KafkaProtocolError } from '@kch/protocol';
-import {
-  brokerConfigChangeError,
-  brokerTopicDefaults,
-  ConfigResourceType,
-  normalizeTopicConfigs,
-  parseJavaInt,
-} from '../configs.js';
+import { brokerConfigChangeError, parseJavaInt } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
+import { brokerTopicDefaults, ConfigResourceType, normalizeTopicConfigs } from '../topic-configs.js';
 
 type Resource = AlterConfigsRequest['resources'][number];
 

@@ -6,9 +6,9 @@ import {
   KafkaProtocolError,
   ZERO_UUID,
 } from '@kch/protocol';
-import { describeTopicConfigs, normalizeTopicConfigs } from '../configs.js';
 import { defineHandler, type RequestContext, requester } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
+import { describeTopicConfigs, normalizeTopicConfigs } from '../topic-configs.js';
 
 type TopicResult = Init<CreateTopicsResponse['topics'][number]>;
 type CreatableTopic = CreateTopicsRequest['topics'][number];

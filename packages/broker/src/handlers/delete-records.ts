@@ -1,6 +1,6 @@
 import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
-import { brokerTopicDefaults, topicConfigValue } from '../configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
+import { brokerTopicDefaults, topicConfigValue } from '../topic-configs.js';
 
 /** Kafka's DeleteRecordsRequest.HIGH_WATERMARK: delete everything up to the high watermark. */
 const HIGH_WATERMARK = -1n;

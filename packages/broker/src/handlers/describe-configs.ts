@@ -5,17 +5,16 @@ import {
   type Init,
   KafkaProtocolError,
 } from '@kch/protocol';
+import { describeBrokerConfigs, parseJavaInt } from '../broker-configs.js';
+import { defineHandler, type RequestContext } from '../handler.js';
+import { topicNameError } from '../log/topics.js';
 import {
   CONFIG_TYPE_IDS,
   ConfigResourceType,
   ConfigSource,
   type DescribedConfig,
-  describeBrokerConfigs,
   describeTopicConfigs,
-  parseJavaInt,
-} from '../configs.js';
-import { defineHandler, type RequestContext } from '../handler.js';
-import { topicNameError } from '../log/topics.js';
+} from '../topic-configs.js';
 
 type Resource = DescribeConfigsRequest['resources'][number];
 type ResourceResult = Init<DescribeConfigsResponse['results'][number]>;

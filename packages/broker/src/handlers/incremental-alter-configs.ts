@@ -1,13 +1,12 @@
 import { type IncrementalAlterConfigsRequest, KafkaProtocolError } from '@kch/protocol';
+import { brokerConfigChangeError, parseJavaInt } from '../broker-configs.js';
+import { defineHandler, type RequestContext } from '../handler.js';
 import {
   ALTER_CONFIG_OP_NAMES,
   AlterConfigOp,
-  brokerConfigChangeError,
   ConfigResourceType,
-  parseJavaInt,
   topicConfigDefinition,
-} from '../configs.js';
-import { defineHandler, type RequestContext } from '../handler.js';
+} from '../topic-configs.js';
 import {
   alterEachResource,
   checkBrokerResourceName,

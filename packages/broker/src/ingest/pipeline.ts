@@ -13,7 +13,6 @@
  * {@link ingest} and its outcome back.
  */
 import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
-import { topicConfigValue } from '../configs.js';
 import type { BrokerContext } from '../context.js';
 import {
   type AppendResult,
@@ -22,6 +21,7 @@ import {
   type PartitionLog,
 } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
+import { topicConfigValue } from '../topic-configs.js';
 import { deadLetterBatch } from './dead-letters.js';
 import { type RecordScreening, recordScreening } from './record-checks.js';
 import { RecordValidationError, validateProducedRecords } from './record-validation.js';

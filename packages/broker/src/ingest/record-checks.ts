@@ -18,10 +18,10 @@
  */
 import { ErrorCode, type RecordBatchHeader, type RecordView, recordTimestamp } from '@kch/protocol';
 import type { RecordCheck } from '@kch/storage';
-import { topicConfigValue } from '../configs.js';
 import type { BrokerContext } from '../context.js';
 import { type IncomingBatch, storageFailure } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
+import { topicConfigValue } from '../topic-configs.js';
 import { defaultDeadLetterTopic, type InvalidRecord, withoutRecords } from './dead-letters.js';
 import { type RecordError, type RecordScreen, recordsRejected } from './record-validation.js';
 import { WalkedRecord } from './record-view.js';

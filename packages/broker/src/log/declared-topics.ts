@@ -9,23 +9,12 @@
  * with AlterConfigs).
  */
 import type { RecordCheck } from '@kch/storage';
-import { brokerTopicDefaults, normalizeTopicConfigs } from '../configs.js';
 import { isStandardSchema, valueSchemaCheck } from '../ingest/value-schemas.js';
 import type { Logger } from '../logger.js';
-import type { BrokerConfig, DeclaredTopic } from '../options.js';
-import { topicNameError } from './topic-names.js';
+import type { BrokerConfig } from '../options.js';
+import { brokerTopicDefaults, normalizeTopicConfigs } from '../topic-configs.js';
+import { declaredConfigs, MANAGED_CONFIGS } from './declared-topic-schema.js';
 import type { TopicManager } from './topics.js';
-
-/** The topic config each shorthand field of a declaration stands for. */
-const FIELD_CONFIGS = {
-  table: 'kch.table',
-  format: 'kch.format',
-  onInvalid: 'kch.invalid.records',
-  deadLetterTopic: 'kch.dead.letter.topic',
-  schema: 'kch.schema',
-} as const;
-
-const MANAGED_CONFIGS: readonly string[] = Object.values(FIELD_CONFIGS);
 
 /** A declared topic that could not be created or brought in line at start. */
 export class TopicDeclarationError extends Error {
@@ -37,38 +26,6 @@ export class TopicDeclarationError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/**
- * The topic configs a declaration stands for (not yet normalized). A schema given as a JSON Schema
- * object becomes `kch.schema` text; a zod schema stays out (see {@link codeSchemaChecks}).
- */
-export function declaredConfigs(spec: DeclaredTopic): Record<string, string> {
-  const out: Record<string, string> = { ...spec.configs };
-  for (const [field, key] of Object.entries(FIELD_CONFIGS) as [keyof typeof FIELD_CONFIGS, string][]) {
-    const value = spec[field];
-    if (value === undefined || isStandardSchema(value)) continue;
-    if (out[key] !== undefined) {
-      throw new Error(`${field} and configs["${key}"] say the same thing; set only one of them`);
-    }
-    out[key] = typeof value === 'string' ? value : JSON.stringify(value);
-  }
-  return out;
-}
-
-/** What is wrong with the `topics` option (a bad name, a bad config value), or null. */
-export function declaredTopicsProblem(config: BrokerConfig): string | null {
-  const defaults = brokerTopicDefaults(config);
-  for (const [name, spec] of Object.entries(config.topics)) {
-    const nameError = topicNameError(name);
-    if (nameError) return `topics: ${nameError}`;
-    try {
-      normalizeTopicConfigs(declaredConfigs(spec), defaults, name);
-    } catch (e) {
-      return `topics.${name}: ${(e as Error).message}`;
-    }
-  }
-  return null;
 }
 
 /** The record checks of schemas given in code (zod), by topic: they live in broker memory only. */
