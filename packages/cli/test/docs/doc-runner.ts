@@ -255,6 +255,12 @@ const NORMALIZE: [RegExp, string][] = [
   [/\/tmp\/tmp\.[A-Za-z0-9]{10}\b/g, '/tmp/tmp.<random>'],
   // Date-times with milliseconds (record timestamps in tables).
   [/\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\b/g, '<date-time>'],
+  // Node.js's own warnings about a dependency, which differ by Node.js line: kafkajs (in the examples)
+  // sets negative timeouts, which Node.js 24 warns about. Not kch's output, and not the reader's to fix.
+  [
+    /^\(node:\d+\) \w*Warning: [^\n]*\n(?:(?:[^\n(][^\n]*\n){0,3}?\(Use `node --trace-warnings[^\n]*\n)?(?:Timeout duration was set to 1\.\n)?/gm,
+    '',
+  ],
 ];
 
 export function normalize(text: string): string {
