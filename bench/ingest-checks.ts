@@ -64,7 +64,10 @@ await storage.open();
 const events = new EventEmitter();
 const topics = new TopicManager(storage, config.tailCacheBytes, events as never);
 await topics.load();
-const broker = new BrokerContext(config, storage, silentLogger, topics, undefined as never, events as never);
+const broker = new BrokerContext(config, storage, silentLogger, topics, undefined as never, events as never, {
+  store: storage.security,
+  authorizer: undefined,
+});
 await topics.create('plain', 1, {});
 await topics.create('schema', 1, { 'kch.schema': SCHEMA });
 await topics.create('dead-letter', 1, { 'kch.schema': SCHEMA, 'kch.invalid.records': 'dead-letter' });

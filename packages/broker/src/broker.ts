@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { MemorySecurityStore } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { apiTable } from './api-table.js';
 import { BrokerContext } from './context.js';
@@ -10,6 +11,7 @@ import { applyDeclaredTopics } from './log/declared-topics.js';
 import { TopicManager } from './log/topics.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from './options.js';
+import { Authorizer } from './security/authorizer.js';
 import { KafkaServer } from './server/server.js';
 
 export interface ListenOptions {
@@ -103,7 +105,17 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });
-  const context = new BrokerContext(config, storage, logger, topics, groups, events);
+  const securityStore = storage.security ?? new MemorySecurityStore();
+  if (!storage.security)
+    logger.warn('security metadata kept in memory', {
+      detail: `storage ${storage.name} keeps no SCRAM credentials, ACLs or quotas: they last until the broker stops`,
+    });
+  const authorizer = config.authorizer ? new Authorizer(config.authorizer, securityStore, logger) : undefined;
+  await authorizer?.load();
+  const context = new BrokerContext(config, storage, logger, topics, groups, events, {
+    store: securityStore,
+    authorizer,
+  });
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();

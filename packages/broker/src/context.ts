@@ -6,6 +6,7 @@ import { codeSchemaChecks } from './log/declared-topics.js';
 import type { TopicManager } from './log/topics.js';
 import type { Logger } from './logger.js';
 import type { BrokerConfig } from './options.js';
+import type { BrokerSecurity } from './security/context.js';
 import { brokerTopicDefaults } from './topic-configs.js';
 
 /** Everything a handler reaches: configuration, storage, topics, groups, events. One per broker. */
@@ -30,6 +31,7 @@ export class BrokerContext {
     readonly topics: TopicManager,
     readonly groups: GroupCoordinator,
     readonly events: EventEmitter<BrokerEvents>,
+    readonly security: BrokerSecurity,
   ) {
     this.topicDefaults = brokerTopicDefaults(config);
     this.codeChecks = codeSchemaChecks(config);

@@ -12,12 +12,21 @@ import {
 } from '@kch/protocol';
 import type { BrokerContext } from './context.js';
 import type { Requester } from './events.js';
+import type { SecurityProtocol } from './security/options.js';
 
 /** The client side of one request: who sent it and on which connection. */
 export interface ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The name of the listener the client came in on. */
+  readonly listener: string;
+  readonly securityProtocol: SecurityProtocol;
+  /**
+   * Who the client is (`User:alice`): `User:ANONYMOUS` until it authenticates with SASL, or the name
+   * mapped from its TLS certificate.
+   */
+  principal: string;
   /** From ApiVersions v3+, when the client said. */
   clientSoftwareName?: string;
   clientSoftwareVersion?: string;

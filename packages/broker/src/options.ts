@@ -2,6 +2,7 @@ import type { Storage } from '@kch/storage';
 import { z } from 'zod';
 import { declaredTopicSchema, declaredTopicsProblem } from './log/declared-topic-schema.js';
 import type { Logger } from './logger.js';
+import { securityOptionsSchema } from './security/options.js';
 import { DEFAULT_QUEUED_MAX_REQUEST_BYTES } from './server/request-memory.js';
 
 const positiveInt = z.number().int().positive();
@@ -67,6 +68,9 @@ export const brokerOptionsSchema = z.object({
    * are in the table once acknowledged, so lag dashboards built for a sink read zero.
    */
   tableGroups: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
+
+  /** Listeners, TLS, SASL and the authorizer (./security/options.ts). */
+  ...securityOptionsSchema.shape,
 });
 
 export type BrokerOptionsInput = z.input<typeof brokerOptionsSchema> & {

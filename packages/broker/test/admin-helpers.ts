@@ -13,7 +13,7 @@ import {
   Reader,
   Writer,
 } from '@kch/protocol';
-import { memoryStorage, type Storage } from '@kch/storage';
+import { MemorySecurityStore, memoryStorage, type Storage } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { apiTable } from '../src/api-table.js';
 import { BrokerContext } from '../src/context.js';
@@ -44,7 +44,10 @@ export async function adminBroker(
   const topics = new TopicManager(storage, config.tailCacheBytes, emitter);
   await topics.load();
   // The admin handlers never touch consumer groups.
-  const broker = new BrokerContext(config, storage, silentLogger, topics, undefined as never, emitter);
+  const broker = new BrokerContext(config, storage, silentLogger, topics, undefined as never, emitter, {
+    store: new MemorySecurityStore(),
+    authorizer: undefined,
+  });
   broker.advertised = { host: 'kch.test', port: 19092 };
   return { broker, storage, events };
 }
@@ -75,7 +78,14 @@ export async function call<K extends ApiName>(
   const ctx: RequestContext = {
     broker,
     apis: API_TABLE,
-    connection: { id: 1, remoteAddress: '127.0.0.1', remotePort: 50000 },
+    connection: {
+      id: 1,
+      remoteAddress: '127.0.0.1',
+      remotePort: 50000,
+      listener: 'PLAINTEXT',
+      securityProtocol: 'PLAINTEXT',
+      principal: 'User:ANONYMOUS',
+    },
     header: {
       requestApiKey: descriptor.apiKey,
       requestApiVersion: version,

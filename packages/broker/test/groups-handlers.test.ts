@@ -73,7 +73,14 @@ async function call<K extends ApiName>(
   const decoded = descriptor.request.decode(new Reader(w.toBuffer()), version) as Req<K>;
   const ctx: RequestContext = {
     broker,
-    connection: { id: 1, remoteAddress: '::ffff:127.0.0.1', remotePort: 50000 },
+    connection: {
+      id: 1,
+      remoteAddress: '::ffff:127.0.0.1',
+      remotePort: 50000,
+      listener: 'PLAINTEXT',
+      securityProtocol: 'PLAINTEXT',
+      principal: 'User:ANONYMOUS',
+    },
     header: { requestApiKey: descriptor.apiKey, requestApiVersion: version, correlationId: 1, clientId },
     apiVersion: version,
   } as RequestContext;

@@ -274,4 +274,81 @@ export interface Storage {
 
   /** A producer id never handed out before by this storage, across restarts. */
   allocateProducerId(): Promise<number>;
+
+  /**
+   * Optional: where SCRAM credentials, ACLs and client quotas persist. Available after `open`. A broker
+   * over a storage without it keeps them in process memory and says so at start.
+   */
+  readonly security?: SecurityStore;
+}
+
+/**
+ * A user's SCRAM credential for one mechanism (RFC 5802): the salt, iterations and the derived keys,
+ * never the password. AlterUserScramCredentials stores it; SCRAM authentication checks against it.
+ */
+export interface ScramCredential {
+  /** The user name, as the client sends it (the principal is `User:<user>`). */
+  readonly user: string;
+  readonly mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  readonly salt: Buffer;
+  readonly iterations: number;
+  readonly storedKey: Buffer;
+  readonly serverKey: Buffer;
+}
+
+/**
+ * One access control entry bound to a resource pattern, with Kafka's own codes (as CreateAcls carries
+ * them): resourceType 2 TOPIC, 3 GROUP, 4 CLUSTER, 5 TRANSACTIONAL_ID, 6 DELEGATION_TOKEN, 7 USER;
+ * patternType 3 LITERAL, 4 PREFIXED; operation 2 ALL ... 14 IDEMPOTENT_WRITE; permissionType 2 DENY,
+ * 3 ALLOW. Two bindings with the same seven fields are the same binding.
+ */
+export interface AclBinding {
+  readonly resourceType: number;
+  readonly resourceName: string;
+  readonly patternType: number;
+  /** `User:alice`, or `User:*` for every principal. */
+  readonly principal: string;
+  /** A client address, or `*` for any. */
+  readonly host: string;
+  readonly operation: number;
+  readonly permissionType: number;
+}
+
+/**
+ * A client quota (KIP-546): the entity it applies to, by entity type (`user`, `client-id`, `ip`) with a
+ * name or null for the default entity of that type, and its values by quota key
+ * (`producer_byte_rate`, `consumer_byte_rate`, `request_percentage`, ...).
+ */
+export interface ClientQuota {
+  readonly entity: Readonly<Record<string, string | null>>;
+  readonly values: Readonly<Record<string, number>>;
+}
+
+/**
+ * Where a broker keeps its security metadata: SCRAM credentials, ACLs and client quotas. Each list
+ * reads what is stored now (also what another broker over the same data wrote); each write is durable
+ * when its promise resolves.
+ */
+export interface SecurityStore {
+  listScramCredentials(): Promise<ScramCredential[]>;
+  /** Stores the credential, replacing the user's earlier one of the same mechanism. */
+  putScramCredential(credential: ScramCredential): Promise<void>;
+  /** Removes the user's credential of the mechanism; resolves false when there was none. */
+  deleteScramCredential(user: string, mechanism: ScramCredential['mechanism']): Promise<boolean>;
+
+  listAcls(): Promise<AclBinding[]>;
+  /** Adds bindings; adding one that is stored already changes nothing. */
+  addAcls(bindings: readonly AclBinding[]): Promise<void>;
+  /** Removes exactly these bindings (those not stored are ignored). */
+  deleteAcls(bindings: readonly AclBinding[]): Promise<void>;
+
+  listClientQuotas(): Promise<ClientQuota[]>;
+  /**
+   * Sets the quota values of an entity: each key given with a number is set, each given with null is
+   * removed; an entity left without values is removed.
+   */
+  alterClientQuota(
+    entity: Readonly<Record<string, string | null>>,
+    changes: Readonly<Record<string, number | null>>,
+  ): Promise<void>;
 }

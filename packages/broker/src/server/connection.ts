@@ -19,6 +19,7 @@ import {
   parseRequestHeader,
 } from '@kch/protocol';
 import type { BrokerContext } from '../context.js';
+import { ANONYMOUS } from '../security/context.js';
 import type { ApiTable, ConnectionInfo, RequestContext, ServedApi } from '../handler.js';
 import type { RequestMemory } from './request-memory.js';
 
@@ -55,6 +56,9 @@ export class Connection {
       id: nextConnectionId++,
       remoteAddress: socket.remoteAddress ?? 'unknown',
       remotePort: socket.remotePort ?? 0,
+      listener: 'PLAINTEXT',
+      securityProtocol: 'PLAINTEXT',
+      principal: ANONYMOUS,
     };
     this.splitter = new FrameSplitter({ maxFrameSize: broker.config.maxRequestSize });
     socket.setNoDelay(true);

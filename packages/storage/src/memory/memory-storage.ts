@@ -1,6 +1,7 @@
 import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
 import { appendEnd } from '../in-flight-appends.js';
 import { lastProducerBatches } from '../producer-batches.js';
+import { MemorySecurityStore } from './memory-security.js';
 import {
   type CommittedOffset,
   type PartitionSnapshot,
@@ -57,6 +58,7 @@ function refuseBinding(configs: Record<string, string>): void {
 export class MemoryStorage implements Storage {
   readonly name = 'memory';
   readonly location = 'process memory (not persisted)';
+  readonly security = new MemorySecurityStore();
   private readonly topics = new Map<string, MemoryTopic>();
   private readonly groups = new Map<string, Map<string, CommittedOffset>>();
   private producerIds = 0;
