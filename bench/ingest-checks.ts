@@ -41,7 +41,7 @@ const root = flags.root ?? new URL('..', import.meta.url).pathname;
 const load = <T>(path: string): Promise<T> => import(`${root}/${path}`) as Promise<T>;
 
 const protocol = await load<typeof Protocol>('packages/protocol/src/index.ts');
-const { memoryStorage } = await load<typeof Storage>('packages/storage/src/index.ts');
+const { memoryStorage, MemorySecurityStore } = await load<typeof Storage>('packages/storage/src/index.ts');
 const { BrokerContext } = await load<typeof Context>('packages/broker/src/context.ts');
 const { TopicManager } = await load<typeof Topics>('packages/broker/src/log/topics.ts');
 const { silentLogger } = await load<typeof Logger>('packages/broker/src/logger.ts');
@@ -65,7 +65,7 @@ const events = new EventEmitter();
 const topics = new TopicManager(storage, config.tailCacheBytes, events as never);
 await topics.load();
 const broker = new BrokerContext(config, storage, silentLogger, topics, undefined as never, events as never, {
-  store: storage.security,
+  store: new MemorySecurityStore(),
   authorizer: undefined,
 });
 await topics.create('plain', 1, {});

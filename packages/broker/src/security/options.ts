@@ -77,7 +77,10 @@ export type OAuthBearerOptions = z.output<typeof oauthBearerSchema>;
 
 export const saslOptionsSchema = z.object({
   /** Mechanisms offered on SASL listeners (sasl.enabled.mechanisms). */
-  enabledMechanisms: z.array(z.enum(SASL_MECHANISMS)).min(1).default(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+  enabledMechanisms: z
+    .array(z.enum(SASL_MECHANISMS))
+    .min(1)
+    .default(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
   /** PLAIN users from the configuration (user → password), as PlainLoginModule's `user_<name>` entries. */
   plainUsers: z.record(z.string(), z.string()).default({}),
   oauthBearer: oauthBearerSchema.optional(),
@@ -86,7 +89,9 @@ export type SaslOptions = z.output<typeof saslOptionsSchema>;
 
 export const authorizerOptionsSchema = z.object({
   /** Principals allowed everything (super.users), e.g. `User:admin`. */
-  superUsers: z.array(z.string().regex(/^[^:]+:.+$/, 'a principal is <type>:<name>, e.g. User:admin')).default([]),
+  superUsers: z
+    .array(z.string().regex(/^[^:]+:.+$/, 'a principal is <type>:<name>, e.g. User:admin'))
+    .default([]),
   /** Allow an action on a resource no ACL names (allow.everyone.if.no.acl.found). */
   allowEveryoneIfNoAclFound: z.boolean().default(false),
 });
@@ -95,7 +100,10 @@ export type AuthorizerOptions = z.output<typeof authorizerOptionsSchema>;
 export const securityOptionsSchema = z.object({
   /** Listeners to open on `listen()`; default: one PLAINTEXT listener where `listen` is told. */
   listeners: z.array(listenerSchema).default([]),
-  sasl: saslOptionsSchema.default({ enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'], plainUsers: {} }),
+  sasl: saslOptionsSchema.default({
+    enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'],
+    plainUsers: {},
+  }),
   /** Checks ACLs when set (Kafka's authorizer.class.name); without it every client may do everything. */
   authorizer: authorizerOptionsSchema.optional(),
   /** Longest an authenticated session lasts before the client must re-authenticate (0: forever). */

@@ -19,8 +19,8 @@ import {
   parseRequestHeader,
 } from '@kch/protocol';
 import type { BrokerContext } from '../context.js';
-import { ANONYMOUS } from '../security/context.js';
 import type { ApiTable, ConnectionInfo, RequestContext, ServedApi } from '../handler.js';
+import { ANONYMOUS } from '../security/context.js';
 import type { RequestMemory } from './request-memory.js';
 
 interface InFlight {

@@ -15,7 +15,11 @@ export function aclKey(b: AclBinding): string {
 
 /** The identity of a quota entity, whatever the order of its entity types. */
 export function quotaEntityKey(entity: Readonly<Record<string, string | null>>): string {
-  return JSON.stringify(Object.keys(entity).sort().map((k) => [k, entity[k]]));
+  return JSON.stringify(
+    Object.keys(entity)
+      .sort()
+      .map((k) => [k, entity[k]]),
+  );
 }
 
 /** SCRAM credentials, ACLs and quotas in process memory: gone when the process exits. */

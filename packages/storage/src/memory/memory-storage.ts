@@ -1,7 +1,6 @@
 import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
 import { appendEnd } from '../in-flight-appends.js';
 import { lastProducerBatches } from '../producer-batches.js';
-import { MemorySecurityStore } from './memory-security.js';
 import {
   type CommittedOffset,
   type PartitionSnapshot,
@@ -13,6 +12,7 @@ import {
   type TopicPartition,
   type TopicRecord,
 } from '../storage.js';
+import { MemorySecurityStore } from './memory-security.js';
 
 interface MemoryPartition {
   batches: StoredBatch[];
