@@ -1,4 +1,6 @@
 /** Helpers shared by the ClickHouse storage tests (chdb and server). */
+
+import { createClient } from '@clickhouse/client';
 import {
   CompressionType,
   decodeBatch,
@@ -8,7 +10,7 @@ import {
   TimestampType,
 } from '@kch/protocol';
 import fc from 'fast-check';
-import { expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Storage, StorageError, type StoredBatch } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
 
@@ -187,4 +189,36 @@ export async function refusal(p: Promise<unknown>): Promise<StorageError> {
   );
   expect(e).toBeInstanceOf(StorageError);
   return e as StorageError;
+}
+
+/**
+ * Runs `suite` against the ClickHouse server at CLICKHOUSE_URL, in a database of its own (named from
+ * `prefix`) dropped after the file's tests. Without CLICKHOUSE_URL it reports `what` as skipped under
+ * `label`, saying how to run it.
+ */
+export function onServer(
+  label: string,
+  what: string,
+  prefix: string,
+  suite: (url: string, database: string) => void,
+): void {
+  const url = process.env.CLICKHOUSE_URL;
+  if (!url) {
+    describe(label, () => {
+      // ctx.skip's reason is printed by vitest's default reporter; it.skip's is not.
+      it(what, (ctx) =>
+        ctx.skip(
+          'CLICKHOUSE_URL is not set; point it at a ClickHouse server, e.g. http://default:@localhost:8123',
+        ),
+      );
+    });
+    return;
+  }
+  const database = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
+  afterAll(async () => {
+    const client = createClient({ url });
+    await client.command({ query: `DROP DATABASE IF EXISTS \`${database}\` SYNC` });
+    await client.close();
+  });
+  suite(url, database);
 }

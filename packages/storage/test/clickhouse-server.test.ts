@@ -13,7 +13,7 @@ import { createClient } from '@clickhouse/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseStorage, clickhouseStorage, type Storage, StorageError } from '../src/index.js';
 import { runStorageContract, testTopic } from '../src/testing/index.js';
-import { batch, byteExactness } from './clickhouse-helpers.js';
+import { batch, byteExactness, onServer } from './clickhouse-helpers.js';
 import { type HttpShim, startHttpShim } from './clickhouse-http-shim.js';
 
 function suite(label: string, url: () => string, database: string): void {
@@ -40,24 +40,12 @@ function suite(label: string, url: () => string, database: string): void {
   });
 }
 
-const serverUrl = process.env.CLICKHOUSE_URL;
-if (serverUrl) {
-  const database = `kch_test_${process.pid}_${Date.now().toString(36)}`;
-  afterAll(async () => {
-    const client = createClient({ url: serverUrl });
-    await client.command({ query: `DROP DATABASE IF EXISTS \`${database}\` SYNC` });
-    await client.close();
-  });
-  suite('clickhouse (server at CLICKHOUSE_URL)', () => serverUrl, database);
-} else {
-  describe('clickhouse (server at CLICKHOUSE_URL)', () => {
-    // ctx.skip's reason is printed by vitest's default reporter; it.skip's is not.
-    it('the storage contract and byte-exactness', (ctx) =>
-      ctx.skip(
-        'CLICKHOUSE_URL is not set; point it at a ClickHouse server, e.g. http://default:@localhost:8123',
-      ));
-  });
-}
+onServer(
+  'clickhouse (server at CLICKHOUSE_URL)',
+  'the storage contract and byte-exactness',
+  'kch_test',
+  (url, database) => suite('clickhouse (server at CLICKHOUSE_URL)', () => url, database),
+);
 
 describe('clickhouse over HTTP (chdb behind an HTTP stand-in)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kch-http-'));

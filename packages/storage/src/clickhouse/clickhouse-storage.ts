@@ -8,7 +8,9 @@
  *   or, for a topic bound to a user's table (`kch.table`), that table's rows (./bound-table.ts);
  * - topics and their configs: `_kch_topics`; retention.ms is also the TTL of the topic's table;
  * - DeleteRecords log starts and checkpoints of partition ends: `_kch_partitions`;
- * - committed offsets: `_kch_group_offsets`; producer id blocks: `_kch_producer_ids`.
+ * - committed offsets: `_kch_group_offsets`; producer id blocks: `_kch_producer_ids`;
+ * - SCRAM credentials, ACLs and client quotas: `_kch_scram_credentials`, `_kch_acls`,
+ *   `_kch_client_quotas`.
  *
  * This class is the front: it opens and closes, and hands each call to the room that does it:
  * - ./metadata-store.ts: migrations, the metadata lock, versioned rows of topics and partitions;
@@ -18,6 +20,7 @@
  * - ./partition-writer.ts: appends, their group commit and pipelining;
  * - ./partition-reader.ts: reads, lookups by timestamp, producer state;
  * - ./committed-offsets.ts and ./producer-ids.ts;
+ * - ./security-store.ts: the Storage's SecurityStore (`security`);
  * - ./views.ts and ./tables-config.ts, for tools (./sql-storage.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -26,6 +29,7 @@ import {
   type FlushStats,
   type PartitionSnapshot,
   type RecordCheck,
+  type SecurityStore,
   StorageError,
   type StorageHealth,
   type StoredBatch,
@@ -49,6 +53,7 @@ import { PartitionReader } from './partition-reader.js';
 import { PartitionStates } from './partition-states.js';
 import { PartitionWriter } from './partition-writer.js';
 import { ProducerIds } from './producer-ids.js';
+import { ClickHouseSecurityStore } from './security-store.js';
 import { SQL_STORAGE, type SqlStorage } from './sql-storage.js';
 import { SqlTools } from './sql-tools.js';
 import { createDatabase } from './statements.js';
@@ -74,6 +79,8 @@ export class ClickHouseStorage implements SqlStorage {
   readonly name = 'clickhouse';
   readonly location: string;
   readonly config: ClickHouseStorageConfig;
+  /** SCRAM credentials, ACLs and client quotas, kept in this database; usable once open. */
+  readonly security: SecurityStore;
 
   private readonly backend: Backend;
   private readonly metadata: MetadataStore;
@@ -84,6 +91,7 @@ export class ClickHouseStorage implements SqlStorage {
   private readonly reader: PartitionReader;
   private readonly offsets: CommittedOffsets;
   private readonly producerIds: ProducerIds;
+  private readonly securityStore: ClickHouseSecurityStore;
   private readonly tools: SqlTools;
   private readonly reports = new FlushReports();
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -142,6 +150,8 @@ export class ClickHouseStorage implements SqlStorage {
     );
     this.reader = new PartitionReader(backend, this.catalog, this.bound);
     this.producerIds = new ProducerIds(backend, c.producerIdBlockSize);
+    this.securityStore = new ClickHouseSecurityStore(backend, this.metadata);
+    this.security = this.securityStore;
     this.tools = new SqlTools(backend, this.catalog, this.writer);
   }
 
@@ -185,7 +195,7 @@ export class ClickHouseStorage implements SqlStorage {
     if (!b.transport) return;
     const flushers: Promise<void>[] = [];
     for (const t of this.catalog.all()) if (t.flusher) flushers.push(t.flusher.drain());
-    flushers.push(this.bound.drain(), this.offsets.drain());
+    flushers.push(this.bound.drain(), this.offsets.drain(), this.securityStore.drain());
     await Promise.all(flushers);
     await this.states.checkpoint(this.catalog.all()).catch(() => {});
     await b.transport.close().catch(() => {});

@@ -77,6 +77,13 @@ export class RowBinaryReader {
     return v;
   }
 
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
   uvarint(): number {
     let value = 0;
     for (let shift = 0; shift < 63; shift += 7) {

@@ -22,6 +22,9 @@ export const TOPICS_TABLE = '_kch_topics';
 export const PARTITIONS_TABLE = '_kch_partitions';
 export const GROUP_OFFSETS_TABLE = '_kch_group_offsets';
 export const PRODUCER_IDS_TABLE = '_kch_producer_ids';
+export const SCRAM_CREDENTIALS_TABLE = '_kch_scram_credentials';
+export const ACLS_TABLE = '_kch_acls';
+export const CLIENT_QUOTAS_TABLE = '_kch_client_quotas';
 
 /** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
 export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
@@ -248,6 +251,50 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${tableName(database, TOPICS_TABLE)} ADD COLUMN IF NOT EXISTS table_uuid String DEFAULT ''`,
     ],
   },
+  {
+    version: 3,
+    name: 'security metadata',
+    // Versioned as `_kch_topics` is: the latest row per key wins (FINAL), deleted = 1 removes it.
+    statements: ({ database }) => [
+      // SCRAM credentials: the salted keys only, never a password. salt, stored_key and server_key are
+      // raw bytes (String holds any bytes; ./tsv.ts writes them exactly). A deletion's row has them empty.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, SCRAM_CREDENTIALS_TABLE)} (
+  user String,
+  mechanism String,
+  salt String,
+  iterations Int32,
+  stored_key String,
+  server_key String,
+  deleted UInt8,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY (user, mechanism)`,
+      // ACL bindings with Kafka's codes (INT8 on the wire); a binding is its seven fields, so the key is
+      // all of them and adding one twice leaves one.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, ACLS_TABLE)} (
+  resource_type Int8,
+  resource_name String,
+  pattern_type Int8,
+  principal String,
+  host String,
+  operation Int8,
+  permission_type Int8,
+  deleted UInt8,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (resource_type, resource_name, pattern_type, principal, host, operation, permission_type)`,
+      // Client quotas, one row per entity and quota key. entity_key is the entity in one canonical text
+      // (its types sorted), whatever the order a request names them in; entity is the same for reading,
+      // a NULL name being the default entity of its type.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, CLIENT_QUOTAS_TABLE)} (
+  entity_key String,
+  entity Array(Tuple(type String, name Nullable(String))),
+  quota_key String,
+  value Float64,
+  deleted UInt8,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY (entity_key, quota_key)`,
+    ],
+  },
 ];
 
 /** The columns of a `_kch_topics` row as the storage writes it, in the order of its TabSeparated rows. */
@@ -281,6 +328,41 @@ export const GROUP_OFFSET_ROW_COLUMNS: readonly string[] = [
   'leader_epoch',
   'metadata',
   'commit_timestamp',
+  'deleted',
+  'version',
+];
+
+/** The columns of a `_kch_scram_credentials` row, in order. */
+export const SCRAM_CREDENTIAL_ROW_COLUMNS: readonly string[] = [
+  'user',
+  'mechanism',
+  'salt',
+  'iterations',
+  'stored_key',
+  'server_key',
+  'deleted',
+  'version',
+];
+
+/** The columns of an `_kch_acls` row, in order. */
+export const ACL_ROW_COLUMNS: readonly string[] = [
+  'resource_type',
+  'resource_name',
+  'pattern_type',
+  'principal',
+  'host',
+  'operation',
+  'permission_type',
+  'deleted',
+  'version',
+];
+
+/** The columns of a `_kch_client_quotas` row, in order. */
+export const CLIENT_QUOTA_ROW_COLUMNS: readonly string[] = [
+  'entity_key',
+  'entity',
+  'quota_key',
+  'value',
   'deleted',
   'version',
 ];

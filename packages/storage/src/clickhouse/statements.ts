@@ -13,11 +13,14 @@
  */
 import { PRODUCER_BATCHES_KEPT } from '../producer-batches.js';
 import {
+  ACLS_TABLE,
+  CLIENT_QUOTAS_TABLE,
   GROUP_OFFSET_ROW_COLUMNS,
   GROUP_OFFSETS_TABLE,
   MIGRATIONS_TABLE,
   PARTITIONS_TABLE,
   PRODUCER_IDS_TABLE,
+  SCRAM_CREDENTIALS_TABLE,
   TOPIC_READ_COLUMNS,
   TOPICS_TABLE,
 } from './schema.js';
@@ -76,7 +79,10 @@ export function lastMetadataVersion(database: string): string {
   return `SELECT toUInt64(greatest(
   ${max(TOPICS_TABLE)},
   ${max(PARTITIONS_TABLE)},
-  ${max(GROUP_OFFSETS_TABLE)}))`;
+  ${max(GROUP_OFFSETS_TABLE)},
+  ${max(SCRAM_CREDENTIALS_TABLE)},
+  ${max(ACLS_TABLE)},
+  ${max(CLIENT_QUOTAS_TABLE)}))`;
 }
 
 /** The end of the last block of producer ids reserved (Int64; 0 when none). */
@@ -212,4 +218,31 @@ export function deleteOffsetsWhere(database: string, version: number, where: str
   return `INSERT INTO ${table} (${GROUP_OFFSET_ROW_COLUMNS.map(ident).join(', ')})
 SELECT group_id, topic, partition, offset, leader_epoch, metadata, commit_timestamp, 1, ${int(version)}
 FROM ${table} FINAL WHERE ${where} AND deleted = 0`;
+}
+
+// ------------------------------------------------------------------------------- security
+
+/** SCRAM credentials as stored: user, mechanism, salt, iterations Int32, stored_key, server_key. */
+export function storedScramCredentials(database: string): string {
+  return `SELECT user, mechanism, salt, iterations, stored_key, server_key
+FROM ${tableName(database, SCRAM_CREDENTIALS_TABLE)} FINAL WHERE deleted = 0 ORDER BY user, mechanism`;
+}
+
+/** Whether the user has a credential of the mechanism (UInt64, 0 or 1). */
+export function scramCredentialCount(database: string, user: string, mechanism: string): string {
+  return `SELECT count() FROM ${tableName(database, SCRAM_CREDENTIALS_TABLE)} FINAL
+WHERE user = ${str(user)} AND mechanism = ${str(mechanism)} AND deleted = 0`;
+}
+
+/** ACL bindings as stored, the seven fields (Int8 codes, String names) in the order of AclBinding. */
+export function storedAcls(database: string): string {
+  return `SELECT resource_type, resource_name, pattern_type, principal, host, operation, permission_type
+FROM ${tableName(database, ACLS_TABLE)} FINAL WHERE deleted = 0
+ORDER BY resource_type, resource_name, pattern_type, principal, host, operation, permission_type`;
+}
+
+/** Client quota values as stored, grouped by entity: entity_key, entity, quota_key, value Float64. */
+export function storedClientQuotas(database: string): string {
+  return `SELECT entity_key, entity, quota_key, value
+FROM ${tableName(database, CLIENT_QUOTAS_TABLE)} FINAL WHERE deleted = 0 ORDER BY entity_key, quota_key`;
 }

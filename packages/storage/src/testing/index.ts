@@ -5,13 +5,16 @@
  *   runStorageContract('my storage', () => myStorage({ ... }));
  *
  * Pass `reopen` for a durable storage: it closes a storage and opens a new one over the same data,
- * and the suite then checks that everything survives.
+ * and the suite then checks that everything survives. `runSecurityStoreContract` (./security.ts) does
+ * the same for a SecurityStore.
  */
 import { randomBytes } from 'node:crypto';
 import { encodeRecordBatchSync, type RecordInput } from '@kch/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Storage, StoredBatch, TopicRecord } from '../storage.js';
 import { StorageError } from '../storage.js';
+
+export { runSecurityStoreContract, type SecurityContractOptions } from './security.js';
 
 export interface ContractOptions {
   /** Closes `storage` and returns a new one over the same data (durable storages only). */
