@@ -18,7 +18,7 @@ import {
 /** What the broker config table reads from the running broker. */
 export interface BrokerView {
   config: BrokerConfig;
-  advertised: { host: string; port: number };
+  advertisedListeners: ReadonlyMap<string, { host: string; port: number; securityProtocol: string }>;
   storage: { location: string };
 }
 
@@ -33,7 +33,8 @@ interface BrokerConfigDefinition extends ConfigDefinition {
  */
 // biome-ignore format: one config per line reads as the table it is
 const BROKER_CONFIGS: readonly BrokerConfigDefinition[] = [
-  { name: 'advertised.listeners', type: 'string', defaultValue: null, value: (b) => `PLAINTEXT://${b.advertised.host}:${b.advertised.port}`, doc: 'The address clients are told to connect to (advertisedHost/advertisedPort, else the address the broker listens on).' },
+  { name: 'advertised.listeners', type: 'string', defaultValue: null, value: (b) => [...b.advertisedListeners].map(([name, a]) => `${name}://${a.host}:${a.port}`).join(','), doc: 'The addresses clients are told to connect to, per listener (advertisedHost/advertisedPort or a listener\'s advertised address, else the address it listens on).' },
+  { name: 'listener.security.protocol.map', type: 'string', defaultValue: 'SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT', value: (b) => [...b.advertisedListeners].map(([name, a]) => `${name}:${a.securityProtocol}`).join(','), doc: 'The security protocol of each listener (listeners[].securityProtocol).' },
   { name: 'auto.create.topics.enable', type: 'boolean', defaultValue: 'true', value: (b) => String(b.config.autoCreateTopics), doc: 'Whether a Metadata request for a missing topic creates it (autoCreateTopics).' },
   { name: 'broker.id', type: 'int', defaultValue: '-1', value: (b) => String(b.config.nodeId), doc: 'This broker\'s id (nodeId).' },
   { name: 'broker.rack', type: 'string', defaultValue: null, value: (b) => b.config.rack, doc: 'The rack of this broker (rack).' },

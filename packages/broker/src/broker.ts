@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { MemorySecurityStore } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { apiTable } from './api-table.js';
@@ -12,6 +11,7 @@ import { TopicManager } from './log/topics.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from './options.js';
 import { Authorizer } from './security/authorizer.js';
+import { advertisedAddress, resolveListeners } from './security/listeners.js';
 import { KafkaServer } from './server/server.js';
 
 export interface ListenOptions {
@@ -30,6 +30,7 @@ const CLOSE_GRACE_MS = 10_000;
 export class Broker extends EventEmitter<BrokerEvents> {
   private readonly server: KafkaServer;
   private address: { host: string; port: number } | undefined;
+  private readonly bound = new Map<string, { host: string; port: number; securityProtocol: string }>();
   private closed: Promise<void> | undefined;
 
   /** @internal use createBroker */
@@ -55,22 +56,41 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.address;
   }
 
+  /**
+   * Opens the listeners: those of the `listeners` option (then without `options`), or one PLAINTEXT
+   * listener at `options.host`:`options.port`. Resolves with the first listener's bound address;
+   * `boundListeners` has them all.
+   */
   async listen(options: ListenOptions = {}): Promise<{ host: string; port: number }> {
     if (this.closed) throw new Error('the broker is closed; create a new one');
     if (this.address)
       throw new Error(`the broker already listens on ${this.address.host}:${this.address.port}`);
-    const host = options.host ?? '127.0.0.1';
-    const bound = await this.server.listen(host, options.port ?? 9092);
-    const { config } = this.context;
-    const wildcard = host === '0.0.0.0' || host === '::';
-    this.context.advertised = {
-      host: config.advertisedHost ?? (wildcard ? hostname() : host),
-      port: config.advertisedPort ?? bound.port,
-    };
-    this.address = bound;
-    this.context.logger.info('listening', { ...bound, advertised: this.context.advertised });
-    this.emit('listening', bound);
-    return bound;
+    const listeners = resolveListeners(this.context.config, options);
+    for (const listener of listeners) {
+      const bound = await this.server.listen(listener);
+      const advertised = advertisedAddress(listener, bound.port);
+      this.context.advertisedListeners.set(listener.name, {
+        ...advertised,
+        securityProtocol: listener.securityProtocol,
+      });
+      this.bound.set(listener.name, { ...bound, securityProtocol: listener.securityProtocol });
+      this.address ??= bound;
+      this.context.logger.info('listening', {
+        listener: listener.name,
+        securityProtocol: listener.securityProtocol,
+        ...bound,
+        advertised,
+        ...(listener.saslMechanisms.length > 0 ? { saslMechanisms: listener.saslMechanisms } : {}),
+      });
+    }
+    const first = this.address!;
+    this.emit('listening', first);
+    return first;
+  }
+
+  /** Every listener's bound address, by listener name, once listening. */
+  get boundListeners(): ReadonlyMap<string, { host: string; port: number; securityProtocol: string }> {
+    return this.bound;
   }
 
   /** Stops accepting, finishes in-flight requests, then closes groups and storage. Idempotent. */
@@ -82,6 +102,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       await this.context.groups.close();
       await this.context.storage.close();
       this.address = undefined;
+      this.bound.clear();
       this.context.logger.info('closed');
     })();
     return this.closed;
@@ -145,6 +166,7 @@ const EVENT_NAMES: (keyof BrokerEvents)[] = [
   'listening',
   'connection',
   'disconnect',
+  'authentication',
   'request',
   'produce',
   'fetch',

@@ -11,8 +11,11 @@ import { brokerTopicDefaults } from './topic-configs.js';
 
 /** Everything a handler reaches: configuration, storage, topics, groups, events. One per broker. */
 export class BrokerContext {
-  /** Host and port clients are told to connect to; set by `listen`. */
-  advertised = { host: '127.0.0.1', port: 9092 };
+  /**
+   * Where the clients of each listener are told to connect (advertised.listeners), by listener name,
+   * in the order the listeners were opened; set by `listen`.
+   */
+  readonly advertisedListeners = new Map<string, { host: string; port: number; securityProtocol: string }>();
   /** Topic config defaults set at the broker level (topicDefaults, message.max.bytes). */
   readonly topicDefaults: Record<string, string>;
   /**
@@ -35,6 +38,18 @@ export class BrokerContext {
   ) {
     this.topicDefaults = brokerTopicDefaults(config);
     this.codeChecks = codeSchemaChecks(config);
+  }
+
+  /** The address Metadata and FindCoordinator give a client that came in on `listener`. */
+  advertisedFor(listener: string): { host: string; port: number } {
+    const a = this.advertisedListeners.get(listener) ?? this.advertised;
+    return { host: a.host, port: a.port };
+  }
+
+  /** The first listener's advertised address (before `listen`: Kafka's default, 127.0.0.1:9092). */
+  get advertised(): { host: string; port: number } {
+    for (const a of this.advertisedListeners.values()) return { host: a.host, port: a.port };
+    return { host: '127.0.0.1', port: 9092 };
   }
 
   onClosing(listener: () => void): void {

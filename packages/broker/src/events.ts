@@ -3,6 +3,11 @@ export interface BrokerEvents {
   listening: [info: { host: string; port: number }];
   connection: [info: { connectionId: number; remoteAddress: string; remotePort: number }];
   disconnect: [info: { connectionId: number; reason?: string }];
+  /**
+   * A client authenticated (SASL, or a TLS client certificate) or failed to. Never carries a credential:
+   * `error` is what the client was told.
+   */
+  authentication: [info: AuthenticationEvent];
   /** After each response is written (or dropped, for acks=0). */
   request: [info: RequestEvent];
   /** After records were appended and acknowledged by storage. */
@@ -22,6 +27,18 @@ export interface BrokerEvents {
   'invalid-records': [info: InvalidRecordsEvent];
   /** Something went wrong that did not stop the broker (a request failed unexpectedly, storage failed). */
   error: [error: Error, context: Record<string, unknown>];
+}
+
+export interface AuthenticationEvent {
+  connectionId: number;
+  listener: string;
+  remoteAddress: string;
+  /** SASL mechanism, or `SSL` for a client certificate. */
+  mechanism: string;
+  /** The principal on success (`User:alice`). */
+  principal?: string;
+  /** What the client was told on failure. */
+  error?: string;
 }
 
 /** Who asked for a change: the API or broker part, and for a request the client id and address. */

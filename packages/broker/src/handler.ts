@@ -13,6 +13,7 @@ import {
 import type { BrokerContext } from './context.js';
 import type { Requester } from './events.js';
 import type { SecurityProtocol } from './security/options.js';
+import type { SaslSession } from './security/sasl-session.js';
 
 /** The client side of one request: who sent it and on which connection. */
 export interface ConnectionInfo {
@@ -27,6 +28,8 @@ export interface ConnectionInfo {
    * mapped from its TLS certificate.
    */
   principal: string;
+  /** The SASL state of a connection on a SASL listener; undefined on the others. */
+  readonly sasl: SaslSession | undefined;
   /** From ApiVersions v3+, when the client said. */
   clientSoftwareName?: string;
   clientSoftwareVersion?: string;

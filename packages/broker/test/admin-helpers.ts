@@ -48,7 +48,7 @@ export async function adminBroker(
     store: new MemorySecurityStore(),
     authorizer: undefined,
   });
-  broker.advertised = { host: 'kch.test', port: 19092 };
+  broker.advertisedListeners.set('PLAINTEXT', { host: 'kch.test', port: 19092, securityProtocol: 'PLAINTEXT' });
   return { broker, storage, events };
 }
 
@@ -85,6 +85,7 @@ export async function call<K extends ApiName>(
       listener: 'PLAINTEXT',
       securityProtocol: 'PLAINTEXT',
       principal: 'User:ANONYMOUS',
+      sasl: undefined,
     },
     header: {
       requestApiKey: descriptor.apiKey,

@@ -13,6 +13,7 @@ import {
   encodeLeniently,
   encodeResponseFrame,
   FrameSplitter,
+  frameWithSize,
   KafkaCodecError,
   KafkaProtocolError,
   type ParsedRequest,
@@ -20,12 +21,29 @@ import {
 } from '@kch/protocol';
 import type { BrokerContext } from '../context.js';
 import type { ApiTable, ConnectionInfo, RequestContext, ServedApi } from '../handler.js';
-import { ANONYMOUS } from '../security/context.js';
+import { reportAuthentication } from '../security/authentication-report.js';
+import type { Listener } from '../security/listeners.js';
+import type { SaslSession } from '../security/sasl-session.js';
 import type { RequestMemory } from './request-memory.js';
+import type { WarnOnce } from './warn-once.js';
+
+/** Where a connection came in, and who the client is so far. */
+export interface ConnectionOrigin {
+  readonly listener: Listener;
+  /** ANONYMOUS, or the name mapped from the client's TLS certificate. */
+  readonly principal: string;
+  readonly sasl: SaslSession | undefined;
+  readonly warnings: WarnOnce;
+}
 
 interface InFlight {
   /** Settles with the response frame chunks, or null when no response is sent. */
   readonly response: Promise<Buffer[] | null>;
+}
+
+/** The header of a request whose frame is read only once earlier requests are done (SASL exchange). */
+interface LateHeader {
+  header: ParsedRequest['header'] | undefined;
 }
 
 let nextConnectionId = 1;
@@ -41,11 +59,14 @@ export class Connection {
   private drainWaiters: (() => void)[] = [];
   /** Settles when every request so far is done, for serial requests to wait on. */
   private tail: Promise<void> = Promise.resolve();
+  /** Frames read during authentication and not yet taken: later frames wait behind them. */
+  private gatedFrames = 0;
   /** Settles when every write so far is stored, for the requests after them to wait on. */
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly socket: Socket,
+    private readonly origin: ConnectionOrigin,
     private readonly broker: BrokerContext,
     private readonly apis: ApiTable,
     /** Shared by the broker's connections: reading stops while requests in flight hold too much. */
@@ -56,9 +77,10 @@ export class Connection {
       id: nextConnectionId++,
       remoteAddress: socket.remoteAddress ?? 'unknown',
       remotePort: socket.remotePort ?? 0,
-      listener: 'PLAINTEXT',
-      securityProtocol: 'PLAINTEXT',
-      principal: ANONYMOUS,
+      listener: origin.listener.name,
+      securityProtocol: origin.listener.securityProtocol,
+      principal: origin.principal,
+      sasl: origin.sasl,
     };
     this.splitter = new FrameSplitter({ maxFrameSize: broker.config.maxRequestSize });
     socket.setNoDelay(true);
@@ -106,6 +128,76 @@ export class Connection {
   }
 
   private dispatch(frame: Buffer): void {
+    const sasl = this.info.sasl;
+    if (sasl && (sasl.gated || this.gatedFrames > 0)) {
+      this.dispatchDuringAuthentication(frame, sasl);
+      return;
+    }
+    this.dispatchRequest(frame);
+  }
+
+  /**
+   * Before authentication (and when a session must be renewed) frames are taken one at a time, each
+   * once the one before is answered, as Kafka's SaslServerAuthenticator reads them: whether a frame is
+   * a request or a raw SASL token, and which requests may come, depends on how the earlier ones went.
+   */
+  private dispatchDuringAuthentication(frame: Buffer, sasl: SaslSession): void {
+    this.gatedFrames++;
+    const late: LateHeader = { header: undefined };
+    const response = this.tail.then(async (): Promise<Buffer[] | null> => {
+      this.gatedFrames--;
+      if (this.closed) return null;
+      if (sasl.expectsRawToken) return this.rawToken(frame, sasl);
+      let parsed: ParsedRequest;
+      try {
+        parsed = parseRequestHeader(frame);
+      } catch (e) {
+        this.reject(e);
+        return null;
+      }
+      late.header = parsed.header;
+      const name = apiByKey(parsed.header.requestApiKey)?.name ?? `API ${parsed.header.requestApiKey}`;
+      const refusal = sasl.gated ? sasl.refusal(name) : null;
+      if (refusal !== null) {
+        this.refuse(refusal);
+        return null;
+      }
+      return this.answer(parsed);
+    });
+    this.tail = response.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.enqueue(response, late, frame.length, performance.now());
+  }
+
+  /** A token of a v0 SASL exchange: no header, and answered with the bare token (or a closed connection). */
+  private async rawToken(frame: Buffer, sasl: SaslSession): Promise<Buffer[] | null> {
+    const outcome = await sasl.authenticate(frame);
+    const done = sasl.authenticated && !sasl.gated;
+    if (done) this.info.principal = sasl.authenticatedPrincipal!;
+    if (done || outcome.errorCode !== ErrorCode.NONE)
+      reportAuthentication(this.broker, this.info, sasl.mechanismName, outcome, sasl.authenticatedPrincipal);
+    if (outcome.errorCode !== ErrorCode.NONE) {
+      // A v0 exchange has no error to send: Kafka closes the connection.
+      this.close(`SASL authentication failed: ${outcome.errorMessage}`);
+      return null;
+    }
+    return frameWithSize([outcome.authBytes]);
+  }
+
+  /** Closes a connection whose client broke the security protocol, saying why once per client. */
+  private refuse(reason: string): void {
+    this.origin.warnings.warn(this.info.remoteAddress, 'sasl', 'closing connection', {
+      connectionId: this.info.id,
+      listener: this.info.listener,
+      remote: `${this.info.remoteAddress}:${this.info.remotePort}`,
+      reason,
+    });
+    this.close(reason);
+  }
+
+  private dispatchRequest(frame: Buffer): void {
     let parsed: ParsedRequest;
     try {
       parsed = parseRequestHeader(frame);
@@ -130,13 +222,7 @@ export class Connection {
       this.unsupported(parsed, frame.length, api);
       return;
     }
-    const ctx: RequestContext = {
-      broker: this.broker,
-      apis: this.apis,
-      connection: this.info,
-      header,
-      apiVersion: version,
-    };
+    const ctx = this.requestContext(parsed);
     const { serial, write } = api.handler;
     const start = serial ? this.tail : write ? Promise.resolve() : this.writes;
     const response = start.then(() => this.handle(api, parsed, ctx));
@@ -221,6 +307,36 @@ export class Connection {
     this.enqueue(Promise.resolve(response), header, size, performance.now());
   }
 
+  /** The response to a request read during authentication, by the same rules as any other. */
+  private answer(parsed: ParsedRequest): Promise<Buffer[] | null> | Buffer[] | null {
+    const { header } = parsed;
+    const api = this.apis.get(header.requestApiKey);
+    const version = header.requestApiVersion;
+    if (header.requestApiKey === ApiKeys.ApiVersions && (!api || version > api.maxVersion)) {
+      return this.unsupportedApiVersions(header.correlationId);
+    }
+    if (!api || version < api.minVersion || version > api.maxVersion) {
+      this.reject(
+        new KafkaProtocolError(
+          'UNSUPPORTED_VERSION',
+          `request for API key ${header.requestApiKey} version ${version} during SASL authentication, which this broker does not serve; ask ApiVersions first`,
+        ),
+      );
+      return null;
+    }
+    return this.handle(api, parsed, this.requestContext(parsed));
+  }
+
+  private requestContext(parsed: ParsedRequest): RequestContext {
+    return {
+      broker: this.broker,
+      apis: this.apis,
+      connection: this.info,
+      header: parsed.header,
+      apiVersion: parsed.header.requestApiVersion,
+    };
+  }
+
   private unsupportedApiVersions(correlationId: number): Buffer[] {
     return encodeResponseFrame(ApiVersionsResponse, ApiKeys.ApiVersions, 0, correlationId, {
       errorCode: ErrorCode.UNSUPPORTED_VERSION,
@@ -230,7 +346,7 @@ export class Connection {
 
   private enqueue(
     response: Promise<Buffer[] | null>,
-    header: ParsedRequest['header'],
+    given: ParsedRequest['header'] | LateHeader,
     requestBytes: number,
     started: number,
   ): void {
@@ -240,6 +356,9 @@ export class Connection {
       response: response.then(
         (chunks) => {
           this.memory.release(requestBytes);
+          const header = 'requestApiKey' in given ? given : given.header;
+          // A raw SASL token (after a v0 handshake) is no request: nothing to count.
+          if (!header) return chunks;
           let bytes = 0;
           if (chunks) for (const c of chunks) bytes += c.length;
           this.broker.events.emit('request', {
@@ -257,7 +376,8 @@ export class Connection {
         },
         (e: unknown) => {
           this.memory.release(requestBytes);
-          this.broker.logger.error('response could not be built', { error: e, api: header.requestApiKey });
+          const header = 'requestApiKey' in given ? given : given.header;
+          this.broker.logger.error('response could not be built', { error: e, api: header?.requestApiKey });
           this.close('internal error while answering');
           return null;
         },
@@ -279,6 +399,11 @@ export class Connection {
           for (const c of chunks) this.socket.write(c);
           this.socket.uncork();
         }
+        // Kafka closes the connection once a failed authentication is answered.
+        if (this.info.sasl?.failed) {
+          this.end('SASL authentication failed');
+          break;
+        }
         this.updateFlow();
       }
     } finally {
@@ -292,11 +417,17 @@ export class Connection {
   /** Closes the connection after input that cannot be parsed, with a log line saying why. */
   private reject(e: unknown): void {
     const reason = e instanceof KafkaCodecError || e instanceof KafkaProtocolError ? e.message : String(e);
-    this.broker.logger.warn('closing connection after a request it could not parse', {
+    const fields = {
       connectionId: this.info.id,
+      listener: this.info.listener,
       remote: `${this.info.remoteAddress}:${this.info.remotePort}`,
       reason,
-    });
+    };
+    const message = 'closing connection after a request it could not parse';
+    // A client of another protocol (TLS, HTTP) retries for ever: once per client is enough to say so.
+    if (/look like (a TLS handshake|an HTTP request)/.test(reason))
+      this.origin.warnings.warn(this.info.remoteAddress, 'foreign-protocol', message, fields);
+    else this.broker.logger.warn(message, fields);
     this.close(reason);
   }
 

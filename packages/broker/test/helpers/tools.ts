@@ -34,3 +34,5 @@ export const kafkaPython = probe(
   ['-c', 'import kafka'],
   'apt-get install python3-kafka',
 );
+
+export const openssl = probe('openssl', 'openssl', ['version'], 'apt-get install openssl');

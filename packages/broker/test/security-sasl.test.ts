@@ -1,0 +1,245 @@
+/**
+ * SASL over real sockets: kafkajs with PLAIN and SCRAM on SASL_PLAINTEXT and SASL_SSL listeners, and a
+ * bare connection for what no client library does on purpose: requests before authentication, a v0
+ * handshake with raw tokens, a session that expires (KIP-368).
+ */
+import { rmSync } from 'node:fs';
+import { type AuthenticationEvent, type Broker, createBroker, silentLogger } from '@kch/broker';
+import { ErrorCode } from '@kch/protocol';
+import { memoryStorage } from '@kch/storage';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scramCredential } from '../src/security/sasl/scram.js';
+import { makeCertificates, type TestCertificates } from './helpers/certs.js';
+import { RawClient } from './helpers/raw-client.js';
+import { skipEachUnless } from './helpers/skip.js';
+import { openssl } from './helpers/tools.js';
+
+const PLAIN_USERS = { admin: 'admin-secret', alice: 'alice-secret' };
+
+function plainToken(user: string, password: string): Buffer {
+  return Buffer.from(`\0${user}\0${password}`);
+}
+
+describe('SASL', () => {
+  skipEachUnless(openssl);
+  let certs: TestCertificates;
+  let broker: Broker;
+  let ports: Record<string, number>;
+  const auths: AuthenticationEvent[] = [];
+
+  beforeAll(async () => {
+    if (!openssl.available) return;
+    certs = makeCertificates();
+    broker = await createBroker({
+      storage: memoryStorage(),
+      logger: silentLogger,
+      groupInitialRebalanceDelayMs: 0,
+      connectionFailedAuthenticationDelayMs: 50,
+      sasl: { enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'], plainUsers: PLAIN_USERS },
+      listeners: [
+        { name: 'SASL', host: '127.0.0.1', port: 0, securityProtocol: 'SASL_PLAINTEXT' },
+        {
+          name: 'SECURE',
+          host: '127.0.0.1',
+          port: 0,
+          securityProtocol: 'SASL_SSL',
+          tls: { cert: certs.serverCert, key: certs.serverKey },
+        },
+      ],
+    });
+    broker.on('authentication', (e) => auths.push(e));
+    await broker.listen();
+    ports = Object.fromEntries([...broker.boundListeners].map(([name, b]) => [name, b.port]));
+    const store = broker.context.security.store;
+    await store.putScramCredential(await scramCredential('bob', 'SCRAM-SHA-256', 'bob-secret', 4096));
+    await store.putScramCredential(await scramCredential('bob', 'SCRAM-SHA-512', 'bob-secret', 8192));
+  });
+
+  afterAll(async () => {
+    await broker?.close();
+    if (certs) rmSync(certs.dir, { recursive: true, force: true });
+  });
+
+  function client(listener: 'SASL' | 'SECURE', sasl: SASLOptions): Kafka {
+    return new Kafka({
+      clientId: 'sasl-test',
+      brokers: [`localhost:${ports[listener]}`],
+      sasl,
+      ssl: listener === 'SECURE' ? { ca: [certs.pem(certs.caCert)] } : undefined,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
+  }
+
+  const mechanisms: [string, 'SASL' | 'SECURE', SASLOptions][] = [
+    ['PLAIN on SASL_PLAINTEXT', 'SASL', { mechanism: 'plain', username: 'alice', password: 'alice-secret' }],
+    ['PLAIN on SASL_SSL', 'SECURE', { mechanism: 'plain', username: 'alice', password: 'alice-secret' }],
+    ['PLAIN with a SCRAM user', 'SASL', { mechanism: 'plain', username: 'bob', password: 'bob-secret' }],
+    [
+      'SCRAM-SHA-256 on SASL_PLAINTEXT',
+      'SASL',
+      { mechanism: 'scram-sha-256', username: 'bob', password: 'bob-secret' },
+    ],
+    [
+      'SCRAM-SHA-512 on SASL_SSL',
+      'SECURE',
+      { mechanism: 'scram-sha-512', username: 'bob', password: 'bob-secret' },
+    ],
+  ];
+
+  it.each(mechanisms)('kafkajs produces and consumes with %s', async (_name, listener, sasl) => {
+    const kafka = client(listener, sasl);
+    const topic = `sasl-${sasl.mechanism}-${listener}-${sasl.username}`;
+    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    await producer.send({ topic, messages: [{ value: 'authenticated' }] });
+    await producer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    expect(offsets[0]!.high).toBe('1');
+    expect(auths.some((a) => a.principal === `User:${sasl.username}` && a.listener === listener)).toBe(true);
+  });
+
+  async function refusal(sasl: SASLOptions): Promise<string | undefined> {
+    const admin = client('SASL', sasl).admin();
+    const error = await admin.connect().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    await admin.disconnect();
+    return error?.message;
+  }
+
+  it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)(
+    'refuses a wrong %s password and an unknown user alike, without saying which',
+    async (mechanism) => {
+      const wrongPassword = await refusal({ mechanism, username: 'bob', password: 'wrong' } as SASLOptions);
+      const unknownUser = await refusal({ mechanism, username: 'nobody', password: 'wrong' } as SASLOptions);
+      expect(wrongPassword).toMatch(/Authentication failed/);
+      expect(unknownUser).toBe(wrongPassword);
+      expect(wrongPassword).not.toContain('bob');
+      expect(
+        auths.filter((a) => a.error !== undefined && a.mechanism === mechanism.toUpperCase()).length,
+      ).toBeGreaterThanOrEqual(2);
+    },
+  );
+
+  it('closes a connection that sends anything but ApiVersions and the SASL exchange before authenticating', async () => {
+    const raw = await RawClient.open(ports.SASL!);
+    const versions = await raw.request('ApiVersions', 3, {
+      clientSoftwareName: 'raw',
+      clientSoftwareVersion: '1',
+    });
+    expect(versions?.errorCode).toBe(ErrorCode.NONE);
+    expect(
+      await raw.request('Metadata', 12, {
+        topics: null,
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      }),
+    ).toBeUndefined();
+    await raw.whenClosed;
+    // The listener still serves others.
+    const kafka = client('SASL', { mechanism: 'plain', username: 'admin', password: 'admin-secret' });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.listTopics();
+    await admin.disconnect();
+  });
+
+  it('answers an unknown mechanism with the enabled ones, then closes', async () => {
+    const raw = await RawClient.open(ports.SASL!);
+    const r = await raw.request('SaslHandshake', 1, { mechanism: 'GSSAPI' });
+    expect(r?.errorCode).toBe(ErrorCode.UNSUPPORTED_SASL_MECHANISM);
+    expect(r?.mechanisms).toEqual(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']);
+    await raw.whenClosed;
+  });
+
+  it('authenticates a v0 handshake with raw tokens (no SaslAuthenticate)', async () => {
+    const raw = await RawClient.open(ports.SASL!);
+    expect((await raw.request('SaslHandshake', 0, { mechanism: 'PLAIN' }))?.errorCode).toBe(ErrorCode.NONE);
+    raw.sendFramed(plainToken('alice', 'alice-secret'));
+    expect((await raw.nextFrame())?.length).toBe(0);
+    const meta = await raw.request('Metadata', 1, { topics: null });
+    expect(meta?.brokers[0]?.port).toBe(ports.SASL);
+    raw.close();
+    const bad = await RawClient.open(ports.SASL!);
+    await bad.request('SaslHandshake', 0, { mechanism: 'PLAIN' });
+    bad.sendFramed(plainToken('alice', 'wrong'));
+    expect(await bad.nextFrame()).toBeUndefined();
+  });
+
+  it('answers a second SaslAuthenticate after success with ILLEGAL_SASL_STATE and keeps serving', async () => {
+    const raw = await RawClient.open(ports.SASL!);
+    await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
+    const ok = await raw.request('SaslAuthenticate', 2, { authBytes: plainToken('admin', 'admin-secret') });
+    expect(ok?.errorCode).toBe(ErrorCode.NONE);
+    expect(ok?.sessionLifetimeMs).toBe(0n);
+    const again = await raw.request('SaslAuthenticate', 2, {
+      authBytes: plainToken('admin', 'admin-secret'),
+    });
+    expect(again?.errorCode).toBe(ErrorCode.ILLEGAL_SASL_STATE);
+    expect((await raw.request('Metadata', 1, { topics: null }))?.brokers).toHaveLength(1);
+    raw.close();
+  });
+});
+
+describe('SASL sessions (KIP-368)', () => {
+  let broker: Broker;
+  let port: number;
+
+  beforeAll(async () => {
+    broker = await createBroker({
+      storage: memoryStorage(),
+      logger: silentLogger,
+      connectionsMaxReauthMs: 400,
+      sasl: { plainUsers: PLAIN_USERS },
+      listeners: [{ name: 'SASL', host: '127.0.0.1', port: 0, securityProtocol: 'SASL_PLAINTEXT' }],
+    });
+    port = (await broker.listen()).port;
+  });
+
+  afterAll(() => broker?.close());
+
+  it('tells the client its session lifetime and closes the connection once it expired without re-authentication', async () => {
+    const raw = await RawClient.open(port);
+    await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
+    const ok = await raw.request('SaslAuthenticate', 1, { authBytes: plainToken('alice', 'alice-secret') });
+    expect(ok?.errorCode).toBe(ErrorCode.NONE);
+    expect(Number(ok?.sessionLifetimeMs)).toBeGreaterThan(0);
+    expect(Number(ok?.sessionLifetimeMs)).toBeLessThanOrEqual(400);
+    const authenticatedAt = Date.now();
+    // Served while the session lasts; once it expired, the next request closes the connection.
+    await expect
+      .poll(async () => (await raw.request('Metadata', 1, { topics: null })) === undefined, {
+        timeout: 5000,
+        interval: 50,
+      })
+      .toBe(true);
+    expect(Date.now() - authenticatedAt).toBeGreaterThanOrEqual(400);
+  });
+
+  it('re-authenticates on the same connection and keeps serving it', async () => {
+    const raw = await RawClient.open(port);
+    await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
+    await raw.request('SaslAuthenticate', 1, { authBytes: plainToken('alice', 'alice-secret') });
+    for (let i = 0; i < 3; i++) {
+      expect((await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' }))?.errorCode).toBe(ErrorCode.NONE);
+      const again = await raw.request('SaslAuthenticate', 1, {
+        authBytes: plainToken('alice', 'alice-secret'),
+      });
+      expect(again?.errorCode).toBe(ErrorCode.NONE);
+      expect((await raw.request('Metadata', 1, { topics: null }))?.brokers).toHaveLength(1);
+    }
+    // Re-authenticating as someone else is refused and closes the connection.
+    await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
+    const other = await raw.request('SaslAuthenticate', 1, {
+      authBytes: plainToken('admin', 'admin-secret'),
+    });
+    expect(other?.errorCode).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);
+    await raw.whenClosed;
+  });
+});
