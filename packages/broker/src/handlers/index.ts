@@ -2,6 +2,7 @@
 
 import type { ApiHandler } from '../handler.js';
 import alterConfigs from './alter-configs.js';
+import alterUserScramCredentials from './alter-user-scram-credentials.js';
 import apiVersions from './api-versions.js';
 import createPartitions from './create-partitions.js';
 import createTopics from './create-topics.js';
@@ -14,6 +15,7 @@ import describeGroups from './describe-groups.js';
 import describeLogDirs from './describe-log-dirs.js';
 import describeProducers from './describe-producers.js';
 import describeTopicPartitions from './describe-topic-partitions.js';
+import describeUserScramCredentials from './describe-user-scram-credentials.js';
 import fetch from './fetch.js';
 import findCoordinator from './find-coordinator.js';
 import heartbeat from './heartbeat.js';
@@ -61,4 +63,6 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   listGroups,
   deleteGroups,
   offsetDelete,
+  describeUserScramCredentials,
+  alterUserScramCredentials,
 ];
