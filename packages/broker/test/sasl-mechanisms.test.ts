@@ -240,6 +240,13 @@ describe.each(['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const)('%s', (name) => {
     }
   });
 
+  it("accepts librdkafka's client-final nonce (its own nonce before the combined one), as Kafka does", async () => {
+    const { client, exchange } = await raw('alice', 'alice-secret');
+    const combined = /^r=([^,]+)/.exec(client.serverFirst)![1]!;
+    const done = await exchange.step(Buffer.from(client.final({ nonce: `${client.nonce}${combined}` })));
+    expect(done.principal).toBe('User:alice');
+  });
+
   it('an authzid must be the user itself; the gs2-header it sends is what c= carries', async () => {
     const same = await raw('alice', 'alice-secret', 'n,a=alice,');
     const done = await same.exchange.step(

@@ -266,7 +266,9 @@ export class ScramServerExchange implements SaslExchange {
     // Without channel binding, c= is the gs2-header the client sent ("biws" for "n,,").
     if (!Buffer.from(channelBinding!, 'base64').equals(Buffer.from(state.gs2Header)))
       throw this.refused('channel-bindings-dont-match');
-    if (nonce !== state.nonce) throw this.refused('other-error');
+    // Kafka's ScramSaslServer checks that the nonce ends with the server-first nonce, not that it is
+    // equal: librdkafka (2.0 and others) sends its own nonce before the combined one.
+    if (!nonce!.endsWith(state.nonce)) throw this.refused('other-error');
     const { hash } = this.options;
     const withoutProof = message.slice(0, message.length - proofText!.length - ',p='.length);
     const authMessage = `${state.clientFirstBare},${state.serverFirst},${withoutProof}`;
