@@ -51,6 +51,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.server.requestMemory.bytes;
   }
 
+  /** Client connections open now, on every listener. */
+  get openConnections(): number {
+    return this.server.connections.size;
+  }
+
   /** Where clients connect, once listening. */
   get listeningOn(): { host: string; port: number } | undefined {
     return this.address;
