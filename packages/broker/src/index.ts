@@ -19,4 +19,11 @@ export {
   type DeclaredTopic,
   declaredTopicSchema,
 } from './options.js';
+export {
+  type BrokerOptionsFromProperties,
+  brokerOptionsFromProperties,
+  JavaPropertiesError,
+  type PropertiesBrokerOptions,
+  parseJavaProperties,
+} from './server-properties.js';
 export { validateTopicConfigs } from './topic-configs.js';

@@ -10,6 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { type DeclaredTopic, declaredTopicSchema } from '@kch/broker';
 import { tablesConfigSchema, viewDefinitionSchema } from '@kch/storage';
 import { z } from 'zod';
+import { loadServerProperties, type PropertiesLayer } from './server-properties.js';
 
 export const DEFAULT_KAFKA_PORT = 9092;
 /** The admin HTTP port (/metrics, /healthz, POST /sql); Redpanda uses the same one for its admin API. */
@@ -504,13 +505,18 @@ export const brokerCommandSchema = z
 
 export type BrokerCommandOptions = z.output<typeof brokerCommandSchema>;
 
-/** Where a value came from, for messages. */
-type Source = { kind: 'flag' | 'env' | 'file'; name: string; raw: unknown };
+/** Where a value came from, for messages (`property`: Kafka server properties, named in `name`). */
+type Source = { kind: 'flag' | 'env' | 'file' | 'property'; name: string; raw: unknown };
 
 export interface ResolvedOptions {
   options: BrokerCommandOptions;
   /** The config file read, if any. */
   configFile?: string;
+  /**
+   * From --server-properties and --override: the createBroker options beyond kch's own (listeners,
+   * SASL, the authorizer, ...), and the properties kch has no use for.
+   */
+  serverProperties?: Pick<PropertiesLayer, 'broker' | 'unknown'>;
 }
 
 export class OptionsError extends Error {
@@ -571,6 +577,7 @@ function describeSource(s: Source | undefined, key: string): string {
     case 'env':
       return `${s.name}=${JSON.stringify(raw)}`;
     case 'file':
+    case 'property':
       return `${s.name} (${raw})`;
   }
 }
@@ -608,6 +615,25 @@ export function resolveBrokerOptions(
       sources[k] = srcs[k]!;
     }
   };
+  // Kafka server properties are the weakest source: kch's own options win over them.
+  const properties = loadServerProperties(
+    typeof flags['server-properties'] === 'string'
+      ? flags['server-properties']
+      : env.KCH_SERVER_PROPERTIES || undefined,
+    typeof flags.override === 'string'
+      ? [flags.override]
+      : Array.isArray(flags.override)
+        ? flags.override
+        : [],
+    cwd,
+  );
+  if (properties) {
+    problems.push(...properties.problems.map((p) => `  ${p}`));
+    const srcs: Record<string, Source> = {};
+    for (const [k, name] of Object.entries(properties.origins))
+      srcs[k] = { kind: 'property', name, raw: properties.values[k] };
+    layer(properties.values, srcs);
+  }
   if (configPath !== undefined) {
     configFile = isAbsolute(configPath) ? configPath : resolve(cwd, configPath);
     const file = readConfigFile(configFile);
@@ -632,6 +658,17 @@ export function resolveBrokerOptions(
   }
   layer(flagValues, flagSources);
   if (topicConfigs.length > 0) values.topicConfig = Object.assign({}, ...topicConfigs);
+  if (properties?.listenersOrigin) {
+    // The listeners say where the broker binds and what it advertises: kch's single address cannot
+    // be added to them.
+    for (const key of ['host', 'port', 'advertisedHost', 'advertisedPort']) {
+      const s = sources[key];
+      if (s && s.kind !== 'property')
+        problems.push(
+          `  ${describeSource(s, key)}: cannot be combined with ${properties.listenersOrigin}, which says where the broker listens; give one or the other`,
+        );
+    }
+  }
 
   const result = brokerCommandSchema.safeParse(values);
   if (!result.success) {
@@ -642,7 +679,11 @@ export function resolveBrokerOptions(
   }
   if (problems.length > 0 || !result.success)
     throw new OptionsError(`invalid options:\n${problems.join('\n')}`);
-  return { options: result.data, configFile };
+  return {
+    options: result.data,
+    configFile,
+    ...(properties ? { serverProperties: { broker: properties.broker, unknown: properties.unknown } } : {}),
+  };
 }
 
 /** The options' part of the usage text. */
@@ -651,6 +692,14 @@ export function optionsUsage(): string {
   rows.push([
     '--config <file>',
     'JSON file of these options, e.g. { "port": 9092, "topicConfig": { "retention.ms": "86400000" } } [KCH_CONFIG]',
+  ]);
+  rows.push([
+    '--server-properties <file>',
+    "Kafka's server.properties: listeners, TLS, SASL, ACLs and the broker settings kch has, in Kafka's names; kch's own options win over it [KCH_SERVER_PROPERTIES]",
+  ]);
+  rows.push([
+    '--override <name=value>',
+    'a server property over the file, as kafka-server-start.sh takes it; repeat the flag',
   ]);
   rows.push(['-h, --help', 'this text']);
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;

@@ -31,6 +31,7 @@ import {
   DEFAULT_ADMIN_PORT,
   OptionsError,
   optionsUsage,
+  type ResolvedOptions,
   resolveBrokerOptions,
 } from '../options.js';
 import { onStopSignals, SIGNAL_GRACE_MS } from '../signals.js';
@@ -43,7 +44,7 @@ const USAGE = `Usage: kch broker [options]
 Runs a Kafka-compatible broker whose storage is ClickHouse: embedded ClickHouse (chdb) in ./kch-data
 unless --storage says otherwise. Any Kafka client connects to it; every topic is a ClickHouse table.
 Options come from flags, KCH_* environment variables [in brackets] and a JSON config file (--config),
-in that order of precedence.
+in that order of precedence, then from Kafka's server.properties (--server-properties, --override).
 
 Options:
 ${optionsUsage()}
@@ -55,6 +56,7 @@ Examples:
   kch broker --topic-config retention.ms=86400000 --partitions 3
   kch broker --config kch.json                 # e.g. { "topics": { "orders": { "onInvalid": "dead-letter",
                                                #   "schema": { "type": "object", "required": ["id"] } } } }
+  kch broker --server-properties config/server.properties --override log.retention.hours=24
 
 Stop it with Ctrl-C or SIGTERM: in-flight requests finish, data is flushed, exit code 0. A second
 signal exits at once (130 after SIGINT, 143 after SIGTERM), unless it comes within ${SIGNAL_GRACE_MS / 1000} s
@@ -67,29 +69,55 @@ function bracketed(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** A listener in the banner: where it is bound and what Metadata tells its clients. */
+export interface BannerListener {
+  name: string;
+  securityProtocol: string;
+  host: string;
+  port: number;
+  advertised: { host: string; port: number };
+}
+
 /** The startup banner: where it listens, where the data is, how to connect. */
 export function banner(info: {
   version: string;
   listening: { host: string; port: number };
   advertised: { host: string; port: number };
+  /** Every listener, when the broker has several (the server properties' `listeners`). */
+  listeners?: readonly BannerListener[];
   storage: string;
   database: string;
   sqlAvailable: boolean;
   admin: AdminServer | null;
   adminToken: boolean;
 }): string {
-  const kafka = `${bracketed(info.listening.host)}:${info.listening.port}`;
-  const bootstrap = `${bracketed(info.advertised.host)}:${info.advertised.port}`;
+  const address = (a: { host: string; port: number }) => `${bracketed(a.host)}:${a.port}`;
+  const listeners: BannerListener[] = info.listeners?.length
+    ? [...info.listeners]
+    : [{ name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', ...info.listening, advertised: info.advertised }];
+  const kafka = listeners.map((l, i) => {
+    const bound = address(l);
+    const advertised = address(l.advertised);
+    const what =
+      listeners.length > 1
+        ? [l.name === l.securityProtocol ? l.name : `${l.name}, ${l.securityProtocol}`]
+        : [];
+    if (advertised !== bound) what.push(`advertised as ${advertised}`);
+    return `${i === 0 ? '  Kafka     ' : '            '}${bound}${what.length > 0 ? `  (${what.join(', ')})` : ''}`;
+  });
+  // The examples connect to a plaintext listener when there is one: the others need security settings.
+  const connect = listeners.find((l) => l.securityProtocol === 'PLAINTEXT') ?? listeners[0]!;
+  const bootstrap = address(connect.advertised);
   const lines = [
     `kch ${info.version}: a Kafka-compatible broker on ClickHouse`,
     '',
-    `  Kafka     ${kafka}${bootstrap !== kafka ? `  (advertised as ${bootstrap})` : ''}`,
+    ...kafka,
     `  storage   ${info.storage}`,
     info.admin
       ? `  admin     ${info.admin.url}  (GET /metrics, GET /healthz, POST /sql, /views)`
       : '  admin     off',
     '',
-    'Connect:',
+    `Connect${connect.securityProtocol === 'PLAINTEXT' ? '' : ` (to ${connect.name}, ${connect.securityProtocol}: add the client's security settings)`}:`,
     `  kcat      kcat -b ${bootstrap} -L`,
     `  kafkajs   new Kafka({ clientId: 'my-app', brokers: ['${bootstrap}'] })`,
     `  Java      bootstrap.servers=${bootstrap}`,
@@ -175,13 +203,27 @@ class Shutdown {
   }
 }
 
-async function runBroker(options: BrokerCommandOptions, io: CliIO): Promise<number> {
+type ServerProperties = ResolvedOptions['serverProperties'];
+
+async function runBroker(
+  options: BrokerCommandOptions,
+  io: CliIO,
+  properties: ServerProperties,
+): Promise<number> {
   const logger: Logger = jsonLogger(options.logLevel, io.stderr);
+  if (properties && properties.unknown.length > 0) {
+    // One line, as Kafka logs each config it does not know: they are harmless, and worth a look.
+    logger.warn(`server properties kch has no use for, ignored: ${properties.unknown.join(', ')}`, {
+      properties: properties.unknown,
+    });
+  }
   const shutdown = new Shutdown(logger);
   try {
     // A second signal during startup exits at once, too.
     return await Promise.race([
-      start(options, io, logger, shutdown).then((code) => code ?? shutdown.exitCode),
+      start(options, properties?.broker ?? {}, io, logger, shutdown).then(
+        (code) => code ?? shutdown.exitCode,
+      ),
       shutdown.exitCode,
     ]);
   } finally {
@@ -192,6 +234,7 @@ async function runBroker(options: BrokerCommandOptions, io: CliIO): Promise<numb
 /** Starts everything; resolves with an exit code when startup failed, or undefined once running. */
 async function start(
   options: BrokerCommandOptions,
+  fromProperties: NonNullable<ServerProperties>['broker'],
   io: CliIO,
   logger: Logger,
   shutdown: Shutdown,
@@ -225,6 +268,8 @@ async function start(
   let broker: Broker;
   try {
     broker = await createBroker({
+      // kch's own options, below, win over what the server properties set.
+      ...fromProperties,
       storage,
       logger,
       defaultPartitions: options.partitions,
@@ -265,11 +310,15 @@ async function start(
   };
 
   if (!shutdown.requested) {
+    // With the properties' listeners the broker binds each of them; else kch's one address.
+    const listeners = fromProperties.listeners ?? [];
     try {
-      await broker.listen({ host: options.host, port: options.port });
+      if (listeners.length > 0) await broker.listen();
+      else await broker.listen({ host: options.host, port: options.port });
     } catch (e) {
       await stopAll().catch(() => {});
-      return fail(`cannot listen on ${options.host}:${options.port}`, e);
+      const where = listeners.map((l) => `${l.name}://${bracketed(l.host ?? '')}:${l.port}`).join(', ');
+      return fail(`cannot listen on ${where || `${options.host}:${options.port}`}`, e);
     }
   }
   if (options.adminPort !== null && !shutdown.requested) {
@@ -298,6 +347,11 @@ async function start(
         version: cliVersion(),
         listening: broker.listeningOn!,
         advertised: broker.context.advertised,
+        listeners: [...broker.boundListeners].map(([name, bound]) => ({
+          name,
+          ...bound,
+          advertised: broker.context.advertisedListeners.get(name) ?? bound,
+        })),
         storage: storage.location,
         database: options.database,
         sqlAvailable: options.storage.kind !== 'memory',
@@ -315,6 +369,8 @@ const ARGUMENTS = {
     BROKER_OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.multiple ?? false }]),
   ),
   config: { type: 'string' },
+  'server-properties': { type: 'string' },
+  override: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -345,11 +401,14 @@ const command: Command = {
       return ExitCode.USAGE;
     }
     let options: BrokerCommandOptions;
+    let properties: ServerProperties;
     try {
-      options = resolveBrokerOptions(
+      const resolved = resolveBrokerOptions(
         parsed.values as Record<string, string | string[] | boolean>,
         io.env,
-      ).options;
+      );
+      options = resolved.options;
+      properties = resolved.serverProperties;
       try {
         validateTopicConfigs(options.topicConfig);
       } catch (e) {
@@ -360,7 +419,7 @@ const command: Command = {
       io.stderr.write(`kch broker: ${e.message}\nRun \`kch broker --help\` for the options.\n`);
       return ExitCode.USAGE;
     }
-    return runBroker(options, io);
+    return runBroker(options, io, properties);
   },
 };
 
