@@ -13,7 +13,7 @@ import {
   Reader,
   Writer,
 } from '@kch/protocol';
-import { memoryStorage } from '@kch/storage';
+import { MemorySecurityStore, memoryStorage } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
 import type { BrokerContext } from '../src/context.js';
@@ -51,6 +51,7 @@ async function makeContext(): Promise<{ broker: BrokerContext; groups: GroupCoor
   const broker = {
     config: { ...CONFIG, nodeId: 7 },
     advertised: { host: 'kch.local', port: 19092 },
+    security: { store: new MemorySecurityStore(), authorizer: undefined },
     groups,
     storage,
     events,

@@ -2,6 +2,8 @@ import { type AlterConfigsRequest, ErrorCode, KafkaProtocolError } from '@kch/pr
 import { brokerConfigChangeError, parseJavaInt } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 import { brokerTopicDefaults, ConfigResourceType, normalizeTopicConfigs } from '../topic-configs.js';
 
 type Resource = AlterConfigsRequest['resources'][number];
@@ -69,9 +71,12 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
       checkBrokerResourceName(r.resourceName, ctx.broker.config.nodeId);
       const refused = brokerConfigChangeError(r.configs.map((c) => c.name));
       if (refused) throw refused;
+      // The broker validates broker configs before the controller authorizes (ConfigAdminManager).
+      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
       return;
     }
     case ConfigResourceType.TOPIC: {
+      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
       checkTopicResourceName(r.resourceName);
       const configs: Record<string, string> = {};
       for (const c of r.configs) configs[c.name] = c.value!;
@@ -79,7 +84,52 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
       return;
     }
     default:
-      throw unsupportedResourceType(r.resourceType);
+      throw unsupportedResourceType(r, ctx);
+  }
+}
+
+/**
+ * Throws Kafka's refusal when the request may not perform `operation` (DescribeConfigs or AlterConfigs)
+ * on the config resource: broker, broker-logger and client-metrics configs are the cluster's, topic
+ * and group configs the topic's and the group's. Other resource types are left to the caller.
+ */
+export function checkConfigsAuthorized(
+  ctx: RequestContext,
+  operation: typeof AclOperation.DESCRIBE_CONFIGS | typeof AclOperation.ALTER_CONFIGS,
+  r: ResourceRef,
+): void {
+  const acl = aclResourceOf(r);
+  if (acl && !allowed(ctx, operation, acl.resourceType, acl.name)) throw new KafkaProtocolError(acl.refusal);
+}
+
+function aclResourceOf(r: ResourceRef): {
+  resourceType: number;
+  name: string;
+  refusal: 'CLUSTER_AUTHORIZATION_FAILED' | 'TOPIC_AUTHORIZATION_FAILED' | 'GROUP_AUTHORIZATION_FAILED';
+} | null {
+  switch (r.resourceType) {
+    case ConfigResourceType.BROKER:
+    case ConfigResourceType.BROKER_LOGGER:
+    case ConfigResourceType.CLIENT_METRICS:
+      return {
+        resourceType: ResourceType.CLUSTER,
+        name: CLUSTER_NAME,
+        refusal: 'CLUSTER_AUTHORIZATION_FAILED',
+      };
+    case ConfigResourceType.TOPIC:
+      return {
+        resourceType: ResourceType.TOPIC,
+        name: r.resourceName,
+        refusal: 'TOPIC_AUTHORIZATION_FAILED',
+      };
+    case ConfigResourceType.GROUP:
+      return {
+        resourceType: ResourceType.GROUP,
+        name: r.resourceName,
+        refusal: 'GROUP_AUTHORIZATION_FAILED',
+      };
+    default:
+      return null;
   }
 }
 
@@ -136,10 +186,19 @@ export function checkTopicResourceName(name: string): void {
   if (nameError) throw new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', nameError);
 }
 
-export function unsupportedResourceType(type: number): KafkaProtocolError {
-  return type === ConfigResourceType.CLIENT_METRICS || type === ConfigResourceType.GROUP
-    ? new KafkaProtocolError('INVALID_REQUEST', `Unsupported resource type: ${type}; kch has no such configs`)
-    : new KafkaProtocolError('INVALID_REQUEST', `Unknown resource type ${type}`);
+/**
+ * The refusal of a resource type kch has no configs of. Client-metrics and group configs are Kafka's,
+ * so AlterConfigs on the cluster or the group is asked first, as Kafka's controller asks it.
+ */
+export function unsupportedResourceType(r: ResourceRef, ctx: RequestContext): KafkaProtocolError {
+  const type = r.resourceType;
+  if (type !== ConfigResourceType.CLIENT_METRICS && type !== ConfigResourceType.GROUP)
+    return new KafkaProtocolError('INVALID_REQUEST', `Unknown resource type ${type}`);
+  checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
+  return new KafkaProtocolError(
+    'INVALID_REQUEST',
+    `Unsupported resource type: ${type}; kch has no such configs`,
+  );
 }
 
 /**

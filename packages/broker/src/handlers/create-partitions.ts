@@ -1,5 +1,7 @@
 import { type CreatePartitionsRequest, ErrorCode, KafkaProtocolError } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 import { checkManualAssignment, tooManyPartitions } from './create-topics.js';
 
 type PartitionsTopic = CreatePartitionsRequest['topics'][number];
@@ -27,6 +29,12 @@ export default defineHandler({
             errorMessage: 'Duplicate topic name.',
           });
         }
+        continue;
+      }
+      // Alter on the topic, asked before its existence (the controller's createPartitions); Kafka
+      // answers the refusal without a message.
+      if (!allowed(ctx, AclOperation.ALTER, ResourceType.TOPIC, t.name)) {
+        results.push({ name: t.name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
         continue;
       }
       try {

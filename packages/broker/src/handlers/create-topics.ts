@@ -8,6 +8,8 @@ import {
 } from '@kch/protocol';
 import { defineHandler, type RequestContext, requester } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 import { describeTopicConfigs, normalizeTopicConfigs } from '../topic-configs.js';
 
 type TopicResult = Init<CreateTopicsResponse['topics'][number]>;
@@ -73,6 +75,8 @@ export default defineHandler({
     for (const t of request.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
     const reported = new Set<string>();
     const topics: TopicResult[] = [];
+    // The controller's createTopics: Create on the cluster covers every topic, else Create on each.
+    const clusterCreate = allowed(ctx, AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME);
     for (const t of request.topics) {
       if (seen.get(t.name)! > 1) {
         // Kafka answers a name given more than once with one INVALID_REQUEST and creates nothing for it.
@@ -82,7 +86,15 @@ export default defineHandler({
         }
         continue;
       }
-      topics.push(await createTopic(t, validateOnly, ctx));
+      if (!clusterCreate && !allowed(ctx, AclOperation.CREATE, ResourceType.TOPIC, t.name)) {
+        topics.push(
+          failure(t.name, new KafkaProtocolError('TOPIC_AUTHORIZATION_FAILED', 'Authorization failed.')),
+        );
+        continue;
+      }
+      // Without DescribeConfigs on the topic, it is created but its configs are not shown.
+      const describable = allowed(ctx, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, t.name);
+      topics.push(await createTopic(t, validateOnly, describable, ctx));
     }
     return { throttleTimeMs: 0, topics };
   },
@@ -114,6 +126,7 @@ function failure(name: string, e: KafkaProtocolError): TopicResult {
 async function createTopic(
   t: CreatableTopic,
   validateOnly: boolean,
+  describable: boolean,
   ctx: RequestContext,
 ): Promise<TopicResult> {
   const { broker } = ctx;
@@ -142,12 +155,26 @@ async function createTopic(
     if (tooMany) throw tooMany;
 
     const created = await broker.topics.create(t.name, partitions, configs, validateOnly, requester(ctx));
-    return {
+    const result = {
       name: t.name,
       // Kafka makes up a topic id for a validate-only creation; kch answers the zero id: no topic has it.
       topicId: created?.record.topicId ?? ZERO_UUID,
       errorCode: ErrorCode.NONE,
       errorMessage: null,
+    };
+    if (!describable) {
+      // As Kafka's ReplicationControlManager: no configs, counts left at -1, the configs' error set.
+      const refused = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      return {
+        ...result,
+        topicConfigErrorCode: refused,
+        numPartitions: -1,
+        replicationFactor: -1,
+        configs: [],
+      };
+    }
+    return {
+      ...result,
       topicConfigErrorCode: ErrorCode.NONE,
       numPartitions: partitions,
       replicationFactor: 1,

@@ -1,5 +1,7 @@
 import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowedNames } from '../security/authorize.js';
 import { brokerTopicDefaults, topicConfigValue } from '../topic-configs.js';
 
 /** Kafka's DeleteRecordsRequest.HIGH_WATERMARK: delete everything up to the high watermark. */
@@ -14,11 +16,19 @@ export default defineHandler({
   api: 'DeleteRecords',
   serial: true,
   async handle(request, ctx) {
+    // Delete on each topic, asked before its existence (Kafka's handleDeleteRecordsRequest).
+    const deletable = allowedNames(
+      ctx,
+      AclOperation.DELETE,
+      ResourceType.TOPIC,
+      request.topics.map((t) => t.name),
+    );
     const topics = [];
     for (const t of request.topics) {
       const partitions = [];
       for (const p of t.partitions) {
         try {
+          if (!deletable.has(t.name)) throw new KafkaProtocolError('TOPIC_AUTHORIZATION_FAILED');
           const lowWatermark = await deleteBefore(t.name, p.partitionIndex, p.offset, ctx);
           partitions.push({
             partitionIndex: p.partitionIndex,

@@ -6,6 +6,8 @@ import {
   ZERO_UUID,
 } from '@kch/protocol';
 import { defineHandler, requester } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 type TopicResult = Init<DeleteTopicsResponse['responses'][number]>;
 
@@ -55,21 +57,38 @@ export default defineHandler({
       fail(null, id, new KafkaProtocolError('INVALID_REQUEST', 'Duplicate topic id.')),
     );
 
+    // The controller's deleteTopics: Delete on the cluster covers every topic; else Delete on a topic
+    // allows deleting it, and Describe on it to hear of it (a refused id's name stays unsaid).
+    const clusterDelete = allowed(ctx, AclOperation.DELETE, ResourceType.CLUSTER, CLUSTER_NAME);
+    const describable = (name: string) =>
+      clusterDelete || allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+    const deletable = (name: string) =>
+      clusterDelete || allowed(ctx, AclOperation.DELETE, ResourceType.TOPIC, name);
+    const refused = () => new KafkaProtocolError('TOPIC_AUTHORIZATION_FAILED');
+
     // The topics to delete, by id, with their names.
     const toDelete = new Map<string, string>();
     for (const id of uniqueIds) {
       const topic = topics.getById(id);
-      if (topic) toDelete.set(id, topic.record.name);
-      else fail(null, id, new KafkaProtocolError('UNKNOWN_TOPIC_ID'));
+      if (!topic) fail(null, id, new KafkaProtocolError('UNKNOWN_TOPIC_ID'));
+      else if (!deletable(topic.record.name))
+        fail(describable(topic.record.name) ? topic.record.name : null, id, refused());
+      else toDelete.set(id, topic.record.name);
     }
     for (const name of uniqueNames) {
+      if (!describable(name)) {
+        fail(name, ZERO_UUID, refused());
+        continue;
+      }
       const topic = topics.get(name);
       if (!topic) {
         fail(name, ZERO_UUID, new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION'));
         continue;
       }
       const id = topic.record.topicId;
-      if (toDelete.has(id)) {
+      if (!deletable(name)) {
+        fail(name, ZERO_UUID, refused());
+      } else if (toDelete.has(id)) {
         // As Kafka: the topic is not deleted, and this one answer covers both the name and the id.
         toDelete.delete(id);
         fail(

@@ -1,6 +1,7 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
-import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
+import { operationsBitField, ResourceType, supportedOperations } from '../security/acl-codes.js';
+import { clusterOperations } from './metadata.js';
 
 /** DescribeCluster v1+ endpoint types. */
 const EndpointType = { BROKER: 1, CONTROLLER: 2 } as const;
@@ -11,7 +12,7 @@ const EndpointType = { BROKER: 1, CONTROLLER: 2 } as const;
  * AclOperation codes: CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,
  * ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
  */
-export const CLUSTER_OPERATIONS = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
+export const CLUSTER_OPERATIONS = operationsBitField(supportedOperations(ResourceType.CLUSTER));
 
 /**
  * DescribeCluster: this broker is the whole cluster and its controller, as Kafka's broker answers
@@ -47,9 +48,8 @@ export default defineHandler({
       clusterId: config.clusterId,
       controllerId: config.nodeId,
       brokers: [{ brokerId: config.nodeId, host: advertised.host, port: advertised.port, rack: config.rack }],
-      clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
-        ? CLUSTER_OPERATIONS
-        : AUTHORIZED_OPERATIONS_OMITTED,
+      // Kafka answers anyone; only the operations need Describe on the cluster (0 without it).
+      clusterAuthorizedOperations: clusterOperations(request.includeClusterAuthorizedOperations, ctx),
     };
   },
   errorResponse(_request, errorCode) {

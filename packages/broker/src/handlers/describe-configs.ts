@@ -8,6 +8,7 @@ import {
 import { describeBrokerConfigs, parseJavaInt } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
+import { AclOperation } from '../security/acl-codes.js';
 import {
   CONFIG_TYPE_IDS,
   ConfigResourceType,
@@ -15,6 +16,7 @@ import {
   type DescribedConfig,
   describeTopicConfigs,
 } from '../topic-configs.js';
+import { checkConfigsAuthorized } from './alter-configs.js';
 
 type Resource = DescribeConfigsRequest['resources'][number];
 type ResourceResult = Init<DescribeConfigsResponse['results'][number]>;
@@ -104,6 +106,8 @@ export default defineHandler({
 
 /** The configs of a resource, or null for a topic that does not exist. */
 function describe(r: Resource, ctx: RequestContext): DescribedConfig[] | null {
+  // DescribeConfigs on the resource (ConfigHelper), asked before the resource is looked at.
+  checkConfigsAuthorized(ctx, AclOperation.DESCRIBE_CONFIGS, r);
   const { broker } = ctx;
   const nodeId = broker.config.nodeId;
   switch (r.resourceType) {

@@ -1,39 +1,58 @@
+import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed, authorizedOperations } from '../security/authorize.js';
 import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
 
 /**
- * What a group's authorized operations are without an authorizer: every operation Kafka supports on
- * a group (READ = 3, DELETE = 6, DESCRIBE = 8), as a bit field.
+ * What a group's authorized operations are without an authorizer: READ = 3, DELETE = 6, DESCRIBE = 8,
+ * as a bit field. Kafka 3.8+ also lists DESCRIBE_CONFIGS and ALTER_CONFIGS for a group (group configs,
+ * which kch does not have); with an authorizer kch reports Kafka's list (acl-codes.ts).
  */
 const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
-/** DescribeGroups: state, protocol and members (with metadata and assignment when Stable). */
+/**
+ * DescribeGroups: state, protocol and members (with metadata and assignment when Stable). A group the
+ * principal may not describe gets GROUP_AUTHORIZATION_FAILED and nothing else, as in Kafka.
+ */
 export default defineHandler({
   api: 'DescribeGroups',
   handle(request, ctx) {
-    const authorizedOperations =
-      ctx.apiVersion >= 3 && request.includeAuthorizedOperations
-        ? GROUP_OPERATIONS
-        : AUTHORIZED_OPERATIONS_OMITTED;
+    const withOperations = ctx.apiVersion >= 3 && request.includeAuthorizedOperations;
+    const authorizer = ctx.broker.security.authorizer;
     return {
       throttleTimeMs: 0,
-      groups: request.groups.map((groupId) => ({
-        ...ctx.broker.groups.describeGroup(groupId),
-        authorizedOperations,
-      })),
+      groups: request.groups.map((groupId) => {
+        if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId))
+          return failedGroup(groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+        const described = ctx.broker.groups.describeGroup(groupId);
+        // With an authorizer, Kafka's operations of a group described without error; the field stays
+        // as it was without one.
+        const operations = !withOperations
+          ? AUTHORIZED_OPERATIONS_OMITTED
+          : !authorizer
+            ? GROUP_OPERATIONS
+            : described.errorCode === ErrorCode.NONE
+              ? authorizedOperations(ctx, ResourceType.GROUP, groupId)
+              : AUTHORIZED_OPERATIONS_OMITTED;
+        return { ...described, authorizedOperations: operations };
+      }),
     };
   },
   errorResponse(request, errorCode) {
-    return {
-      groups: request.groups.map((groupId) => ({
-        groupId,
-        errorCode,
-        groupState: '',
-        protocolType: '',
-        protocolData: '',
-        members: [],
-        authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
-      })),
-    };
+    return { groups: request.groups.map((groupId) => failedGroup(groupId, errorCode)) };
   },
 });
+
+/** DescribeGroupsResponse.groupError: the code, and no state, protocol or members. */
+function failedGroup(groupId: string, errorCode: number) {
+  return {
+    groupId,
+    errorCode,
+    groupState: '',
+    protocolType: '',
+    protocolData: '',
+    members: [],
+    authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}

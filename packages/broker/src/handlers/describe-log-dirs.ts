@@ -1,5 +1,7 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 /** Kafka's DescribeLogDirsResponse.UNKNOWN_VOLUME_BYTES. */
 const UNKNOWN_VOLUME_BYTES = -1n;
@@ -15,6 +17,9 @@ export default defineHandler({
   serial: true,
   handle(request, ctx) {
     const { topics, storage } = ctx.broker;
+    if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, results: [] };
+    }
     const wanted = new Map<string, Set<number>>();
     if (request.topics === null) {
       for (const t of topics.list()) wanted.set(t.record.name, new Set(t.logs.keys()));

@@ -1,5 +1,8 @@
 import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { topicNameError } from '../log/topics.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 /** DescribeProducers: the idempotent producers a partition has state for (kafka-transactions.sh describe-producers). */
 export default defineHandler({
@@ -8,9 +11,21 @@ export default defineHandler({
     const topics = [];
     for (const t of request.topics) {
       const topic = ctx.broker.topics.get(t.name);
+      // Read on the topic, asked after the name's validity and before its existence, as Kafka does.
+      const refused =
+        topicNameError(t.name) === null && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name);
       const partitions = [];
       for (const index of t.partitionIndexes) {
         const log = topic?.logs[index];
+        if (refused) {
+          partitions.push({
+            partitionIndex: index,
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+            errorMessage: 'Topic authorization failed.',
+            activeProducers: [],
+          });
+          continue;
+        }
         if (!log) {
           partitions.push({
             partitionIndex: index,

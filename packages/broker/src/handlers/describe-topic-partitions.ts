@@ -7,6 +7,13 @@ import {
 } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
+import {
+  AclOperation,
+  operationsBitField,
+  ResourceType,
+  supportedOperations,
+} from '../security/acl-codes.js';
+import { allowed, authorizedOperations } from '../security/authorize.js';
 import { describeTopic } from './metadata.js';
 
 type TopicResult = Init<DescribeTopicPartitionsResponse['topics'][number]>;
@@ -20,7 +27,7 @@ const MAX_PARTITIONS_PER_RESPONSE = 2000;
  * operation the TOPIC resource supports, as a bit field of AclOperation codes: READ 3, WRITE 4,
  * CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
  */
-export const TOPIC_OPERATIONS = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
+export const TOPIC_OPERATIONS = operationsBitField(supportedOperations(ResourceType.TOPIC));
 
 /**
  * DescribeTopicPartitions (KIP-966): topics in name order, their partitions as Metadata describes them,
@@ -57,9 +64,24 @@ export default defineHandler({
 
     let remaining = Math.max(Math.min(MAX_PARTITIONS_PER_RESPONSE, request.responsePartitionLimit), 1);
     const results: TopicResult[] = [];
+    // Topics named but not describable: listed after the others, without saying whether they exist.
+    const refused: TopicResult[] = [];
     let nextCursor: Cursor | null = null;
     // Java's String.compareTo and JavaScript's default sort both order by UTF-16 code units.
     for (const name of [...names].sort()) {
+      // Asked as Kafka's filtered stream asks it: for each topic reached, before the limit is looked at.
+      if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name)) {
+        if (!fetchAll) {
+          refused.push({
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+            name,
+            topicId: ZERO_UUID,
+            isInternal: false,
+            partitions: [],
+          });
+        }
+        continue;
+      }
       if (remaining === 0) {
         nextCursor = { topicName: name, partitionIndex: 0 };
         break;
@@ -74,7 +96,7 @@ export default defineHandler({
             topicId: ZERO_UUID,
             isInternal: false,
             partitions: [],
-            topicAuthorizedOperations: TOPIC_OPERATIONS,
+            topicAuthorizedOperations: authorizedOperations(ctx, ResourceType.TOPIC, name),
           });
         }
         continue;
@@ -94,7 +116,7 @@ export default defineHandler({
         topicId: described.topicId,
         isInternal: false,
         partitions,
-        topicAuthorizedOperations: TOPIC_OPERATIONS,
+        topicAuthorizedOperations: authorizedOperations(ctx, ResourceType.TOPIC, name),
       });
       if (end < count) {
         nextCursor = { topicName: name, partitionIndex: end };
@@ -102,7 +124,7 @@ export default defineHandler({
       }
       remaining -= partitions.length;
     }
-    return { throttleTimeMs: 0, topics: results, nextCursor };
+    return { throttleTimeMs: 0, topics: [...results, ...refused], nextCursor };
   },
   errorResponse(request, errorCode) {
     return {

@@ -1,6 +1,8 @@
 import { ErrorCode, type FetchResponse, type Init, KafkaProtocolError } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed, allowedNames } from '../security/authorize.js';
 
 /** Kafka sends empty records, never null: librdkafka rejects a null record set. */
 const NO_RECORDS = Buffer.alloc(0);
@@ -38,17 +40,37 @@ export default defineHandler({
       };
     }
     const byId = ctx.apiVersion >= 13;
+    // Kafka's handleFetchRequest: a follower (replica id >= 0) needs ClusterAction on the cluster, a
+    // consumer Read on each topic; an unknown topic id is answered before either is asked.
+    const replicaId = ctx.apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
+    const follower = replicaId >= 0;
+    const followerAllowed =
+      follower && allowed(ctx, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME);
+    // By id, the name is the topic's; an unknown id gets UNKNOWN_TOPIC_ID whoever asks.
+    const nameOf = (t: { topic: string; topicId: string }) =>
+      byId ? broker.topics.getById(t.topicId)?.record.name : t.topic;
+    const readable = follower
+      ? new Set<string>()
+      : allowedNames(
+          ctx,
+          AclOperation.READ,
+          ResourceType.TOPIC,
+          request.topics.map(nameOf).filter((n) => n !== undefined),
+        );
     const wanted: WantedPartition[] = [];
     const responses = request.topics.map((t) => {
       const topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
       const unknown = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      const name = nameOf(t);
+      const authorized = follower ? followerAllowed : name === undefined || readable.has(name);
       return {
         topic: t.topic,
         topicId: t.topicId,
         partitions: t.partitions.map((p) => {
           const out: PartitionData = emptyPartition(p.partition);
           const log = topic?.logs[p.partition];
-          if (!log) out.errorCode = unknown;
+          if (!authorized) out.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+          else if (!log) out.errorCode = unknown;
           else if (p.currentLeaderEpoch > LEADER_EPOCH) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
           else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < LEADER_EPOCH) {
             out.errorCode = ErrorCode.FENCED_LEADER_EPOCH;

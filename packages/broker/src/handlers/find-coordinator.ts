@@ -1,5 +1,7 @@
-import { ErrorCode } from '@kch/protocol';
+import { ErrorCode, errorInfo, KafkaProtocolError } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 /** FindCoordinator key types (FindCoordinatorRequest.CoordinatorType). */
 const KEY_TYPE_GROUP = 0;
@@ -24,7 +26,17 @@ interface Coordinator {
  * coordinator ... due to unexpected error: <message>"). INVALID_REQUEST is also what Kafka answers
  * for a key type it does not serve (an unknown type, or share keys below v6).
  */
-function coordinatorFor(keyType: number, ctx: RequestContext): Coordinator {
+function coordinatorFor(keyType: number, key: string, ctx: RequestContext): Coordinator {
+  // Kafka's getCoordinator asks Describe on the group or transactional id before anything else.
+  const refused =
+    keyType === KEY_TYPE_GROUP && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key)
+      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : keyType === KEY_TYPE_TRANSACTION &&
+          !allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key)
+        ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        : undefined;
+  if (refused !== undefined)
+    return { errorCode: refused, errorMessage: errorInfo(refused)!.message, nodeId: -1, host: '', port: -1 };
   if (keyType === KEY_TYPE_GROUP) {
     const { broker } = ctx;
     // Kafka sets the error message to Errors.NONE.message(), which is "NONE".
@@ -50,10 +62,18 @@ export default defineHandler({
   api: 'FindCoordinator',
   handle(request, ctx) {
     const keyType = ctx.apiVersion >= 1 ? request.keyType : KEY_TYPE_GROUP;
-    if (ctx.apiVersion < 4) return { throttleTimeMs: 0, ...coordinatorFor(keyType, ctx) };
+    // Share keys (v6+) need ClusterAction on the cluster, else the whole request fails, as in Kafka.
+    if (
+      keyType === KEY_TYPE_SHARE &&
+      ctx.apiVersion >= 6 &&
+      !allowed(ctx, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
+    ) {
+      throw new KafkaProtocolError('CLUSTER_AUTHORIZATION_FAILED');
+    }
+    if (ctx.apiVersion < 4) return { throttleTimeMs: 0, ...coordinatorFor(keyType, request.key, ctx) };
     return {
       throttleTimeMs: 0,
-      coordinators: request.coordinatorKeys.map((key) => ({ key, ...coordinatorFor(keyType, ctx) })),
+      coordinators: request.coordinatorKeys.map((key) => ({ key, ...coordinatorFor(keyType, key, ctx) })),
     };
   },
   errorResponse(request, errorCode, ctx) {

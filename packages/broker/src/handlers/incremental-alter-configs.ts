@@ -1,6 +1,7 @@
 import { type IncrementalAlterConfigsRequest, KafkaProtocolError } from '@kch/protocol';
 import { brokerConfigChangeError, parseJavaInt } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
+import { AclOperation } from '../security/acl-codes.js';
 import {
   ALTER_CONFIG_OP_NAMES,
   AlterConfigOp,
@@ -11,6 +12,7 @@ import {
   alterEachResource,
   checkBrokerResourceName,
   checkConfigNames,
+  checkConfigsAuthorized,
   checkNullValues,
   checkTopicResourceName,
   replaceTopicConfigs,
@@ -43,6 +45,8 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
   );
   switch (r.resourceType) {
     case ConfigResourceType.BROKER_LOGGER:
+      // The broker's RuntimeLoggerManager asks AlterConfigs on the cluster before anything else.
+      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
       checkLoggerResource(r, nodeId);
       return;
     case ConfigResourceType.BROKER: {
@@ -57,9 +61,12 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
         r.configs.filter((c) => c.configOperation !== AlterConfigOp.DELETE).map((c) => c.name),
       );
       if (refused) throw refused;
+      // Validated by the broker, then authorized by the controller (ConfigAdminManager).
+      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
       return;
     }
     case ConfigResourceType.TOPIC: {
+      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
       checkTopicResourceName(r.resourceName);
       const current = ctx.broker.topics.get(r.resourceName)?.record.configs ?? {};
       const next: Record<string, string> = { ...current };
@@ -68,7 +75,7 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
       return;
     }
     default:
-      throw unsupportedResourceType(r.resourceType);
+      throw unsupportedResourceType(r, ctx);
   }
 }
 

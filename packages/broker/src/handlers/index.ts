@@ -4,11 +4,14 @@ import type { ApiHandler } from '../handler.js';
 import alterConfigs from './alter-configs.js';
 import alterUserScramCredentials from './alter-user-scram-credentials.js';
 import apiVersions from './api-versions.js';
+import createAcls from './create-acls.js';
 import createPartitions from './create-partitions.js';
 import createTopics from './create-topics.js';
+import deleteAcls from './delete-acls.js';
 import deleteGroups from './delete-groups.js';
 import deleteRecords from './delete-records.js';
 import deleteTopics from './delete-topics.js';
+import describeAcls from './describe-acls.js';
 import describeCluster from './describe-cluster.js';
 import describeConfigs from './describe-configs.js';
 import describeGroups from './describe-groups.js';
@@ -65,4 +68,7 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   offsetDelete,
   describeUserScramCredentials,
   alterUserScramCredentials,
+  describeAcls,
+  createAcls,
+  deleteAcls,
 ];

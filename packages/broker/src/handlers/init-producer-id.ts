@@ -1,5 +1,7 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed, allowedOnSomeResource } from '../security/authorize.js';
 
 /**
  * InitProducerId for idempotent producers: a new producer id from storage (unique across restarts),
@@ -12,6 +14,18 @@ export default defineHandler({
     if (request.transactionalId !== null) {
       return {
         errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        producerId: -1n,
+        producerEpoch: -1,
+      };
+    }
+    // An idempotent producer needs IdempotentWrite on the cluster, or Write on some topic (KIP-679).
+    if (
+      !allowed(ctx, AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER_NAME) &&
+      !allowedOnSomeResource(ctx, AclOperation.WRITE, ResourceType.TOPIC)
+    ) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
         producerId: -1n,
         producerEpoch: -1,
       };

@@ -1,5 +1,8 @@
+import { ErrorCode } from '@kch/protocol';
 import { clientHostOf } from '../groups/coordinator.js';
 import { defineHandler } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 /**
  * JoinGroup: parks until the group's join phase completes, so it is not serial (the connection still
@@ -10,6 +13,9 @@ export default defineHandler({
   api: 'JoinGroup',
   async handle(request, ctx) {
     const v = ctx.apiVersion;
+    // Read on the group; refused, the member id is Kafka's UNKNOWN_MEMBER_ID ("").
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
+      return { throttleTimeMs: 0, ...joinFailure(ErrorCode.GROUP_AUTHORIZATION_FAILED, '', v) };
     const result = await ctx.broker.groups.joinGroup({
       groupId: request.groupId,
       memberId: request.memberId,
@@ -44,14 +50,18 @@ export default defineHandler({
     };
   },
   errorResponse(request, errorCode, ctx) {
-    return {
-      errorCode,
-      generationId: -1,
-      protocolType: null,
-      protocolName: ctx.apiVersion >= 7 ? null : '',
-      leader: '',
-      memberId: request.memberId,
-      members: [],
-    };
+    return joinFailure(errorCode, request.memberId, ctx.apiVersion);
   },
 });
+
+function joinFailure(errorCode: number, memberId: string, version: number) {
+  return {
+    errorCode,
+    generationId: -1,
+    protocolType: null,
+    protocolName: version >= 7 ? null : '',
+    leader: '',
+    memberId,
+    members: [],
+  };
+}

@@ -1,11 +1,15 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 /** LeaveGroup: v0-2 one member by id; v3+ a batch of members (by member id or group.instance.id). */
 export default defineHandler({
   api: 'LeaveGroup',
   handle(request, ctx) {
     const v = ctx.apiVersion;
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
     const leaving =
       v >= 3
         ? request.members.map((m) => ({

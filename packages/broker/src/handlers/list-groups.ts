@@ -1,7 +1,12 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
-/** ListGroups: every group, optionally filtered by state (v4+) and type (v5+). */
+/**
+ * ListGroups: every group, optionally filtered by state (v4+) and type (v5+). As Kafka: all of them
+ * for a principal that may describe the cluster, else only those it may describe.
+ */
 export default defineHandler({
   api: 'ListGroups',
   handle(request, ctx) {
@@ -10,7 +15,14 @@ export default defineHandler({
       v >= 4 ? request.statesFilter : [],
       v >= 5 ? request.typesFilter : [],
     );
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
+    const all = allowed(ctx, AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME);
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      groups: all
+        ? groups
+        : groups.filter((g) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId)),
+    };
   },
   errorResponse(_request, errorCode) {
     return { errorCode, groups: [] };

@@ -1,6 +1,8 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ListOffsetsResponse } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { LEADER_EPOCH, type PartitionLog, storageFailure } from '../log/partition-log.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowedNames } from '../security/authorize.js';
 
 type PartitionResponse = Init<ListOffsetsResponse['topics'][number]['partitions'][number]>;
 
@@ -15,11 +17,22 @@ const LATEST_TIERED = -5;
 export default defineHandler({
   api: 'ListOffsets',
   async handle(request, ctx) {
+    // Describe on each topic, asked before its existence (Kafka's handleListOffsetRequest).
+    const describable = allowedNames(
+      ctx,
+      AclOperation.DESCRIBE,
+      ResourceType.TOPIC,
+      request.topics.map((t) => t.name),
+    );
     const topics = [];
     for (const t of request.topics) {
       const topic = ctx.broker.topics.get(t.name);
       const partitions: PartitionResponse[] = [];
       for (const p of t.partitions) {
+        if (!describable.has(t.name)) {
+          partitions.push(partitionFailure(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+          continue;
+        }
         const log = topic?.logs[p.partitionIndex];
         partitions.push(await lookup(log, p.partitionIndex, Number(p.timestamp), p.currentLeaderEpoch, ctx));
       }
@@ -37,6 +50,11 @@ export default defineHandler({
   },
 });
 
+/** A partition's answer without an offset: Kafka's UNKNOWN_TIMESTAMP and UNKNOWN_OFFSET. */
+function partitionFailure(partitionIndex: number, errorCode: number): PartitionResponse {
+  return { partitionIndex, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+}
+
 async function lookup(
   log: PartitionLog | undefined,
   partitionIndex: number,
@@ -52,14 +70,7 @@ async function lookup(
     offset: BigInt(offset),
     leaderEpoch: LEADER_EPOCH,
   });
-  const failure = (errorCode: number): PartitionResponse => ({
-    partitionIndex,
-    errorCode,
-    oldStyleOffsets: [],
-    timestamp: -1n,
-    offset: -1n,
-    leaderEpoch: -1,
-  });
+  const failure = (errorCode: number) => partitionFailure(partitionIndex, errorCode);
   if (!log) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (currentLeaderEpoch > LEADER_EPOCH) return failure(ErrorCode.UNKNOWN_LEADER_EPOCH);
   if (currentLeaderEpoch >= 0 && currentLeaderEpoch < LEADER_EPOCH)

@@ -3,6 +3,8 @@ import { ErrorCode, KafkaProtocolError, type MetadataResponse } from '@kch/proto
 import { defineHandler, type RequestContext, requester } from '../handler.js';
 import type { Topic } from '../log/topics.js';
 import { topicNameError } from '../log/topics.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed, authorizedOperations } from '../security/authorize.js';
 
 /** Kafka's "not requested" value for authorized operations. */
 export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
@@ -42,10 +44,25 @@ export default defineHandler({
     const mayCreate = config.autoCreateTopics && (ctx.apiVersion < 4 || request.allowAutoTopicCreation);
     const topics: TopicMetadata[] = [];
     if (all) {
-      for (const t of broker.topics.list()) topics.push(describeTopic(t, ctx));
+      // Only the topics the principal may describe; the others are not even named.
+      for (const t of broker.topics.list())
+        if (allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t.record.name))
+          topics.push(describeTopic(t, ctx));
     } else {
       for (const requested of request.topics ?? []) {
         topics.push(await lookup(requested.name, requested.topicId, mayCreate, ctx));
+      }
+    }
+    // Both flags are false before v8, and includeClusterAuthorizedOperations from v11, as the codec reads them.
+    if (request.includeTopicAuthorizedOperations) {
+      // As Kafka: for the topics the principal may describe (refused ones and unknown ids keep the default).
+      for (const t of topics) {
+        if (
+          t.errorCode === ErrorCode.TOPIC_AUTHORIZATION_FAILED ||
+          t.errorCode === ErrorCode.UNKNOWN_TOPIC_ID
+        )
+          continue;
+        t.topicAuthorizedOperations = authorizedOperations(ctx, ResourceType.TOPIC, t.name!);
       }
     }
     return {
@@ -61,7 +78,7 @@ export default defineHandler({
       clusterId: config.clusterId,
       controllerId: config.nodeId,
       topics,
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: clusterOperations(request.includeClusterAuthorizedOperations, ctx),
     };
   },
   errorResponse(request, errorCode) {
@@ -69,6 +86,30 @@ export default defineHandler({
   },
 });
 
+/**
+ * The cluster's authorized operations when the client asks (Metadata v8-10, whose later versions leave
+ * them to DescribeCluster, and DescribeCluster), as Kafka answers: 0 for a principal that may not
+ * describe the cluster.
+ */
+export function clusterOperations(asked: boolean, ctx: RequestContext): number {
+  if (!asked) return AUTHORIZED_OPERATIONS_OMITTED;
+  if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME)) return 0;
+  return authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_NAME);
+}
+
+/** Kafka's auto-creation check: Create on the cluster, or else on the topic. */
+function mayCreateTopic(name: string, ctx: RequestContext): boolean {
+  return (
+    allowed(ctx, AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME) ||
+    allowed(ctx, AclOperation.CREATE, ResourceType.TOPIC, name)
+  );
+}
+
+/**
+ * One requested topic, as Kafka's handleTopicMetadataRequest answers it: Describe is asked before the
+ * topic's existence is looked at, so a refused principal learns nothing of it (by id: the id is not
+ * secret, the name is); a topic that would be auto-created needs Create.
+ */
 async function lookup(
   name: string | null,
   topicId: string,
@@ -78,10 +119,17 @@ async function lookup(
   const { topics, config } = ctx.broker;
   if (name === null) {
     const byId = topics.getById(topicId);
-    return byId ? describeTopic(byId, ctx) : { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID };
+    if (!byId) return { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID };
+    if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, byId.record.name))
+      return { name: null, topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
+    return describeTopic(byId, ctx);
   }
+  if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name))
+    return { name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
   const existing = topics.get(name);
   if (existing) return describeTopic(existing, ctx);
+  if (mayCreate && !mayCreateTopic(name, ctx))
+    return { name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
   if (topicNameError(name)) return { name, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION };
   if (!mayCreate) return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
   try {

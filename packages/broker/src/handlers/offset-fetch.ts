@@ -1,5 +1,8 @@
+import { ErrorCode } from '@kch/protocol';
 import type { FetchOffsetsResult } from '../groups/coordinator.js';
-import { defineHandler } from '../handler.js';
+import { defineHandler, type RequestContext } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed, allowedNames } from '../security/authorize.js';
 
 /** The wire form of fetched offsets (int64 offsets). */
 function wireTopics(topics: FetchOffsetsResult['topics']) {
@@ -23,18 +26,17 @@ function wireTopics(topics: FetchOffsetsResult['topics']) {
 export default defineHandler({
   api: 'OffsetFetch',
   async handle(request, ctx) {
-    const { groups } = ctx.broker;
     if (ctx.apiVersion >= 8) {
       const results = await Promise.all(
         request.groups.map(async (g) => {
-          const r = await groups.fetchOffsets(g.groupId, g.topics);
+          const r = await fetchGroup(g.groupId, g.topics, ctx);
           return { groupId: g.groupId, errorCode: r.errorCode, topics: wireTopics(r.topics) };
         }),
       );
       return { throttleTimeMs: 0, groups: results };
     }
     // v0-1 always name their topics; from v2 null means all.
-    const r = await groups.fetchOffsets(request.groupId, request.topics);
+    const r = await fetchGroup(request.groupId, request.topics, ctx);
     return { throttleTimeMs: 0, errorCode: r.errorCode, topics: wireTopics(r.topics) };
   },
   errorResponse(request, errorCode, ctx) {
@@ -42,17 +44,56 @@ export default defineHandler({
       return { groups: request.groups.map((g) => ({ groupId: g.groupId, errorCode, topics: [] })) };
     }
     // v0-1 have no top-level error code: the partitions carry it.
-    return {
-      errorCode,
-      topics: (request.topics ?? []).map((t) => ({
-        name: t.name,
-        partitions: t.partitionIndexes.map((p) => ({
-          partitionIndex: p,
-          committedOffset: -1n,
-          metadata: '',
-          errorCode,
-        })),
-      })),
-    };
+    return { errorCode, topics: wireTopics(unfetched(request.topics ?? [], errorCode)) };
   },
 });
+
+type Topics = readonly { name: string; partitionIndexes: readonly number[] }[] | null;
+
+/**
+ * One group's offsets as Kafka's handleOffsetFetchRequest authorizes them: Describe on the group, else
+ * GROUP_AUTHORIZATION_FAILED (v0-1 in each partition); of all committed topics only those the
+ * principal may describe; a named topic it may not describe gets TOPIC_AUTHORIZATION_FAILED in each
+ * partition, after the others.
+ */
+async function fetchGroup(groupId: string, topics: Topics, ctx: RequestContext): Promise<FetchOffsetsResult> {
+  const { groups } = ctx.broker;
+  if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) {
+    const refused = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    if (ctx.apiVersion >= 2 || topics === null) return { errorCode: refused, topics: [] };
+    return { errorCode: refused, topics: unfetched(topics, refused) };
+  }
+  const describable = (names: Iterable<string>) =>
+    allowedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, names);
+  if (topics === null) {
+    const r = await groups.fetchOffsets(groupId, null);
+    if (r.errorCode !== ErrorCode.NONE) return r;
+    const shown = describable(r.topics.map((t) => t.name));
+    return { errorCode: r.errorCode, topics: r.topics.filter((t) => shown.has(t.name)) };
+  }
+  const shown = describable(topics.map((t) => t.name));
+  const r = await groups.fetchOffsets(
+    groupId,
+    topics.filter((t) => shown.has(t.name)),
+  );
+  if (r.errorCode !== ErrorCode.NONE) return r;
+  const hidden = topics.filter((t) => !shown.has(t.name));
+  return {
+    errorCode: r.errorCode,
+    topics: [...r.topics, ...unfetched(hidden, ErrorCode.TOPIC_AUTHORIZATION_FAILED)],
+  };
+}
+
+/** Named partitions answered with an error and no offset. */
+function unfetched(topics: NonNullable<Topics>, errorCode: number): FetchOffsetsResult['topics'] {
+  return topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex) => ({
+      partitionIndex,
+      committedOffset: -1,
+      committedLeaderEpoch: -1,
+      metadata: '',
+      errorCode,
+    })),
+  }));
+}

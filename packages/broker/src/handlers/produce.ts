@@ -4,6 +4,8 @@ import { defineHandler, type RequestContext } from '../handler.js';
 import { ingest } from '../ingest/pipeline.js';
 import { RecordValidationError } from '../ingest/record-validation.js';
 import type { AppendResult } from '../log/partition-log.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowedNames } from '../security/authorize.js';
 
 type PartitionResponse = Init<ProduceResponse['responses'][number]['partitionResponses'][number]>;
 
@@ -28,11 +30,20 @@ export default defineHandler({
         'transactions are not supported by this broker yet; produce without a transactional.id',
       );
     }
+    // Write on each topic, asked before anything is stored (Kafka's handleProduceRequest): the
+    // partitions of a topic the principal may not write to get TOPIC_AUTHORIZATION_FAILED.
+    const writable = allowedNames(
+      ctx,
+      AclOperation.WRITE,
+      ResourceType.TOPIC,
+      request.topicData.map((t) => t.name),
+    );
     const now = Date.now();
     // Queue every partition before awaiting anything, so appends keep the order of the requests.
     const topics = request.topicData.map((t) => ({
       name: t.name,
       partitions: t.partitionData.map((p) => {
+        if (!writable.has(t.name)) return { index: p.index, result: NOT_AUTHORIZED };
         const result = ingest(ctx.broker, {
           topic: t.name,
           partition: p.index,
@@ -62,6 +73,12 @@ export default defineHandler({
     return errorResponseFor(request, errorCode, null);
   },
 });
+
+/** The outcome of a partition of a topic the principal may not write to: nothing is stored. */
+const NOT_AUTHORIZED: Promise<AppendResult> = Promise.reject(
+  new KafkaProtocolError('TOPIC_AUTHORIZATION_FAILED'),
+);
+NOT_AUTHORIZED.catch(() => undefined);
 
 function errorResponseFor(
   request: { topicData: { name: string; partitionData: { index: number }[] }[] },

@@ -1,5 +1,7 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 
 /**
  * SyncGroup: a follower parks until the leader sends the assignment, so it is not serial (the
@@ -12,14 +14,16 @@ export default defineHandler({
     const protocolType = v >= 5 ? request.protocolType : null;
     const protocolName = v >= 5 ? request.protocolName : null;
     // From v5 both are mandatory (SyncGroupRequest.areMandatoryProtocolTypeAndNamePresent).
-    const result =
+    // After that check, Read on the group, as Kafka's handleSyncGroupRequest orders them.
+    const refused =
       v >= 5 && (protocolType === null || protocolName === null)
-        ? {
-            errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
-            protocolType: null,
-            protocolName: null,
-            assignment: undefined,
-          }
+        ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+        : !allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId)
+          ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+          : undefined;
+    const result =
+      refused !== undefined
+        ? { errorCode: refused, protocolType: null, protocolName: null, assignment: undefined }
         : await ctx.broker.groups.syncGroup({
             groupId: request.groupId,
             generationId: request.generationId,
