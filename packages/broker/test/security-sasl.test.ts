@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { type AuthenticationEvent, type Broker, createBroker, silentLogger } from '@kch/broker';
 import { ErrorCode } from '@kch/protocol';
 import { memoryStorage } from '@kch/storage';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramCredential } from '../src/security/sasl/scram.js';
 import { makeCertificates, type TestCertificates } from './helpers/certs.js';
@@ -126,6 +126,25 @@ describe('SASL', () => {
       ).toBeGreaterThanOrEqual(2);
     },
   );
+
+  it("reports its listeners and SASL settings under Kafka's names in DescribeConfigs", async () => {
+    const admin = client('SASL', { mechanism: 'plain', username: 'admin', password: 'admin-secret' }).admin();
+    await admin.connect();
+    const { resources } = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.BROKER, name: '1' }],
+      includeSynonyms: false,
+    });
+    await admin.disconnect();
+    const value = (name: string) =>
+      resources[0]!.configEntries.find((e) => e.configName === name)?.configValue;
+    expect(value('listener.security.protocol.map')).toBe('SASL:SASL_PLAINTEXT,SECURE:SASL_SSL');
+    expect(value('advertised.listeners')).toBe(
+      `SASL://127.0.0.1:${ports.SASL},SECURE://127.0.0.1:${ports.SECURE}`,
+    );
+    expect(value('sasl.enabled.mechanisms')).toBe('PLAIN,SCRAM-SHA-256,SCRAM-SHA-512');
+    expect(value('connection.failed.authentication.delay.ms')).toBe('50');
+    expect(value('authorizer.class.name')).toBe('');
+  });
 
   it('closes a connection that sends anything but ApiVersions and the SASL exchange before authenticating', async () => {
     const raw = await RawClient.open(ports.SASL!);
