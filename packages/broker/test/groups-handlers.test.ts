@@ -50,7 +50,7 @@ async function makeContext(): Promise<{ broker: BrokerContext; groups: GroupCoor
   await groups.start();
   const broker = {
     config: { ...CONFIG, nodeId: 7 },
-    advertised: { host: 'kch.local', port: 19092 },
+    advertisedFor: () => ({ host: 'kch.local', port: 19092 }),
     security: { store: new MemorySecurityStore(), authorizer: undefined },
     groups,
     storage,
@@ -81,6 +81,7 @@ async function call<K extends ApiName>(
       listener: 'PLAINTEXT',
       securityProtocol: 'PLAINTEXT',
       principal: 'User:ANONYMOUS',
+      sasl: undefined,
     },
     header: { requestApiKey: descriptor.apiKey, requestApiVersion: version, correlationId: 1, clientId },
     apiVersion: version,

@@ -23,7 +23,8 @@ export default defineHandler({
   api: 'DescribeCluster',
   serial: true,
   handle(request, ctx) {
-    const { config, advertised } = ctx.broker;
+    const { config } = ctx.broker;
+    const advertised = ctx.broker.advertisedFor(ctx.connection.listener);
     const type = request.endpointType;
     if (type !== EndpointType.BROKER && type !== EndpointType.CONTROLLER) {
       return {

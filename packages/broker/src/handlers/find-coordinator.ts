@@ -39,14 +39,9 @@ function coordinatorFor(keyType: number, key: string, ctx: RequestContext): Coor
     return { errorCode: refused, errorMessage: errorInfo(refused)!.message, nodeId: -1, host: '', port: -1 };
   if (keyType === KEY_TYPE_GROUP) {
     const { broker } = ctx;
+    const { host, port } = broker.advertisedFor(ctx.connection.listener);
     // Kafka sets the error message to Errors.NONE.message(), which is "NONE".
-    return {
-      errorCode: ErrorCode.NONE,
-      errorMessage: 'NONE',
-      nodeId: broker.config.nodeId,
-      host: broker.advertised.host,
-      port: broker.advertised.port,
-    };
+    return { errorCode: ErrorCode.NONE, errorMessage: 'NONE', nodeId: broker.config.nodeId, host, port };
   }
   const errorMessage =
     keyType === KEY_TYPE_TRANSACTION

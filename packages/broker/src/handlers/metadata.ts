@@ -70,8 +70,7 @@ export default defineHandler({
       brokers: [
         {
           nodeId: config.nodeId,
-          host: broker.advertised.host,
-          port: broker.advertised.port,
+          ...broker.advertisedFor(ctx.connection.listener),
           rack: config.rack,
         },
       ],
