@@ -142,6 +142,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
     store: securityStore,
     authorizer,
   });
+  await context.quotas.load();
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();

@@ -6,6 +6,7 @@ import { codeSchemaChecks } from './log/declared-topics.js';
 import type { TopicManager } from './log/topics.js';
 import type { Logger } from './logger.js';
 import type { BrokerConfig } from './options.js';
+import { ClientQuotas } from './quotas/client-quotas.js';
 import type { BrokerSecurity } from './security/context.js';
 import { brokerTopicDefaults } from './topic-configs.js';
 
@@ -23,6 +24,8 @@ export class BrokerContext {
    * cannot be stored with the topic, so they apply while this broker runs.
    */
   readonly codeChecks: ReadonlyMap<string, RecordCheck>;
+  /** Client quotas (KIP-13, KIP-55, KIP-124), from the security store; `load()` them before serving. */
+  readonly quotas: ClientQuotas;
   /** Set when the broker begins to close: long polls return at once. */
   closing = false;
   private readonly closingListeners = new Set<() => void>();
@@ -38,6 +41,7 @@ export class BrokerContext {
   ) {
     this.topicDefaults = brokerTopicDefaults(config);
     this.codeChecks = codeSchemaChecks(config);
+    this.quotas = new ClientQuotas(security.store);
   }
 
   /** The address Metadata and FindCoordinator give a client that came in on `listener`. */

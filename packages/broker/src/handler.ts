@@ -42,6 +42,15 @@ export interface RequestContext {
   readonly connection: ConnectionInfo;
   readonly header: RequestHeader;
   readonly apiVersion: number;
+  /** Bytes of the request frame (header and body, Kafka's request.sizeInBytes): what producer_byte_rate counts. */
+  readonly requestSize?: number;
+  /** The request quota's throttle time (./quotas), recorded once the handler first waits. */
+  requestThrottleTimeMs?: number;
+  /**
+   * The request's throttle time (Kafka's apiThrottleTimeMs), decided by the quotas: it goes into the
+   * response, and the connection stops reading from the client for that long once the response is sent.
+   */
+  throttleTimeMs?: number;
 }
 
 /** An API this broker serves: the handler with the version range it serves and the codec's descriptor. */

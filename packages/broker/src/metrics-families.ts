@@ -14,6 +14,7 @@ import {
   type Registry,
 } from 'prom-client';
 import type { GroupsScrape } from './metrics-scrape.js';
+import type { ClientQuotasScrape } from './quotas/client-quotas.js';
 
 /** A prom-client registry of either exposition format. */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -62,6 +63,8 @@ export interface ScrapeSources {
   queuedRequestBytes(): number;
   /** Called by four families in one scrape: it should read the broker once for them all. */
   groups(): Promise<GroupsScrape>;
+  /** The client quotas' sensors (measured at the call) and throttle counts. */
+  clientQuotas(): ClientQuotasScrape;
 }
 
 /**
@@ -91,18 +94,23 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
     perTopic.push(c);
     return c;
   };
-  /** A gauge rebuilt from the groups read at each scrape, so that nothing gone leaves a series behind. */
-  const groupsGauge = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    fill: (gauge: Gauge<L>, groups: GroupsScrape) => void,
-  ) =>
-    gauge(name, help, labelNames, async function () {
-      const groups = await sources.groups();
-      this.reset();
-      fill(this, groups);
-    });
+  /** A gauge rebuilt from what `read` returns at each scrape, so that nothing gone leaves a series behind. */
+  const rebuiltGauge =
+    <S>(read: () => S | Promise<S>) =>
+    <L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      fill: (gauge: Gauge<L>, scraped: S) => void,
+    ) =>
+      gauge(name, help, labelNames, async function () {
+        const scraped = await read();
+        this.reset();
+        fill(this, scraped);
+      });
+  const groupsGauge = rebuiltGauge(() => sources.groups());
+  /** An expired client (an hour idle) leaves no series. */
+  const quotaGauge = rebuiltGauge(() => sources.clientQuotas());
 
   const families = {
     requests: counter('kch_requests_total', 'Kafka requests answered, by API and version.', [
@@ -220,6 +228,48 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
         for (const h of highWatermarks) g.set({ topic: h.topic, partition: h.partition }, h.highWatermark);
       },
     ),
+    // Client quotas: a series per client measured now (Kafka's per user/client-id sensors, which drop
+    // after an hour idle), labelled by the quota's metric tags ('' when not part of them).
+    clientByteRate: quotaGauge(
+      'kch_client_byte_rate',
+      "Bytes per second of a client's Produce requests or Fetch responses over the quota window (Kafka's byte-rate), by quota, user and client id; measured while a byte-rate quota is configured.",
+      ['quota', 'user', 'client_id'],
+      (g, { clients }) => {
+        for (const c of clients)
+          if (c.quota !== 'Request') g.set({ quota: c.quota, user: c.user, client_id: c.clientId }, c.rate);
+      },
+    ),
+    clientRequestTime: quotaGauge(
+      'kch_client_request_time_percent',
+      "Time spent handling a client's requests as a percentage of one thread over the quota window (Kafka's request-time), by user and client id; measured while a request_percentage quota is configured.",
+      ['user', 'client_id'],
+      (g, { clients }) => {
+        for (const c of clients)
+          if (c.quota === 'Request') g.set({ user: c.user, client_id: c.clientId }, c.rate);
+      },
+    ),
+    clientThrottleTime: quotaGauge(
+      'kch_client_throttle_time_ms',
+      "Mean throttle time of a client's throttled responses in the last 60 s (Kafka's throttle-time; 0 when none), by the quota that throttled, user and client id.",
+      ['quota', 'user', 'client_id'],
+      (g, { clients }) => {
+        for (const c of clients) {
+          const ms = Number.isNaN(c.throttleTimeMs) ? 0 : c.throttleTimeMs;
+          g.set({ quota: c.quota, user: c.user, client_id: c.clientId }, ms);
+        }
+      },
+    ),
+    throttledResponses: new Counter<'quota'>({
+      name: 'kch_client_throttled_responses_total',
+      help: 'Responses throttled by a client quota (the connection is muted for the throttle time after each), by the quota that decided the throttle: Produce, Fetch or Request.',
+      labelNames: ['quota'],
+      registers,
+      collect() {
+        // Totals the quotas keep: the counter takes their values.
+        this.reset();
+        for (const [quota, n] of Object.entries(sources.clientQuotas().throttled)) this.inc({ quota }, n);
+      },
+    }),
   };
   /** Every family created here, to take them out of the registry again. */
   const created: object[] = [...Object.values(families), ...createProcessFamilies(registry)];

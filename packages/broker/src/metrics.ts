@@ -56,6 +56,7 @@ export class BrokerMetrics {
       },
       queuedRequestBytes: () => broker.queuedRequestBytes,
       groups: () => this.readGroups(),
+      clientQuotas: () => broker.context.quotas.scrape(),
     });
     this.subscribe();
     const off = broker.context.storage.onFlush?.((s) => this.observeFlush(s));

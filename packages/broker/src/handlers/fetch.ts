@@ -1,4 +1,4 @@
-import { ErrorCode, type FetchResponse, type Init, KafkaProtocolError } from '@kch/protocol';
+import { ErrorCode, FetchResponse, type Init, KafkaProtocolError, Writer } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
@@ -15,6 +15,8 @@ interface WantedPartition {
   log: PartitionLog | undefined;
   fetchOffset: number;
   maxBytes: number;
+  /** Bytes of the records the last read put in the answer. */
+  bytes: number;
 }
 
 /**
@@ -75,30 +77,47 @@ export default defineHandler({
           else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < LEADER_EPOCH) {
             out.errorCode = ErrorCode.FENCED_LEADER_EPOCH;
           } else {
-            wanted.push({ out, log, fetchOffset: Number(p.fetchOffset), maxBytes: p.partitionMaxBytes });
+            wanted.push({
+              out,
+              log,
+              fetchOffset: Number(p.fetchOffset),
+              maxBytes: p.partitionMaxBytes,
+              bytes: 0,
+            });
           }
           return out;
         }),
       };
     });
-    const maxBytes = ctx.apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+    let maxBytes = ctx.apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+    let { minBytes } = request;
+    // A consumer's fetch is capped at what its consumer_byte_rate allows in one quota window, so that
+    // one response is not throttled for sure (KafkaApis.handleFetchRequest); followers are exempt.
+    const { quotas } = broker;
+    const quotaBound = quotas.active && !follower;
+    if (quotaBound) {
+      maxBytes = Math.min(maxBytes, quotas.maxFetchBytes(ctx));
+      minBytes = Math.min(minBytes, maxBytes);
+    }
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
     for (;;) {
-      const bytes = await readAll(wanted, maxBytes, ctx);
+      const bytes = await readAll(wanted, maxBytes);
       const failed = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
       const remaining = deadline - Date.now();
-      if (
-        bytes >= request.minBytes ||
-        failed ||
-        remaining <= 0 ||
-        wanted.length === 0 ||
-        ctx.broker.closing
-      ) {
+      if (bytes >= minBytes || failed || remaining <= 0 || wanted.length === 0 || ctx.broker.closing) {
         break;
       }
       await waitForAppend(wanted, remaining, ctx);
     }
-    return { errorCode: ErrorCode.NONE, sessionId: 0, responses, throttleTimeMs: 0 };
+    const response = { errorCode: ErrorCode.NONE, sessionId: 0, responses, throttleTimeMs: 0 };
+    if (quotaBound) {
+      const throttleTimeMs = quotas.throttleFetch(ctx, () => responseSize(response, ctx.apiVersion));
+      // Kafka answers a throttled fetch empty (FetchContext.getThrottledResponse): nothing read is sent.
+      if (throttleTimeMs > 0)
+        return { errorCode: ErrorCode.NONE, sessionId: 0, responses: [], throttleTimeMs };
+    }
+    reportFetched(wanted, ctx);
+    return response;
   },
   errorResponse(_request, errorCode) {
     return { errorCode, sessionId: 0, responses: [] };
@@ -123,7 +142,7 @@ function emptyPartition(partitionIndex: number): PartitionData {
  * partition with data gets a whole batch even past the limits (KIP-74), so a large batch never
  * blocks a consumer; after that, the response and partition limits hold.
  */
-async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: RequestContext): Promise<number> {
+async function readAll(wanted: WantedPartition[], maxBytes: number): Promise<number> {
   let total = 0;
   for (const w of wanted) {
     const budget = Math.max(0, Math.min(w.maxBytes, maxBytes - total));
@@ -147,14 +166,7 @@ async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: Request
       w.out.lastStableOffset = BigInt(result.highWatermark);
       w.out.logStartOffset = BigInt(result.logStartOffset);
       w.out.records = chunks.length > 0 ? chunks : NO_RECORDS;
-      if (size > 0) {
-        ctx.broker.events.emit('fetch', {
-          topic: w.log!.topic,
-          partition: w.log!.partition,
-          offset: w.fetchOffset,
-          bytes: size,
-        });
-      }
+      w.bytes = size;
     } catch (e) {
       if (!(e instanceof KafkaProtocolError)) throw e;
       w.out.errorCode = e.code;
@@ -162,9 +174,32 @@ async function readAll(wanted: WantedPartition[], maxBytes: number, ctx: Request
       w.out.lastStableOffset = BigInt(w.log!.highWatermark);
       w.out.logStartOffset = BigInt(w.log!.logStartOffset);
       w.out.records = NO_RECORDS;
+      w.bytes = 0;
     }
   }
   return total;
+}
+
+/**
+ * A `fetch` event for each partition the response returns records from: once, for what is sent (a long
+ * poll reads again after each append; a throttled fetch sends nothing).
+ */
+function reportFetched(wanted: WantedPartition[], ctx: RequestContext): void {
+  for (const w of wanted) {
+    if (w.bytes === 0) continue;
+    const { topic, partition } = w.log!;
+    ctx.broker.events.emit('fetch', { topic, partition, offset: w.fetchOffset, bytes: w.bytes });
+  }
+}
+
+/**
+ * The size Kafka counts toward consumer_byte_rate (FetchResponse.sizeOf): the encoded response and 4
+ * bytes. Encoded only when a fetch quota applies; record batches are referenced, not copied.
+ */
+function responseSize(response: Init<FetchResponse>, version: number): number {
+  const w = new Writer();
+  FetchResponse.encode(w, response, version);
+  return 4 + w.length;
 }
 
 /** Resolves after the next append to any wanted partition, or after `ms`. */

@@ -59,6 +59,8 @@ export default defineHandler({
       // No response, but the request ends when its records are stored, so the requests after it on
       // this connection see them, and a graceful shutdown waits for them.
       await Promise.allSettled(topics.flatMap((t) => t.partitions.map((p) => p.result)));
+      // Its bytes still count toward producer_byte_rate, and a throttle still mutes the connection.
+      if (ctx.broker.quotas.active) ctx.broker.quotas.throttleProduce(ctx, acks);
       return null;
     }
     const responses = [];
@@ -67,7 +69,9 @@ export default defineHandler({
       for (const p of t.partitions) partitionResponses.push(await settle(p.index, p.result));
       responses.push({ name: t.name, partitionResponses });
     }
-    return { responses, throttleTimeMs: 0 };
+    // Decided once the records are stored, as Kafka's response callback does (./quotas).
+    const throttleTimeMs = ctx.broker.quotas.active ? ctx.broker.quotas.throttleProduce(ctx, acks) : 0;
+    return { responses, throttleTimeMs };
   },
   errorResponse(request, errorCode) {
     return errorResponseFor(request, errorCode, null);

@@ -39,6 +39,8 @@ export interface ConnectionOrigin {
 interface InFlight {
   /** Settles with the response frame chunks, or null when no response is sent. */
   readonly response: Promise<Buffer[] | null>;
+  /** The request's context: its throttleTimeMs, once settled, mutes the connection after the response. */
+  readonly ctx: RequestContext | undefined;
 }
 
 /** The header of a request whose frame is read only once earlier requests are done (SASL exchange). */
@@ -63,6 +65,9 @@ export class Connection {
   private gatedFrames = 0;
   /** Settles when every write so far is stored, for the requests after them to wait on. */
   private writes: Promise<void> = Promise.resolve();
+  /** Set while a client quota throttles the connection (KIP-219): reading resumes when it fires. */
+  private throttleTimer: NodeJS.Timeout | undefined;
+  private throttleEnds = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -115,14 +120,16 @@ export class Connection {
 
   /**
    * Stops reading while too many requests of this connection are in flight, the socket's send buffer
-   * is full, or the broker's requests in flight hold queuedMaxRequestBytes; reads again once none is so.
+   * is full, the broker's requests in flight hold queuedMaxRequestBytes, or a quota throttles the
+   * client; reads again once none is so.
    */
   updateFlow(): void {
     if (this.closed || !this.accepting) return;
     const busy =
       this.queue.length >= this.broker.config.maxInFlightRequestsPerConnection ||
       this.socket.writableNeedDrain ||
-      this.memory.exhausted;
+      this.memory.exhausted ||
+      this.throttleTimer !== undefined;
     if (busy && !this.socket.isPaused()) this.socket.pause();
     else if (!busy && this.socket.isPaused()) this.socket.resume();
   }
@@ -232,7 +239,7 @@ export class Connection {
     );
     this.tail = settled;
     if (write) this.writes = Promise.all([this.writes, settled]).then(() => undefined);
-    this.enqueue(response, header, frame.length, performance.now());
+    this.enqueue(response, header, frame.length, performance.now(), ctx);
   }
 
   private async handle(api: ServedApi, parsed: ParsedRequest, ctx: RequestContext): Promise<Buffer[] | null> {
@@ -247,8 +254,13 @@ export class Connection {
       return null;
     }
     let response: unknown;
+    const { quotas } = this.broker;
     try {
-      response = await handler.handle(request as never, ctx);
+      // KIP-124: what the handler does before it first waits is the request's time on the event loop.
+      const started = quotas.active ? performance.now() : -1;
+      const pending = handler.handle(request as never, ctx);
+      if (started >= 0) quotas.recordRequestTime(ctx, request, performance.now() - started);
+      response = await pending;
     } catch (e) {
       const code = e instanceof KafkaProtocolError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;
       if (!(e instanceof KafkaProtocolError)) {
@@ -262,6 +274,7 @@ export class Connection {
       }
       response = handler.errorResponse(request as never, code, ctx);
     }
+    if (ctx.requestThrottleTimeMs) response = quotas.throttleResponse(ctx, response);
     if (response === null) return null;
     return encodeLeniently(() =>
       encodeResponseFrame(
@@ -334,6 +347,7 @@ export class Connection {
       connection: this.info,
       header: parsed.header,
       apiVersion: parsed.header.requestApiVersion,
+      requestSize: parsed.body.end,
     };
   }
 
@@ -349,6 +363,7 @@ export class Connection {
     given: ParsedRequest['header'] | LateHeader,
     requestBytes: number,
     started: number,
+    ctx?: RequestContext,
   ): void {
     // The request's bytes count until it is answered (for Produce: until its records are stored).
     this.memory.take(requestBytes);
@@ -382,6 +397,7 @@ export class Connection {
           return null;
         },
       ),
+      ctx,
     };
     this.queue.push(entry);
     if (!this.writing) void this.writeInOrder();
@@ -392,7 +408,8 @@ export class Connection {
     this.writing = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        const chunks = await this.queue[0]!.response;
+        const { response, ctx } = this.queue[0]!;
+        const chunks = await response;
         this.queue.shift();
         if (chunks && !this.closed) {
           this.socket.cork();
@@ -404,6 +421,7 @@ export class Connection {
           this.end('SASL authentication failed');
           break;
         }
+        if (ctx?.throttleTimeMs) this.throttle(ctx.throttleTimeMs);
         this.updateFlow();
       }
     } finally {
@@ -412,6 +430,21 @@ export class Connection {
       this.drainWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /**
+   * KIP-219: once a throttled response is sent, nothing more is read from the client for its throttle
+   * time, as Kafka mutes the channel (a client that ignores the throttle time waits all the same).
+   */
+  private throttle(ms: number): void {
+    const ends = performance.now() + ms;
+    if (ends <= this.throttleEnds) return;
+    this.throttleEnds = ends;
+    clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      this.updateFlow();
+    }, ms);
   }
 
   /** Closes the connection after input that cannot be parsed, with a log line saying why. */
@@ -459,6 +492,7 @@ export class Connection {
 
   private markClosed(reason: string | undefined): void {
     this.closed = true;
+    clearTimeout(this.throttleTimer);
     for (const w of this.drainWaiters.splice(0)) w();
     this.onClose(this);
     this.broker.events.emit('disconnect', { connectionId: this.info.id, reason });
