@@ -1,6 +1,7 @@
 /** Every API this broker serves: one module per API, registered here. */
 
 import type { ApiHandler } from '../handler.js';
+import alterClientQuotas from './alter-client-quotas.js';
 import alterConfigs from './alter-configs.js';
 import alterUserScramCredentials from './alter-user-scram-credentials.js';
 import apiVersions from './api-versions.js';
@@ -12,6 +13,7 @@ import deleteGroups from './delete-groups.js';
 import deleteRecords from './delete-records.js';
 import deleteTopics from './delete-topics.js';
 import describeAcls from './describe-acls.js';
+import describeClientQuotas from './describe-client-quotas.js';
 import describeCluster from './describe-cluster.js';
 import describeConfigs from './describe-configs.js';
 import describeGroups from './describe-groups.js';
@@ -34,6 +36,8 @@ import offsetDelete from './offset-delete.js';
 import offsetFetch from './offset-fetch.js';
 import offsetForLeaderEpoch from './offset-for-leader-epoch.js';
 import produce from './produce.js';
+import saslAuthenticate from './sasl-authenticate.js';
+import saslHandshake from './sasl-handshake.js';
 import syncGroup from './sync-group.js';
 
 export const HANDLERS: readonly ApiHandler<any>[] = [
@@ -71,4 +75,8 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   describeAcls,
   createAcls,
   deleteAcls,
+  describeClientQuotas,
+  alterClientQuotas,
+  saslHandshake,
+  saslAuthenticate,
 ];
