@@ -77,7 +77,7 @@ export interface RunningKch {
   child: ChildProcess;
   kafka: { host: string; port: number };
   bootstrap: string;
-  /** `http://127.0.0.1:port`, or null when the admin server is off. */
+  /** `http://127.0.0.1:port` (`https://` with TLS), or null when the admin server is off. */
   adminUrl: string | null;
   stdout(): string;
   stderr(): string;
@@ -119,7 +119,7 @@ export function startKch(
       if (!kafka || !/Ctrl-C/.test(stdout)) return;
       clearTimeout(timer);
       child.stdout!.off('data', check);
-      const admin = /^ {2}admin\s+(http:\/\/\S+)/m.exec(stdout);
+      const admin = /^ {2}admin\s+(https?:\/\/\S+)/m.exec(stdout);
       const host = kafka[1]!;
       const port = Number(kafka[2]);
       resolve({

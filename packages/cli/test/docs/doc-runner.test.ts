@@ -1,5 +1,6 @@
 /** The doc runner itself: how it reads a document, and that a document that drifted fails it. */
 import { describe, expect, it } from 'vitest';
+import { brokerStartArgs, PortMap, shellWords } from './doc-broker.js';
 import {
   DocMismatch,
   isCompleteCommand,
@@ -115,6 +116,81 @@ describe('reading a document', () => {
     });
   });
 
+  it('restarts the broker where a broker directive says, standing for a `$ kch broker` session', () => {
+    const steps = planDoc(
+      [
+        '<!-- doc-test: broker -->',
+        fence,
+        '$ kch broker --server-properties server.properties',
+        'kch 0.1.0: a Kafka-compatible broker on ClickHouse',
+        fence,
+        `<!-- doc-test: broker --override 'ssl.principal.mapping.rules=RULE:^CN=(.*?)$/$1/' -->`,
+        `${fence}sh`,
+        'kcat -b localhost:9093 -L',
+        fence,
+      ].join('\n'),
+    );
+    expect(steps.map((s) => [s.kind, s.block.line, s.kind === 'broker' ? s.args : null])).toEqual([
+      ['broker', 2, ['--server-properties', 'server.properties']],
+      ['broker', 7, ['--override', 'ssl.principal.mapping.rules=RULE:^CN=(.*?)$/$1/']],
+      ['script', 7, null],
+    ]);
+    const [start] = steps;
+    expect(start!.kind === 'broker' && start!.banner?.expected).toEqual([
+      'kch 0.1.0: a Kafka-compatible broker on ClickHouse',
+    ]);
+    expect(() => planDoc(`<!-- doc-test: broker -->\n${fence}sh\nkcat -L\n${fence}`)).toThrow(
+      /needs arguments/,
+    );
+    expect(() =>
+      planDoc(`<!-- doc-test: broker -->\n${fence}\n$ kch broker\n$ kch topics list\n${fence}`),
+    ).toThrow(/nothing can follow/);
+  });
+
+  it('maps documented ports to real ones and back, and completes the broker arguments', () => {
+    const ports = new PortMap(
+      new Map([
+        [9092, 41001],
+        [9644, 41002],
+        [9093, 41003],
+      ]),
+    );
+    expect(
+      ports.toRun(
+        'listeners=PLAINTEXT://127.0.0.1:9092,SASL_SSL://localhost:9093,SSL://:9093 https://localhost:9644',
+      ),
+    ).toBe(
+      'listeners=PLAINTEXT://127.0.0.1:41001,SASL_SSL://localhost:41003,SSL://:41003 https://localhost:41002',
+    );
+    expect(ports.toRun('example.com:9093 127.0.0.1:90930 localhost:9094')).toBe(
+      'example.com:9093 127.0.0.1:90930 localhost:9094',
+    );
+    expect(
+      ports.fromRun('broker 1 at localhost:41003 (sasl_ssl://localhost:41003/1), 127.0.0.1:410031'),
+    ).toBe('broker 1 at localhost:9093 (sasl_ssl://localhost:9093/1), 127.0.0.1:410031');
+    expect(shellWords(`a 'b c' "d \\"e\\"" f\\ g ''`)).toEqual(['a', 'b c', 'd "e"', 'f g', '']);
+    expect(brokerStartArgs(['--server-properties', 'server.properties'], ports, 'chdb:/d')).toEqual([
+      'broker',
+      '--server-properties',
+      'server.properties',
+      '--storage',
+      'chdb:/d',
+      '--admin-port',
+      '41002',
+    ]);
+    expect(brokerStartArgs(['--partitions', '3', '--admin-port', '9644'], ports, 'memory')).toEqual([
+      'broker',
+      '--partitions',
+      '3',
+      '--admin-port',
+      '41002',
+      '--storage',
+      'memory',
+      '--port',
+      '41001',
+    ]);
+  });
+
   it('normalizes only what varies per run', () => {
     expect(normalize('storage   embedded ClickHouse (chdb) in /home/ann/kch/kch-data, database kafka')).toBe(
       'storage   embedded ClickHouse (chdb) in <dir>/kch-data, database kafka',
@@ -174,4 +250,38 @@ describe('running a document against a broker', () => {
     expect(e.actual).toBe('Created topic notes.');
     expect(e.message).toMatch(/^drifted\.md:4: kch topics create notes --partitions 2\n/);
   });
+
+  it('restarts the broker with the listeners of a server.properties, on ports standing for 9092 and 9093', async () => {
+    const markdown = [
+      '<!-- doc-test: file server.properties -->',
+      `${fence}properties`,
+      'listeners=PLAINTEXT://127.0.0.1:9092,LOCAL://localhost:9093',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,LOCAL:PLAINTEXT',
+      fence,
+      '<!-- doc-test: broker -->',
+      fence,
+      '$ kch broker --server-properties server.properties',
+      'kch 0.1.0: a Kafka-compatible broker on ClickHouse',
+      '',
+      '  Kafka     127.0.0.1:9092  (PLAINTEXT)',
+      '            localhost:9093  (LOCAL, PLAINTEXT)',
+      '...',
+      fence,
+      fence,
+      '$ kch topics create notes -b localhost:9093',
+      'Created topic notes.',
+      '$ kch topics list',
+      'notes',
+      fence,
+      '<!-- doc-test: broker --partitions 2 -->',
+      fence,
+      '$ kch topics create more',
+      'Created topic more.',
+      '$ kch topics describe more | head -1 | cut -f3',
+      'PartitionCount: 2',
+      fence,
+    ].join('\n');
+    const run = await runMarkdown('restart.md', markdown, { storage: 'memory' });
+    expect(run.ran.map((r) => r.kind)).toEqual(['file', 'broker', 'session', 'broker', 'session']);
+  }, 60_000);
 });

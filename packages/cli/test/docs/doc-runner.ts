@@ -23,14 +23,28 @@
  *   working directory (for `kch sql < name.sql`, `--select - < view.sql`, `--config kch.json`).
  * - `<!-- doc-test: cwd <dir> -->` before a session or script: it runs in `<dir>` of the clone (an
  *   example's directory, for its `pnpm start`) instead of the document's working directory.
+ * - `<!-- doc-test: broker <args> -->` before a block: the document's broker is stopped (it must exit
+ *   0) and `kch broker <args>` started in its place, on the same storage, at that point of the
+ *   document (after the blocks before it made its certificates and its server.properties). When the
+ *   block is a session of one command `$ kch broker ...` (how the reader starts it, which runs until
+ *   Ctrl-C), that command is not run: the broker started stands for it (with the command's own
+ *   arguments when the directive gives none), and what the session shows under it is compared with
+ *   the broker's banner (stdout; its logs on stderr are not compared). Any other block runs as usual,
+ *   once the broker listens. The runner adds `--storage` (the document's) and `--admin-port` (the port
+ *   standing for 9644) when the arguments give none, and `--port` (the one standing for 9092) when
+ *   they name no listeners (no `--port`, `--server-properties` or `--override listeners=...`).
  *
  * How it runs: every document gets its own temporary working directory and its own broker,
  * `kch broker --storage chdb:<dir>/kch-data --port 0 --admin-port 0`, and each command runs in
  * `bash` there (stdout and stderr together, C programs' stdout line-buffered as on a terminal) with
- * `kch` on PATH (a shim running the CLI's TypeScript sources) and
+ * `kch` on PATH (a shim running the CLI's TypeScript sources), NODE_PATH at the clone's node_modules
+ * (a CommonJS script's `require('kafkajs')` finds it, as after `npm install kafkajs`) and
  * KCH_BOOTSTRAP_SERVER / KCH_ADMIN_URL pointing at that broker. Documents say 127.0.0.1:9092 (Kafka)
- * and 127.0.0.1:9644 (admin); the runner rewrites those two addresses in what it runs to the broker's
- * real ones, and back in what the commands print.
+ * and 127.0.0.1:9644 (admin), and 9093, 9094 and 9095 for more listeners (`localhost:9093` for a
+ * SASL_SSL listener whose certificate names localhost); the runner gives each a free port and
+ * rewrites `<host>:<port>` of those ports, with the host 127.0.0.1, localhost, 0.0.0.0, [::1] or none
+ * (`SASL_SSL://:9093`), in what it runs (commands, scripts, files, the broker's arguments) to the
+ * real ports, and back in what the commands print (./doc-broker.ts).
  *
  * Commands get TMPDIR in the document's temporary directory, which the runner prints as `/tmp`.
  * Only what varies from run to run is normalized, in both the documented and the printed text
@@ -44,7 +58,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { brokerArgs, MAIN, REPO_ROOT, type RunningKch, startKch } from '../kch-process.js';
+import { MAIN, REPO_ROOT } from '../kch-process.js';
+import { DOC_KAFKA_PORT, DocBroker, shellWords } from './doc-broker.js';
 
 export { REPO_ROOT };
 
@@ -59,6 +74,7 @@ export interface Block {
     | { kind: 'skip'; reason: string }
     | { kind: 'file'; name: string }
     | { kind: 'cwd'; dir: string }
+    | { kind: 'broker'; args: string[] }
     | null;
   /** Only blank lines separate this block from the previous one. */
   followsPrevious: boolean;
@@ -104,8 +120,10 @@ export function parseBlocks(markdown: string): Block[] {
           throw new Error(`line ${j + 1}: doc-test: cwd needs a directory of the clone`);
         }
         directive = { kind: 'cwd', dir: arg };
+      } else if (kind === 'broker') {
+        directive = { kind: 'broker', args: shellWords(arg ?? '') };
       } else {
-        throw new Error(`line ${j + 1}: unknown doc-test directive "${kind}" (skip, file or cwd)`);
+        throw new Error(`line ${j + 1}: unknown doc-test directive "${kind}" (skip, file, cwd or broker)`);
       }
     }
     const between = lines.slice(lastBlockEnd + 1, start);
@@ -209,7 +227,9 @@ export type Step =
   | { kind: 'sql'; block: Block; expected: Block | null }
   | { kind: 'file'; block: Block; name: string }
   | { kind: 'skip'; block: Block; reason: string }
-  | { kind: 'text'; block: Block };
+  | { kind: 'text'; block: Block }
+  /** (Re)start the broker with `args`; `banner`: the `$ kch broker` command it stands for. */
+  | { kind: 'broker'; block: Block; args: string[]; banner: SessionCommand | null };
 
 const SHELL = new Set(['sh', 'shell', 'bash', 'console', '']);
 
@@ -219,6 +239,20 @@ export function planDoc(markdown: string): Step[] {
   for (let i = 0; i < blocks.length; i++) {
     const block = blocks[i]!;
     const d = block.directive;
+    if (d?.kind === 'broker') {
+      const start = brokerSession(block);
+      if (start) {
+        const args = d.args.length > 0 ? d.args : shellWords(start.command).slice(2);
+        steps.push({ kind: 'broker', block, args, banner: start });
+        continue;
+      }
+      if (d.args.length === 0) {
+        throw new Error(
+          `line ${block.line}: doc-test: broker needs arguments before a block that is not \`$ kch broker\``,
+        );
+      }
+      steps.push({ kind: 'broker', block, args: d.args, banner: null });
+    }
     if (d?.kind === 'skip') steps.push({ kind: 'skip', block, reason: d.reason });
     else if (d?.kind === 'file') steps.push({ kind: 'file', block, name: d.name });
     else if (SHELL.has(block.lang) && block.lines.find((l) => l.trim() !== '')?.startsWith('$ ')) {
@@ -241,6 +275,20 @@ export function planDoc(markdown: string): Step[] {
     }
   }
   return steps;
+}
+
+/** The command of a session that is one `$ kch broker ...` (the reader starting a broker), or null. */
+function brokerSession(block: Block): SessionCommand | null {
+  if (!SHELL.has(block.lang) || !block.lines.find((l) => l.trim() !== '')?.startsWith('$ ')) return null;
+  const commands = parseSession(block);
+  const first = commands[0]!;
+  if (!/^kch broker(\s|$)/.test(first.command)) return null;
+  if (commands.length > 1) {
+    throw new Error(
+      `line ${commands[1]!.line}: nothing can follow \`$ kch broker\` in its session: it runs until Ctrl-C`,
+    );
+  }
+  return first;
 }
 
 /** What varies per run, in documented and printed text alike: [pattern, placeholder]. */
@@ -268,9 +316,6 @@ export function normalize(text: string): string {
   for (const [re, to] of NORMALIZE) t = t.replace(re, to);
   return t;
 }
-
-const DOC_KAFKA = '127.0.0.1:9092';
-const DOC_ADMIN = '127.0.0.1:9644';
 
 /** Documented output against printed output (both normalized); `...` alone on a line is 1+ lines. */
 export function outputMatches(expected: string, actual: string): boolean {
@@ -393,27 +438,21 @@ export async function runMarkdown(
   const tmp = join(dir, 'tmp');
   mkdirSync(work);
   mkdirSync(tmp);
-  let broker: RunningKch | undefined;
+  let broker: DocBroker | undefined;
   try {
     const bin = kchShim(dir);
-    broker = await startKch(brokerArgs(options.storage ?? `chdb:${join(dir, 'kch-data')}`), { cwd: work });
-    const admin = broker.adminUrl!.replace(/^http:\/\//, '');
+    broker = await DocBroker.start(options.storage ?? `chdb:${join(dir, 'kch-data')}`, work);
+    const { ports } = broker;
     const env: NodeJS.ProcessEnv = {
       ...userEnv(),
       PATH: `${bin}:${process.env.PATH}`,
+      NODE_PATH: join(REPO_ROOT, 'node_modules'),
       TMPDIR: tmp,
-      KCH_BOOTSTRAP_SERVER: broker.bootstrap,
+      KCH_BOOTSTRAP_SERVER: `127.0.0.1:${ports.real(DOC_KAFKA_PORT)}`,
       KCH_ADMIN_URL: broker.adminUrl!,
     };
-    const toRun = (text: string) =>
-      text.replaceAll(DOC_KAFKA, broker!.bootstrap).replaceAll(DOC_ADMIN, admin);
-    const fromRun = (text: string) =>
-      normalize(
-        text
-          .replaceAll(broker!.bootstrap, DOC_KAFKA)
-          .replaceAll(admin, DOC_ADMIN)
-          .replaceAll(`${tmp}/`, '/tmp/'),
-      );
+    const toRun = (text: string) => ports.toRun(text);
+    const fromRun = (text: string) => normalize(ports.fromRun(text).replaceAll(`${tmp}/`, '/tmp/'));
     const shell = (script: string, block?: Block) =>
       runShell(script, {
         cwd: block?.directive?.kind === 'cwd' ? resolve(REPO_ROOT, block.directive.dir) : work,
@@ -429,6 +468,21 @@ export async function runMarkdown(
         case 'skip':
           result.skipped.push({ line: block.line, reason: step.reason });
           break;
+        case 'broker': {
+          const command = step.banner?.command ?? `kch broker ${step.args.join(' ')}`;
+          options.onCommand?.(block.line, command);
+          await broker.restart(step.args);
+          if (broker.adminUrl) env.KCH_ADMIN_URL = broker.adminUrl;
+          if (step.banner) {
+            const expected = normalize(step.banner.expected.join('\n'));
+            const actual = fromRun(broker.stdout()).replace(/\n$/, '');
+            if (!outputMatches(expected, actual)) {
+              throw new DocMismatch(name, step.banner.line, command, expected, actual, null);
+            }
+          }
+          result.ran.push({ line: block.line, kind: 'broker' });
+          break;
+        }
         case 'file':
           writeFileSync(join(work, step.name), toRun(`${block.lines.join('\n')}\n`));
           result.ran.push({ line: block.line, kind: 'file' });
@@ -473,13 +527,12 @@ export async function runMarkdown(
         }
       }
     }
-    const stopped = await broker.stop();
-    broker = undefined;
-    if (stopped.code !== 0)
-      throw new Error(`${name}: the broker exited with ${stopped.code ?? stopped.signal}`);
+    await broker.stop().catch((e: Error) => {
+      throw new Error(`${name}: ${e.message}`);
+    });
     return result;
   } finally {
-    await broker?.stop('SIGKILL');
+    await broker?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }
