@@ -4,13 +4,23 @@
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { ApiKeys, ErrorCode } from '@kch/protocol';
+import { memoryStorage } from '@kch/storage';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { apiTable } from '../src/api-table.js';
+import { createBroker } from '../src/broker.js';
 import type { BrokerContext } from '../src/context.js';
 import type { RequestContext } from '../src/handler.js';
 import alterUserScramCredentials from '../src/handlers/alter-user-scram-credentials.js';
 import describeUserScramCredentials from '../src/handlers/describe-user-scram-credentials.js';
 import { HANDLERS } from '../src/handlers/index.js';
+import { silentLogger } from '../src/logger.js';
+import {
+  AclOperation,
+  AclPermissionType,
+  CLUSTER_NAME,
+  PatternType,
+  ResourceType,
+} from '../src/security/acl-codes.js';
 import { createMechanism } from '../src/security/sasl/mechanism.js';
 import { adminBroker, call } from './admin-helpers.js';
 import { kafkajsAuthenticate } from './helpers/sasl-client.js';
@@ -247,5 +257,50 @@ describe('AlterUserScramCredentials and DescribeUserScramCredentials', () => {
     expect(described.results).toEqual([
       { user: '', errorCode: code, errorMessage: 'Cluster authorization failed.', credentialInfos: [] },
     ]);
+  });
+
+  it('need Alter (alter) and Describe (describe) on the cluster once the broker has an authorizer', async () => {
+    const storage = memoryStorage();
+    const secured = await createBroker({
+      storage,
+      logger: silentLogger,
+      authorizer: { superUsers: ['User:admin'] },
+    });
+    try {
+      const ctx = secured.context; // call() asks as User:ANONYMOUS from 127.0.0.1
+      const CAF = ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+      const sent = { deletions: [], upsertions: [upsertion('admin', SHA256, 'taken-over')] };
+      expect((await call(ctx, alterUserScramCredentials, 0, sent)).results).toEqual([
+        { user: 'admin', errorCode: CAF, errorMessage: 'Cluster authorization failed.' },
+      ]);
+      expect(await storage.security!.listScramCredentials()).toEqual([]);
+      expect(await call(ctx, describeUserScramCredentials, 0, { users: null })).toMatchObject({
+        errorCode: CAF,
+        results: [],
+      });
+      await ctx.security.authorizer!.createAcls([
+        {
+          resourceType: ResourceType.CLUSTER,
+          resourceName: CLUSTER_NAME,
+          patternType: PatternType.LITERAL,
+          principal: 'User:ANONYMOUS',
+          host: '*',
+          operation: AclOperation.ALTER,
+          permissionType: AclPermissionType.ALLOW,
+        },
+      ]);
+      expect((await call(ctx, alterUserScramCredentials, 0, sent)).results).toEqual([ok('admin')]);
+      // Alter implies Describe, as in Kafka.
+      expect((await call(ctx, describeUserScramCredentials, 0, { users: null })).results).toEqual([
+        {
+          user: 'admin',
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+          credentialInfos: [{ mechanism: SHA256, iterations: 4096 }],
+        },
+      ]);
+    } finally {
+      await secured.close();
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { type AlterUserScramCredentialsResponse, ErrorCode, errorInfo, type Init } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 import {
   SCRAM_MAX_ITERATIONS,
   SCRAM_MIN_ITERATIONS,
@@ -34,7 +36,10 @@ export default defineHandler({
   api: 'AlterUserScramCredentials',
   serial: true,
   async handle(request, ctx) {
-    // authorization: Alter on CLUSTER (denied: errorResponse with CLUSTER_AUTHORIZATION_FAILED, as Kafka)
+    // Alter on the cluster, as Kafka's ControllerApis asks (else getErrorResponse's answer).
+    if (!allowed(ctx, AclOperation.ALTER, ResourceType.CLUSTER, CLUSTER_NAME)) {
+      return { throttleTimeMs: 0, ...errorResults(request, ErrorCode.CLUSTER_AUTHORIZATION_FAILED) };
+    }
     const store = ctx.broker.security.store;
     const stored = new Set((await store.listScramCredentials()).map((c) => `${c.mechanism}\n${c.user}`));
     const deletions = new Map<string, ScramMechanismName>();
@@ -91,10 +96,15 @@ export default defineHandler({
       results.push({ user, errorCode: error.code, errorMessage: error.message });
     return { throttleTimeMs: 0, results };
   },
-  errorResponse(request, errorCode) {
-    // Kafka's getErrorResponse: each user named in the request once, sorted, with the error.
-    const users = new Set([...request.deletions, ...request.upsertions].map((a) => a.name));
-    const errorMessage = errorInfo(errorCode)?.message ?? null;
-    return { results: [...users].sort().map((user) => ({ user, errorCode, errorMessage })) };
-  },
+  errorResponse: (request, errorCode) => errorResults(request, errorCode),
 });
+
+/** Kafka's getErrorResponse: each user named in the request once, sorted, with the error. */
+function errorResults(
+  request: { deletions: readonly { name: string }[]; upsertions: readonly { name: string }[] },
+  errorCode: number,
+): { results: Result[] } {
+  const users = new Set([...request.deletions, ...request.upsertions].map((a) => a.name));
+  const errorMessage = errorInfo(errorCode)?.message ?? null;
+  return { results: [...users].sort().map((user) => ({ user, errorCode, errorMessage })) };
+}

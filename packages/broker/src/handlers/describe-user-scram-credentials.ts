@@ -1,6 +1,8 @@
 import { type DescribeUserScramCredentialsResponse, ErrorCode, errorInfo, type Init } from '@kch/protocol';
 import type { ScramCredential } from '@kch/storage';
 import { defineHandler } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
+import { allowed } from '../security/authorize.js';
 import { SCRAM_MECHANISM_TYPES } from '../security/sasl/scram.js';
 
 type Result = Init<DescribeUserScramCredentialsResponse['results'][number]>;
@@ -15,7 +17,10 @@ export default defineHandler({
   api: 'DescribeUserScramCredentials',
   serial: true,
   async handle(request, ctx) {
-    // authorization: Describe on CLUSTER (denied: errorResponse with CLUSTER_AUTHORIZATION_FAILED, as Kafka)
+    // Describe on the cluster, as Kafka's KafkaApis asks (else getErrorResponse's answer).
+    if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME)) {
+      return { throttleTimeMs: 0, ...errorResults(request, ErrorCode.CLUSTER_AUTHORIZATION_FAILED) };
+    }
     const byUser = new Map<string, ScramCredential[]>();
     for (const c of await ctx.broker.security.store.listScramCredentials()) {
       byUser.set(c.user, [...(byUser.get(c.user) ?? []), c]);
@@ -56,13 +61,17 @@ export default defineHandler({
     });
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, results };
   },
-  errorResponse(request, errorCode) {
-    const errorMessage = errorInfo(errorCode)?.message ?? null;
-    return {
-      errorCode,
-      errorMessage,
-      // Kafka's getErrorResponse repeats the error once per named user, without the user's name.
-      results: (request.users ?? []).map(() => ({ user: '', errorCode, errorMessage, credentialInfos: [] })),
-    };
-  },
+  errorResponse: (request, errorCode) => errorResults(request, errorCode),
 });
+
+/** Kafka's getErrorResponse: the error, repeated once per named user without the user's name. */
+function errorResults(request: { users: readonly { name: string }[] | null }, errorCode: number) {
+  const errorMessage = errorInfo(errorCode)?.message ?? null;
+  return {
+    errorCode,
+    errorMessage,
+    results: (request.users ?? []).map(
+      (): Result => ({ user: '', errorCode, errorMessage, credentialInfos: [] }),
+    ),
+  };
+}
