@@ -14,6 +14,10 @@
  * - `tail-start`: the first offset held in the tail cache, per partition of a topic;
  * - `profile-start` / `profile-stop`: a CPU profile of one phase (node:inspector), written to `file`;
  * - `close`: closes the broker and exits normally, so that `--cpu-prof` writes its profile.
+ *
+ * With `broker.listeners` in the options (the `security` group) it opens those listeners instead of one
+ * PLAINTEXT port, stores the `scramUsers`' SCRAM credentials before it is ready, and says every
+ * listener's port in `ready` (`listeners`, by name; `port` is the first one's).
  */
 import { writeFileSync } from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector/promises';
@@ -23,9 +27,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
 import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
-import type { FlushAgg } from './lib/children.js';
+// Not exported by @kch/broker: the bench stores users as the broker's tests do (see BrokerStart).
+import { scramCredential } from '../packages/broker/src/security/sasl/scram.js';
+import type { BrokerStart, FlushAgg } from './lib/children.js';
 
-interface Options {
+interface Options extends Pick<BrokerStart, 'broker' | 'scramUsers'> {
   storage: 'memory' | 'chdb';
   dir?: string;
   database?: string;
@@ -56,6 +62,7 @@ const broker = await createBroker({
   storage,
   logger: silentLogger,
   ...(opts.tailCacheBytes ? { tailCacheBytes: opts.tailCacheBytes } : {}),
+  ...opts.broker,
   // Broker options to try the same way, e.g. KCH_BENCH_BROKER_OPTIONS='{"queuedMaxRequestBytes":33554432}'.
   ...(JSON.parse(process.env.KCH_BENCH_BROKER_OPTIONS ?? '{}') as Record<string, unknown>),
 });
@@ -301,5 +308,14 @@ process.on('message', (raw) => {
 // The harness went away (Ctrl-C, crash): do not linger as an orphan.
 process.on('disconnect', () => process.exit(0));
 
-const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
-send({ type: 'ready', port, pid: process.pid });
+for (const u of opts.scramUsers ?? []) {
+  await broker.context.security.store.putScramCredential(
+    await scramCredential(u.user, u.mechanism, u.password, 4096),
+  );
+}
+// Configured listeners bind where they say (listen() refuses a host and port beside them).
+const { port } = await (broker.context.config.listeners.length > 0
+  ? broker.listen()
+  : broker.listen({ host: '127.0.0.1', port: 0 }));
+const listeners = Object.fromEntries([...broker.boundListeners].map(([name, l]) => [name, l.port]));
+send({ type: 'ready', port, pid: process.pid, listeners });

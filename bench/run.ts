@@ -14,6 +14,8 @@
  *             tail consume; cold replay from ClickHouse after a restart (chdb)
  *   kafkajs   kafkajs producer at full speed and at half of it, acks=all
  *   latency   produce-to-consume (librdkafka) and produce-to-visible-in-SQL (chdb)
+ *   security  librdkafka produce then consume over PLAINTEXT, SSL and SASL_SSL (SCRAM-SHA-512) listeners
+ *             of one memory-storage broker, rounds in alternating order: what TLS and SASL cost
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
  *
@@ -36,18 +38,32 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecordBatchSync } from '@kch/protocol';
 import { parseBenchArgs } from './args.js';
-import { BrokerProcess, type BrokerStats, nodeArgs, PYTHON, ROOT, runJson } from './lib/children.js';
+import {
+  BrokerProcess,
+  type BrokerStart,
+  type BrokerStats,
+  type ClientOut,
+  clientCost,
+  nodeArgs,
+  PYTHON,
+  ROOT,
+  runJson,
+} from './lib/children.js';
+import type { Bench } from './lib/context.js';
+import { machine } from './lib/machine.js';
 import { cpuDelta, cpuSnapshot, memoryStatus, RssSampler, resetPeakRss } from './lib/proc.js';
 import { createTopic, endOffsets, RawClient } from './lib/raw-client.js';
 import { writeReport } from './lib/report.js';
-import type { BrokerCost, ClientCost, ConsumeResult, ProduceResult, Results } from './lib/results.js';
+import type { BrokerCost, ConsumeResult, ProduceResult, Results } from './lib/results.js';
 import { MiB, percentiles, si } from './lib/stats.js';
 import { writePool } from './lib/values.js';
+import { limits } from './limits/group.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
+import { securityGroup } from './security.js';
 
 // ------------------------------------------------------------------------------------ options
 
@@ -105,35 +121,11 @@ const results: Results = {
   e2e: [],
   sqlVisible: null,
   sustained: null,
+  security: null,
   profiles: [],
   skipped: [],
   errors: [],
 };
-
-// ------------------------------------------------------------------------------------ machine
-
-function machine(): Record<string, unknown> {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
-  const version = (pkg: string, from = ROOT) => {
-    try {
-      return JSON.parse(readFileSync(join(from, 'node_modules', pkg, 'package.json'), 'utf8'))
-        .version as string;
-    } catch {
-      return null;
-    }
-  };
-  return {
-    nproc: cpus().length,
-    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
-    cpuModel: model,
-    kernel: release(),
-    node: process.version,
-    chdb: version('chdb', join(ROOT, 'packages/storage')),
-    kafkajs: version('kafkajs'),
-    loadavgStart: loadavg().map((x) => Math.round(x * 100) / 100),
-  };
-}
 
 // ------------------------------------------------------------------------------------ phases
 
@@ -153,12 +145,13 @@ async function startBroker(
   storage: 'memory' | 'chdb',
   name: string,
   dir?: string,
-  tailCacheBytes = plan.tailCacheBytes,
+  more: Pick<BrokerStart, 'tailCacheBytes' | 'broker' | 'scramUsers'> = {},
 ): Promise<{ b: BrokerProcess; idleRssMiB: number | null }> {
   const b = await BrokerProcess.start({
     storage,
     dir,
-    tailCacheBytes,
+    tailCacheBytes: plan.tailCacheBytes,
+    ...more,
     ...(args.cpuProf ? { cpuProf: { dir: profDir, name } } : {}),
   });
   return { b, idleRssMiB: memoryStatus(b.pid)?.rssMiB ?? null };
@@ -261,31 +254,6 @@ async function phase<T extends { records?: number }>(
   return { value, broker };
 }
 
-interface ClientOut {
-  records: number;
-  bytes: number;
-  seconds: number;
-  errors?: number;
-  error?: string | null;
-  unflushed?: number;
-  latencies_ms?: number[];
-  cpu_seconds?: number;
-  max_rss_mib?: number;
-  librdkafka?: string;
-  expected?: number;
-}
-
-function clientCost(o: ClientOut): ClientCost {
-  return {
-    cpuSeconds: o.cpu_seconds ?? null,
-    cores:
-      o.cpu_seconds !== undefined && o.seconds > 0
-        ? Math.round((o.cpu_seconds / o.seconds) * 100) / 100
-        : null,
-    maxRssMiB: o.max_rss_mib ?? null,
-  };
-}
-
 const rdkafka = (opts: Record<string, unknown>) =>
   runJson<ClientOut>(
     PYTHON,
@@ -303,6 +271,9 @@ const fetcher = (opts: Record<string, unknown>) =>
   runJson<ClientOut>(process.execPath, nodeArgs('bench/clients/fetcher.ts', opts), plan.timeoutMs).then(
     (r) => r.result,
   );
+
+/** What the groups in modules of their own (limits, security) use of the harness. */
+const bench: Bench = { args, plan, results, log, pool, newDataDir, startBroker, phase, rdkafka };
 
 function directLimit(size: number): number | null {
   return results.limits.direct[String(size)]?.limit?.recordsPerSec ?? null;
@@ -393,105 +364,6 @@ function consumeResult(
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 // ------------------------------------------------------------------------------------ scenarios
-
-async function limits(size: number): Promise<void> {
-  log(`limits, ${size} B values`);
-  const count = plan.count(size);
-  // TCP loopback: sink and source in two processes.
-  try {
-    const sinkOut = new Promise<{ port: number; done: Promise<Record<string, number>> }>(
-      (resolve, reject) => {
-        let portSeen = false;
-        const done = runJson<Record<string, number>>(
-          process.execPath,
-          nodeArgs('bench/limits/tcp.ts', { mode: 'sink' }),
-          plan.timeoutMs,
-          (child) => {
-            let buf = '';
-            child.stdout!.on('data', (c: Buffer) => {
-              buf += c.toString();
-              const m = /\{"port":(\d+)\}/.exec(buf);
-              if (m && !portSeen) {
-                portSeen = true;
-                resolve({ port: Number(m[1]), done: done.then((r) => r.result) });
-              }
-            });
-          },
-        );
-        done.catch(reject);
-      },
-    );
-    const sink = await sinkOut;
-    const src = await runJson<ClientOut>(
-      process.execPath,
-      nodeArgs('bench/limits/tcp.ts', {
-        mode: 'source',
-        port: sink.port,
-        pool: pool(size),
-        size,
-        count,
-        partitions: P,
-      }),
-      plan.timeoutMs,
-    );
-    const sinkResult = await sink.done;
-    const o = src.result;
-    results.limits.tcp[String(size)] = {
-      records: o.records,
-      bytes: o.bytes,
-      seconds: o.seconds,
-      recordsPerSec: Math.round(o.records / o.seconds),
-      valueMiBPerSec: Math.round(((o.records * size) / MiB / o.seconds) * 10) / 10,
-      wireMiBPerSec: Math.round((o.bytes / MiB / o.seconds) * 10) / 10,
-      sourceCpuSeconds: o.cpu_seconds,
-      sinkCpuSeconds: sinkResult.cpu_seconds,
-      loadavg1: Math.round(loadavg()[0]! * 100) / 100,
-    };
-    log(
-      `    TCP loopback: ${si(o.records / o.seconds)} rec/s, ${(o.bytes / MiB / o.seconds).toFixed(0)} MiB/s of batches`,
-    );
-  } catch (e) {
-    results.errors.push(`tcp limit ${size}: ${(e as Error).message}`);
-  }
-  // Direct insert into embedded ClickHouse, storage.append, read path.
-  const variants: [string, boolean][] = [[String(size), false]];
-  if (plan.binaryLimit && size >= 1024) variants.push([`${size}-binary`, true]);
-  for (const [key, binary] of variants) {
-    const dir = newDataDir();
-    try {
-      const r = await runJson<Record<string, any>>(
-        process.execPath,
-        nodeArgs('bench/limits/direct-insert.ts', {
-          dir,
-          size,
-          pool: pool(size, binary),
-          count,
-          partitions: P,
-          insertSizes: plan.insertSizes,
-          storageAppend: !binary,
-          read: !binary,
-          limitOnly: binary,
-          ...(binary ? {} : { latencyCurve: { rows: [1, 100, 1000, 10_000, 50_000], reps: quick ? 5 : 15 } }),
-        }),
-        plan.timeoutMs,
-      );
-      results.limits.direct[key] = { ...r.result, loadavg1: Math.round(loadavg()[0]! * 100) / 100 };
-      if (r.result.clickhouseVersion) results.meta.clickhouse = r.result.clickhouseVersion;
-      const l = r.result.limit;
-      log(
-        `    direct insert${binary ? ' (binary values)' : ''}: ${si(l.recordsPerSec)} rec/s, ${l.valueMiBPerSec.toFixed(1)} MiB/s (inserts of ${(l.insertTargetBytes / MiB).toFixed(0)} MiB)` +
-          (r.result.storageAppend
-            ? `; storage.append ${si(r.result.storageAppend.recordsPerSec)} rec/s`
-            : '') +
-          (r.result.read ? `; read ${si(r.result.read.recordsPerSec)} rec/s` : ''),
-      );
-    } catch (e) {
-      results.errors.push(`direct insert ${key}: ${(e as Error).message}`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-}
 
 async function rdkafkaSuite(storage: 'memory' | 'chdb', size: number): Promise<void> {
   log(`librdkafka, ${storage} storage, ${size} B values`);
@@ -781,7 +653,7 @@ async function sustainedRun(seconds: number): Promise<void> {
     );
     const dir = newDataDir();
     const name = rate ? 'steady' : 'full';
-    const { b, idleRssMiB } = await startBroker('chdb', `broker-sustained-${name}`, dir, plan.tailCacheBytes);
+    const { b, idleRssMiB } = await startBroker('chdb', `broker-sustained-${name}`, dir);
     const admin = await RawClient.connect('127.0.0.1', b.port);
     try {
       await createTopic(admin, 'sustained', P);
@@ -850,19 +722,19 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    args.only.delete('rdkafka');
-    args.only.delete('sustained');
+    for (const group of ['rdkafka', 'security', 'sustained']) args.only.delete(group);
   }
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
   // Per record size: the limits, then the chdb broker right after them (the ratio to the limit is only
   // fair when both ran under the same load on a shared machine), then memory storage.
   for (const size of args.sizes) {
-    if (args.only.has('limits')) await limits(size);
+    if (args.only.has('limits')) await limits(bench, size);
     for (const storage of args.storages) {
       if (args.only.has('rdkafka')) await rdkafkaSuite(storage, size);
       if (args.only.has('kafkajs')) await kafkajsSuite(storage, size);
     }
   }
+  if (args.only.has('security')) await securityGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
   const m = results.meta.machine as Record<string, unknown>;
   m.loadavgEnd = loadavg().map((x) => Math.round(x * 100) / 100);

@@ -11,7 +11,9 @@ Modes (options.mode):
   consume  reads count records from the given offsets (assign, no group), counting them.
   e2e      a producer thread at a fixed rate stamps perf_counter() into each value; a consumer in the
            same process measures produce-to-consume latency.
-Prints one JSON line with the figures and this process's CPU time.
+Prints one JSON line with the figures and this process's CPU time (cpu_seconds: the whole process;
+timed_cpu_seconds: from the start of the clock, without Python's start-up and connecting).
+options.config: more client properties over the bench's own (security.protocol, sasl.*, ssl.*).
 """
 import json
 import resource
@@ -44,6 +46,7 @@ def producer_config():
         "queue.buffering.max.messages": 2_000_000,
         "queue.buffering.max.kbytes": 2_097_151,
         "api.version.request": True,
+        **opts.get("config", {}),
     }
 
 
@@ -60,7 +63,13 @@ def consumer_config():
         "queued.max.messages.kbytes": 1_048_576,
         "check.crcs": False,
         "enable.partition.eof": False,
+        **opts.get("config", {}),
     }
+
+
+def cpu_now():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def usage():
@@ -100,6 +109,7 @@ def produce():
     # Connect and learn the metadata before the clock starts.
     p.list_topics(topic, timeout=10)
     produce_ = p.produce
+    cpu0 = cpu_now()
     t0 = time.perf_counter()
     i = 0
     timed = rate == 0 and duration > 0
@@ -135,6 +145,7 @@ def produce():
         "errors": errors[0],
         "error": errors[1],
         "latencies_ms": latencies,
+        "timed_cpu_seconds": round(cpu_now() - cpu0, 3),
     }
     out.update(usage())
     print(json.dumps(out))
@@ -147,6 +158,7 @@ def consume():
     c = Consumer(consumer_config())
     # Connected before the clock starts (as the fetcher is).
     c.list_topics(topic, timeout=10)
+    cpu0 = cpu_now()
     t0 = time.perf_counter()
     c.assign([TopicPartition(topic, p, o) for p, o in enumerate(offsets)])
     got = 0
@@ -169,6 +181,7 @@ def consume():
                 got += 1
                 nbytes += len(m.value())
         last = now
+    cpu1 = cpu_now()  # before close(): leaving the group is not consuming
     c.close()
     out = {
         "records": got,
@@ -176,6 +189,7 @@ def consume():
         # From assign() to the last record: the first fetch (a cold read) counts.
         "seconds": last - t0,
         "seconds_from_first_record": last - (first if first is not None else t0),
+        "timed_cpu_seconds": round(cpu1 - cpu0, 3),
     }
     out.update(usage())
     print(json.dumps(out))

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ClientCost } from './results.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PYTHON = '/usr/bin/python3';
@@ -66,6 +67,34 @@ export function runJson<T = Record<string, unknown>>(
   });
 }
 
+/** The JSON line a client (bench/clients/*) or a limit probe prints. */
+export interface ClientOut {
+  records: number;
+  bytes: number;
+  seconds: number;
+  errors?: number;
+  error?: string | null;
+  unflushed?: number;
+  latencies_ms?: number[];
+  cpu_seconds?: number;
+  /** rdkafka.py: CPU seconds from the start of the clock to the end (no start-up, no connecting). */
+  timed_cpu_seconds?: number;
+  max_rss_mib?: number;
+  librdkafka?: string;
+  expected?: number;
+}
+
+export function clientCost(o: ClientOut): ClientCost {
+  return {
+    cpuSeconds: o.cpu_seconds ?? null,
+    cores:
+      o.cpu_seconds !== undefined && o.seconds > 0
+        ? Math.round((o.cpu_seconds / o.seconds) * 100) / 100
+        : null,
+    maxRssMiB: o.max_rss_mib ?? null,
+  };
+}
+
 /** Group-commit inserts of a phase, as the broker child sums them (ClickHouseStorage.onFlush). */
 export interface FlushAgg {
   inserts: number;
@@ -104,6 +133,10 @@ export interface BrokerStart {
   tailCacheBytes?: number;
   /** Runs the child under `node --cpu-prof`, the profile written to `dir/name.cpuprofile` on exit. */
   cpuProf?: { dir: string; name: string };
+  /** More createBroker options (JSON): `listeners` and `sasl` for the security group. */
+  broker?: Record<string, unknown>;
+  /** SCRAM users the child stores before it is ready. */
+  scramUsers?: { user: string; password: string; mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512' }[];
 }
 
 /** The broker under test, in its own process (bench/broker-child.ts). */
@@ -116,6 +149,8 @@ export class BrokerProcess {
   private constructor(
     readonly child: ChildProcess,
     readonly port: number,
+    /** Port of each listener, by name (one PLAINTEXT listener unless `broker.listeners` said more). */
+    readonly listeners: Record<string, number>,
   ) {
     child.on('message', (raw) => {
       const m = raw as Record<string, unknown>;
@@ -150,7 +185,13 @@ export class BrokerProcess {
       process.execPath,
       nodeArgs(
         'bench/broker-child.ts',
-        { storage: opts.storage, dir: opts.dir, tailCacheBytes: opts.tailCacheBytes },
+        {
+          storage: opts.storage,
+          dir: opts.dir,
+          tailCacheBytes: opts.tailCacheBytes,
+          broker: opts.broker,
+          scramUsers: opts.scramUsers,
+        },
         prof,
       ),
       { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] },
@@ -161,8 +202,8 @@ export class BrokerProcess {
         err += c.toString();
       });
       child.once('message', (m) => {
-        const msg = m as { type: string; port: number };
-        if (msg.type === 'ready') resolve(new BrokerProcess(child, msg.port));
+        const msg = m as { type: string; port: number; listeners: Record<string, number> };
+        if (msg.type === 'ready') resolve(new BrokerProcess(child, msg.port, msg.listeners));
         else reject(new Error(`unexpected first message ${JSON.stringify(m)}`));
       });
       child.once('exit', (code) => reject(new Error(`broker child exited with ${code}: ${err}`)));

@@ -1,6 +1,7 @@
 /**
  * Kafka calls the harness makes with the raw connection the broker's tests use too
- * (@kch/kafka-connection): topic creation, end offsets, and counting fetched records from batch headers.
+ * (@kch/kafka-connection): topic creation and deletion, end offsets, and counting fetched records from
+ * batch headers.
  */
 import { RawClient } from '@kch/kafka-connection';
 
@@ -15,6 +16,14 @@ export async function createTopic(client: RawClient, name: string, partitions: n
   const t = r.topics[0]!;
   if (t.errorCode !== 0)
     throw new Error(`CreateTopics ${name}: error ${t.errorCode} ${t.errorMessage ?? ''}`);
+}
+
+/** Deletes a topic through DeleteTopics (v5: by name); fails unless it was deleted. */
+export async function deleteTopic(client: RawClient, name: string): Promise<void> {
+  const r = await client.send('DeleteTopics', 5, { topicNames: [name], timeoutMs: 30_000 });
+  const t = r.responses[0]!;
+  if (t.errorCode !== 0)
+    throw new Error(`DeleteTopics ${name}: error ${t.errorCode} ${t.errorMessage ?? ''}`);
 }
 
 /** High watermarks of every partition of a topic (ListOffsets, latest). */

@@ -347,6 +347,48 @@ export function writeReport(r: Results, outDir: string): string {
     }
   }
 
+  const sec = r.security;
+  if (sec?.summary.length) {
+    const ratio = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `×${n2(x)}`);
+    out.push(
+      '## Security: TLS and SASL cost',
+      '',
+      `librdkafka at full speed, then a consume of the same records, over each listener of one broker on memory storage (SASL_SSL with ${sec.mechanism}); medians of ${sec.rounds} rounds in alternating order. CPU per million records is in seconds (= µs per record): the broker's all threads, the client's while its clock ran. The last three columns divide by PLAINTEXT's figure.`,
+      '',
+      table(
+        [
+          'values',
+          'kind',
+          'protocol',
+          'rec/s',
+          'MiB/s',
+          'broker CPU s / M rec',
+          'rec/s per broker core',
+          'broker cores',
+          'client CPU s / M rec',
+          'rec/s vs PLAINTEXT',
+          'broker CPU per rec vs PLAINTEXT',
+          'client CPU per rec vs PLAINTEXT',
+        ],
+        sec.summary.map((x) => [
+          sizeName(x.size),
+          x.kind,
+          x.protocol,
+          si(x.recordsPerSec),
+          n1(x.valueMiBPerSec),
+          n2(x.brokerCpuSecondsPerMillion),
+          si(x.recordsPerBrokerCoreSecond),
+          n2(x.brokerCores),
+          n2(x.clientCpuSecondsPerMillion),
+          ratio(x.vsPlaintext?.recordsPerSec),
+          ratio(x.vsPlaintext?.brokerCpuPerRecord),
+          ratio(x.vsPlaintext?.clientCpuPerRecord),
+        ]),
+      ),
+      '',
+    );
+  }
+
   // Sustained
   const s = r.sustained;
   if (s?.runs.length) {

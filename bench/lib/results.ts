@@ -85,6 +85,56 @@ export interface ConsumeResult {
   clientCost: ClientCost;
 }
 
+/** A listener's security protocol, as the `security` group measures it (bench/security.ts). */
+export type BenchSecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_SSL';
+
+/** One produce or consume of the `security` group, over one listener. */
+export interface SecurityRun {
+  protocol: BenchSecurityProtocol;
+  kind: 'produce' | 'consume';
+  size: number;
+  /** Which round, and where in it (the order alternates from round to round). */
+  round: number;
+  position: number;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  /** Broker CPU (all threads) per million records: seconds, i.e. µs per record. */
+  brokerCpuSecondsPerMillion: number | null;
+  /** The librdkafka process's CPU while the clock ran, per million records. */
+  clientCpuSecondsPerMillion: number | null;
+  /**
+   * Broker CPU seconds per second of the client's clock: cores while records flowed (`broker.cores`
+   * divides by the whole phase, the client's start-up included).
+   */
+  brokerCores: number | null;
+  broker: BrokerCost;
+  clientCost: ClientCost;
+}
+
+/** Medians over the rounds of one protocol, size and kind, and their ratio to PLAINTEXT's. */
+export interface SecuritySummary {
+  protocol: BenchSecurityProtocol;
+  kind: 'produce' | 'consume';
+  size: number;
+  runs: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  brokerCpuSecondsPerMillion: number | null;
+  /** Records per second of broker CPU: what one core of the broker carries. */
+  recordsPerBrokerCoreSecond: number | null;
+  brokerCores: number | null;
+  clientCpuSecondsPerMillion: number | null;
+  /** This protocol's figure ÷ PLAINTEXT's (null for PLAINTEXT itself). */
+  vsPlaintext: {
+    recordsPerSec: number;
+    brokerCpuPerRecord: number | null;
+    recordsPerBrokerCore: number | null;
+    clientCpuPerRecord: number | null;
+  } | null;
+}
+
 export interface Results {
   meta: Record<string, unknown>;
   limits: { tcp: Record<string, any>; direct: Record<string, any> };
@@ -113,6 +163,14 @@ export interface Results {
     tailCacheBudgetMiB: number;
     rssLimitMiB: number;
     runs: { label: string; rate: number | null; idleRssMiB: number | null; result: ProduceResult }[];
+  } | null;
+  /** The `security` group (absent in results.json of runs before it existed). */
+  security?: {
+    mechanism: string;
+    rounds: number;
+    count: Record<string, number>;
+    runs: SecurityRun[];
+    summary: SecuritySummary[];
   } | null;
   profiles: {
     phase: string;

@@ -27,6 +27,14 @@ export function percentiles(values: ArrayLike<number>): Percentiles | null {
   };
 }
 
+/** The median of a sample (the mean of the middle two when it has an even size); null when empty. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export const round2 = (x: number) => Math.round(x * 100) / 100;
 
 export const MiB = 1024 * 1024;
