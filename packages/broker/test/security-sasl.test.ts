@@ -5,17 +5,29 @@
  */
 import { rmSync } from 'node:fs';
 import { type AuthenticationEvent, type Broker, createBroker, silentLogger } from '@kch/broker';
-import { ErrorCode } from '@kch/protocol';
+import { RawClient } from '@kch/kafka-connection';
+import { type ApiMessages, type ApiName, ErrorCode, type Init } from '@kch/protocol';
 import { memoryStorage } from '@kch/storage';
 import { ConfigResourceTypes, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramCredential } from '../src/security/sasl/scram.js';
 import { makeCertificates, type TestCertificates } from './helpers/certs.js';
-import { RawClient } from './helpers/raw-client.js';
 import { skipEachUnless } from './helpers/skip.js';
 import { openssl } from './helpers/tools.js';
 
 const PLAIN_USERS = { admin: 'admin-secret', alice: 'alice-secret' };
+
+/** A bare connection whose answers are undefined once the broker has closed it. */
+async function open(port: number) {
+  const c = await RawClient.connect('127.0.0.1', port, { clientId: 'raw' });
+  return {
+    request: <K extends ApiName>(api: K, version: number, body: Init<ApiMessages[K]['request']>) =>
+      c.send(api, version, body).catch(() => undefined),
+    sendToken: (token: Buffer) => c.sendSaslToken(token).catch(() => undefined),
+    whenClosed: c.whenClosed(),
+    close: () => c.close(),
+  };
+}
 
 function plainToken(user: string, password: string): Buffer {
   return Buffer.from(`\0${user}\0${password}`);
@@ -147,7 +159,7 @@ describe('SASL', () => {
   });
 
   it('closes a connection that sends anything but ApiVersions and the SASL exchange before authenticating', async () => {
-    const raw = await RawClient.open(ports.SASL!);
+    const raw = await open(ports.SASL!);
     const versions = await raw.request('ApiVersions', 3, {
       clientSoftwareName: 'raw',
       clientSoftwareVersion: '1',
@@ -170,7 +182,7 @@ describe('SASL', () => {
   });
 
   it('answers an unknown mechanism with the enabled ones, then closes', async () => {
-    const raw = await RawClient.open(ports.SASL!);
+    const raw = await open(ports.SASL!);
     const r = await raw.request('SaslHandshake', 1, { mechanism: 'GSSAPI' });
     expect(r?.errorCode).toBe(ErrorCode.UNSUPPORTED_SASL_MECHANISM);
     expect(r?.mechanisms).toEqual(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']);
@@ -178,21 +190,19 @@ describe('SASL', () => {
   });
 
   it('authenticates a v0 handshake with raw tokens (no SaslAuthenticate)', async () => {
-    const raw = await RawClient.open(ports.SASL!);
+    const raw = await open(ports.SASL!);
     expect((await raw.request('SaslHandshake', 0, { mechanism: 'PLAIN' }))?.errorCode).toBe(ErrorCode.NONE);
-    raw.sendFramed(plainToken('alice', 'alice-secret'));
-    expect((await raw.nextFrame())?.length).toBe(0);
+    expect((await raw.sendToken(plainToken('alice', 'alice-secret')))?.length).toBe(0);
     const meta = await raw.request('Metadata', 1, { topics: null });
     expect(meta?.brokers[0]?.port).toBe(ports.SASL);
     raw.close();
-    const bad = await RawClient.open(ports.SASL!);
+    const bad = await open(ports.SASL!);
     await bad.request('SaslHandshake', 0, { mechanism: 'PLAIN' });
-    bad.sendFramed(plainToken('alice', 'wrong'));
-    expect(await bad.nextFrame()).toBeUndefined();
+    expect(await bad.sendToken(plainToken('alice', 'wrong'))).toBeUndefined();
   });
 
   it('answers a second SaslAuthenticate after success with ILLEGAL_SASL_STATE and keeps serving', async () => {
-    const raw = await RawClient.open(ports.SASL!);
+    const raw = await open(ports.SASL!);
     await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
     const ok = await raw.request('SaslAuthenticate', 2, { authBytes: plainToken('admin', 'admin-secret') });
     expect(ok?.errorCode).toBe(ErrorCode.NONE);
@@ -224,7 +234,7 @@ describe('SASL sessions (KIP-368)', () => {
   afterAll(() => broker?.close());
 
   it('tells the client its session lifetime and closes the connection once it expired without re-authentication', async () => {
-    const raw = await RawClient.open(port);
+    const raw = await open(port);
     await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
     const ok = await raw.request('SaslAuthenticate', 1, { authBytes: plainToken('alice', 'alice-secret') });
     expect(ok?.errorCode).toBe(ErrorCode.NONE);
@@ -242,7 +252,7 @@ describe('SASL sessions (KIP-368)', () => {
   });
 
   it('re-authenticates on the same connection and keeps serving it', async () => {
-    const raw = await RawClient.open(port);
+    const raw = await open(port);
     await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
     await raw.request('SaslAuthenticate', 1, { authBytes: plainToken('alice', 'alice-secret') });
     for (let i = 0; i < 3; i++) {

@@ -63,6 +63,9 @@ export class RawClient {
   private readonly pending = new Map<number, Pending>();
   private readonly splitter: FrameSplitter;
   private failure: Error | null = null;
+  /** Waits for the frame that answers a raw SASL token (no header, so no correlation id). */
+  private rawWaiter: Pending | undefined;
+  private closedListeners: (() => void)[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -157,6 +160,29 @@ export class RawClient {
     return frame;
   }
 
+  /**
+   * Sends a raw SASL token (size-prefixed, no header), as a client does after a v0 SaslHandshake, and
+   * resolves with the broker's raw answer.
+   */
+  sendSaslToken(token: Buffer): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      if (this.failure) {
+        reject(this.failure);
+        return;
+      }
+      this.rawWaiter = { resolve, reject, timer: undefined };
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(token.length, 0);
+      this.write([size, token]);
+    });
+  }
+
+  /** Resolves once the connection is closed, by either side. */
+  whenClosed(): Promise<void> {
+    if (this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.closedListeners.push(resolve));
+  }
+
   /** Sends a request that gets no response (Produce with acks=0). */
   sendOnly<K extends ApiName>(api: K, version: number, body: Init<ApiMessages[K]['request']>): void {
     this.write(this.encode(api, version, this.nextId(), body));
@@ -197,6 +223,12 @@ export class RawClient {
       return;
     }
     for (const frame of frames) {
+      const raw = this.rawWaiter;
+      if (raw) {
+        this.rawWaiter = undefined;
+        raw.resolve(frame);
+        continue;
+      }
       if (frame.length < 4) continue;
       const id = frame.readInt32BE(0);
       const p = this.pending.get(id);
@@ -215,6 +247,9 @@ export class RawClient {
       p.reject(e);
     }
     this.pending.clear();
+    this.rawWaiter?.reject(e);
+    this.rawWaiter = undefined;
     this.socket.destroy();
+    for (const l of this.closedListeners.splice(0)) l();
   }
 }
