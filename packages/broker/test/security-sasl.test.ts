@@ -84,7 +84,8 @@ describe('SASL', () => {
     });
   }
 
-  const mechanisms: [string, 'SASL' | 'SECURE', SASLOptions][] = [
+  type PasswordSasl = Extract<SASLOptions, { username: string }>;
+  const mechanisms: [string, 'SASL' | 'SECURE', PasswordSasl][] = [
     ['PLAIN on SASL_PLAINTEXT', 'SASL', { mechanism: 'plain', username: 'alice', password: 'alice-secret' }],
     ['PLAIN on SASL_SSL', 'SECURE', { mechanism: 'plain', username: 'alice', password: 'alice-secret' }],
     ['PLAIN with a SCRAM user', 'SASL', { mechanism: 'plain', username: 'bob', password: 'bob-secret' }],
