@@ -19,11 +19,48 @@ export {
   type DeclaredTopic,
   declaredTopicSchema,
 } from './options.js';
+export { pemText } from './properties/tls.js';
+// Kafka's ACL vocabulary and SCRAM derivation, which `kch acls` and `kch users` share with the broker;
+// the SASL mechanisms, which also authenticate users of the admin HTTP server.
+export {
+  AclOperation,
+  AclPermissionType,
+  CLUSTER_NAME,
+  formatAccessControlEntry,
+  formatResourcePattern,
+  operationName,
+  PatternType,
+  parseOperation,
+  parsePatternType,
+  pascalCase,
+  patternTypeName,
+  permissionTypeName,
+  ResourceType,
+  resourceTypeName,
+  supportedOperations,
+  WILDCARD_HOST,
+} from './security/acl-codes.js';
+export { javaHostAddress } from './security/authorize.js';
+export type { Authorizer, Requester } from './security/authorizer.js';
+export type { SaslMechanismName, SecurityProtocol, TlsOptions } from './security/options.js';
+export { createMechanism, SaslAuthenticationError } from './security/sasl/mechanism.js';
+export {
+  SCRAM_HASHES,
+  SCRAM_MECHANISM_TYPES,
+  SCRAM_MIN_ITERATIONS,
+  type ScramMechanismName,
+  saltedPassword,
+  scramMechanismOfType,
+} from './security/sasl/scram.js';
+export { ListenerTls } from './security/tls.js';
 export {
   type BrokerOptionsFromProperties,
   brokerOptionsFromProperties,
+  JaasConfigError,
+  type JaasEntry,
   JavaPropertiesError,
   type PropertiesBrokerOptions,
+  parseJaasConfig,
   parseJavaProperties,
 } from './server-properties.js';
 export { validateTopicConfigs } from './topic-configs.js';

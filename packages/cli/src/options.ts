@@ -44,6 +44,9 @@ type Key =
   | 'adminHost'
   | 'adminPort'
   | 'adminToken'
+  | 'adminTls'
+  | 'adminTlsCert'
+  | 'adminTlsKey'
   | 'views'
   | 'topics'
   | 'tables';
@@ -187,7 +190,28 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     flag: 'admin-token',
     env: 'KCH_ADMIN_TOKEN',
     value: '<token>',
-    help: 'bearer token POST /sql requires; required when --admin-host is not a loopback address',
+    help: 'bearer token POST /sql and /views require; required when --admin-host is not a loopback address, unless the broker has an authorizer (then they require a user with ACLs)',
+  },
+  {
+    key: 'adminTlsCert',
+    flag: 'admin-tls-cert',
+    env: 'KCH_ADMIN_TLS_CERT',
+    value: '<file>',
+    help: 'certificate chain (PEM) of the admin server, with --admin-tls-key: it serves https; read again when the file changes',
+  },
+  {
+    key: 'adminTlsKey',
+    flag: 'admin-tls-key',
+    env: 'KCH_ADMIN_TLS_KEY',
+    value: '<file>',
+    help: 'private key (PEM, unencrypted) of --admin-tls-cert',
+  },
+  {
+    key: 'adminTls',
+    flag: 'admin-tls',
+    env: 'KCH_ADMIN_TLS',
+    value: 'listener|off',
+    help: "listener: the admin server serves https with the certificate and key of the broker's first SSL or SASL_SSL listener (default off, unless --admin-tls-cert is given)",
   },
   {
     key: 'views',
@@ -465,18 +489,30 @@ export const brokerCommandSchema = z
       )
       .default(DEFAULT_ADMIN_PORT),
     adminToken: z.string().min(8, { error: 'must be at least 8 characters' }).optional(),
+    adminTls: z
+      .enum(['listener', 'off'], {
+        error: 'must be listener or off (for a certificate of its own: --admin-tls-cert)',
+      })
+      .default('off'),
+    adminTlsCert: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+    adminTlsKey: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
     views: views.default([]),
     topics: topics.default({}),
     tables: tables.default([]),
   })
   .superRefine((o, ctx) => {
-    if (o.adminPort !== null && !isLoopback(o.adminHost) && o.adminToken === undefined) {
+    if ((o.adminTlsCert === undefined) !== (o.adminTlsKey === undefined))
       ctx.addIssue({
         code: 'custom',
-        path: ['adminToken'],
-        message: `is required when the admin server listens on ${o.adminHost}, which is not a loopback address: anyone who reaches it could run SQL. Set --admin-token (KCH_ADMIN_TOKEN), or --admin-host 127.0.0.1`,
+        path: [o.adminTlsCert === undefined ? 'adminTlsCert' : 'adminTlsKey'],
+        message: `is needed with ${o.adminTlsCert === undefined ? '--admin-tls-key' : '--admin-tls-cert'}: the certificate goes with its key`,
       });
-    }
+    if (o.adminTls === 'listener' && o.adminTlsCert !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminTls'],
+        message: "takes a listener's certificate, and --admin-tls-cert gives another: give one or the other",
+      });
     if (o.tables.length > 0 && o.storage.kind === 'memory') {
       ctx.addIssue({
         code: 'custom',
@@ -676,7 +712,7 @@ export function resolveBrokerOptions(
       const key = String(issue.path[0] ?? '');
       problems.push(`  ${describeSource(sources[key], key)}: ${issue.message}`);
     }
-  }
+  } else problems.push(...adminProblems(result.data, properties?.broker, sources));
   if (problems.length > 0 || !result.success)
     throw new OptionsError(`invalid options:\n${problems.join('\n')}`);
   return {
@@ -684,6 +720,32 @@ export function resolveBrokerOptions(
     configFile,
     ...(properties ? { serverProperties: { broker: properties.broker, unknown: properties.unknown } } : {}),
   };
+}
+
+/**
+ * What the admin server's options need of the broker's: a token on a non-loopback address, unless the
+ * broker has an authorizer (then /sql and /views take a user of the broker, with ACLs); a TLS listener
+ * for --admin-tls listener.
+ */
+function adminProblems(
+  o: BrokerCommandOptions,
+  broker: PropertiesLayer['broker'] | undefined,
+  sources: Record<string, Source>,
+): string[] {
+  if (o.adminPort === null) return [];
+  const problems: string[] = [];
+  if (!isLoopback(o.adminHost) && o.adminToken === undefined && !broker?.authorizer)
+    problems.push(
+      `  ${describeSource(sources.adminToken, 'adminToken')}: is required when the admin server listens on ${o.adminHost}, which is not a loopback address: anyone who reaches it could run SQL. Set --admin-token (KCH_ADMIN_TOKEN), or --admin-host 127.0.0.1 (with an authorizer in the server properties, /sql and /views take the broker's users instead)`,
+    );
+  if (
+    o.adminTls === 'listener' &&
+    !broker?.listeners?.some((l) => l.securityProtocol === 'SSL' || l.securityProtocol === 'SASL_SSL')
+  )
+    problems.push(
+      `  ${describeSource(sources.adminTls, 'adminTls')}: the broker has no SSL or SASL_SSL listener to take a certificate from (listeners in --server-properties); give the admin server its own with --admin-tls-cert and --admin-tls-key`,
+    );
+  return problems;
 }
 
 /** The options' part of the usage text. */

@@ -51,6 +51,18 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'list, describe (with lag), reset and delete consumer groups',
     load: () => clientCommand(() => import('./commands/groups.js')),
   },
+  users: {
+    summary: 'add, list and delete SCRAM users (like kafka-configs.sh --entity-type users)',
+    load: () => clientCommand(() => import('./commands/users.js')),
+  },
+  acls: {
+    summary: 'add, list and remove ACLs (like kafka-acls.sh)',
+    load: () => clientCommand(() => import('./commands/acls.js')),
+  },
+  quotas: {
+    summary: 'describe and alter client quotas of users and client ids (like kafka-configs.sh)',
+    load: () => clientCommand(() => import('./commands/quotas.js')),
+  },
   sql: {
     summary: "run SQL on a running broker's ClickHouse (through its admin server)",
     load: () => import('./commands/sql.js'),

@@ -41,11 +41,12 @@ const KCH_KEYS = {
 } as const satisfies Record<string, readonly [keyof PropertiesBrokerOptions, string]>;
 
 /**
- * The file's text. Kafka reads server.properties as ISO-8859-1, which garbles UTF-8 (a password with
- * an é would never match); kch reads UTF-8, and ISO-8859-1 when the bytes are not UTF-8, so a file
- * written for Kafka in either reads as its author meant. \uXXXX escapes mean the same in both.
+ * A properties file's text. Kafka reads server.properties and its tools' client properties as
+ * ISO-8859-1, which garbles UTF-8 (a password with an é would never match); kch reads UTF-8, and
+ * ISO-8859-1 when the bytes are not UTF-8, so a file written for Kafka in either reads as its author
+ * meant. \uXXXX escapes mean the same in both.
  */
-function decode(bytes: Buffer): string {
+export function decodeProperties(bytes: Buffer): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -68,7 +69,7 @@ export function loadServerProperties(
   if (file !== undefined) {
     const path = isAbsolute(file) ? file : resolve(cwd, file);
     try {
-      props = parseJavaProperties(decode(readFileSync(path)));
+      props = parseJavaProperties(decodeProperties(readFileSync(path)));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why =

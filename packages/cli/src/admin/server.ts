@@ -6,20 +6,33 @@
  *   503 `{"status":"unavailable","reason":...}` otherwise (also while shutting down);
  * - `POST /sql[?format=<ClickHouse format>]`: the body is one SQL statement, run on the broker's
  *   ClickHouse (also an embedded chdb directory, which only this process can open); the result comes
- *   back as ClickHouse wrote it, TabSeparated unless asked otherwise. When a token is set it needs
- *   `Authorization: Bearer <token>`.
+ *   back as ClickHouse wrote it, TabSeparated unless asked otherwise.
  * - `GET /views`, `GET /views/<name>`, `POST /views`, `DELETE /views/<name>`: materialized views on
- *   topics (./views.ts); the token rules of POST /sql apply, since a view holds SQL.
+ *   topics (./views.ts).
  *
- * /metrics and /healthz stay open without a token, so that Prometheus and health probes need no secret;
- * they show topic and group names, nothing else.
+ * Who may use /sql and /views is ./auth.ts's business: the admin token (`Authorization: Bearer
+ * <token>`) when one is set, and once the broker has an authorizer, a user of the broker with Alter
+ * (SQL, changing views) or Describe (reading views) on the cluster. /metrics and /healthz stay open, so
+ * that Prometheus and health probes need no secret; they show topic and group names, nothing else.
+ *
+ * With `tls`, the server speaks https (node:https) with that certificate, read again when its files
+ * change, as a listener's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type Broker, type BrokerMetrics, type Logger, PROMETHEUS_CONTENT_TYPE } from '@kch/broker';
+import {
+  AclOperation,
+  type Broker,
+  type BrokerMetrics,
+  ListenerTls,
+  type Logger,
+  PROMETHEUS_CONTENT_TYPE,
+} from '@kch/broker';
 import { StorageError } from '@kch/storage';
 import { isQueryable } from '../storage.js';
-import { HttpError, readBody, requireToken } from './http.js';
+import { adminAccess } from './auth.js';
+import { HttpError, readBody } from './http.js';
 import { handleViews } from './views.js';
 
 /** Largest SQL body accepted. */
@@ -33,15 +46,19 @@ export interface AdminServerOptions {
   logger: Logger;
   host: string;
   port: number;
-  /** When set, POST /sql needs `Authorization: Bearer <token>`. */
+  /** When set (and the broker has no authorizer), /sql and /views need `Authorization: Bearer <token>`. */
   token?: string;
+  /** The certificate chain and key (PEM: file paths or the text itself): the server speaks https. */
+  tls?: { cert: string; key: string; keyPassword?: string };
 }
 
 export interface AdminServer {
   readonly host: string;
   readonly port: number;
-  /** `http://host:port` (IPv6 in brackets). */
+  /** `http://host:port` or `https://host:port` (IPv6 in brackets). */
   readonly url: string;
+  /** Whether /sql and /views check the broker's ACLs (the broker has an authorizer). */
+  readonly authorized: boolean;
   /** From now on /healthz answers 503 "shutting down". */
   setShuttingDown(): void;
   close(): Promise<void>;
@@ -71,6 +88,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { broker, metrics, logger, token } = options;
   let shuttingDown = false;
+  const access = adminAccess(broker, token, logger);
 
   const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
     if (shuttingDown)
@@ -113,7 +131,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return;
       }
       case 'POST /sql': {
-        requireToken(req, token, 'POST /sql');
+        await access.require(req, AclOperation.ALTER, 'POST /sql');
         const storage = broker.context.storage;
         if (!isQueryable(storage)) {
           throw new HttpError(
@@ -155,7 +173,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return;
       default: {
         if (url.pathname === '/views' || url.pathname.startsWith('/views/')) {
-          requireToken(req, token, `${req.method} /views`);
+          const what = `${req.method} ${url.pathname}`;
+          await access.require(req, req.method === 'GET' ? AclOperation.DESCRIBE : AclOperation.ALTER, what);
           if (shuttingDown) throw new HttpError(503, 'the broker is shutting down');
           return handleViews(req, res, url, broker.context.storage, logger);
         }
@@ -171,7 +190,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) logger.error('admin request failed', { url: req.url, error: e });
@@ -179,15 +198,30 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         res.destroy();
         return;
       }
+      // An unread body (an early 401 or 413) is dropped with the connection, once the answer is out
+      // (destroying at once could lose the answer, which TLS writes later).
+      const unread = !req.complete;
       res.writeHead(status, {
         'content-type': 'text/plain; charset=utf-8',
+        ...(unread ? { connection: 'close' } : {}),
         ...(e instanceof HttpError ? e.headers : {}),
       });
-      res.end(`${e instanceof Error ? e.message : String(e)}\n`);
-      // An unread body (an early 401 or 413) is dropped with the connection.
-      if (!req.complete) req.destroy();
+      res.end(`${e instanceof Error ? e.message : String(e)}\n`, () => {
+        if (unread) req.destroy();
+      });
     });
-  });
+  };
+  // The certificate is read as a listener's: files or PEM text, read again when the files change.
+  const tls = options.tls
+    ? new ListenerTls({ ...options.tls, clientAuth: 'none', principalMappingRules: 'DEFAULT' }, 'admin')
+    : undefined;
+  const server: Server = tls
+    ? createHttpsServer({ ...tls.secureContext(), minVersion: 'TLSv1.2' }, onRequest)
+    : createServer(onRequest);
+  const stopWatching = tls?.watch(
+    (context) => (server as ReturnType<typeof createHttpsServer>).setSecureContext(context),
+    logger,
+  );
   server.keepAliveTimeout = 5_000;
 
   await new Promise<void>((resolve, reject) => {
@@ -201,15 +235,17 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const address = server.address() as AddressInfo;
   const host = address.address;
   const port = address.port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     host,
     port,
     url,
+    authorized: access.authorized,
     setShuttingDown() {
       shuttingDown = true;
     },
     close() {
+      stopWatching?.();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,22 +1,63 @@
 /**
- * What the client commands (topics, produce, consume, groups) share: argument parsing that turns
- * mistakes into usage errors, the bootstrap server option, the client's lifetime, and one place that
- * turns any failure into a message on stderr and an exit code.
+ * What the client commands (topics, produce, consume, groups, users, acls, quotas) share: argument
+ * parsing that turns mistakes into usage errors, where and how to connect (the bootstrap servers and
+ * the security options), the client's lifetime, and one place that turns any failure into a message on
+ * stderr and an exit code.
  */
 import { ArgumentError, type OptionsConfig, type ParsedArguments, parseArguments } from '../args.js';
 import { type CliIO, ExitCode } from '../command.js';
 import { CliError, UsageError } from './errors.js';
+import type { KafkaTarget } from './kafka.js';
 import { DEFAULT_BOOTSTRAP_SERVER } from './kafka-config.js';
+import {
+  hasSecurityOptions,
+  PLAINTEXT,
+  SECURITY_OPTIONS,
+  SECURITY_USAGE,
+  type SecurityFlags,
+} from './security-options.js';
 
-/** The option every client command takes. */
-export const BOOTSTRAP_OPTIONS = {
+/** The options every client command takes: where the broker is, how to connect to it, and --help. */
+export const CONNECTION_OPTIONS = {
   'bootstrap-server': { type: 'string', short: 'b' },
+  ...SECURITY_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionsConfig;
 
-export const BOOTSTRAP_USAGE = `  -b, --bootstrap-server <host:port>
+export const CONNECTION_USAGE = `  -b, --bootstrap-server <host:port>
                              the broker to connect to; several as h1:p1,h2:p2
-                             (default: $KCH_BOOTSTRAP_SERVER, else ${DEFAULT_BOOTSTRAP_SERVER})`;
+                             (default: $KCH_BOOTSTRAP_SERVER, else ${DEFAULT_BOOTSTRAP_SERVER})
+${SECURITY_USAGE}`;
+
+/** Whether an option is one of {@link CONNECTION_OPTIONS}, which every sub-command takes. */
+export function isConnectionOption(name: string): boolean {
+  return Object.hasOwn(CONNECTION_OPTIONS, name);
+}
+
+/**
+ * Where and how a command connects: --bootstrap-server, else the properties file's bootstrap.servers,
+ * else $KCH_BOOTSTRAP_SERVER, else 127.0.0.1:9092; and the security options, checked. Security
+ * properties of the file that kch has no use for are named on stderr.
+ */
+export async function connectionFrom(
+  name: string,
+  values: SecurityFlags & { 'bootstrap-server'?: string },
+  io: CliIO,
+): Promise<KafkaTarget> {
+  const given = values['bootstrap-server'];
+  if (!hasSecurityOptions(values))
+    return { bootstrap: given ?? bootstrapFrom(undefined, io.env), security: PLAINTEXT };
+  const { kafkaSecurity, securitySettings } = await import('./security.js');
+  const settings = await securitySettings(values, io.env);
+  if (settings.ignored.length > 0)
+    io.stderr.write(
+      `kch ${name}: ignored in ${settings.file} (kch has no use for them): ${settings.ignored.join(', ')}\n`,
+    );
+  return {
+    bootstrap: given ?? settings.bootstrap ?? bootstrapFrom(undefined, io.env),
+    security: kafkaSecurity(settings),
+  };
+}
 
 export type ParsedArgs<O extends OptionsConfig> = ParsedArguments<O>;
 
@@ -33,6 +74,15 @@ export function parseCommandArgs<O extends OptionsConfig>(args: string[], option
 /** `--bootstrap-server`, else $KCH_BOOTSTRAP_SERVER, else 127.0.0.1:9092. */
 export function bootstrapFrom(value: string | undefined, env: NodeJS.ProcessEnv): string {
   return value ?? (env.KCH_BOOTSTRAP_SERVER || DEFAULT_BOOTSTRAP_SERVER);
+}
+
+/** The sub-command of `kch <command> <sub>`, one of `names`, or a usage error listing them. */
+export function subcommandOf<const N extends string>(sub: string | undefined, names: readonly N[]): N {
+  const list = `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+  if (sub === undefined) throw new UsageError(`missing command: ${list}`);
+  if (!(names as readonly string[]).includes(sub))
+    throw new UsageError(`unknown command "${sub}": use ${list}`);
+  return sub as N;
 }
 
 /** An integer option value within bounds, or a usage error naming the option. */

@@ -1,9 +1,12 @@
 /**
  * Where the client commands connect and how: the bootstrap list as Kafka's tools take it, and the
- * options every @platformatic/kafka client of the CLI gets. No import of the library here: `kch views`
- * and `kch sql` load the command helpers without it.
+ * options every @platformatic/kafka client of the CLI gets. No import of the library here (its types
+ * only): `kch views` and `kch sql` load the command helpers without it.
  */
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { SASLOptions } from '@platformatic/kafka';
 import { UsageError } from './errors.js';
+import type { ClientSecurity } from './security-options.js';
 
 export const DEFAULT_BOOTSTRAP_SERVER = '127.0.0.1:9092';
 /** The client id of every request; the broker makes group member ids from it (kch-cli-<uuid>). */
@@ -65,7 +68,11 @@ export function parseBootstrap(value: string): BrokerAddress[] {
  * would also retry answers that are final for a command-line tool (UNKNOWN_TOPIC_OR_PARTITION for a
  * delete, a refused connection), a second or more each.
  */
-export function clientOptions(bootstrap: readonly BrokerAddress[], requestTimeoutMs = REQUEST_TIMEOUT_MS) {
+export function clientOptions(
+  bootstrap: readonly BrokerAddress[],
+  requestTimeoutMs = REQUEST_TIMEOUT_MS,
+  security?: ClientSecurity,
+) {
   return {
     clientId: DEFAULT_CLIENT_ID,
     bootstrapBrokers: bootstrap.map((b) => ({ host: b.host, port: b.port })),
@@ -73,5 +80,51 @@ export function clientOptions(bootstrap: readonly BrokerAddress[], requestTimeou
     requestTimeout: requestTimeoutMs,
     connectTimeout: CONNECT_TIMEOUT_MS,
     retries: 0,
+    ...connectionSecurity(security),
   };
+}
+
+/** What the library's connections take of the security settings: node:tls options and SASL. */
+function connectionSecurity(security: ClientSecurity | undefined): {
+  tls?: TlsConnectionOptions;
+  sasl?: SASLOptions;
+} {
+  const out: ReturnType<typeof connectionSecurity> = {};
+  const tls = security?.tls;
+  if (tls) {
+    out.tls = {
+      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key, passphrase: tls.passphrase } : {}),
+      minVersion: 'TLSv1.2',
+      // ssl.endpoint.identification.algorithm= (empty): the chain is still verified, the name is not.
+      ...(tls.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
+    };
+  }
+  const sasl = security?.sasl;
+  if (sasl)
+    out.sasl = {
+      ...sasl,
+      ...(sasl.mechanism === 'OAUTHBEARER' ? { authBytesValidator: oauthBearerError } : {}),
+    };
+  return out;
+}
+
+/**
+ * A refused OAUTHBEARER token comes back as the server's error JSON (RFC 7628 section 3.2.2, e.g.
+ * `{"status":"invalid_token"}`) in a SaslAuthenticate answer without an error code; the library would
+ * take it for success and find the connection closed at its next request. This says it is a refusal.
+ */
+function oauthBearerError(authBytes: Buffer, callback: (error: Error | null, bytes?: Buffer) => void): void {
+  callback(...oauthBearerOutcome(authBytes));
+}
+
+function oauthBearerOutcome(authBytes: Buffer): [Error | null, Buffer?] {
+  const text = authBytes.toString('utf8');
+  if (!text.startsWith('{')) return [null, authBytes];
+  try {
+    const { status } = JSON.parse(text) as { status?: unknown };
+    return [new Error(`the broker refused the token (${String(status)})`)];
+  } catch {
+    return [null, authBytes];
+  }
 }

@@ -6,10 +6,12 @@
  * The library nests its errors (MultipleErrors of retries and of concurrent requests, causes of
  * network errors); the first that says something specific wins.
  */
+import { ErrorCode, errorInfo } from '@kch/protocol';
 import { ExitCode } from '../command.js';
 import { BrokerError, CliError, UnavailableError } from './errors.js';
 import type { BrokerAddress } from './kafka-config.js';
 import { formatAddress } from './kafka-config.js';
+import type { ClientSecurity } from './security-options.js';
 
 /** The fields of the library's errors that kch reads (GenericError, MultipleErrors, ProtocolError). */
 interface LibraryError extends Error {
@@ -83,6 +85,8 @@ export interface FailureContext {
   bootstrap: readonly BrokerAddress[];
   /** The request timeout, for the message of a request that got no answer. */
   requestTimeoutMs: number;
+  /** How the command connects, to say what to check when TLS or SASL fails (PLAINTEXT when unset). */
+  security?: ClientSecurity;
 }
 
 /** Why no connection could be made to any broker, or null when the failure was not a connection's. */
@@ -113,6 +117,107 @@ function unreachable(e: unknown, context: FailureContext): UnavailableError | nu
   );
 }
 
+/** Node's codes for a broker certificate that no trusted authority signed. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * A failure of TLS or SASL while connecting, in words that say what to change (and where the setting
+ * came from), or null when `e` is something else. Password, token and key never appear.
+ */
+function securityFailure(e: unknown, context: FailureContext): CliError | null {
+  const security = context.security;
+  let address = 'the broker';
+  for (const err of walk(e)) {
+    const connection = CONNECTION_FAILED.exec(err.message);
+    if (connection) {
+      address = formatAddress(connection[1]!, Number(connection[2]));
+      continue;
+    }
+    if (err.code === 'PLT_KFK_AUTHENTICATION') {
+      const protocol = protocolErrorOf(err);
+      const sasl = security?.sasl;
+      // The library's word for a refused SaslAuthenticate, or for a refused token (kafka-config.ts).
+      if (
+        sasl &&
+        (protocol?.code === ErrorCode.SASL_AUTHENTICATION_FAILED ||
+          err.message === 'SASL authentication failed.')
+      ) {
+        const who = sasl.username !== undefined ? ` for user ${sasl.username}` : '';
+        return new CliError(
+          `authentication failed${who} with ${sasl.mechanism} at ${address}: check ${security!.credentialsFrom}`,
+        );
+      }
+      const offered = responseOf<{ mechanisms?: string[] }>(err)?.mechanisms ?? [];
+      if (protocol?.code === ErrorCode.UNSUPPORTED_SASL_MECHANISM && offered.length > 0)
+        return new CliError(
+          `${address} does not take SASL mechanism ${sasl?.mechanism ?? ''} on this listener; it takes ${offered.join(', ')}: choose one with --sasl-mechanism (sasl.mechanism in --command-config)`,
+        );
+      return new CliError(
+        `${address} takes no SASL on this listener (its answer to SaslHandshake: ${errorName(protocol?.code)}): check the port, and use the security protocol of that listener (--security-protocol PLAINTEXT or SSL)`,
+      );
+    }
+    const code = err.code;
+    if (err.code === 'PLT_KFK_USER' && /TLS handshake failed/.test(err.message))
+      return new CliError(
+        `${address} does not speak TLS (it closed the connection during the TLS handshake): check the port, and use the security protocol of that listener (--security-protocol PLAINTEXT or SASL_PLAINTEXT)`,
+      );
+    if (code !== undefined && UNTRUSTED.has(code))
+      return new CliError(
+        `the certificate of ${address} is not trusted (${err.message}): give the authority that signed it with ${security?.trustFrom ?? '--ssl-ca'}${security?.trustFrom === '--ssl-ca' ? ' <file> (PEM), or ssl.truststore.* in --command-config' : ''}`,
+      );
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+      return new CliError(
+        `the certificate of ${address} is not for that host (${err.message}): connect by a name the certificate holds (the broker's advertised host), or leave the check out with ssl.endpoint.identification.algorithm= in --command-config`,
+      );
+    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+      return new CliError(
+        `the certificate of ${address} is not valid now (${err.message}): the broker needs a renewed one`,
+      );
+    if (code?.startsWith('ERR_SSL_') && /ALERT/.test(code))
+      return new CliError(
+        `${address} refused the TLS connection (${err.message}): ${/CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA/.test(code) ? 'it wants a client certificate signed by an authority it trusts: --ssl-cert and --ssl-key (ssl.keystore.* in --command-config)' : 'check --security-protocol and the TLS settings'}`,
+      );
+  }
+  return null;
+}
+
+const AUTHORIZATION_FAILED: ReadonlySet<number> = new Set([
+  ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+  ErrorCode.GROUP_AUTHORIZATION_FAILED,
+  ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+  ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+]);
+
+/** Who the broker takes the client for, as ACLs name principals. */
+function principalOf(security: ClientSecurity | undefined): string {
+  if (security?.sasl?.username !== undefined) return `User:${security.sasl.username}`;
+  if (security?.sasl) return `the principal of the ${security.sasl.mechanism} token`;
+  if (security?.tls?.cert !== undefined) return "the client certificate's principal";
+  return 'User:ANONYMOUS (no authentication)';
+}
+
+function errorName(code: number | undefined): string {
+  return code === undefined ? 'an error' : (errorInfo(code)?.name ?? `error code ${code}`);
+}
+
+/** What to add to "lost the connection" when the security settings may be why the broker hung up. */
+function closedHint(security: ClientSecurity | undefined): string {
+  const protocol = security?.protocol ?? 'PLAINTEXT';
+  if (protocol === 'PLAINTEXT')
+    return '; if its listener takes TLS or SASL, connect with --security-protocol and its settings (or --command-config)';
+  if (security?.tls && security.tls.cert === undefined)
+    return '; if its listener requires client certificates, give --ssl-cert and --ssl-key';
+  return '';
+}
+
 /**
  * `e` as a {@link CliError}: kch's own errors as they are, a Kafka error code as a BrokerError for
  * `action` (with `hint` when given), an unreachable or silent broker as an UnavailableError.
@@ -124,6 +229,8 @@ export function kafkaFailure(
   hint?: (code: number, message: string | null) => string | undefined,
 ): CliError {
   if (e instanceof CliError) return e;
+  const refused = securityFailure(e, context);
+  if (refused) return refused;
   const protocol = protocolErrorOf(e);
   if (protocol) {
     return new BrokerError(
@@ -133,7 +240,9 @@ export function kafkaFailure(
       hint?.(protocol.code, protocol.message) ??
         (protocol.code === UNSUPPORTED_VERSION
           ? "kch's Kafka client (@platformatic/kafka) speaks the request versions of Kafka 3.5 and later: use a newer broker."
-          : undefined),
+          : AUTHORIZATION_FAILED.has(protocol.code)
+            ? `${principalOf(context.security)} lacks an ACL for this: an administrator can grant it with \`kch acls add\` (see \`kch acls --help\`)`
+            : undefined),
     );
   }
   const network = unreachable(e, context);
@@ -146,7 +255,7 @@ export function kafkaFailure(
     }
     if (err.code === 'PLT_KFK_NETWORK') {
       return new UnavailableError(
-        `lost the connection to the broker while ${action}: ${err.message.replace(/\.$/, '').toLowerCase()}; check that the broker is still running`,
+        `lost the connection to the broker while ${action}: ${err.message.replace(/\.$/, '').toLowerCase()}; check that the broker is still running${closedHint(context.security)}`,
       );
     }
     if (err.code === 'PLT_KFK_UNSUPPORTED_API') {

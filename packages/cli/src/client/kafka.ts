@@ -8,6 +8,7 @@ import { Admin, type Base } from '@platformatic/kafka';
 import { BrokerError, CliError } from './errors.js';
 import { type BrokerAddress, clientOptions, parseBootstrap, REQUEST_TIMEOUT_MS } from './kafka-config.js';
 import { type FailureContext, kafkaFailure, protocolErrorOf } from './kafka-errors.js';
+import { type ClientSecurity, PLAINTEXT } from './security-options.js';
 import { installZstdCodec } from './zstd.js';
 
 export interface PartitionInfo {
@@ -52,21 +53,33 @@ export async function withRetries<T>(fn: () => Promise<T>, attempts = 10, backof
 /** The library's answer for a topic the broker does not know (it turns the error code into this). */
 const UNKNOWN_TOPIC = /^Unknown topic (.*)\.$/;
 
+/** Where a command connects, and how (see ./security.ts). */
+export interface KafkaTarget {
+  bootstrap: string;
+  security?: ClientSecurity;
+}
+
 export class Kafka {
   readonly bootstrap: BrokerAddress[];
   readonly requestTimeoutMs: number;
+  readonly security: ClientSecurity;
   private adminClient: Admin | undefined;
   private readonly clients = new Set<Base>();
 
-  constructor(bootstrap: string, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
+  constructor(
+    bootstrap: string,
+    requestTimeoutMs = REQUEST_TIMEOUT_MS,
+    security: ClientSecurity = PLAINTEXT,
+  ) {
     this.bootstrap = parseBootstrap(bootstrap);
     this.requestTimeoutMs = requestTimeoutMs;
+    this.security = security;
     installZstdCodec();
   }
 
   /** The options every client of this cluster gets (see clientOptions). */
   get options(): ReturnType<typeof clientOptions> {
-    return clientOptions(this.bootstrap, this.requestTimeoutMs);
+    return clientOptions(this.bootstrap, this.requestTimeoutMs, this.security);
   }
 
   get admin(): Admin {
@@ -81,7 +94,7 @@ export class Kafka {
   }
 
   get failureContext(): FailureContext {
-    return { bootstrap: this.bootstrap, requestTimeoutMs: this.requestTimeoutMs };
+    return { bootstrap: this.bootstrap, requestTimeoutMs: this.requestTimeoutMs, security: this.security };
   }
 
   /** `e` as a CliError for `action` (see kafkaFailure). */
@@ -207,9 +220,13 @@ export function isRetriable(code: number): boolean {
   return errorInfo(code)?.retriable ?? false;
 }
 
-/** Runs `fn` with a handle on the cluster at `bootstrap`, and always closes its clients. */
-export async function withKafka<T>(bootstrap: string, fn: (kafka: Kafka) => Promise<T>): Promise<T> {
-  const kafka = new Kafka(bootstrap);
+/** Runs `fn` with a handle on the cluster at `target`, and always closes its clients. */
+export async function withKafka<T>(
+  target: KafkaTarget | string,
+  fn: (kafka: Kafka) => Promise<T>,
+): Promise<T> {
+  const { bootstrap, security } = typeof target === 'string' ? { bootstrap: target } : target;
+  const kafka = new Kafka(bootstrap, REQUEST_TIMEOUT_MS, security);
   try {
     return await fn(kafka);
   } finally {

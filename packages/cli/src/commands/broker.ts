@@ -29,6 +29,7 @@ import {
   BROKER_OPTIONS,
   type BrokerCommandOptions,
   DEFAULT_ADMIN_PORT,
+  isLoopback,
   OptionsError,
   optionsUsage,
   type ResolvedOptions,
@@ -132,6 +133,23 @@ export function banner(info: {
   }
   lines.push('', 'Ctrl-C or SIGTERM stops it gracefully (in-flight requests finish, data is flushed).', '');
   return lines.join('\n');
+}
+
+/** The admin server's certificate: its own (--admin-tls-cert), or the first TLS listener's when told. */
+function adminTls(
+  options: BrokerCommandOptions,
+  broker: Broker,
+): { cert: string; key: string; keyPassword?: string } | undefined {
+  if (options.adminTlsCert !== undefined && options.adminTlsKey !== undefined)
+    return { cert: options.adminTlsCert, key: options.adminTlsKey };
+  if (options.adminTls !== 'listener') return undefined;
+  const listener = broker.config.listeners.find(
+    (l) => (l.securityProtocol === 'SSL' || l.securityProtocol === 'SASL_SSL') && l.tls,
+  );
+  if (!listener?.tls)
+    throw new Error('the broker has no SSL or SASL_SSL listener to take a certificate from');
+  const { cert, key, keyPassword } = listener.tls;
+  return { cert, key, ...(keyPassword !== undefined ? { keyPassword } : {}) };
 }
 
 function startupError(e: unknown): string {
@@ -323,6 +341,7 @@ async function start(
   }
   if (options.adminPort !== null && !shutdown.requested) {
     try {
+      const tls = adminTls(options, broker);
       admin = await startAdminServer({
         broker,
         metrics,
@@ -330,12 +349,25 @@ async function start(
         host: options.adminHost,
         port: options.adminPort,
         ...(options.adminToken !== undefined ? { token: options.adminToken } : {}),
+        ...(tls ? { tls } : {}),
       });
-      logger.info('admin listening', { url: admin.url, token: options.adminToken !== undefined });
+      logger.info('admin listening', {
+        url: admin.url,
+        token: options.adminToken !== undefined && !admin.authorized,
+        acls: admin.authorized,
+      });
+      if (admin.authorized && options.adminToken !== undefined)
+        logger.warn(
+          'the admin token is not used: the broker has an authorizer, so /sql and /views take a user of the broker (HTTP Basic, or an OAUTHBEARER token) and check its ACLs',
+        );
+      if (admin.authorized && !tls && !isLoopback(options.adminHost))
+        logger.warn(
+          'the admin server takes passwords (HTTP Basic) over plain HTTP on a non-loopback address: give it TLS (--admin-tls-cert and --admin-tls-key, or --admin-tls listener)',
+        );
     } catch (e) {
       await stopAll().catch(() => {});
       return fail(
-        `the admin server cannot listen on ${options.adminHost}:${options.adminPort} (use --admin-port 0 for a free port, or off)`,
+        `the admin server cannot start on ${options.adminHost}:${options.adminPort} (use --admin-port 0 for a free port, or off)`,
         e,
       );
     }

@@ -4,9 +4,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import {
-  BOOTSTRAP_OPTIONS,
-  BOOTSTRAP_USAGE,
-  bootstrapFrom,
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  connectionFrom,
   parseBigInt,
   parseCommandArgs,
   parseInteger,
@@ -18,6 +18,7 @@ import { consume as consumeLoop, type StartPosition } from '../client/consumer.j
 import { UsageError } from '../client/errors.js';
 import type { FetchedRecord } from '../client/fetcher.js';
 import { Kafka } from '../client/kafka.js';
+import { REQUEST_TIMEOUT_MS } from '../client/kafka-config.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 import { onStopSignals, SIGNAL_GRACE_MS } from '../signals.js';
 
@@ -27,7 +28,7 @@ Prints the records of <topic> (like kcat -C and kafka-console-consumer.sh) until
 Ctrl-C, --max-messages, or with --exit-at-end the end of every partition.
 
 Options:
-${BOOTSTRAP_USAGE}
+${CONNECTION_USAGE}
   --from-beginning           start at the earliest offset (default: the end, so
                              only records produced from now on are printed)
   -o, --offset <n>           start at offset n of each partition read;
@@ -71,7 +72,7 @@ Examples:
 `;
 
 const OPTIONS = {
-  ...BOOTSTRAP_OPTIONS,
+  ...CONNECTION_OPTIONS,
   'from-beginning': { type: 'boolean' },
   offset: { type: 'string', short: 'o' },
   timestamp: { type: 'string' },
@@ -169,7 +170,8 @@ export async function runConsume(args: string[], io: CliIO, signal?: AbortSignal
     const sep = separator === undefined ? null : Buffer.from(separator, 'utf8');
     const verbose = values.verbose === true;
 
-    const kafka = new Kafka(bootstrapFrom(values['bootstrap-server'], io.env));
+    const target = await connectionFrom('consume', values, io);
+    const kafka = new Kafka(target.bootstrap, REQUEST_TIMEOUT_MS, target.security);
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -3,9 +3,10 @@
  * kafka-consumer-groups.sh prints.
  */
 import {
-  BOOTSTRAP_OPTIONS,
-  BOOTSTRAP_USAGE,
-  bootstrapFrom,
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  connectionFrom,
+  isConnectionOption,
   type ParsedArgs,
   parseBigInt,
   parseCommandArgs,
@@ -44,7 +45,7 @@ Commands:
   delete <group>             deletes an inactive group and its committed offsets
 
 Options:
-${BOOTSTRAP_USAGE}
+${CONNECTION_USAGE}
   --json                     list, describe, reset-offsets: JSON output
   -h, --help                 this text
 
@@ -71,7 +72,7 @@ Examples:
 `;
 
 const OPTIONS = {
-  ...BOOTSTRAP_OPTIONS,
+  ...CONNECTION_OPTIONS,
   json: { type: 'boolean' },
   topic: { type: 'string', short: 't', multiple: true },
   'all-topics': { type: 'boolean' },
@@ -132,7 +133,7 @@ const groups: Command = {
       }
       const command = sub as Sub;
       for (const key of Object.keys(values) as (keyof Values)[]) {
-        if (key === 'bootstrap-server' || key === 'help') continue;
+        if (isConnectionOption(key)) continue;
         if (!ALLOWED[command].includes(key))
           throw new UsageError(`--${key} does not apply to "groups ${command}"`);
       }
@@ -145,8 +146,8 @@ const groups: Command = {
           throw new UsageError(`"groups ${command}" takes one group id, got ${rest.length}`);
       }
       const reset = command === 'reset-offsets' ? checkReset(values) : null;
-      const bootstrap = bootstrapFrom(values['bootstrap-server'], io.env);
-      return withKafka(bootstrap, async (client) => {
+      const target = await connectionFrom('groups', values, io);
+      return withKafka(target, async (client) => {
         switch (command) {
           case 'list':
             return list(client, io, values.json === true);

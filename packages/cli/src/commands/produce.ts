@@ -3,9 +3,9 @@
  */
 import { z } from 'zod';
 import {
-  BOOTSTRAP_OPTIONS,
-  BOOTSTRAP_USAGE,
-  bootstrapFrom,
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  connectionFrom,
   parseCommandArgs,
   parseInteger,
   runCommand,
@@ -22,7 +22,7 @@ Produces the lines of stdin to <topic>, one record per line (like kcat -P and
 kafka-console-producer.sh). Prints nothing on success unless --verbose.
 
 Options:
-${BOOTSTRAP_USAGE}
+${CONNECTION_USAGE}
   -K, --key-separator <sep>  each line is <key><sep><value>, split at the first <sep>
                              (as kcat -K); a line without <sep> is an error
   -H, --header <key=value>   a header on every record (repeatable)
@@ -67,7 +67,7 @@ Examples:
 `;
 
 const OPTIONS = {
-  ...BOOTSTRAP_OPTIONS,
+  ...CONNECTION_OPTIONS,
   'key-separator': { type: 'string', short: 'K' },
   header: { type: 'string', short: 'H', multiple: true },
   'null-empty': { type: 'boolean', short: 'Z' },
@@ -144,7 +144,7 @@ const produce: Command = {
       const orNull = (bytes: Buffer): Buffer | null =>
         (nullEmpty && bytes.length === 0) || marker?.equals(bytes) ? null : Buffer.from(bytes);
 
-      return withKafka(bootstrapFrom(values['bootstrap-server'], io.env), async (kafka) => {
+      return withKafka(await connectionFrom('produce', values, io), async (kafka) => {
         const producer = await Producer.create(kafka, { topic, acks, compression });
         if (partition !== undefined && partition >= producer.partitions) {
           throw new CliError(

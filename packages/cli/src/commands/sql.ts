@@ -8,9 +8,11 @@ import {
   adminRequest,
   adminTarget,
   readStdin,
-  tokenMessage,
+  unauthorizedMessage,
+  withSecurity,
 } from '../admin/client.js';
 import { ArgumentError, parseArguments } from '../args.js';
+import { CliError } from '../client/errors.js';
 import { type CliIO, type Command, ExitCode } from '../command.js';
 
 const USAGE = `Usage: kch sql [options] "<query>"
@@ -26,8 +28,9 @@ Options:
 ${ADMIN_CLIENT_USAGE}
   -h, --help            this text
 
-Exit codes: 0 the result was printed; 1 ClickHouse refused the query (its message is printed) or the
-token was wrong; 2 bad arguments; 69 no broker answers at the admin URL, or its storage is unavailable.
+Exit codes: 0 the result was printed; 1 ClickHouse refused the query (its message is printed), or the
+token or user was refused; 2 bad arguments; 69 no broker answers at the admin URL, or its storage is
+unavailable.
 
 Examples:
   kch sql "SELECT partition, offset, key, value FROM kafka.orders ORDER BY offset LIMIT 10"
@@ -69,8 +72,16 @@ const command: Command = {
     const format = values.format ?? 'TabSeparated';
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(format))
       return usageError(io, `${JSON.stringify(format)} is not a ClickHouse format name`);
-    const target = adminTarget(values, io.env);
-    if (typeof target === 'string') return usageError(io, target);
+    const given = adminTarget(values, io.env);
+    if (typeof given === 'string') return usageError(io, given);
+    let target: typeof given;
+    try {
+      target = await withSecurity(given, values, io);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      io.stderr.write(`kch sql: ${e.message}\n`);
+      return e.exitCode;
+    }
 
     let sql: string;
     if (positionals.length > 1) {
@@ -103,7 +114,7 @@ const command: Command = {
     const text = body.toString('utf8').trim();
     switch (response.status) {
       case 401:
-        io.stderr.write(`kch sql: ${tokenMessage(target)}\n`);
+        io.stderr.write(`kch sql: ${unauthorizedMessage(target, response, text)}\n`);
         return ExitCode.FAILURE;
       case 404:
         io.stderr.write(`kch sql: ${url.origin} is not a kch admin server (no /sql there)\n`);

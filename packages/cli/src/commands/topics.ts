@@ -4,9 +4,10 @@
  */
 import { ErrorCode } from '@kch/protocol';
 import {
-  BOOTSTRAP_OPTIONS,
-  BOOTSTRAP_USAGE,
-  bootstrapFrom,
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  connectionFrom,
+  isConnectionOption,
   type ParsedArgs,
   parseCommandArgs,
   parseInteger,
@@ -40,7 +41,7 @@ Commands:
   delete <topic>             deletes a topic and its data
 
 Options:
-${BOOTSTRAP_USAGE}
+${CONNECTION_USAGE}
   -p, --partitions <n>       create: number of partitions (default: the broker's)
                              alter: the new, larger number of partitions
   -r, --replication-factor <n>
@@ -61,7 +62,7 @@ Examples:
 `;
 
 const OPTIONS = {
-  ...BOOTSTRAP_OPTIONS,
+  ...CONNECTION_OPTIONS,
   partitions: { type: 'string', short: 'p' },
   'replication-factor': { type: 'string', short: 'r' },
   config: { type: 'string', short: 'c', multiple: true },
@@ -102,7 +103,7 @@ const topics: Command = {
       }
       const command = sub as Sub;
       for (const key of Object.keys(values) as (keyof Values)[]) {
-        if (key === 'bootstrap-server' || key === 'help') continue;
+        if (isConnectionOption(key)) continue;
         if (!ALLOWED[command].includes(key))
           throw new UsageError(`--${key} does not apply to "topics ${command}"`);
       }
@@ -115,8 +116,8 @@ const topics: Command = {
           throw new UsageError(`"topics ${command}" takes one topic name, got ${names.length}`);
       }
       const options = checkOptions(command, values);
-      const bootstrap = bootstrapFrom(values['bootstrap-server'], io.env);
-      return withKafka(bootstrap, async (client) => {
+      const target = await connectionFrom('topics', values, io);
+      return withKafka(target, async (client) => {
         switch (command) {
           case 'list':
             return list(client, io, values.json === true);

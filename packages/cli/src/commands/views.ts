@@ -11,7 +11,8 @@ import {
   adminRequest,
   adminTarget,
   readStdin,
-  tokenMessage,
+  unauthorizedMessage,
+  withSecurity,
 } from '../admin/client.js';
 import { parseCommandArgs, runCommand, table, toJson, write } from '../client/cli.js';
 import { CliError, UsageError } from '../client/errors.js';
@@ -50,7 +51,7 @@ ${ADMIN_CLIENT_USAGE}
   -h, --help             this text
 
 Exit codes: 0 done; 1 the broker refused (ClickHouse's message is printed: bad SQL, no such topic or
-view, a name in use) or the token was wrong; 2 bad arguments; 69 no broker answers at the admin URL,
+view, a name in use), or the token or user was refused; 2 bad arguments; 69 no broker answers at the admin URL,
 its storage has no views (memory) or ClickHouse is unavailable.
 
 Examples:
@@ -101,7 +102,7 @@ async function call(
   const message = text.trim() || `HTTP ${response.status}`;
   switch (response.status) {
     case 401:
-      throw new CliError(tokenMessage(target));
+      throw new CliError(unauthorizedMessage(target, response, message));
     case 501:
     case 503:
       throw new CliError(message, ExitCode.UNAVAILABLE);
@@ -130,8 +131,9 @@ const command: Command = {
       const [sub, name, ...extra] = positionals;
       if (sub === undefined) throw new UsageError('which command? list, create or drop');
       if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
-      const target = adminTarget(values, io.env);
-      if (typeof target === 'string') throw new UsageError(target);
+      const given = adminTarget(values, io.env);
+      if (typeof given === 'string') throw new UsageError(given);
+      const target = await withSecurity(given, values, io);
       const createOnly = (['topic', 'select', 'to', 'engine', 'populate'] as const).filter(
         (o) => values[o] !== undefined,
       );
