@@ -54,12 +54,12 @@
  * else must match exactly.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { MAIN, REPO_ROOT } from '../kch-process.js';
-import { DOC_KAFKA_PORT, DocBroker, shellWords } from './doc-broker.js';
+import { DOC_ADMIN_PORT, DOC_KAFKA_PORT, DocBroker, shellWords } from './doc-broker.js';
 
 export { REPO_ROOT };
 
@@ -416,6 +416,11 @@ export interface RunDocOptions {
   storage?: string;
   /** Called before each command runs (progress for a slow document). */
   onCommand?: (line: number, command: string) => void;
+  /**
+   * The interpreter the document's `python3` runs (Debian's /usr/bin/python3, which has
+   * python3-confluent-kafka, where another python3 comes first on PATH); default: PATH's.
+   */
+  python3?: string;
 }
 
 /**
@@ -441,6 +446,7 @@ export async function runMarkdown(
   let broker: DocBroker | undefined;
   try {
     const bin = kchShim(dir);
+    if (options.python3) symlinkSync(options.python3, join(bin, 'python3'));
     broker = await DocBroker.start(options.storage ?? `chdb:${join(dir, 'kch-data')}`, work);
     const { ports } = broker;
     const env: NodeJS.ProcessEnv = {
@@ -475,7 +481,11 @@ export async function runMarkdown(
           if (broker.adminUrl) env.KCH_ADMIN_URL = broker.adminUrl;
           if (step.banner) {
             const expected = normalize(step.banner.expected.join('\n'));
-            const actual = fromRun(broker.stdout()).replace(/\n$/, '');
+            // The banner names the admin URL in its `kch sql` line unless it is the default one, as
+            // the documented 127.0.0.1:9644 is.
+            const actual = fromRun(broker.stdout())
+              .replace(/\n$/, '')
+              .replace(` --admin-url http://127.0.0.1:${DOC_ADMIN_PORT} `, ' ');
             if (!outputMatches(expected, actual)) {
               throw new DocMismatch(name, step.banner.line, command, expected, actual, null);
             }
