@@ -48,7 +48,11 @@ export async function adminBroker(
     store: new MemorySecurityStore(),
     authorizer: undefined,
   });
-  broker.advertisedListeners.set('PLAINTEXT', { host: 'kch.test', port: 19092, securityProtocol: 'PLAINTEXT' });
+  broker.advertisedListeners.set('PLAINTEXT', {
+    host: 'kch.test',
+    port: 19092,
+    securityProtocol: 'PLAINTEXT',
+  });
   return { broker, storage, events };
 }
 
