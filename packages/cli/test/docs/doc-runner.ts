@@ -29,7 +29,8 @@
  *   block is a session of one command `$ kch broker ...` (how the reader starts it, which runs until
  *   Ctrl-C), that command is not run: the broker started stands for it (with the command's own
  *   arguments when the directive gives none), and what the session shows under it is compared with
- *   the broker's banner (stdout; its logs on stderr are not compared). Any other block runs as usual,
+ *   the broker's banner (stdout; its logs on stderr are not compared; its `kch sql` line as on the
+ *   default admin port 9644, without `--admin-url`). Any other block runs as usual,
  *   once the broker listens. The runner adds `--storage` (the document's) and `--admin-port` (the port
  *   standing for 9644) when the arguments give none, and `--port` (the one standing for 9092) when
  *   they name no listeners (no `--port`, `--server-properties` or `--override listeners=...`).
@@ -44,7 +45,8 @@
  * SASL_SSL listener whose certificate names localhost); the runner gives each a free port and
  * rewrites `<host>:<port>` of those ports, with the host 127.0.0.1, localhost, 0.0.0.0, [::1] or none
  * (`SASL_SSL://:9093`), in what it runs (commands, scripts, files, the broker's arguments) to the
- * real ports, and back in what the commands print (./doc-broker.ts).
+ * real ports, and back in what the commands print (./doc-broker.ts). `python3` is PATH's, or the
+ * interpreter the test names (`RunDocOptions.python3`: Debian's, with python3-confluent-kafka).
  *
  * Commands get TMPDIR in the document's temporary directory, which the runner prints as `/tmp`.
  * Only what varies from run to run is normalized, in both the documented and the printed text
