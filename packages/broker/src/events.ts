@@ -35,6 +35,8 @@ export interface AuthenticationEvent {
   remoteAddress: string;
   /** SASL mechanism, or `SSL` for a client certificate. */
   mechanism: string;
+  /** Set on a session renewed on its connection (KIP-368 re-authentication). */
+  reauthentication?: boolean;
   /** The principal on success (`User:alice`). */
   principal?: string;
   /** What the client was told on failure. */

@@ -3,6 +3,7 @@
  * bare connection for what no client library does on purpose: requests before authentication, a v0
  * handshake with raw tokens, a session that expires (KIP-368).
  */
+import { createSign, generateKeyPairSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { type AuthenticationEvent, type Broker, createBroker, silentLogger } from '@kch/broker';
 import { RawClient } from '@kch/kafka-connection';
@@ -220,6 +221,7 @@ describe('SASL', () => {
 describe('SASL sessions (KIP-368)', () => {
   let broker: Broker;
   let port: number;
+  const renewals: AuthenticationEvent[] = [];
 
   beforeAll(async () => {
     broker = await createBroker({
@@ -229,6 +231,7 @@ describe('SASL sessions (KIP-368)', () => {
       sasl: { plainUsers: PLAIN_USERS },
       listeners: [{ name: 'SASL', host: '127.0.0.1', port: 0, securityProtocol: 'SASL_PLAINTEXT' }],
     });
+    broker.on('authentication', (e) => e.reauthentication && renewals.push(e));
     port = (await broker.listen()).port;
   });
 
@@ -264,6 +267,7 @@ describe('SASL sessions (KIP-368)', () => {
       expect(again?.errorCode).toBe(ErrorCode.NONE);
       expect((await raw.request('Metadata', 1, { topics: null }))?.brokers).toHaveLength(1);
     }
+    expect(renewals.map((e) => e.principal)).toEqual(['User:alice', 'User:alice', 'User:alice']);
     // Re-authenticating as someone else is refused and closes the connection.
     await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
     const other = await raw.request('SaslAuthenticate', 1, {
@@ -271,5 +275,68 @@ describe('SASL sessions (KIP-368)', () => {
     });
     expect(other?.errorCode).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);
     await raw.whenClosed;
+  });
+});
+
+describe('OAUTHBEARER sessions', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  let broker: Broker;
+  let port: number;
+  const logged: { msg: string; fields: Record<string, unknown> }[] = [];
+
+  /** An RS256 token for `sub` that expires `ttlSeconds` from now (negative: in the past). */
+  function token(sub: string, ttlSeconds: number): string {
+    const now = Math.floor(Date.now() / 1000);
+    const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const head = `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ sub, iat: now - 60, exp: now + ttlSeconds })}`;
+    return `${head}.${createSign('SHA256').update(head).sign(privateKey).toString('base64url')}`;
+  }
+
+  const initialResponse = (jwt: string) => Buffer.from(`n,,\u0001auth=Bearer ${jwt}\u0001\u0001`);
+
+  beforeAll(async () => {
+    const capture = (msg: string, fields: Record<string, unknown> = {}) => logged.push({ msg, fields });
+    broker = await createBroker({
+      storage: memoryStorage(),
+      logger: { debug: capture, info: capture, warn: capture, error: capture },
+      connectionFailedAuthenticationDelayMs: 0,
+      sasl: {
+        enabledMechanisms: ['OAUTHBEARER'],
+        oauthBearer: { publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString() },
+      },
+      listeners: [{ name: 'SASL', host: '127.0.0.1', port: 0, securityProtocol: 'SASL_PLAINTEXT' }],
+    });
+    port = (await broker.listen()).port;
+  });
+
+  afterAll(() => broker?.close());
+
+  it('ends the session of a token accepted within the clock skew after its expiry at its next request', async () => {
+    const raw = await open(port);
+    await raw.request('SaslHandshake', 1, { mechanism: 'OAUTHBEARER' });
+    const ok = await raw.request('SaslAuthenticate', 1, { authBytes: initialResponse(token('carol', -5)) });
+    expect(ok?.errorCode).toBe(ErrorCode.NONE);
+    expect(ok?.sessionLifetimeMs).toBe(0n);
+    expect(await raw.request('Metadata', 1, { topics: null })).toBeUndefined();
+    await raw.whenClosed;
+  });
+
+  it('bounds the session by the token and logs why a token was refused, never the token', async () => {
+    const raw = await open(port);
+    await raw.request('SaslHandshake', 1, { mechanism: 'OAUTHBEARER' });
+    const ok = await raw.request('SaslAuthenticate', 1, { authBytes: initialResponse(token('carol', 3600)) });
+    expect(Number(ok?.sessionLifetimeMs)).toBeGreaterThan(3_500_000);
+    expect(Number(ok?.sessionLifetimeMs)).toBeLessThanOrEqual(3_600_000);
+    raw.close();
+    const refused = await open(port);
+    await refused.request('SaslHandshake', 1, { mechanism: 'OAUTHBEARER' });
+    const expired = token('carol', -3600);
+    const first = await refused.request('SaslAuthenticate', 1, { authBytes: initialResponse(expired) });
+    expect(first?.authBytes.toString()).toBe('{"status":"invalid_token"}');
+    const final = await refused.request('SaslAuthenticate', 1, { authBytes: Buffer.from([1]) });
+    expect(final?.errorCode).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);
+    const line = logged.find((l) => l.msg === 'authentication failed');
+    expect(String(line?.fields.detail)).toMatch(/expired/);
+    expect(JSON.stringify(logged)).not.toContain(expired.split('.')[2]);
   });
 });

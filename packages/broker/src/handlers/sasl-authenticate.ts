@@ -26,13 +26,7 @@ export default defineHandler({
       const done = sasl.authenticated && !sasl.gated;
       if (done) ctx.connection.principal = sasl.authenticatedPrincipal!;
       if (done || outcome.errorCode !== ErrorCode.NONE)
-        reportAuthentication(
-          ctx.broker,
-          ctx.connection,
-          sasl.mechanismName,
-          outcome,
-          sasl.authenticatedPrincipal,
-        );
+        reportAuthentication(ctx.broker, ctx.connection, sasl.reportOf(outcome));
     }
     return outcome;
   },

@@ -1,33 +1,50 @@
 /**
  * Tells operators of each authentication: an `authentication` event, and a log line for a failure
- * with the client's address and what it was told, never the user name or a credential (Kafka logs
- * failed authentications the same way).
+ * with the client's address, what it was told and why (a token's expiry), never a password or a token
+ * (Kafka logs failed authentications the same way).
  */
-import { ErrorCode } from '@kch/protocol';
 import type { BrokerContext } from '../context.js';
 import type { ConnectionInfo } from '../handler.js';
-import type { SaslOutcome } from './sasl-session.js';
+
+export interface AuthenticationReport {
+  /** SASL mechanism, or `SSL` for a client certificate. */
+  mechanism: string;
+  /** On success. */
+  principal?: string;
+  /** On success: a session renewed on its connection (KIP-368) rather than begun. */
+  reauthentication?: boolean;
+  /** On failure: what the client was told. */
+  error?: string;
+  /** On failure: why, for the log only. */
+  detail?: string;
+}
 
 export function reportAuthentication(
   broker: BrokerContext,
   connection: ConnectionInfo,
-  mechanism: string,
-  outcome: Pick<SaslOutcome, 'errorCode' | 'errorMessage'>,
-  principal: string | undefined,
+  report: AuthenticationReport,
 ): void {
   const base = {
     connectionId: connection.id,
     listener: connection.listener,
     remoteAddress: connection.remoteAddress,
-    mechanism,
+    mechanism: report.mechanism,
   };
-  if (outcome.errorCode === ErrorCode.NONE) {
-    if (principal === undefined) return;
-    broker.events.emit('authentication', { ...base, principal });
-    broker.logger.debug('client authenticated', { ...base, principal });
+  if (report.error === undefined) {
+    if (report.principal === undefined) return;
+    const success = {
+      ...base,
+      principal: report.principal,
+      ...(report.reauthentication ? { reauthentication: true } : {}),
+    };
+    broker.events.emit('authentication', success);
+    broker.logger.debug('client authenticated', success);
     return;
   }
-  const error = outcome.errorMessage ?? 'authentication failed';
-  broker.events.emit('authentication', { ...base, error });
-  broker.logger.info('authentication failed', { ...base, reason: error });
+  broker.events.emit('authentication', { ...base, error: report.error });
+  broker.logger.info('authentication failed', {
+    ...base,
+    reason: report.error,
+    ...(report.detail !== undefined ? { detail: report.detail } : {}),
+  });
 }

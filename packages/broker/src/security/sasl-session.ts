@@ -5,6 +5,7 @@
  * re-authenticates on the same connection.
  */
 import { ErrorCode } from '@kch/protocol';
+import type { AuthenticationReport } from './authentication-report.js';
 import type { Listener } from './listeners.js';
 import type { SaslMechanismName } from './options.js';
 import { SaslAuthenticationError, type SaslExchange, type SaslMechanism } from './sasl/exchange.js';
@@ -45,6 +46,10 @@ export class SaslSession {
   private expiresAt: number | undefined;
   /** After a v0 handshake the exchange is raw tokens, not SaslAuthenticate requests. */
   private rawTokens = false;
+  /** Whether the last success renewed a session (KIP-368) rather than began one. */
+  private reauthenticated = false;
+  /** Why the last failure happened, for the broker's log only. */
+  private failureDetail: string | undefined;
 
   constructor(
     private readonly listener: Listener,
@@ -142,11 +147,16 @@ export class SaslSession {
           `re-authentication as ${step.principal} on a connection of ${this.principal}: a connection keeps its principal`,
         );
       }
+      this.reauthenticated = this.principal !== undefined;
       this.principal = step.principal;
       this.exchange = undefined;
       this.state = 'complete';
       const lifetime = this.sessionLifetime(step.expiresAtMs);
-      this.expiresAt = lifetime > 0 ? Date.now() + lifetime : undefined;
+      // As Kafka's SaslServerAuthenticator: a session ends whenever the credential expires or
+      // connections.max.reauth.ms is set, also when that is now (a token accepted within the clock
+      // skew after its expiry), so that its next request closes the connection.
+      const bounded = step.expiresAtMs !== undefined || this.deps.maxReauthMs > 0;
+      this.expiresAt = bounded ? Date.now() + lifetime : undefined;
       return {
         errorCode: ErrorCode.NONE,
         errorMessage: null,
@@ -155,9 +165,27 @@ export class SaslSession {
       };
     } catch (e) {
       this.state = 'failed';
-      if (e instanceof SaslAuthenticationError) return this.failLater((e as Error).message);
+      if (e instanceof SaslAuthenticationError) {
+        this.failureDetail = e.detail;
+        return this.failLater((e as Error).message);
+      }
       throw e;
     }
+  }
+
+  /** What the broker reports of an answer to the exchange: never a credential. */
+  reportOf(outcome: SaslOutcome): AuthenticationReport {
+    if (outcome.errorCode === ErrorCode.NONE)
+      return {
+        mechanism: this.mechanismName,
+        principal: this.principal,
+        reauthentication: this.reauthenticated,
+      };
+    return {
+      mechanism: this.mechanismName,
+      error: outcome.errorMessage ?? 'authentication failed',
+      detail: this.failureDetail,
+    };
   }
 
   /** The mechanism chosen by the handshake. */

@@ -184,7 +184,7 @@ export class Connection {
     const done = sasl.authenticated && !sasl.gated;
     if (done) this.info.principal = sasl.authenticatedPrincipal!;
     if (done || outcome.errorCode !== ErrorCode.NONE)
-      reportAuthentication(this.broker, this.info, sasl.mechanismName, outcome, sasl.authenticatedPrincipal);
+      reportAuthentication(this.broker, this.info, sasl.reportOf(outcome));
     if (outcome.errorCode !== ErrorCode.NONE) {
       // A v0 exchange has no error to send: Kafka closes the connection.
       this.close(`SASL authentication failed: ${outcome.errorMessage}`);

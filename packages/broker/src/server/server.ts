@@ -121,8 +121,7 @@ export class KafkaServer {
       remoteAddress: c.info.remoteAddress,
       remotePort: c.info.remotePort,
     });
-    if (principal !== ANONYMOUS)
-      reportAuthentication(broker, c.info, 'SSL', { errorCode: 0, errorMessage: null }, principal);
+    if (principal !== ANONYMOUS) reportAuthentication(broker, c.info, { mechanism: 'SSL', principal });
   }
 
   /**
@@ -165,7 +164,17 @@ export class KafkaServer {
     const plaintext = /wrong version number|http request|packet length too long|unknown protocol/i.test(
       error.message,
     );
-    const address = socket.remoteAddress ?? 'unknown';
+    const address = socket.remoteAddress;
+    // A client that hung up during the handshake (its socket and address are gone by now) is no
+    // misconfiguration to warn about, and an unknown address must not silence the warnings of others.
+    if (address === undefined || error.code === 'ECONNRESET' || /socket hang up/i.test(error.message)) {
+      this.broker.logger.debug('TLS handshake ended by the client', {
+        listener: listener.name,
+        remote: address ?? 'gone',
+        reason: error.message,
+      });
+      return;
+    }
     this.warnings.warn(address, 'tls-handshake', 'TLS handshake failed, connection closed', {
       listener: listener.name,
       remote: address,

@@ -16,9 +16,13 @@ export class SaslAuthenticationError extends Error {
    */
   readonly response: Buffer;
 
-  constructor(message: string, response: Buffer = Buffer.alloc(0)) {
+  /** Why, for the broker's log only (a token's expiry, a wrong issuer): never sent to the client. */
+  readonly detail: string | undefined;
+
+  constructor(message: string, response: Buffer = Buffer.alloc(0), detail?: string) {
     super(message);
     this.response = response;
+    this.detail = detail;
   }
 }
 

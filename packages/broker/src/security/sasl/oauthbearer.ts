@@ -330,6 +330,8 @@ const INVALID_TOKEN = '{"status":"invalid_token"}';
  */
 class OAuthBearerExchange implements SaslExchange {
   private errorMessage: string | undefined;
+  /** Why the token was refused, for the broker's log (Kafka logs it too, never to the client). */
+  private errorDetail: string | undefined;
   private done = false;
 
   constructor(private readonly validator: JwtValidator) {}
@@ -338,7 +340,7 @@ class OAuthBearerExchange implements SaslExchange {
     if (this.done) throw invalidCredentials('OAUTHBEARER');
     if (token.length === 1 && token[0] === 1 && this.errorMessage !== undefined) {
       this.done = true;
-      throw new SaslAuthenticationError(this.errorMessage);
+      throw new SaslAuthenticationError(this.errorMessage, undefined, this.errorDetail);
     }
     this.errorMessage = undefined;
     const initial = parseClientInitialResponse(token.toString('utf8'));
@@ -352,6 +354,7 @@ class OAuthBearerExchange implements SaslExchange {
     } catch (e) {
       if (!(e instanceof JwtValidationError)) throw e;
       this.errorMessage = INVALID_TOKEN;
+      this.errorDetail = e.message;
       return { response: Buffer.from(INVALID_TOKEN) };
     }
     this.done = true;
