@@ -1,6 +1,6 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
-import { reportAuthentication } from '../security/authentication-report.js';
+import { authenticationStep } from '../security/sasl-step.js';
 
 /**
  * SaslAuthenticate: one token of the mechanism's exchange (after a v1 handshake). A failure is
@@ -20,15 +20,7 @@ export default defineHandler({
         sessionLifetimeMs: 0n,
       };
     }
-    const wasAuthenticated = sasl.authenticated && !sasl.gated;
-    const outcome = await sasl.authenticate(request.authBytes);
-    if (!wasAuthenticated) {
-      const done = sasl.authenticated && !sasl.gated;
-      if (done) ctx.connection.principal = sasl.authenticatedPrincipal!;
-      if (done || outcome.errorCode !== ErrorCode.NONE)
-        reportAuthentication(ctx.broker, ctx.connection, sasl.reportOf(outcome));
-    }
-    return outcome;
+    return authenticationStep(ctx.broker, ctx.connection, sasl, request.authBytes);
   },
   errorResponse(_request, errorCode) {
     return { errorCode, errorMessage: null, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n };

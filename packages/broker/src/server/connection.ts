@@ -21,9 +21,9 @@ import {
 } from '@kch/protocol';
 import type { BrokerContext } from '../context.js';
 import type { ApiTable, ConnectionInfo, RequestContext, ServedApi } from '../handler.js';
-import { reportAuthentication } from '../security/authentication-report.js';
 import type { Listener } from '../security/listeners.js';
 import type { SaslSession } from '../security/sasl-session.js';
+import { authenticationStep } from '../security/sasl-step.js';
 import type { RequestMemory } from './request-memory.js';
 import type { WarnOnce } from './warn-once.js';
 
@@ -180,11 +180,7 @@ export class Connection {
 
   /** A token of a v0 SASL exchange: no header, and answered with the bare token (or a closed connection). */
   private async rawToken(frame: Buffer, sasl: SaslSession): Promise<Buffer[] | null> {
-    const outcome = await sasl.authenticate(frame);
-    const done = sasl.authenticated && !sasl.gated;
-    if (done) this.info.principal = sasl.authenticatedPrincipal!;
-    if (done || outcome.errorCode !== ErrorCode.NONE)
-      reportAuthentication(this.broker, this.info, sasl.reportOf(outcome));
+    const outcome = await authenticationStep(this.broker, this.info, sasl, frame);
     if (outcome.errorCode !== ErrorCode.NONE) {
       // A v0 exchange has no error to send: Kafka closes the connection.
       this.close(`SASL authentication failed: ${outcome.errorMessage}`);
