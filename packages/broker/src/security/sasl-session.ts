@@ -76,7 +76,9 @@ export class SaslSession {
 
   /** Whether the session has ended: the client had to re-authenticate by now. */
   expired(now = Date.now()): boolean {
-    return this.expiresAt !== undefined && now > this.expiresAt;
+    // At its end, not only after: a session of lifetime 0 (a token accepted within the clock skew after
+    // its expiry) is over for a request in the same millisecond too (Kafka compares nanoseconds).
+    return this.expiresAt !== undefined && now >= this.expiresAt;
   }
 
   /**
