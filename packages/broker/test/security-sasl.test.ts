@@ -240,11 +240,12 @@ describe('SASL sessions (KIP-368)', () => {
   it('tells the client its session lifetime and closes the connection once it expired without re-authentication', async () => {
     const raw = await open(port);
     await raw.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
+    // Taken before the broker authenticates (and starts the session's clock), so it is a lower bound.
+    const authenticatedAt = Date.now();
     const ok = await raw.request('SaslAuthenticate', 1, { authBytes: plainToken('alice', 'alice-secret') });
     expect(ok?.errorCode).toBe(ErrorCode.NONE);
     expect(Number(ok?.sessionLifetimeMs)).toBeGreaterThan(0);
     expect(Number(ok?.sessionLifetimeMs)).toBeLessThanOrEqual(400);
-    const authenticatedAt = Date.now();
     // Served while the session lasts; once it expired, the next request closes the connection.
     await expect
       .poll(async () => (await raw.request('Metadata', 1, { topics: null })) === undefined, {
