@@ -1,6 +1,7 @@
 import { MemorySecurityStore } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { apiTable } from './api-table.js';
+import { Membership } from './cluster/membership.js';
 import { BrokerContext } from './context.js';
 import type { BrokerEvents } from './events.js';
 import { GroupCoordinator } from './groups/coordinator.js';
@@ -32,6 +33,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private address: { host: string; port: number } | undefined;
   private readonly bound = new Map<string, { host: string; port: number; securityProtocol: string }>();
   private closed: Promise<void> | undefined;
+  private membership: Membership | undefined;
 
   /** @internal use createBroker */
   constructor(
@@ -89,8 +91,32 @@ export class Broker extends EventEmitter<BrokerEvents> {
       });
     }
     const first = this.address!;
+    await this.joinCluster();
     this.emit('listening', first);
     return first;
+  }
+
+  /**
+   * Registers with the storage's cluster store, when it has one, before any client is served; a
+   * refusal (another broker serves the database) closes the listeners again and is thrown.
+   */
+  private async joinCluster(): Promise<void> {
+    const store = this.context.storage.cluster;
+    if (!store) return;
+    this.membership = new Membership(store, this.context.logger, (reason) => {
+      this.context.logger.error('broker stops', { reason });
+      void this.close();
+    });
+    const endpoints = [...this.context.advertisedListeners].map(([listener, a]) => ({ listener, ...a }));
+    try {
+      await this.membership.join(this.config.nodeId, this.config.rack, endpoints);
+    } catch (e) {
+      this.membership = undefined;
+      await this.server.close(0);
+      this.address = undefined;
+      this.bound.clear();
+      throw e;
+    }
   }
 
   /** Every listener's bound address, by listener name, once listening. */
@@ -103,6 +129,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.closed ??= (async () => {
       this.context.beginClosing();
       await this.server.close(CLOSE_GRACE_MS);
+      await this.membership
+        ?.leave()
+        .catch((e: unknown) =>
+          this.context.logger.warn('broker registration not removed', { error: (e as Error).message }),
+        );
       await this.tableGroups.close();
       await this.context.groups.close();
       await this.context.storage.close();

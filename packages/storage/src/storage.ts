@@ -280,6 +280,96 @@ export interface Storage {
    * over a storage without it keeps them in process memory and says so at start.
    */
   readonly security?: SecurityStore;
+
+  /**
+   * Optional: how brokers over the same data find each other (see {@link ClusterStore}). A storage
+   * without it serves one broker.
+   */
+  readonly cluster?: ClusterStore;
+}
+
+/** Where a leader epoch of a partition begins: the first offset its leader assigned. */
+export interface LeaderEpochStart {
+  readonly epoch: number;
+  readonly startOffset: number;
+}
+
+/** A broker as it registers in a cluster: how clients reach it, by listener. */
+export interface ClusterMember {
+  readonly nodeId: number;
+  /** Random per process start: tells a broker from its own earlier life under the same node id. */
+  readonly instance: string;
+  readonly rack: string | null;
+  readonly endpoints: readonly ClusterEndpoint[];
+}
+
+export interface ClusterEndpoint {
+  readonly listener: string;
+  readonly host: string;
+  readonly port: number;
+  readonly securityProtocol: string;
+}
+
+/** The members whose registration has not expired, by the store's clock. */
+export interface ClusterView {
+  /** The store's clock (ms): registrations expire by it, so brokers' own clocks need not agree. */
+  readonly now: number;
+  readonly members: readonly (ClusterMember & { readonly expiresAt: number })[];
+}
+
+/**
+ * Who owns a key (a partition's leadership, a coordinator slot) and since which epoch. Epochs only
+ * grow: each change of owner raises it by one.
+ */
+export interface Ownership {
+  readonly key: string;
+  readonly nodeId: number;
+  readonly instance: string;
+  readonly epoch: number;
+  /** For partitions: where each leader epoch began, oldest first. */
+  readonly epochStarts: readonly LeaderEpochStart[];
+}
+
+/**
+ * How several brokers over the same data form one cluster: registrations that expire unless renewed,
+ * and ownerships changed only by compare-and-set on their epoch. Every write is linearizable (the
+ * ClickHouse storage keeps them in KeeperMap tables), which is what the brokers' fencing rests on
+ * (docs/architecture.md, "Many brokers").
+ */
+export interface ClusterStore {
+  /**
+   * Whether several brokers may share the data. False for a store that can only make sure there is
+   * one (a ClickHouse without Keeper): `register` then refuses a second live broker.
+   */
+  readonly manyBrokers: boolean;
+  /**
+   * Registers a broker for `ttlMs` under its node id, or the lowest free one when `nodeId` is null,
+   * and resolves the id. A node id whose registration is live belongs to that broker: refused with a
+   * StorageError (INVALID_REQUEST) that says who holds it.
+   */
+  register(member: Omit<ClusterMember, 'nodeId'> & { nodeId: number | null }, ttlMs: number): Promise<number>;
+  /**
+   * Extends the registration to `ttlMs` from now. Resolves false when it is gone: it expired and
+   * another broker fenced it (the broker must then stop acting as a member and register again).
+   */
+  renew(nodeId: number, instance: string, ttlMs: number): Promise<boolean>;
+  /** Removes the registration (a broker stopping cleanly, after it stopped serving). */
+  leave(nodeId: number, instance: string): Promise<void>;
+  /** The live members. */
+  view(): Promise<ClusterView>;
+  /**
+   * Removes a registration that expired before `now` (the store's clock), so that its broker can never
+   * renew it. Resolves true when it is gone (removed now, or by someone else).
+   */
+  fence(nodeId: number, instance: string, now: number): Promise<boolean>;
+  owners(): Promise<Ownership[]>;
+  /**
+   * Sets `next` as the key's ownership when the stored one has epoch `expectedEpoch` (null: the key
+   * has none). Resolves whether it did; another writer may have changed it first.
+   */
+  setOwner(expectedEpoch: number | null, next: Ownership): Promise<boolean>;
+  /** Removes ownerships (of a deleted topic's partitions). */
+  dropOwners(keys: readonly string[]): Promise<void>;
 }
 
 /**

@@ -25,6 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  type ClusterStore,
   type CommittedOffset,
   type FlushStats,
   type PartitionSnapshot,
@@ -39,6 +40,7 @@ import {
 } from '../storage.js';
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
+import { KeeperClusterStore, openKeeperTables } from './cluster-store.js';
 import { CommittedOffsets } from './committed-offsets.js';
 import { connect, describeLocation } from './connect.js';
 import { FlushReports } from './flush-reports.js';
@@ -54,6 +56,7 @@ import { PartitionStates } from './partition-states.js';
 import { PartitionWriter } from './partition-writer.js';
 import { ProducerIds } from './producer-ids.js';
 import { ClickHouseSecurityStore } from './security-store.js';
+import { SingleBrokerStore } from './single-broker.js';
 import { SQL_STORAGE, type SqlStorage } from './sql-storage.js';
 import { SqlTools } from './sql-tools.js';
 import { createDatabase } from './statements.js';
@@ -81,6 +84,12 @@ export class ClickHouseStorage implements SqlStorage {
   readonly config: ClickHouseStorageConfig;
   /** SCRAM credentials, ACLs and client quotas, kept in this database; usable once open. */
   readonly security: SecurityStore;
+  /**
+   * How brokers over this database find each other, set by `open` for a server: KeeperMap tables when
+   * it has a Keeper (./cluster-store.ts), else the single-broker lease (./single-broker.ts). Unset for
+   * embedded ClickHouse, whose directory one process holds.
+   */
+  cluster: ClusterStore | undefined;
 
   private readonly backend: Backend;
   private readonly metadata: MetadataStore;
@@ -171,6 +180,9 @@ export class ClickHouseStorage implements SqlStorage {
       await this.catalog.load();
       await this.metadata.loadVersion();
       await this.producerIds.open();
+      // Embedded ClickHouse locks its directory to one process: no other broker can reach the data.
+      if (this.config.chdb === undefined)
+        this.cluster = (await openKeeperTables(b)) ? new KeeperClusterStore(b) : new SingleBrokerStore(b);
       // After the versions: it may write topic rows, whose versions must follow the stored ones.
       await this.catalog.checkOwnTables();
     } catch (e) {

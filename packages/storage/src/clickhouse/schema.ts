@@ -25,6 +25,7 @@ export const PRODUCER_IDS_TABLE = '_kch_producer_ids';
 export const SCRAM_CREDENTIALS_TABLE = '_kch_scram_credentials';
 export const ACLS_TABLE = '_kch_acls';
 export const CLIENT_QUOTAS_TABLE = '_kch_client_quotas';
+export const BROKER_LEASES_TABLE = '_kch_broker_leases';
 
 /** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
 export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
@@ -293,6 +294,24 @@ ORDER BY (resource_type, resource_name, pattern_type, principal, host, operation
   deleted UInt8,
   version UInt64
 ) ENGINE = ReplacingMergeTree(version) ORDER BY (entity_key, quota_key)`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'broker leases',
+    // On a ClickHouse without Keeper only one broker may serve a database: each broker's lease, renewed
+    // every few seconds (the latest row per instance wins, by ClickHouse's clock in µs), lets a second one see the first and refuse.
+    // expires_at is ClickHouse's clock (ms); rows written more than a day ago (brokers long gone) are removed by the TTL.
+    statements: ({ database }) => [
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, BROKER_LEASES_TABLE)} (
+  instance String,
+  node_id Int32,
+  endpoints String,
+  registered_at Int64,
+  expires_at Int64,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY instance
+TTL toDateTime(intDiv(version, 1000000)) + INTERVAL 1 DAY`,
     ],
   },
 ];

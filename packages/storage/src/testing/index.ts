@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Storage, StoredBatch, TopicRecord } from '../storage.js';
 import { StorageError } from '../storage.js';
 
+export { type ClusterContractOptions, runClusterStoreContract } from './cluster.js';
 export { runSecurityStoreContract, type SecurityContractOptions } from './security.js';
 
 export interface ContractOptions {

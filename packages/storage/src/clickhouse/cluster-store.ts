@@ -1,0 +1,239 @@
+/**
+ * The storage's ClusterStore on a ClickHouse with Keeper: registrations and ownerships in two KeeperMap
+ * tables, `_kch_cluster_members` and `_kch_cluster_owners`. KeeperMap writes go to Keeper, which orders
+ * them all (linearizable); with `keeper_map_strict_mode` an insert of an existing key fails and an
+ * ALTER ... UPDATE/DELETE checks the version of every row it read, so "change it if it is still what I
+ * read" is a real compare-and-set. Expiry compares with ClickHouse's clock (`now64()` in the statement),
+ * never a broker's, so brokers' clocks need not agree.
+ *
+ * A ClickHouse without Keeper (no `keeper_map_path_prefix` in its config) refuses KeeperMap tables;
+ * the storage then uses ./single-broker.ts instead.
+ */
+import { nodeIdInUse } from '../memory/memory-cluster.js';
+import type { ClusterMember, ClusterStore, ClusterView, LeaderEpochStart, Ownership } from '../storage.js';
+import type { Backend } from './backend.js';
+import type { RowBinaryReader } from './rowbinary.js';
+import { int, str } from './sql.js';
+import { backendFailure } from './transport.js';
+
+export const MEMBERS_TABLE = '_kch_cluster_members';
+export const OWNERS_TABLE = '_kch_cluster_owners';
+const STRICT = 'SETTINGS keeper_map_strict_mode = 1';
+const NOW_MS = 'toUnixTimestamp64Milli(now64(3))';
+/** KEEPER_EXCEPTION: an insert of an existing key, or a row changed since it was read. */
+const KEEPER_EXCEPTION = 999;
+/** BAD_ARGUMENTS: what ClickHouse answers for a KeeperMap table when it has no Keeper. */
+const BAD_ARGUMENTS = 36;
+
+/**
+ * The KeeperMap tables' DDL. Their Keeper path is under the server's `keeper_map_path_prefix` and
+ * names the database, so brokers of one database find the same rows through any ClickHouse replica.
+ */
+export function clusterTablesDdl(backend: Backend): string[] {
+  const path = (what: string) => str(`kch/${backend.database}/${what}`);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${backend.table(MEMBERS_TABLE)} (
+  node_id Int32, instance String, rack String, endpoints String, expires_at Int64
+) ENGINE = KeeperMap(${path('members')}) PRIMARY KEY node_id`,
+    `CREATE TABLE IF NOT EXISTS ${backend.table(OWNERS_TABLE)} (
+  key String, node_id Int32, instance String, epoch Int32, epoch_starts String
+) ENGINE = KeeperMap(${path('owners')}) PRIMARY KEY key`,
+  ];
+}
+
+/**
+ * Creates the KeeperMap tables; resolves false when this ClickHouse has no Keeper. Other failures
+ * (Keeper configured but down) are errors: a broker must not run alone on data others may share.
+ */
+export async function openKeeperTables(backend: Backend): Promise<boolean> {
+  for (const ddl of clusterTablesDdl(backend)) {
+    try {
+      await backend.t.command(ddl);
+    } catch (e) {
+      const f = backendFailure(e);
+      if (f.code === BAD_ARGUMENTS && /keeper_map_path_prefix/.test(f.message)) return false;
+      throw backend.unavailable('create the cluster tables (KeeperMap)', f, e);
+    }
+  }
+  return true;
+}
+
+export class KeeperClusterStore implements ClusterStore {
+  readonly manyBrokers = true;
+
+  constructor(private readonly backend: Backend) {}
+
+  private get members(): string {
+    return this.backend.table(MEMBERS_TABLE);
+  }
+
+  private get ownersTable(): string {
+    return this.backend.table(OWNERS_TABLE);
+  }
+
+  async register(
+    member: Omit<ClusterMember, 'nodeId'> & { nodeId: number | null },
+    ttlMs: number,
+  ): Promise<number> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const view = await this.rows();
+      let nodeId = member.nodeId;
+      if (nodeId === null) {
+        nodeId = 1;
+        while (view.live.has(nodeId)) nodeId++;
+      } else {
+        const holder = view.live.get(nodeId);
+        if (holder && holder.instance !== member.instance) throw nodeIdInUse(nodeId, holder);
+      }
+      const stale = view.all.get(nodeId);
+      if (stale && !(await this.fence(nodeId, stale.instance, view.now))) continue;
+      const row = `${int(nodeId)}, ${str(member.instance)}, ${str(member.rack ?? '')}, ${str(JSON.stringify(member.endpoints))}, ${NOW_MS} + ${int(ttlMs)}`;
+      if (await this.insertIfAbsent(`INSERT INTO ${this.members} ${STRICT} SELECT ${row}`, 'register'))
+        return nodeId;
+    }
+    throw this.backend.unavailable(
+      'register this broker',
+      { message: 'other brokers kept taking the node id first', transient: true },
+      undefined,
+    );
+  }
+
+  async renew(nodeId: number, instance: string, ttlMs: number): Promise<boolean> {
+    await this.casCommand(
+      'renew this broker',
+      `ALTER TABLE ${this.members} UPDATE expires_at = ${NOW_MS} + ${int(ttlMs)} WHERE node_id = ${int(nodeId)} AND instance = ${str(instance)} ${STRICT}`,
+    );
+    return (await this.memberInstance(nodeId)) === instance;
+  }
+
+  async leave(nodeId: number, instance: string): Promise<void> {
+    await this.casCommand(
+      'remove this broker',
+      `DELETE FROM ${this.members} WHERE node_id = ${int(nodeId)} AND instance = ${str(instance)} ${STRICT}`,
+    );
+  }
+
+  async view(): Promise<ClusterView> {
+    const { now, live } = await this.rows();
+    return { now, members: [...live.values()].sort((a, b) => a.nodeId - b.nodeId) };
+  }
+
+  async fence(nodeId: number, instance: string, now: number): Promise<boolean> {
+    await this.casCommand(
+      'fence an expired broker',
+      `DELETE FROM ${this.members} WHERE node_id = ${int(nodeId)} AND instance = ${str(instance)} AND expires_at < ${int(now)} ${STRICT}`,
+    );
+    return (await this.memberInstance(nodeId)) !== instance;
+  }
+
+  async owners(): Promise<Ownership[]> {
+    const r = await this.backend.select(
+      'read partition leaders and coordinators',
+      `SELECT key, node_id, instance, epoch, epoch_starts FROM ${this.ownersTable}`,
+    );
+    const out: Ownership[] = [];
+    while (!r.done) out.push(readOwnership(r));
+    return out;
+  }
+
+  async setOwner(expectedEpoch: number | null, next: Ownership): Promise<boolean> {
+    const starts = str(JSON.stringify(next.epochStarts.map((s) => [s.epoch, s.startOffset])));
+    if (expectedEpoch === null) {
+      return this.insertIfAbsent(
+        `INSERT INTO ${this.ownersTable} ${STRICT} VALUES (${str(next.key)}, ${int(next.nodeId)}, ${str(next.instance)}, ${int(next.epoch)}, ${starts})`,
+        'set an owner',
+      );
+    }
+    await this.casCommand(
+      'change an owner',
+      `ALTER TABLE ${this.ownersTable} UPDATE node_id = ${int(next.nodeId)}, instance = ${str(next.instance)}, epoch = ${int(next.epoch)}, epoch_starts = ${starts} WHERE key = ${str(next.key)} AND epoch = ${int(expectedEpoch)} ${STRICT}`,
+    );
+    const r = await this.backend.select(
+      'read an owner',
+      `SELECT key, node_id, instance, epoch, epoch_starts FROM ${this.ownersTable} WHERE key = ${str(next.key)}`,
+    );
+    if (r.done) return false;
+    const stored = readOwnership(r);
+    return (
+      stored.nodeId === next.nodeId &&
+      stored.instance === next.instance &&
+      stored.epoch === next.epoch &&
+      JSON.stringify(stored.epochStarts) === JSON.stringify(next.epochStarts)
+    );
+  }
+
+  async dropOwners(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.casCommand(
+      'remove owners',
+      `DELETE FROM ${this.ownersTable} WHERE key IN (${keys.map(str).join(', ')}) ${STRICT}`,
+    );
+  }
+
+  /** Every registration, and the live ones by node id, with ClickHouse's clock. */
+  private async rows(): Promise<{
+    now: number;
+    all: Map<number, ClusterMember & { expiresAt: number }>;
+    live: Map<number, ClusterMember & { expiresAt: number }>;
+  }> {
+    // The clock is read first: registrations that expire while the rows are read still count as live.
+    const now = (await this.backend.select('read the time', `SELECT ${NOW_MS}`)).i64();
+    const r = await this.backend.select(
+      'read the brokers',
+      `SELECT node_id, instance, rack, endpoints, expires_at FROM ${this.members}`,
+    );
+    const all = new Map<number, ClusterMember & { expiresAt: number }>();
+    while (!r.done) {
+      const nodeId = r.i32();
+      const instance = r.string();
+      const rack = r.string();
+      const endpoints = JSON.parse(r.string()) as ClusterMember['endpoints'];
+      const expiresAt = r.i64();
+      all.set(nodeId, { nodeId, instance, rack: rack === '' ? null : rack, endpoints, expiresAt });
+    }
+    const live = new Map([...all].filter(([, m]) => m.expiresAt >= now));
+    return { now, all, live };
+  }
+
+  private async memberInstance(nodeId: number): Promise<string | null> {
+    const r = await this.backend.select(
+      'read a broker',
+      `SELECT instance FROM ${this.members} WHERE node_id = ${int(nodeId)}`,
+    );
+    return r.done ? null : r.string();
+  }
+
+  /** An insert that fails when the key exists: resolves false then. */
+  private async insertIfAbsent(sql: string, what: string): Promise<boolean> {
+    try {
+      await this.backend.t.command(sql);
+      return true;
+    } catch (e) {
+      const f = backendFailure(e);
+      if (f.code === KEEPER_EXCEPTION && /Node exists/i.test(f.message)) return false;
+      throw this.backend.unavailable(what, f, e);
+    }
+  }
+
+  /** A checked update or delete: a row changed under it is not an error, the caller reads what won. */
+  private async casCommand(what: string, sql: string): Promise<void> {
+    try {
+      await this.backend.t.command(sql);
+    } catch (e) {
+      const f = backendFailure(e);
+      if (f.code === KEEPER_EXCEPTION) return;
+      throw this.backend.unavailable(what, f, e);
+    }
+  }
+}
+
+function readOwnership(r: RowBinaryReader): Ownership {
+  const key = r.string();
+  const nodeId = r.i32();
+  const instance = r.string();
+  const epoch = r.i32();
+  const epochStarts: LeaderEpochStart[] = (JSON.parse(r.string()) as [number, number][]).map(
+    ([epoch, startOffset]) => ({ epoch, startOffset }),
+  );
+  return { key, nodeId, instance, epoch, epochStarts };
+}
