@@ -1,28 +1,35 @@
 /**
  * A stand-in for a ClickHouse server's HTTP interface, run by chdb, for testing the server transport
- * where no server is at hand. It serves the part of the protocol @clickhouse/client uses: the query in
- * the `query` parameter with data in the body, or the query in the body; settings as parameters;
- * errors as a non-200 status with `X-ClickHouse-Exception-Code` and ClickHouse's message. Bytes pass
- * through untouched, so what the storage sends and reads is what a server would see. It is not a
- * server: no authentication, sessions or compression, and settings other than the insert's
- * deduplication token are ignored.
+ * where no server is at hand, and for sharing one ClickHouse between several broker processes
+ * (./clickhouse-http-server.ts). It serves the part of the protocol @clickhouse/client uses: the
+ * query in the `query` parameter with data in the body, or the query in the body; settings as
+ * parameters; errors as a non-200 status with `X-ClickHouse-Exception-Code` and ClickHouse's message.
+ * Bytes pass through untouched, so what the storage sends and reads is what a server would see. It is
+ * not a server: no authentication, sessions or compression, and only the settings in APPLIED take
+ * effect. Requests run on a few chdb sessions at once (./chdb-session-pool.ts), each answered with
+ * its own query's result.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Session } from 'chdb';
+import { ChdbSessionPool } from './chdb-session-pool.js';
 
-/** Parameters that are HTTP-interface options, not query settings. */
-const NOT_SETTINGS = new Set([
-  'query',
-  'query_id',
-  'database',
-  'default_format',
-  'session_id',
-  'user',
-  'password',
-]);
-/** Settings the shim applies; the rest (wait_end_of_query, async_insert...) concern a real server only. */
-const APPLIED = new Set(['insert_deduplicate', 'insert_deduplication_token']);
+/**
+ * Settings the shim applies; the rest (wait_end_of_query, async_insert...) concern a real server only.
+ * keeper_map_strict_mode decides whether a KeeperMap write checks what it overwrites: silently
+ * dropping it would turn a compare-and-set into a blind write.
+ */
+const APPLIED = new Set(['insert_deduplicate', 'insert_deduplication_token', 'keeper_map_strict_mode']);
+
+export interface HttpShimOptions {
+  /**
+   * Arguments for the engine, as `clickhouse local` takes them (`--config-file=/path/config.xml`):
+   * the server configuration, such as a ZooKeeper for KeeperMap tables. chdb binds one data directory
+   * per process, configured by whichever session opens it first.
+   */
+  connectionArgs?: readonly string[];
+  /** chdb sessions that run requests side by side (default 4). */
+  sessions?: number;
+}
 
 export interface HttpShim {
   url: string;
@@ -33,58 +40,97 @@ export interface HttpShim {
   close(): Promise<void>;
 }
 
-export async function startHttpShim(dataDir: string): Promise<HttpShim> {
-  const session = new Session(dataDir);
+/** `SETTINGS a = 'x', b = 'y'` for the parameters that are settings the shim applies; '' for none. */
+function settingsClause(params: URLSearchParams): string {
+  const settings: string[] = [];
+  for (const [k, v] of params) {
+    if (APPLIED.has(k)) settings.push(`${k} = '${v.replace(/[\\']/g, '\\$&')}'`);
+  }
+  return settings.length ? `SETTINGS ${settings.join(', ')}` : '';
+}
+
+/**
+ * `sql` with a SETTINGS clause where ClickHouse takes one: an INSERT's before its first VALUES or
+ * FORMAT word (the data follows it; an INSERT ... SELECT FROM the values() table function would be
+ * misread, and the storage sends none), any other statement's at its end. The statement must not
+ * have a SETTINGS clause of its own, as with the embedded transport, which appends one the same way.
+ */
+function withSettings(sql: string, clause: string): string {
+  if (!clause) return sql;
+  if (/^\s*INSERT\b/i.test(sql)) {
+    const at = sql.search(/\s(VALUES|FORMAT)\b/i);
+    if (at >= 0) return `${sql.slice(0, at)} ${clause}${sql.slice(at)}`;
+  }
+  // On a line of its own: a comment closing the statement would swallow it otherwise.
+  return `${sql.replace(/[\s;]+$/, '')}\n${clause}`;
+}
+
+/** The statement to run and the format of its answer, as a server reads them from a request. */
+function statement(params: URLSearchParams, body: Buffer): { sql: string; format: string } {
+  const settings = settingsClause(params);
+  const query = params.get('query');
+  if (query !== null && /^\s*INSERT\b/i.test(query)) {
+    // INSERT ... FORMAT X with the data in the body.
+    return { sql: `${withSettings(query, settings)}\n${body.toString('utf8')}`, format: 'TabSeparated' };
+  }
+  let sql = (query ?? '') + body.toString('utf8');
+  let format = 'TabSeparated';
+  const f = /\bFORMAT\s+(\w+)\s*$/i.exec(sql);
+  if (f) {
+    format = f[1]!;
+    sql = sql.slice(0, f.index);
+  }
+  return { sql: withSettings(sql, settings), format };
+}
+
+export async function startHttpShim(dataDir: string, options: HttpShimOptions = {}): Promise<HttpShim> {
+  const pool = new ChdbSessionPool(dataDir, options.connectionArgs ?? [], options.sessions ?? 4);
   const shim: HttpShim = { url: '', requests: 0, failWith: null, close: async () => {} };
+  let closing = false;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       shim.requests++;
-      const params = new URL(req.url ?? '/', 'http://shim').searchParams;
-      const body = Buffer.concat(chunks);
+      const reply = (status: number, headers: Record<string, string>, body: string | Buffer) => {
+        // Once closing, a kept-alive connection ends with its answer, so that close() can finish.
+        res.writeHead(status, closing ? { ...headers, Connection: 'close' } : headers);
+        res.end(body);
+      };
       if (shim.failWith !== null) {
-        res.writeHead(shim.failWith, { 'X-ClickHouse-Exception-Code': '210' });
-        res.end('Code: 210. DB::Exception: the test made this server fail. (NETWORK_ERROR)');
+        reply(
+          shim.failWith,
+          { 'X-ClickHouse-Exception-Code': '210' },
+          'Code: 210. DB::Exception: the test made this server fail. (NETWORK_ERROR)',
+        );
         return;
       }
-      const settings: string[] = [];
-      for (const [k, v] of params) {
-        if (!NOT_SETTINGS.has(k) && APPLIED.has(k)) settings.push(`${k} = '${v.replace(/[\\']/g, '\\$&')}'`);
-      }
-      let sql: string;
-      let format = 'TabSeparated';
-      const query = params.get('query');
-      if (query !== null && /^\s*INSERT\b/i.test(query)) {
-        // INSERT ... FORMAT X with the data in the body: settings go before FORMAT.
-        const at = query.search(/\sFORMAT\s/i);
-        sql = `${query.slice(0, at)}${settings.length ? ` SETTINGS ${settings.join(', ')}` : ''}${query.slice(at)}\n${body.toString('utf8')}`;
-      } else {
-        sql = (query ?? '') + body.toString('utf8');
-        const f = /\bFORMAT\s+(\w+)\s*$/i.exec(sql);
-        if (f) {
-          format = f[1]!;
-          sql = sql.slice(0, f.index);
-        }
-      }
+      const params = new URL(req.url ?? '/', 'http://shim').searchParams;
       try {
-        const result = await session.queryAsync(sql, { format });
+        const { sql, format } = statement(params, Buffer.concat(chunks));
+        const result = await pool.run((s) => s.queryAsync(sql, { format }));
         const bytes = result.bytes();
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'X-ClickHouse-Summary': '{}' });
-        res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        reply(
+          200,
+          { 'Content-Type': 'application/octet-stream', 'X-ClickHouse-Summary': '{}' },
+          Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        );
       } catch (e) {
         const code = String((e as { clickhouseCode?: number }).clickhouseCode ?? 1000);
         const m = /Code: \d+\. DB::Exception: [^\n]*/.exec((e as Error).message);
-        res.writeHead(500, { 'X-ClickHouse-Exception-Code': code });
-        res.end(m ? m[0] : (e as Error).message);
+        reply(500, { 'X-ClickHouse-Exception-Code': code }, m ? m[0] : (e as Error).message);
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   shim.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   shim.close = async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    session.close();
+    closing = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Kept-alive connections waiting for a next request would hold close() open.
+    server.closeIdleConnections();
+    await closed;
+    pool.close();
   };
   return shim;
 }

@@ -60,6 +60,39 @@ describe('clickhouse over HTTP (chdb behind an HTTP stand-in)', () => {
 
   suite('clickhouse (HTTP)', () => shim.url, 'kafka_http');
 
+  // Several brokers share one stand-in (./shared-clickhouse.ts): requests arrive together.
+  it('answers concurrent requests each with its own result, and loses none', async () => {
+    const post = async (body: string, query = '') => {
+      const r = await fetch(`${shim.url}/${query}`, { method: 'POST', body });
+      return { status: r.status, text: await r.text() };
+    };
+    expect(await post('CREATE DATABASE shim_concurrency')).toEqual({ status: 200, text: '' });
+    expect(await post('CREATE TABLE shim_concurrency.t (i UInt32) ENGINE = MergeTree ORDER BY i')).toEqual({
+      status: 200,
+      text: '',
+    });
+    const n = 48;
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        // Queries of different lengths finish out of order; every fourth fails; the rest are inserts.
+        if (i % 4 === 0)
+          return post(`SELECT ${i}, count() FROM numbers(${(i + 1) * 20_000}) FORMAT TabSeparated`);
+        if (i % 4 === 1) return post(`SELECT no_such_column_${i}`);
+        const insert = new URLSearchParams({ query: 'INSERT INTO shim_concurrency.t FORMAT TabSeparated' });
+        return post(`${i}\n${i + 1000}\n`, `?${insert}`);
+      }),
+    );
+    answers.forEach((a, i) => {
+      if (i % 4 === 0) expect(a).toEqual({ status: 200, text: `${i}\t${(i + 1) * 20_000}\n` });
+      else if (i % 4 === 1) expect(a.text).toMatch(new RegExp(`no_such_column_${i}\\b`));
+      else expect(a).toEqual({ status: 200, text: '' });
+    });
+    const inserted = Array.from({ length: n }, (_, i) => i).filter((i) => i % 4 > 1);
+    const expected = inserted.flatMap((i) => [i, i + 1000]).sort((x, y) => x - y);
+    const rows = await post('SELECT i FROM shim_concurrency.t ORDER BY i');
+    expect(rows.text).toBe(expected.map((i) => `${i}\n`).join(''));
+  });
+
   describe('failures', () => {
     const opened: ClickHouseStorage[] = [];
     afterEach(async () => {
