@@ -213,8 +213,8 @@ describe('security metadata in ClickHouse', () => {
   });
 });
 
-describe('migration 3 (security metadata)', () => {
-  it('is applied over a database an earlier kch migrated to 2, keeping its topics', async () => {
+describe('migrations 3 (security metadata) and 4 (broker leases)', () => {
+  it('are applied over a database an earlier kch migrated to 2, keeping its topics', async () => {
     const db = 'sec_upgrade';
     await query(`CREATE DATABASE ${db}`);
     await query(migrationsTableDdl(db));
@@ -228,7 +228,7 @@ describe('migration 3 (security metadata)', () => {
     await query(topicTableDdl(db, 'before', null));
     const s = await open(db);
     expect(await query(`SELECT version, name FROM ${db}._kch_migrations ORDER BY version`)).toBe(
-      '1\tmetadata tables\n2\ttopic table identities\n3\tsecurity metadata\n',
+      '1\tmetadata tables\n2\ttopic table identities\n3\tsecurity metadata\n4\tbroker leases\n',
     );
     expect(
       await query(
