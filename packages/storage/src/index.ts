@@ -1,4 +1,5 @@
 export * from './clickhouse/index.js';
+export { memberAddress, nodeIdInUse } from './cluster-member.js';
 export {
   type AppendSettlement,
   appendEnd,

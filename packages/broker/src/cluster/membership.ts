@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClusterEndpoint, ClusterStore } from '@kch/storage';
-import { StorageError } from '@kch/storage';
+import { memberAddress, StorageError } from '@kch/storage';
 import type { Logger } from '../logger.js';
 
 /** How long a registration lasts unless renewed, and how often it is renewed. */
@@ -38,10 +38,9 @@ export class Membership {
       const other = (await this.store.view()).members.find((m) => m.instance !== this.instance);
       if (other) {
         await this.leave();
-        const at = other.endpoints[0];
         throw new StorageError(
           'INVALID_REQUEST',
-          `another kch broker (node.id ${other.nodeId}${at ? ` at ${at.host}:${at.port}` : ''}) serves this database, and this kch serves a database from one broker at a time: stop that broker first`,
+          `another kch broker (node.id ${other.nodeId}${memberAddress(other)}) serves this database, and this kch serves a database from one broker at a time: stop that broker first`,
           false,
         );
       }

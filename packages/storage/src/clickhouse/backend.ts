@@ -5,6 +5,7 @@
 import { StorageError } from '../storage.js';
 import { RowBinaryReader } from './rowbinary.js';
 import { tableName } from './sql.js';
+import { NOW_MS } from './statements.js';
 import { noteTableFailure, type TopicState } from './topic-state.js';
 import {
   type BackendFailure,
@@ -86,6 +87,11 @@ export class Backend {
 
   async select(what: string, sql: string, topic?: TopicState): Promise<RowBinaryReader> {
     return new RowBinaryReader(await this.run(what, () => this.t.selectBytes(sql), topic));
+  }
+
+  /** ClickHouse's clock (ms since the epoch). */
+  async now(): Promise<number> {
+    return (await this.select('read the time', `SELECT ${NOW_MS}`)).i64();
   }
 
   /** Inserts the rows of `w` into a metadata table of the database at once (no linger). */

@@ -9,17 +9,17 @@
  * A ClickHouse without Keeper (no `keeper_map_path_prefix` in its config) refuses KeeperMap tables;
  * the storage then uses ./single-broker.ts instead.
  */
-import { nodeIdInUse } from '../memory/memory-cluster.js';
+import { nodeIdInUse } from '../cluster-member.js';
 import type { ClusterMember, ClusterStore, ClusterView, LeaderEpochStart, Ownership } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { RowBinaryReader } from './rowbinary.js';
 import { int, str } from './sql.js';
+import { NOW_MS } from './statements.js';
 import { backendFailure } from './transport.js';
 
 export const MEMBERS_TABLE = '_kch_cluster_members';
 export const OWNERS_TABLE = '_kch_cluster_owners';
 const STRICT = 'SETTINGS keeper_map_strict_mode = 1';
-const NOW_MS = 'toUnixTimestamp64Milli(now64(3))';
 /** KEEPER_EXCEPTION: an insert of an existing key, or a row changed since it was read. */
 const KEEPER_EXCEPTION = 999;
 /** BAD_ARGUMENTS: what ClickHouse answers for a KeeperMap table when it has no Keeper. */
@@ -177,7 +177,7 @@ export class KeeperClusterStore implements ClusterStore {
     live: Map<number, ClusterMember & { expiresAt: number }>;
   }> {
     // The clock is read first: registrations that expire while the rows are read still count as live.
-    const now = (await this.backend.select('read the time', `SELECT ${NOW_MS}`)).i64();
+    const now = await this.backend.now();
     const r = await this.backend.select(
       'read the brokers',
       `SELECT node_id, instance, rack, endpoints, expires_at FROM ${this.members}`,

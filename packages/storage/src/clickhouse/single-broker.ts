@@ -5,6 +5,8 @@
  * start. Two brokers starting at once both write theirs, then both read both, and the one registered
  * first (by ClickHouse's clock, then by instance) stays: the other withdraws its row and refuses.
  */
+
+import { memberAddress } from '../cluster-member.js';
 import {
   type ClusterMember,
   type ClusterStore,
@@ -15,8 +17,8 @@ import {
 import type { Backend } from './backend.js';
 import { BROKER_LEASES_TABLE } from './schema.js';
 import { int, str } from './sql.js';
+import { NOW_MS } from './statements.js';
 
-const NOW_MS = 'toUnixTimestamp64Milli(now64(3))';
 /** How often a starting broker looks again at a lease it waits out (renewals come every few seconds). */
 const RENEWAL_POLL_MS = 500;
 
@@ -39,7 +41,7 @@ export class SingleBrokerStore implements ClusterStore {
   ): Promise<number> {
     const self: ClusterMember = { ...member, nodeId: member.nodeId ?? 1 };
     await this.waitForEarlierSelf(self);
-    this.registeredAt = (await this.backend.select('read the time', `SELECT ${NOW_MS}`)).i64();
+    this.registeredAt = await this.backend.now();
     this.member = self;
     await this.write(ttlMs);
     // Another broker may have written its lease between our read and our write: the earlier stays.
@@ -70,7 +72,7 @@ export class SingleBrokerStore implements ClusterStore {
       );
       if (other) throw secondBroker(this.backend, other);
       seen = new Map(live.map((l) => [l.instance, l.expiresAt]));
-      const now = (await this.backend.select('read the time', `SELECT ${NOW_MS}`)).i64();
+      const now = await this.backend.now();
       const wait = Math.max(...live.map((l) => l.expiresAt)) - now + 1;
       // Polled, so that a lease renewed meanwhile (a live broker) is seen well before it would expire.
       await new Promise((r) => setTimeout(r, Math.min(Math.max(wait, 1), RENEWAL_POLL_MS)));
@@ -90,7 +92,7 @@ export class SingleBrokerStore implements ClusterStore {
   }
 
   async view(): Promise<ClusterView> {
-    const now = (await this.backend.select('read the time', `SELECT ${NOW_MS}`)).i64();
+    const now = await this.backend.now();
     const members = this.member ? [{ ...this.member, expiresAt: now }] : [];
     return { now, members };
   }
@@ -153,10 +155,9 @@ WHERE expires_at >= ${NOW_MS} AND instance != ${str(instance)} ORDER BY register
 }
 
 function secondBroker(backend: Backend, holder: Lease): StorageError {
-  const at = holder.endpoints[0];
   return new StorageError(
     'INVALID_REQUEST',
-    `another kch broker (node.id ${holder.nodeId}${at ? ` at ${at.host}:${at.port}` : ''}) serves ${backend.location}, and this ClickHouse has no Keeper, so only one broker may: stop that broker, or give ClickHouse a Keeper (keeper_map_path_prefix in its config) to run several (docs/deployment.md)`,
+    `another kch broker (node.id ${holder.nodeId}${memberAddress(holder)}) serves ${backend.location}, and this ClickHouse has no Keeper, so only one broker may: stop that broker, or give ClickHouse a Keeper (keeper_map_path_prefix in its config) to run several (docs/deployment.md)`,
     false,
   );
 }

@@ -55,6 +55,12 @@ export function ownRecordsBetween(partition: number, from: number, to: number): 
 
 // ------------------------------------------------------------------------------- metadata
 
+/**
+ * ClickHouse's clock in ms, as an expression: leases of many brokers expire by it, so that brokers'
+ * own clocks need not agree.
+ */
+export const NOW_MS = 'toUnixTimestamp64Milli(now64(3))';
+
 export function createDatabase(database: string): string {
   return `CREATE DATABASE IF NOT EXISTS ${ident(database)}`;
 }

@@ -2,13 +2,8 @@
  * A ClusterStore in process memory: brokers in one process over one storage (tests, embedding), and
  * the reference the contract suite holds the ClickHouse one to. Its clock is the process's.
  */
-import {
-  type ClusterMember,
-  type ClusterStore,
-  type ClusterView,
-  type Ownership,
-  StorageError,
-} from '../storage.js';
+import { nodeIdInUse } from '../cluster-member.js';
+import type { ClusterMember, ClusterStore, ClusterView, Ownership } from '../storage.js';
 
 interface Registration extends ClusterMember {
   expiresAt: number;
@@ -83,14 +78,4 @@ export class MemoryClusterStore implements ClusterStore {
   async dropOwners(keys: readonly string[]): Promise<void> {
     for (const k of keys) this.owned.delete(k);
   }
-}
-
-/** The refusal of a node id that a live broker holds, in words for the operator. */
-export function nodeIdInUse(nodeId: number, holder: ClusterMember): StorageError {
-  const at = holder.endpoints[0];
-  return new StorageError(
-    'INVALID_REQUEST',
-    `node.id ${nodeId} is in use by a live broker${at ? ` at ${at.host}:${at.port}` : ''}; give each broker its own --node-id, or leave it out to take the lowest free one`,
-    false,
-  );
 }
