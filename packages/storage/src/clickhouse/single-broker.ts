@@ -2,8 +2,9 @@
  * The ClusterStore of a ClickHouse without Keeper: it cannot give many brokers the linearizable writes
  * they need, so it makes sure there is one. Each broker keeps a lease row in `_kch_broker_leases`
  * (migration 4), renewed like a registration; a broker that finds another's live lease refuses to
- * start. Two brokers starting at once both write theirs, then both read both, and the one registered
- * first (by ClickHouse's clock, then by instance) stays: the other withdraws its row and refuses.
+ * start. A broker is admitted when, after writing its lease, it reads no other: one that writes later
+ * then sees it and refuses. Two that see each other (they wrote at once) both withdraw and try again
+ * after a random pause, so that one of them goes first.
  */
 
 import { memberAddress } from '../cluster-member.js';
@@ -21,6 +22,10 @@ import { NOW_MS } from './statements.js';
 
 /** How often a starting broker looks again at a lease it waits out (renewals come every few seconds). */
 const RENEWAL_POLL_MS = 500;
+/** How many times brokers that started at once withdraw and try again before one gives up. */
+const CONTENDED_ATTEMPTS = 10;
+/** The longest random pause before such a retry (ms). */
+const CONTENDED_PAUSE_MS = 300;
 
 interface Lease extends ClusterMember {
   registeredAt: number;
@@ -40,21 +45,19 @@ export class SingleBrokerStore implements ClusterStore {
     ttlMs: number,
   ): Promise<number> {
     const self: ClusterMember = { ...member, nodeId: member.nodeId ?? 1 };
-    await this.waitForEarlierSelf(self);
-    this.registeredAt = await this.backend.now();
-    this.member = self;
-    await this.write(ttlMs);
-    // Another broker may have written its lease between our read and our write: the earlier stays.
-    const rivals = (await this.others(self.instance)).filter(
-      (o) =>
-        o.registeredAt < this.registeredAt ||
-        (o.registeredAt === this.registeredAt && o.instance < self.instance),
-    );
-    if (rivals[0]) {
+    for (let attempt = 1; ; attempt++) {
+      await this.waitForEarlierSelf(self);
+      this.registeredAt = await this.backend.now();
+      this.member = self;
+      await this.write(ttlMs);
+      // Another broker may have written its lease between our read and our write. Admitting the one
+      // registered first would not do: its lease may become visible only after the other looked.
+      const rival = (await this.others(self.instance))[0];
+      if (!rival) return self.nodeId;
       await this.leave(self.nodeId, self.instance);
-      throw secondBroker(this.backend, rivals[0]);
+      if (attempt === CONTENDED_ATTEMPTS) throw secondBroker(this.backend, rival);
+      await new Promise((r) => setTimeout(r, 1 + Math.random() * CONTENDED_PAUSE_MS));
     }
-    return self.nodeId;
   }
 
   /**
@@ -68,7 +71,7 @@ export class SingleBrokerStore implements ClusterStore {
       const live = await this.others(self.instance);
       if (live.length === 0) return;
       const other = live.find(
-        (l) => l.nodeId !== self.nodeId || (seen.get(l.instance) ?? l.expiresAt) < l.expiresAt,
+        (l) => l.nodeId !== self.nodeId || (seen.get(l.instance) ?? l.expiresAt) !== l.expiresAt,
       );
       if (other) throw secondBroker(this.backend, other);
       seen = new Map(live.map((l) => [l.instance, l.expiresAt]));
