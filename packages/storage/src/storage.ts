@@ -17,8 +17,8 @@
  * - When `append` resolves, the batches are durable and visible to `read`. When it rejects, none of them
  *   may become visible later (the broker reuses their offsets).
  * - Every failure is a {@link StorageError}; `retriable` tells the broker whether the client may retry.
- * - Nothing here assumes a single broker process forever: leadership will become a lease held through
- *   storage, so state a broker caches is always reloadable through `openPartition`.
+ * - Nothing here assumes a single broker process: leadership is a lease held through the
+ *   {@link ClusterStore}, so state a broker caches is always reloadable through `openPartition`.
  */
 
 export interface TopicPartition {
@@ -234,7 +234,17 @@ export interface Storage {
   /** Replaces the topic's config overrides with `configs`. */
   setTopicConfigs(name: string, configs: Record<string, string>): Promise<void>;
 
-  openPartition(tp: TopicPartition): Promise<PartitionSnapshot>;
+  /**
+   * Recovers the partition's state. With `leadership` (several brokers share the data, and this one
+   * has just become the partition's leader in `leadership.epoch`), the storage also fences the
+   * partition from then on: its end is read once, `snapshot.nextOffset` becomes the start of
+   * `leadership.epoch`, and every later read of the partition (including the next `openPartition`)
+   * hides the rows a deposed leader wrote late. A row of a batch with partition leader epoch r is
+   * visible only below the start of the first epoch after r, the starts being
+   * `leadership.epochStarts` plus `{ epoch: leadership.epoch, startOffset: snapshot.nextOffset }`
+   * (docs/architecture.md, "Many brokers").
+   */
+  openPartition(tp: TopicPartition, leadership?: PartitionLeadership): Promise<PartitionSnapshot>;
   /**
    * Appends batches whose offsets follow the partition's current end without a gap, in order.
    * Durable and readable when the promise resolves.
@@ -292,6 +302,14 @@ export interface Storage {
 export interface LeaderEpochStart {
   readonly epoch: number;
   readonly startOffset: number;
+}
+
+/** The leadership a broker opens a partition with (see {@link Storage.openPartition}). */
+export interface PartitionLeadership {
+  /** The leader epoch this broker leads the partition in; higher than every one in `epochStarts`. */
+  readonly epoch: number;
+  /** Where each earlier leader epoch began, as recorded in the partition's ownership. */
+  readonly epochStarts: readonly LeaderEpochStart[];
 }
 
 /** A broker as it registers in a cluster: how clients reach it, by listener. */
