@@ -8,7 +8,8 @@
  *   or, for a topic bound to a user's table (`kch.table`), that table's rows (./bound-table.ts);
  * - topics and their configs: `_kch_topics`; retention.ms is also the TTL of the topic's table;
  * - DeleteRecords log starts and checkpoints of partition ends: `_kch_partitions`;
- * - committed offsets: `_kch_group_offsets`; producer id blocks: `_kch_producer_ids`;
+ * - committed offsets: `_kch_group_offsets`; producer id blocks: `_kch_producer_ids` (and, with a
+ *   Keeper, the `producer_ids` counter of `_kch_cluster_counters`);
  * - SCRAM credentials, ACLs and client quotas: `_kch_scram_credentials`, `_kch_acls`,
  *   `_kch_client_quotas`.
  *
@@ -40,7 +41,12 @@ import {
 } from '../storage.js';
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
-import { KeeperClusterStore, openKeeperTables } from './cluster-store.js';
+import {
+  KeeperClusterStore,
+  KeeperCounter,
+  openKeeperTables,
+  PRODUCER_IDS_COUNTER,
+} from './cluster-store.js';
 import { CommittedOffsets } from './committed-offsets.js';
 import { connect, describeLocation } from './connect.js';
 import { FlushReports } from './flush-reports.js';
@@ -179,10 +185,12 @@ export class ClickHouseStorage implements SqlStorage {
       await this.catalog.open(this.config.topicTableSettings);
       await this.catalog.load();
       await this.metadata.loadVersion();
-      await this.producerIds.open();
       // Embedded ClickHouse locks its directory to one process: no other broker can reach the data.
+      const keeper = this.config.chdb === undefined && (await openKeeperTables(b));
       if (this.config.chdb === undefined)
-        this.cluster = (await openKeeperTables(b)) ? new KeeperClusterStore(b) : new SingleBrokerStore(b);
+        this.cluster = keeper ? new KeeperClusterStore(b) : new SingleBrokerStore(b);
+      // Brokers that may share the database reserve producer ids through Keeper, one at a time.
+      await this.producerIds.open(keeper ? new KeeperCounter(b, PRODUCER_IDS_COUNTER) : null);
       // After the versions: it may write topic rows, whose versions must follow the stored ones.
       await this.catalog.checkOwnTables();
     } catch (e) {

@@ -1,14 +1,16 @@
 /**
  * The storage's ClusterStore on a ClickHouse with Keeper: registrations and ownerships in two KeeperMap
- * tables, `_kch_cluster_members` and `_kch_cluster_owners`. KeeperMap writes go to Keeper, which orders
- * them all (linearizable); with `keeper_map_strict_mode` an insert of an existing key fails and an
- * ALTER ... UPDATE/DELETE checks the version of every row it read, so "change it if it is still what I
- * read" is a real compare-and-set. Expiry compares with ClickHouse's clock (`now64()` in the statement),
+ * tables, `_kch_cluster_members` and `_kch_cluster_owners`; and counters that brokers reserve ranges of
+ * (producer id blocks, ./producer-ids.ts) in a third, `_kch_cluster_counters`. KeeperMap writes go to
+ * Keeper, which orders them all (linearizable); with `keeper_map_strict_mode` an insert of an existing
+ * key fails and an ALTER ... UPDATE/DELETE checks the version of every row it read, so "change it if it
+ * is still what I read" is a real compare-and-set. Expiry compares with ClickHouse's clock (`now64()` in the statement),
  * never a broker's, so brokers' clocks need not agree.
  *
  * A ClickHouse without Keeper (no `keeper_map_path_prefix` in its config) refuses KeeperMap tables;
  * the storage then uses ./single-broker.ts instead.
  */
+import { randomUUID } from 'node:crypto';
 import { nodeIdInUse } from '../cluster-member.js';
 import type { ClusterMember, ClusterStore, ClusterView, LeaderEpochStart, Ownership } from '../storage.js';
 import type { Backend } from './backend.js';
@@ -19,6 +21,9 @@ import { backendFailure } from './transport.js';
 
 export const MEMBERS_TABLE = '_kch_cluster_members';
 export const OWNERS_TABLE = '_kch_cluster_owners';
+export const COUNTERS_TABLE = '_kch_cluster_counters';
+/** The counter of `_kch_cluster_counters` holding the end of the last block of producer ids reserved. */
+export const PRODUCER_IDS_COUNTER = 'producer_ids';
 const STRICT = 'SETTINGS keeper_map_strict_mode = 1';
 /** KEEPER_EXCEPTION: an insert of an existing key, or a row changed since it was read. */
 const KEEPER_EXCEPTION = 999;
@@ -38,6 +43,10 @@ export function clusterTablesDdl(backend: Backend): string[] {
     `CREATE TABLE IF NOT EXISTS ${backend.table(OWNERS_TABLE)} (
   key String, node_id Int32, instance String, epoch Int32, epoch_starts String
 ) ENGINE = KeeperMap(${path('owners')}) PRIMARY KEY key`,
+    // holder: who set the value last, so that a broker knows whether its own compare-and-set took.
+    `CREATE TABLE IF NOT EXISTS ${backend.table(COUNTERS_TABLE)} (
+  name String, value Int64, holder String
+) ENGINE = KeeperMap(${path('counters')}) PRIMARY KEY name`,
   ];
 }
 
@@ -88,7 +97,9 @@ export class KeeperClusterStore implements ClusterStore {
       const stale = view.all.get(nodeId);
       if (stale && !(await this.fence(nodeId, stale.instance, view.now))) continue;
       const row = `${int(nodeId)}, ${str(member.instance)}, ${str(member.rack ?? '')}, ${str(JSON.stringify(member.endpoints))}, ${NOW_MS} + ${int(ttlMs)}`;
-      if (await this.insertIfAbsent(`INSERT INTO ${this.members} ${STRICT} SELECT ${row}`, 'register'))
+      if (
+        await insertIfAbsent(this.backend, `INSERT INTO ${this.members} ${STRICT} SELECT ${row}`, 'register')
+      )
         return nodeId;
     }
     throw this.backend.unavailable(
@@ -99,7 +110,8 @@ export class KeeperClusterStore implements ClusterStore {
   }
 
   async renew(nodeId: number, instance: string, ttlMs: number): Promise<boolean> {
-    await this.casCommand(
+    await casCommand(
+      this.backend,
       'renew this broker',
       `ALTER TABLE ${this.members} UPDATE expires_at = ${NOW_MS} + ${int(ttlMs)} WHERE node_id = ${int(nodeId)} AND instance = ${str(instance)} ${STRICT}`,
     );
@@ -107,7 +119,8 @@ export class KeeperClusterStore implements ClusterStore {
   }
 
   async leave(nodeId: number, instance: string): Promise<void> {
-    await this.casCommand(
+    await casCommand(
+      this.backend,
       'remove this broker',
       `DELETE FROM ${this.members} WHERE node_id = ${int(nodeId)} AND instance = ${str(instance)} ${STRICT}`,
     );
@@ -119,7 +132,8 @@ export class KeeperClusterStore implements ClusterStore {
   }
 
   async fence(nodeId: number, instance: string, now: number): Promise<boolean> {
-    await this.casCommand(
+    await casCommand(
+      this.backend,
       'fence an expired broker',
       `DELETE FROM ${this.members} WHERE node_id = ${int(nodeId)} AND instance = ${str(instance)} AND expires_at < ${int(now)} ${STRICT}`,
     );
@@ -139,12 +153,14 @@ export class KeeperClusterStore implements ClusterStore {
   async setOwner(expectedEpoch: number | null, next: Ownership): Promise<boolean> {
     const starts = str(JSON.stringify(next.epochStarts.map((s) => [s.epoch, s.startOffset])));
     if (expectedEpoch === null) {
-      return this.insertIfAbsent(
+      return insertIfAbsent(
+        this.backend,
         `INSERT INTO ${this.ownersTable} ${STRICT} VALUES (${str(next.key)}, ${int(next.nodeId)}, ${str(next.instance)}, ${int(next.epoch)}, ${starts})`,
         'set an owner',
       );
     }
-    await this.casCommand(
+    await casCommand(
+      this.backend,
       'change an owner',
       `ALTER TABLE ${this.ownersTable} UPDATE node_id = ${int(next.nodeId)}, instance = ${str(next.instance)}, epoch = ${int(next.epoch)}, epoch_starts = ${starts} WHERE key = ${str(next.key)} AND epoch = ${int(expectedEpoch)} ${STRICT}`,
     );
@@ -164,7 +180,8 @@ export class KeeperClusterStore implements ClusterStore {
 
   async dropOwners(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.casCommand(
+    await casCommand(
+      this.backend,
       'remove owners',
       `DELETE FROM ${this.ownersTable} WHERE key IN (${keys.map(str).join(', ')}) ${STRICT}`,
     );
@@ -202,28 +219,85 @@ export class KeeperClusterStore implements ClusterStore {
     );
     return r.done ? null : r.string();
   }
+}
 
-  /** An insert that fails when the key exists: resolves false then. */
-  private async insertIfAbsent(sql: string, what: string): Promise<boolean> {
-    try {
-      await this.backend.t.command(sql);
-      return true;
-    } catch (e) {
-      const f = backendFailure(e);
-      if (f.code === KEEPER_EXCEPTION && /Node exists/i.test(f.message)) return false;
-      throw this.backend.unavailable(what, f, e);
-    }
+/**
+ * A counter in `_kch_cluster_counters` that only grows, from which brokers reserve ranges no other
+ * broker gets: a reservation is a compare-and-set of the value it read, in Keeper.
+ */
+export class KeeperCounter {
+  constructor(
+    private readonly backend: Backend,
+    private readonly name: string,
+  ) {}
+
+  private get table(): string {
+    return this.backend.table(COUNTERS_TABLE);
   }
 
-  /** A checked update or delete: a row changed under it is not an error, the caller reads what won. */
-  private async casCommand(what: string, sql: string): Promise<void> {
-    try {
-      await this.backend.t.command(sql);
-    } catch (e) {
-      const f = backendFailure(e);
-      if (f.code === KEEPER_EXCEPTION) return;
-      throw this.backend.unavailable(what, f, e);
+  /**
+   * Reserves `size` values for the caller alone and returns the first: the range starts at the
+   * counter, or at `floor` when that is higher (values handed out before the counter existed).
+   */
+  async reserve(what: string, size: number, floor: number): Promise<number> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      // Fresh for each attempt: seeing it in the row afterwards proves that this attempt's write took.
+      // Comparing values would not do: two brokers that read the same value would write the same end.
+      const token = randomUUID();
+      const current = await this.read(what);
+      const start = Math.max(current?.value ?? 0, floor);
+      const end = start + size;
+      if (current === null) {
+        const row = `${str(this.name)}, ${int(end)}, ${str(token)}`;
+        if (await insertIfAbsent(this.backend, `INSERT INTO ${this.table} ${STRICT} VALUES (${row})`, what))
+          return start;
+        continue;
+      }
+      // The value only grows, so `value = read` matches nothing once another broker has moved it on;
+      // and strict mode fails the update (KEEPER_EXCEPTION) when it moved between read and write.
+      await casCommand(
+        this.backend,
+        what,
+        `ALTER TABLE ${this.table} UPDATE value = ${int(end)}, holder = ${str(token)} WHERE name = ${str(this.name)} AND value = ${int(current.value)} ${STRICT}`,
+      );
+      if ((await this.read(what))?.holder === token) return start;
     }
+    throw this.backend.unavailable(
+      what,
+      { message: 'other brokers kept reserving first', transient: true },
+      undefined,
+    );
+  }
+
+  private async read(what: string): Promise<{ value: number; holder: string } | null> {
+    const r = await this.backend.select(
+      what,
+      `SELECT value, holder FROM ${this.table} WHERE name = ${str(this.name)}`,
+    );
+    return r.done ? null : { value: r.i64(), holder: r.string() };
+  }
+}
+
+/** A strict-mode insert, which fails when the key exists: resolves false then. */
+async function insertIfAbsent(backend: Backend, sql: string, what: string): Promise<boolean> {
+  try {
+    await backend.t.command(sql);
+    return true;
+  } catch (e) {
+    const f = backendFailure(e);
+    if (f.code === KEEPER_EXCEPTION && /Node exists/i.test(f.message)) return false;
+    throw backend.unavailable(what, f, e);
+  }
+}
+
+/** A checked update or delete: a row changed under it is not an error, the caller reads what won. */
+async function casCommand(backend: Backend, what: string, sql: string): Promise<void> {
+  try {
+    await backend.t.command(sql);
+  } catch (e) {
+    const f = backendFailure(e);
+    if (f.code === KEEPER_EXCEPTION) return;
+    throw backend.unavailable(what, f, e);
   }
 }
 
