@@ -1,6 +1,7 @@
 import { MemorySecurityStore } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { apiTable } from './api-table.js';
+import { Leadership } from './cluster/leadership.js';
 import { Membership } from './cluster/membership.js';
 import { BrokerContext } from './context.js';
 import type { BrokerEvents } from './events.js';
@@ -103,13 +104,34 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private async joinCluster(): Promise<void> {
     const store = this.context.storage.cluster;
     if (!store) return;
-    this.membership = new Membership(store, this.context.logger, (reason) => {
-      this.context.logger.error('broker stops', { reason });
-      void this.close();
-    });
+    const many = store.manyBrokers && this.config.manyBrokersPreview;
+    const membership = new Membership(
+      store,
+      this.context.logger,
+      (reason) => {
+        this.context.logger.error('broker stops', { reason });
+        void this.close();
+      },
+      many,
+      () => void this.context.leadership?.look(),
+    );
+    this.membership = membership;
     const endpoints = [...this.context.advertisedListeners].map(([listener, a]) => ({ listener, ...a }));
     try {
-      await this.membership.join(this.config.nodeId, this.config.rack, endpoints);
+      await membership.join(this.config.nodeId, this.config.rack, endpoints);
+      if (many) {
+        const leadership = new Leadership(
+          store,
+          membership,
+          this.context.topics,
+          this.config.nodeId,
+          this.context.logger,
+        );
+        this.context.leadership = leadership;
+        // New topics get their leaders at once rather than at the next renewal.
+        this.context.events.on('topic-created', () => void leadership.look());
+        await leadership.look();
+      }
     } catch (e) {
       this.membership = undefined;
       await this.server.close(0);
@@ -129,6 +151,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.closed ??= (async () => {
       this.context.beginClosing();
       await this.server.close(CLOSE_GRACE_MS);
+      // Partitions handed over before the registration goes, so the others take them at once.
+      await this.context.leadership
+        ?.stop()
+        .catch((e: unknown) =>
+          this.context.logger.warn('partition leadership not released', { error: (e as Error).message }),
+        );
       await this.membership
         ?.leave()
         .catch((e: unknown) =>
@@ -159,6 +187,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const events = new EventEmitter<BrokerEvents>();
   await storage.open();
   const topics = new TopicManager(storage, config.tailCacheBytes, events, logger);
+  topics.ledByCluster = config.manyBrokersPreview && storage.cluster?.manyBrokers === true;
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });

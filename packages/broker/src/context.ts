@@ -1,9 +1,11 @@
 import type { RecordCheck, Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
+import type { Leadership, PartitionLeader } from './cluster/leadership.js';
 import type { BrokerEvents } from './events.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import { codeSchemaChecks } from './log/declared-topics.js';
-import type { TopicManager } from './log/topics.js';
+import { LEADER_EPOCH } from './log/partition-log.js';
+import type { Topic, TopicManager } from './log/topics.js';
 import type { Logger } from './logger.js';
 import type { BrokerConfig } from './options.js';
 import { ClientQuotas } from './quotas/client-quotas.js';
@@ -26,6 +28,8 @@ export class BrokerContext {
   readonly codeChecks: ReadonlyMap<string, RecordCheck>;
   /** Client quotas (KIP-13, KIP-55, KIP-124), from the security store; `load()` them before serving. */
   readonly quotas: ClientQuotas;
+  /** Partition leadership among several brokers over one database; unset with one broker. */
+  leadership: Leadership | undefined;
   /** Set when the broker begins to close: long polls return at once. */
   closing = false;
   private readonly closingListeners = new Set<() => void>();
@@ -54,6 +58,29 @@ export class BrokerContext {
   get advertised(): { host: string; port: number } {
     for (const a of this.advertisedListeners.values()) return { host: a.host, port: a.port };
     return { host: '127.0.0.1', port: 9092 };
+  }
+
+  /** The partition's leader: this broker when it is alone; null while no live broker leads it. */
+  leaderOf(topic: Topic, partition: number): PartitionLeader | null {
+    if (!this.leadership) return { nodeId: this.config.nodeId, epoch: LEADER_EPOCH };
+    return this.leadership.leaderOf(topic.record.topicId, partition);
+  }
+
+  /**
+   * The live brokers as a client that came in on `listener` reaches them: this one alone, or every
+   * registered member with an endpoint of that listener (Kafka's brokers share listener names).
+   */
+  brokersFor(listener: string): { nodeId: number; host: string; port: number; rack: string | null }[] {
+    if (!this.leadership)
+      return [{ nodeId: this.config.nodeId, ...this.advertisedFor(listener), rack: this.config.rack }];
+    // This broker first-hand (it serves the request even before its first look at the cluster).
+    const brokers = [{ nodeId: this.config.nodeId, ...this.advertisedFor(listener), rack: this.config.rack }];
+    for (const m of this.leadership.liveMembers()) {
+      const endpoint = m.endpoints.find((e) => e.listener === listener);
+      if (m.nodeId !== this.config.nodeId && endpoint)
+        brokers.push({ nodeId: m.nodeId, host: endpoint.host, port: endpoint.port, rack: m.rack });
+    }
+    return brokers;
   }
 
   onClosing(listener: () => void): void {

@@ -20,6 +20,12 @@ export const brokerOptionsSchema = z.object({
   advertisedPort: z.number().int().min(1).max(65535).optional(),
   /** The rack of this broker in Metadata (null: none). */
   rack: z.string().nullable().default(null),
+  /**
+   * Preview of several brokers over one database (a ClickHouse with Keeper): partition leadership
+   * moves between them, but consumer groups and topic changes are not yet coordinated across brokers
+   * (docs/architecture.md, "Many brokers over one database"). Off: a second broker refuses to start.
+   */
+  manyBrokersPreview: z.boolean().default(false),
 
   /** Create a topic when a client asks for it in Metadata (auto.create.topics.enable). */
   autoCreateTopics: z.boolean().default(true),

@@ -6,6 +6,7 @@
  * refuses to start beside another live one on a ClickHouse with Keeper.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { ClusterEndpoint, ClusterStore } from '@kch/storage';
 import { memberAddress, StorageError } from '@kch/storage';
 import type { Logger } from '../logger.js';
@@ -13,28 +14,51 @@ import type { Logger } from '../logger.js';
 /** How long a registration lasts unless renewed, and how often it is renewed. */
 export const REGISTRATION_TTL_MS = 10_000;
 export const RENEW_INTERVAL_MS = 3_000;
+/**
+ * How much sooner than the store this broker gives its own registration up: room for clocks that run
+ * at slightly different rates (the store's and this process's) over one registration's life.
+ */
+const DEADLINE_MARGIN_MS = 1_000;
 
 export class Membership {
   /** Random per process start: tells this broker from an earlier life under the same node id. */
   readonly instance = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private registered: number | undefined;
+  /**
+   * Until when (performance.now()) the registration certainly holds: the time the last successful
+   * register or renew was sent, plus its TTL. The store counts the TTL from when it received the
+   * call, later, so the store's expiry never comes before this deadline; another broker takes this
+   * one's partitions only after the store's expiry (docs/architecture.md, "Many brokers").
+   */
+  private deadline = 0;
 
   constructor(
     private readonly store: ClusterStore,
     private readonly logger: Logger,
     /** Called when the registration was lost (the broker paused longer than its lease): stop serving. */
     private readonly onLost: (reason: string) => void,
+    /** Whether several brokers may serve the database now (the preview of many brokers). */
+    private readonly allowOthers = false,
+    /** Called after each successful renewal: the time to look at the cluster again. */
+    private readonly onRenewed: () => void = () => undefined,
   ) {}
+
+  /** Whether this broker may still act on its registration (acknowledge appends as a leader). */
+  held(): boolean {
+    return this.registered !== undefined && performance.now() < this.deadline - DEADLINE_MARGIN_MS;
+  }
 
   /** Registers under `nodeId`; refuses (a StorageError saying who serves) when another broker does. */
   async join(nodeId: number, rack: string | null, endpoints: readonly ClusterEndpoint[]): Promise<number> {
+    const sent = performance.now();
     const id = await this.store.register(
       { nodeId, instance: this.instance, rack, endpoints },
       REGISTRATION_TTL_MS,
     );
     this.registered = id;
-    if (this.store.manyBrokers) {
+    this.deadline = sent + REGISTRATION_TTL_MS;
+    if (this.store.manyBrokers && !this.allowOthers) {
       const other = (await this.store.view()).members.find((m) => m.instance !== this.instance);
       if (other) {
         await this.leave();
@@ -53,6 +77,7 @@ export class Membership {
   private async renew(): Promise<void> {
     if (this.registered === undefined) return;
     let held: boolean;
+    const sent = performance.now();
     try {
       held = await this.store.renew(this.registered, this.instance, REGISTRATION_TTL_MS);
     } catch (e) {
@@ -66,7 +91,10 @@ export class Membership {
       this.onLost(
         `this broker's registration expired (it did not renew it for ${REGISTRATION_TTL_MS} ms: paused, or cut off from ClickHouse) and another broker took its place`,
       );
+      return;
     }
+    this.deadline = sent + REGISTRATION_TTL_MS;
+    this.onRenewed();
   }
 
   /** Gives the registration up, so that another broker may start at once. */

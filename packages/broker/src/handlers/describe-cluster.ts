@@ -15,7 +15,8 @@ const EndpointType = { BROKER: 1, CONTROLLER: 2 } as const;
 export const CLUSTER_OPERATIONS = operationsBitField(supportedOperations(ResourceType.CLUSTER));
 
 /**
- * DescribeCluster: this broker is the whole cluster and its controller, as Kafka's broker answers
+ * DescribeCluster: the live brokers (this one alone, or every member over the same database), with
+ * this broker as the controller clients send cluster changes to, as Kafka's broker answers
  * (AuthHelper.computeDescribeClusterResponse). Asking a broker for controllers is a mismatch in Kafka
  * too: admin clients use that only with bootstrap.controllers, which kch does not offer.
  */
@@ -24,7 +25,6 @@ export default defineHandler({
   serial: true,
   handle(request, ctx) {
     const { config } = ctx.broker;
-    const advertised = ctx.broker.advertisedFor(ctx.connection.listener);
     const type = request.endpointType;
     if (type !== EndpointType.BROKER && type !== EndpointType.CONTROLLER) {
       return {
@@ -48,7 +48,9 @@ export default defineHandler({
       endpointType: EndpointType.BROKER,
       clusterId: config.clusterId,
       controllerId: config.nodeId,
-      brokers: [{ brokerId: config.nodeId, host: advertised.host, port: advertised.port, rack: config.rack }],
+      brokers: ctx.broker
+        .brokersFor(ctx.connection.listener)
+        .map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       // Kafka answers anyone; only the operations need Describe on the cluster (0 without it).
       clusterAuthorizedOperations: clusterOperations(request.includeClusterAuthorizedOperations, ctx),
     };

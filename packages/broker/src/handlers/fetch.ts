@@ -1,6 +1,8 @@
 import { ErrorCode, FetchResponse, type Init, KafkaProtocolError, Writer } from '@kch/protocol';
+import { LeaderHints } from '../cluster/leader-hints.js';
 import { defineHandler, type RequestContext } from '../handler.js';
-import { LEADER_EPOCH, type PartitionLog } from '../log/partition-log.js';
+import type { PartitionLog } from '../log/partition-log.js';
+import type { Topic } from '../log/topics.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
 
@@ -72,11 +74,11 @@ export default defineHandler({
           const out: PartitionData = emptyPartition(p.partition);
           const log = topic?.logs[p.partition];
           if (!authorized) out.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-          else if (!log) out.errorCode = unknown;
-          else if (p.currentLeaderEpoch > LEADER_EPOCH) out.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
-          else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < LEADER_EPOCH) {
-            out.errorCode = ErrorCode.FENCED_LEADER_EPOCH;
-          } else {
+          else if (!log || !topic) out.errorCode = unknown;
+          else if (epochError(p.currentLeaderEpoch, topic, log, ctx) !== ErrorCode.NONE) {
+            out.errorCode = epochError(p.currentLeaderEpoch, topic, log, ctx);
+          } else if (!log.isLeader) out.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+          else {
             wanted.push({
               out,
               log,
@@ -109,7 +111,13 @@ export default defineHandler({
       }
       await waitForAppend(wanted, remaining, ctx);
     }
-    const response = { errorCode: ErrorCode.NONE, sessionId: 0, responses, throttleTimeMs: 0 };
+    const response = {
+      errorCode: ErrorCode.NONE,
+      sessionId: 0,
+      responses,
+      throttleTimeMs: 0,
+      nodeEndpoints: pointToLeaders(request.topics, responses, ctx),
+    };
     if (quotaBound) {
       const throttleTimeMs = quotas.throttleFetch(ctx, () => responseSize(response, ctx.apiVersion));
       // Kafka answers a throttled fetch empty (FetchContext.getThrottledResponse): nothing read is sent.
@@ -123,6 +131,50 @@ export default defineHandler({
     return { errorCode, sessionId: 0, responses: [] };
   },
 });
+
+/**
+ * Kafka's check of the client's leader epoch (Partition.checkCurrentLeaderEpoch), before leadership:
+ * FENCED_LEADER_EPOCH when the client's is older than the partition's, UNKNOWN_LEADER_EPOCH when newer.
+ */
+export function epochError(
+  currentLeaderEpoch: number,
+  topic: Topic,
+  log: PartitionLog,
+  ctx: RequestContext,
+): number {
+  if (currentLeaderEpoch < 0) return ErrorCode.NONE;
+  const epoch = log.isLeader
+    ? log.leaderEpoch
+    : (ctx.broker.leaderOf(topic, log.partition)?.epoch ?? log.leaderEpoch);
+  if (currentLeaderEpoch > epoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
+  if (currentLeaderEpoch < epoch) return ErrorCode.FENCED_LEADER_EPOCH;
+  return ErrorCode.NONE;
+}
+
+/**
+ * KIP-951 (v12+ CurrentLeader, v16+ NodeEndpoints): each partition answered NOT_LEADER_OR_FOLLOWER
+ * or FENCED_LEADER_EPOCH names its leader; the response says how to reach them.
+ */
+function pointToLeaders(
+  requested: readonly { topic: string; topicId: string }[],
+  responses: { partitions: PartitionData[] }[],
+  ctx: RequestContext,
+): PartitionNodeEndpoints {
+  if (ctx.apiVersion < 12) return [];
+  const hints = new LeaderHints(ctx.broker, ctx.connection.listener);
+  responses.forEach((r, i) => {
+    const t = requested[i]!;
+    const topic =
+      ctx.apiVersion >= 13 ? ctx.broker.topics.getById(t.topicId) : ctx.broker.topics.get(t.topic);
+    for (const p of r.partitions) {
+      if (p.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || p.errorCode === ErrorCode.FENCED_LEADER_EPOCH)
+        p.currentLeader = hints.currentLeader(topic, p.partitionIndex!);
+    }
+  });
+  return ctx.apiVersion >= 16 ? hints.endpoints() : [];
+}
+
+type PartitionNodeEndpoints = Init<FetchResponse>['nodeEndpoints'];
 
 function emptyPartition(partitionIndex: number): PartitionData {
   return {

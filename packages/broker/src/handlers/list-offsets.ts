@@ -1,8 +1,10 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ListOffsetsResponse } from '@kch/protocol';
 import { defineHandler, type RequestContext } from '../handler.js';
-import { LEADER_EPOCH, type PartitionLog, storageFailure } from '../log/partition-log.js';
+import { type PartitionLog, storageFailure } from '../log/partition-log.js';
+import type { Topic } from '../log/topics.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
 import { allowedNames } from '../security/authorize.js';
+import { epochError } from './fetch.js';
 
 type PartitionResponse = Init<ListOffsetsResponse['topics'][number]['partitions'][number]>;
 
@@ -34,7 +36,9 @@ export default defineHandler({
           continue;
         }
         const log = topic?.logs[p.partitionIndex];
-        partitions.push(await lookup(log, p.partitionIndex, Number(p.timestamp), p.currentLeaderEpoch, ctx));
+        partitions.push(
+          await lookup(topic, log, p.partitionIndex, Number(p.timestamp), p.currentLeaderEpoch, ctx),
+        );
       }
       topics.push({ name: t.name, partitions });
     }
@@ -56,6 +60,7 @@ function partitionFailure(partitionIndex: number, errorCode: number): PartitionR
 }
 
 async function lookup(
+  topic: Topic | undefined,
   log: PartitionLog | undefined,
   partitionIndex: number,
   timestamp: number,
@@ -68,13 +73,14 @@ async function lookup(
     oldStyleOffsets: offset >= 0 ? [BigInt(offset)] : [],
     timestamp: BigInt(ts),
     offset: BigInt(offset),
-    leaderEpoch: LEADER_EPOCH,
+    leaderEpoch: log!.leaderEpoch,
   });
   const failure = (errorCode: number) => partitionFailure(partitionIndex, errorCode);
-  if (!log) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  if (currentLeaderEpoch > LEADER_EPOCH) return failure(ErrorCode.UNKNOWN_LEADER_EPOCH);
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < LEADER_EPOCH)
-    return failure(ErrorCode.FENCED_LEADER_EPOCH);
+  if (!log || !topic) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const epochCheck = epochError(currentLeaderEpoch, topic, log, ctx);
+  if (epochCheck !== ErrorCode.NONE) return failure(epochCheck);
+  // Only the leader answers (Kafka's ListOffsets for a consumer); the client then asks it.
+  if (!log.isLeader) return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   try {
     await log.open();
     const tp = { topic: log.topic, partition: log.partition };

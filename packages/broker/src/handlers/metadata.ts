@@ -11,23 +11,30 @@ export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
 type TopicMetadata = Init<MetadataResponse['topics'][number]>;
 
-/** Partition metadata of a topic on this single broker: it leads every partition. */
+/**
+ * Partition metadata of a topic: each partition's leader and epoch (this broker for all, when it is
+ * alone). The one replica is the storage, which every broker reaches, so the leader is the replica
+ * set; a partition whose leader died answers LEADER_NOT_AVAILABLE until another broker takes it.
+ */
 export function describeTopic(topic: Topic, ctx: RequestContext): TopicMetadata {
-  const node = ctx.broker.config.nodeId;
   return {
     errorCode: ErrorCode.NONE,
     name: topic.record.name,
     topicId: topic.record.topicId,
     isInternal: false,
-    partitions: topic.logs.map((_, p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p,
-      leaderId: node,
-      leaderEpoch: 0,
-      replicaNodes: [node],
-      isrNodes: [node],
-      offlineReplicas: [],
-    })),
+    partitions: topic.logs.map((_, p) => {
+      const leader = ctx.broker.leaderOf(topic, p);
+      const nodes = leader ? [leader.nodeId] : [];
+      return {
+        errorCode: leader ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+        partitionIndex: p,
+        leaderId: leader?.nodeId ?? -1,
+        leaderEpoch: leader?.epoch ?? -1,
+        replicaNodes: nodes,
+        isrNodes: nodes,
+        offlineReplicas: [],
+      };
+    }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
@@ -67,13 +74,7 @@ export default defineHandler({
     }
     return {
       throttleTimeMs: 0,
-      brokers: [
-        {
-          nodeId: config.nodeId,
-          ...broker.advertisedFor(ctx.connection.listener),
-          rack: config.rack,
-        },
-      ],
+      brokers: broker.brokersFor(ctx.connection.listener),
       clusterId: config.clusterId,
       controllerId: config.nodeId,
       topics,

@@ -1,12 +1,15 @@
 import { ErrorCode } from '@kch/protocol';
+import type { LeaderEpochStart } from '@kch/storage';
 import { defineHandler } from '../handler.js';
 import { LEADER_EPOCH } from '../log/partition-log.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
+import { epochError } from './fetch.js';
 
 /**
- * OffsetForLeaderEpoch: consumers use it to detect truncation after a leader change. Every partition
- * has had one leader epoch (0) since it was created, and it ends at the high watermark.
+ * OffsetForLeaderEpoch: consumers use it to detect truncation after a leader change. With one broker
+ * every partition has had one leader epoch (0) since it was created; with several, the epochs and
+ * where each began are recorded in the partition's ownership (../cluster/leadership.ts).
  */
 export default defineHandler({
   api: 'OffsetForLeaderEpoch',
@@ -26,22 +29,28 @@ export default defineHandler({
           partitions.push(failed(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
           continue;
         }
-        if (!log) {
+        if (!log || !topic) {
           partitions.push(failed(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
-        if (p.currentLeaderEpoch > LEADER_EPOCH) {
-          partitions.push(failed(p.partition, ErrorCode.UNKNOWN_LEADER_EPOCH));
+        const epochCheck = epochError(p.currentLeaderEpoch, topic, log, ctx);
+        if (epochCheck !== ErrorCode.NONE || !log.isLeader) {
+          partitions.push(failed(p.partition, epochCheck || ErrorCode.NOT_LEADER_OR_FOLLOWER));
           continue;
         }
         await log.open();
-        // An epoch we never had: Kafka answers UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET (-1, -1).
-        const known = p.leaderEpoch === LEADER_EPOCH;
+        const starts = ctx.broker.leadership?.epochStarts(topic.record.topicId, p.partition) ?? ONE_EPOCH;
+        const [leaderEpoch, endOffset] = endOffsetFor(
+          p.leaderEpoch,
+          starts,
+          log.leaderEpoch,
+          log.highWatermark,
+        );
         partitions.push({
           partition: p.partition,
           errorCode: ErrorCode.NONE,
-          leaderEpoch: known ? LEADER_EPOCH : -1,
-          endOffset: known ? BigInt(log.highWatermark) : -1n,
+          leaderEpoch,
+          endOffset: BigInt(endOffset),
         });
       }
       topics.push({ topic: t.topic, partitions });
@@ -57,6 +66,29 @@ export default defineHandler({
     };
   },
 });
+
+/** A partition served by one broker: one leader epoch since its creation. */
+const ONE_EPOCH: readonly LeaderEpochStart[] = [{ epoch: LEADER_EPOCH, startOffset: 0 }];
+
+/**
+ * Kafka's LeaderEpochFileCache.endOffsetFor: the latest epoch ends at the log end; an earlier one
+ * where the first later epoch began, answered with the largest known epoch not above it (or the asked
+ * one when it is older than all); an unknown epoch or one past the latest gets UNDEFINED (-1, -1).
+ */
+export function endOffsetFor(
+  requested: number,
+  starts: readonly LeaderEpochStart[],
+  latestEpoch: number,
+  logEnd: number,
+): [epoch: number, endOffset: number] {
+  if (requested < 0) return [-1, -1];
+  if (requested === latestEpoch) return [requested, logEnd];
+  const higher = starts.find((s) => s.epoch > requested);
+  if (!higher || requested > latestEpoch) return [-1, -1];
+  let floor = requested;
+  for (const s of starts) if (s.epoch <= requested) floor = s.epoch;
+  return [floor, higher.startOffset];
+}
 
 /** A partition answered with an error: Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET. */
 function failed(partition: number, errorCode: number) {

@@ -1,5 +1,6 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ProduceResponse } from '@kch/protocol';
 import { StorageError } from '@kch/storage';
+import { LeaderHints } from '../cluster/leader-hints.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { ingest } from '../ingest/pipeline.js';
 import { RecordValidationError } from '../ingest/record-validation.js';
@@ -64,14 +65,21 @@ export default defineHandler({
       return null;
     }
     const responses = [];
+    // KIP-951 (v10+): a partition this broker does not lead names its leader, and how to reach it.
+    const hints = ctx.apiVersion >= 10 ? new LeaderHints(ctx.broker, ctx.connection.listener) : undefined;
     for (const t of topics) {
       const partitionResponses: PartitionResponse[] = [];
-      for (const p of t.partitions) partitionResponses.push(await settle(p.index, p.result));
+      for (const p of t.partitions) {
+        const response = await settle(p.index, p.result);
+        if (hints && response.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER)
+          response.currentLeader = hints.currentLeader(ctx.broker.topics.get(t.name), p.index);
+        partitionResponses.push(response);
+      }
       responses.push({ name: t.name, partitionResponses });
     }
     // Decided once the records are stored, as Kafka's response callback does (./quotas).
     const throttleTimeMs = ctx.broker.quotas.active ? ctx.broker.quotas.throttleProduce(ctx, acks) : 0;
-    return { responses, throttleTimeMs };
+    return { responses, throttleTimeMs, nodeEndpoints: hints?.endpoints() ?? [] };
   },
   errorResponse(request, errorCode) {
     return errorResponseFor(request, errorCode, null);

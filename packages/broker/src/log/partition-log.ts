@@ -14,6 +14,7 @@ import {
 import {
   earlierAppendRejected,
   InFlightAppends,
+  type PartitionLeadership,
   type PartitionSnapshot,
   producerBatchInfo,
   type Storage,
@@ -77,8 +78,25 @@ export interface ReadResult {
   logStartOffset: number;
 }
 
-/** There is one leader and it never changes, so every partition stays at leader epoch 0. */
+/**
+ * The leader epoch of a partition served by one broker: it never changes. With several brokers each
+ * leadership raises it (./cluster/leadership.ts).
+ */
 export const LEADER_EPOCH = 0;
+
+/** What a leader checks before it acknowledges an append: that it still holds its lease. */
+export interface LeaseCheck {
+  /** False once this broker may have lost the partition (its registration's local deadline passed). */
+  held(): boolean;
+}
+
+/** Kafka's answer to a client that asked a broker which does not lead the partition (any more). */
+export function notLeader(topic: string, partition: number): KafkaProtocolError {
+  return new KafkaProtocolError(
+    'NOT_LEADER_OR_FOLLOWER',
+    `this broker does not lead ${topic}-${partition} (any more): refresh metadata and ask the leader`,
+  );
+}
 
 export class PartitionLog {
   logStartOffset = 0;
@@ -97,6 +115,14 @@ export class PartitionLog {
   private readonly listeners = new Set<() => void>();
   /** Set when the topic is deleted: queued and future appends fail. */
   private deleted = false;
+  /** The leader epoch appended batches are stamped with; it grows with each leadership (many brokers). */
+  leaderEpoch = LEADER_EPOCH;
+  /**
+   * Set while several brokers share the data: the leadership this broker opened the partition with,
+   * or null while another broker leads it. Undefined with one broker, which leads every partition.
+   */
+  private leadership: PartitionLeadership | null | undefined;
+  private lease: LeaseCheck | undefined;
 
   constructor(
     readonly topic: string,
@@ -107,8 +133,11 @@ export class PartitionLog {
 
   /** Recovers offsets and producer state from storage; idempotent, retried after a failure. */
   open(): Promise<void> {
+    // Another broker leads it: what this one would read could be stale the moment it is read.
+    if (this.leadership === null) return Promise.reject(notLeader(this.topic, this.partition));
     if (!this.opened) {
-      this.opened = this.storage.openPartition({ topic: this.topic, partition: this.partition }).then(
+      const tp = { topic: this.topic, partition: this.partition };
+      this.opened = this.storage.openPartition(tp, this.leadership ?? undefined).then(
         (s: PartitionSnapshot) => {
           this.logStartOffset = s.logStartOffset;
           this.appends = new InFlightAppends(s.nextOffset);
@@ -121,6 +150,53 @@ export class PartitionLog {
       );
     }
     return this.opened;
+  }
+
+  /** Whether this broker serves the partition: always with one broker; with several, while it leads it. */
+  get isLeader(): boolean {
+    return this.leadership !== null && !this.deleted;
+  }
+
+  /** Marks a new log of a partition whose leadership is decided among several brokers: not served yet. */
+  awaitLeadership(): void {
+    this.leadership = null;
+  }
+
+  /**
+   * Makes this broker the partition's leader in `leadership.epoch` (many brokers): the state cached
+   * from an earlier leadership goes, the partition is opened again with its fences, and the offset it
+   * resumes at (the start of the epoch) is returned. Appends are acknowledged only while `lease` holds.
+   */
+  async lead(leadership: PartitionLeadership, lease: LeaseCheck): Promise<number> {
+    await this.appends.settled();
+    this.cache.drop(this);
+    this.opened = undefined;
+    this.leadership = leadership;
+    this.leaderEpoch = leadership.epoch;
+    this.lease = lease;
+    try {
+      await this.open();
+    } catch (e) {
+      this.leadership = null;
+      throw e;
+    }
+    return this.nextOffset;
+  }
+
+  /**
+   * Stops serving the partition (another broker leads it, or is to): queued appends fail with
+   * NOT_LEADER_OR_FOLLOWER, and this resolves once the appends handed to storage have settled, so the
+   * next leader reads a partition nobody here still writes to.
+   */
+  async resign(): Promise<void> {
+    this.leadership = null;
+    const e = notLeader(this.topic, this.partition);
+    for (const p of this.queue.splice(0)) p.reject(e);
+    await this.appends.settled();
+    this.cache.drop(this);
+    this.opened = undefined;
+    // Long polls waiting on this partition answer now (with the error, as the partition moved).
+    for (const l of [...this.listeners]) l();
   }
 
   /** The offset after the last stored record: the high watermark, as there is one replica. */
@@ -144,6 +220,7 @@ export class PartitionLog {
     // A validation failure is handled when the drain reaches this append, which may be after an
     // earlier write finishes: mark it handled now so it is not reported as an unhandled rejection.
     if (prepared instanceof Promise) prepared.catch(() => undefined);
+    if (this.leadership === null) return Promise.reject(notLeader(this.topic, this.partition));
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ prepared, logAppendTime, baseOffset: -1, recordCount: 0, resolve, reject });
       if (!this.draining) void this.drain();
@@ -193,7 +270,13 @@ export class PartitionLog {
       for (const p of pending) p.reject(e);
       return Promise.resolve();
     }
+    if (this.leadership === null) {
+      const e = notLeader(this.topic, this.partition);
+      for (const p of pending) p.reject(e);
+      return Promise.resolve();
+    }
     const appends = this.appends;
+    const lease = this.lease;
     const overlay = (appends.newest() ?? this.producers).overlay();
     const now = Date.now();
     let next = appends.acceptedEnd;
@@ -214,7 +297,7 @@ export class PartitionLog {
       for (const b of batches) {
         assignOffsets(b.bytes, {
           baseOffset: BigInt(next),
-          partitionLeaderEpoch: LEADER_EPOCH,
+          partitionLeaderEpoch: this.leaderEpoch,
           logAppendTime: p.logAppendTime ? BigInt(now) : undefined,
         });
         const maxTimestamp = p.logAppendTime ? now : b.maxTimestamp;
@@ -272,7 +355,9 @@ export class PartitionLog {
           // The next append's working copy looked through this one; the merged table now says the same.
           appends.oldest()?.rebase(this.producers);
           this.cache.add(this, toStore);
-          acknowledge(null);
+          // Stored, but acknowledged only while the lease holds: a broker that may have been replaced
+          // must not confirm what the next leader might hide (docs/architecture.md, "Many brokers").
+          acknowledge(lease && !lease.held() ? notLeader(this.topic, this.partition) : null);
           for (const l of [...this.listeners]) l();
         },
         // Nothing of it was stored (and nothing after it will be): the offsets will be assigned again,

@@ -37,6 +37,11 @@ export class TopicManager {
   private readonly byName = new Map<string, Topic>();
   private readonly byId = new Map<string, Topic>();
   readonly cache: TailCache;
+  /**
+   * Set when several brokers share the data: a partition log starts without leadership and serves
+   * only once this broker wins it (../cluster/leadership.ts).
+   */
+  ledByCluster = false;
   /** Creations in progress, so concurrent auto-creations of one name create it once. */
   private readonly creating = new Map<string, Promise<Topic>>();
 
@@ -54,14 +59,17 @@ export class TopicManager {
   }
 
   private index(record: TopicRecord): Topic {
-    const logs = Array.from(
-      { length: record.partitionCount },
-      (_, p) => new PartitionLog(record.name, p, this.storage, this.cache),
-    );
+    const logs = Array.from({ length: record.partitionCount }, (_, p) => this.newLog(record.name, p));
     const topic: Topic = { record, logs };
     this.byName.set(record.name, topic);
     this.byId.set(record.topicId, topic);
     return topic;
+  }
+
+  private newLog(topic: string, partition: number): PartitionLog {
+    const log = new PartitionLog(topic, partition, this.storage, this.cache);
+    if (this.ledByCluster) log.awaitLeadership();
+    return log;
   }
 
   get(name: string): Topic | undefined {
@@ -185,8 +193,7 @@ export class TopicManager {
     } catch (e) {
       throw storageFailure(e, name, -1);
     }
-    for (let p = current; p < count; p++)
-      topic.logs.push(new PartitionLog(name, p, this.storage, this.cache));
+    for (let p = current; p < count; p++) topic.logs.push(this.newLog(name, p));
     topic.record.partitionCount = count;
   }
 

@@ -1,0 +1,242 @@
+/**
+ * Partition leadership over two brokers sharing one storage (in one process, over the memory storage
+ * and its cluster store): partitions spread over both, Metadata names every broker and each leader,
+ * a broker that does not lead a partition answers NOT_LEADER_OR_FOLLOWER with the leader (KIP-951),
+ * real clients follow the leaders, and a broker that stops hands its partitions over with a new epoch,
+ * offsets going on densely where they stopped.
+ */
+import { RawClient } from '@kch/kafka-connection';
+import { decodeBatch, ErrorCode, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
+import { MemoryClusterStore, memoryStorage, type Storage } from '@kch/storage';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Broker, createBroker, silentLogger } from '../src/index.js';
+
+/** One storage seen by several in-process brokers: each may close its view without closing the data. */
+function shared(storage: Storage, cluster: MemoryClusterStore): Storage {
+  return new Proxy(storage, {
+    get(target, key) {
+      if (key === 'cluster') return cluster;
+      if (key === 'close' || key === 'open') return async () => undefined;
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const opened: Broker[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((b) => b.close()));
+});
+
+async function cluster(size: number) {
+  const storage = memoryStorage();
+  await storage.open();
+  const store = new MemoryClusterStore();
+  const brokers: { broker: Broker; port: number; nodeId: number }[] = [];
+  for (let nodeId = 1; nodeId <= size; nodeId++) {
+    const broker = await createBroker({
+      storage: shared(storage, store),
+      nodeId,
+      manyBrokersPreview: true,
+      logger: silentLogger,
+    });
+    opened.push(broker);
+    const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+    brokers.push({ broker, port, nodeId });
+  }
+  return { brokers, storage };
+}
+
+/** Metadata of `topic` as `client`'s broker answers it. */
+async function metadata(client: RawClient, topic: string) {
+  const r = await client.send('Metadata', 12, {
+    topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+    allowAutoTopicCreation: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  return { brokers: r.brokers, partitions: r.topics[0]!.partitions };
+}
+
+/** Polls until `check` passes: leadership moves at the brokers' next look at the cluster (≤ 3 s). */
+async function eventually<T>(read: () => Promise<T>, check: (t: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not happen within 15 s: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function records(values: string[]): Buffer {
+  return encodeRecordBatchSync({ records: values.map((v) => ({ value: Buffer.from(v) })) });
+}
+
+async function produce(client: RawClient, topic: string, partition: number, values: string[]) {
+  const r = await client.send('Produce', 10, {
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: partition, records: records(values) }] }],
+  });
+  return { partition: r.responses[0]!.partitionResponses[0]!, nodeEndpoints: r.nodeEndpoints };
+}
+
+async function fetchValues(client: RawClient, topic: string, partition: number) {
+  const r = await client.send('Fetch', 12, {
+    replicaId: -1,
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 1 << 24,
+    isolationLevel: 0,
+    topics: [{ topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 1 << 24 }] }],
+  });
+  const p = r.responses[0]!.partitions[0]!;
+  const out: { offset: number; value: string; leaderEpoch: number }[] = [];
+  for (const bytes of splitBatches(p.records ?? Buffer.alloc(0)).batches) {
+    const batch = await decodeBatch(bytes);
+    for (const rec of batch.records)
+      out.push({
+        offset: Number(batch.header.baseOffset) + rec.offsetDelta,
+        value: rec.value!.toString(),
+        leaderEpoch: batch.header.partitionLeaderEpoch,
+      });
+  }
+  return { partition: p, values: out };
+}
+
+describe('partition leadership over two brokers', () => {
+  it('spreads partitions, lists both brokers, and points clients to the leader', async () => {
+    const { brokers } = await cluster(2);
+    const [a, b] = brokers as [(typeof brokers)[0], (typeof brokers)[0]];
+    const clientA = await RawClient.connect('127.0.0.1', a.port);
+    const clientB = await RawClient.connect('127.0.0.1', b.port);
+    try {
+      const created = await clientA.send('CreateTopics', 7, {
+        topics: [{ name: 'spread', numPartitions: 4, replicationFactor: -1, configs: [] }],
+        timeoutMs: 5000,
+      });
+      expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+      // Broker B learns of the topic when it looks at the cluster (the catalog is shared storage).
+      const m = await eventually(
+        () => metadata(clientB, 'spread'),
+        (x) =>
+          x.partitions.length === 4 && x.partitions.every((p) => p.leaderId > 0) && x.brokers.length === 2,
+        'leaders for every partition',
+      );
+      expect(m.brokers.map((x) => [x.nodeId, x.port]).sort()).toEqual([
+        [1, a.port],
+        [2, b.port],
+      ]);
+      const leaders = m.partitions.map((p) => p.leaderId);
+      expect(leaders.filter((l) => l === 1)).toHaveLength(2);
+      expect(leaders.filter((l) => l === 2)).toHaveLength(2);
+      expect(m.partitions.every((p) => p.leaderEpoch === 0)).toBe(true);
+
+      // Each broker takes the partitions it leads and points to the other for the rest.
+      for (const p of m.partitions) {
+        const [mine, other] = p.leaderId === 1 ? [clientA, clientB] : [clientB, clientA];
+        const wrong = await produce(other, 'spread', p.partitionIndex, ['x']);
+        expect(wrong.partition.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        expect(wrong.partition.currentLeader).toEqual({ leaderId: p.leaderId, leaderEpoch: 0 });
+        const leaderPort = p.leaderId === 1 ? a.port : b.port;
+        expect(wrong.nodeEndpoints).toEqual([
+          { nodeId: p.leaderId, host: '127.0.0.1', port: leaderPort, rack: null },
+        ]);
+        const fetched = await fetchValues(other, 'spread', p.partitionIndex);
+        expect(fetched.partition.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        expect(fetched.partition.currentLeader).toEqual({ leaderId: p.leaderId, leaderEpoch: 0 });
+        const right = await produce(mine, 'spread', p.partitionIndex, [`v${p.partitionIndex}`]);
+        expect(right.partition.errorCode).toBe(ErrorCode.NONE);
+        expect(right.partition.baseOffset).toBe(0n);
+      }
+    } finally {
+      clientA.close();
+      clientB.close();
+    }
+  }, 30_000);
+
+  it('lets kafkajs produce to every partition through either broker', async () => {
+    const { brokers } = await cluster(2);
+    const kafka = new Kafka({
+      clientId: 'leadership-test',
+      brokers: [`127.0.0.1:${brokers[1]!.port}`],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 10, initialRetryTime: 100 },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'routed', numPartitions: 6 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    const messages = Array.from({ length: 60 }, (_, i) => ({ partition: i % 6, value: `m${i}` }));
+    await producer.send({ topic: 'routed', messages });
+    const offsets = await admin.fetchTopicOffsets('routed');
+    await producer.disconnect();
+    await admin.disconnect();
+    expect(offsets.map((o) => [o.partition, o.high]).sort()).toEqual(
+      Array.from({ length: 6 }, (_, p) => [p, '10']),
+    );
+  }, 60_000);
+
+  it('moves a stopped broker’s partitions to the other with a new epoch, offsets going on densely', async () => {
+    const { brokers } = await cluster(2);
+    const [a, b] = brokers as [(typeof brokers)[0], (typeof brokers)[0]];
+    const clientA = await RawClient.connect('127.0.0.1', a.port);
+    try {
+      await clientA.send('CreateTopics', 7, {
+        topics: [{ name: 'moved', numPartitions: 2, replicationFactor: -1, configs: [] }],
+        timeoutMs: 5000,
+      });
+      const before = await eventually(
+        () => metadata(clientA, 'moved'),
+        (x) => x.partitions.every((p) => p.leaderId > 0),
+        'leaders',
+      );
+      const onB = before.partitions.find((p) => p.leaderId === 2)!.partitionIndex;
+      const clientB = await RawClient.connect('127.0.0.1', b.port);
+      expect((await produce(clientB, 'moved', onB, ['b0', 'b1'])).partition.errorCode).toBe(ErrorCode.NONE);
+      clientB.close();
+      await b.broker.close();
+
+      const after = await eventually(
+        () => metadata(clientA, 'moved'),
+        (x) => x.brokers.length === 1 && x.partitions.every((p) => p.leaderId === 1),
+        'the takeover',
+      );
+      const moved = after.partitions.find((p) => p.partitionIndex === onB)!;
+      expect(moved.leaderEpoch).toBe(1);
+      const next = await produce(clientA, 'moved', onB, ['a2']);
+      expect(next.partition.errorCode).toBe(ErrorCode.NONE);
+      expect(next.partition.baseOffset).toBe(2n);
+      const { values } = await fetchValues(clientA, 'moved', onB);
+      expect(values).toEqual([
+        { offset: 0, value: 'b0', leaderEpoch: 0 },
+        { offset: 1, value: 'b1', leaderEpoch: 0 },
+        { offset: 2, value: 'a2', leaderEpoch: 1 },
+      ]);
+      // A client still at epoch 0 is told it is fenced; OffsetForLeaderEpoch says where epoch 0 ended.
+      const stale = await clientA.send('ListOffsets', 7, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [
+          { name: 'moved', partitions: [{ partitionIndex: onB, currentLeaderEpoch: 0, timestamp: -1n }] },
+        ],
+      });
+      expect(stale.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+      const ends = await clientA.send('OffsetForLeaderEpoch', 4, {
+        replicaId: -1,
+        topics: [
+          {
+            topic: 'moved',
+            partitions: [{ partition: onB, currentLeaderEpoch: 1, leaderEpoch: 0 }],
+          },
+        ],
+      });
+      expect(ends.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, leaderEpoch: 0, endOffset: 2n });
+    } finally {
+      clientA.close();
+    }
+  }, 30_000);
+});
