@@ -12,6 +12,7 @@
  *   would tie reads to each other once they run on sessions of their own, as inserts already do.
  */
 import { PRODUCER_BATCHES_KEPT } from '../producer-batches.js';
+import type { LeaderEpochStart } from '../storage.js';
 import {
   ACLS_TABLE,
   CLIENT_QUOTAS_TABLE,
@@ -39,8 +40,29 @@ export interface PartitionRows {
   offset: string;
 }
 
-export function ownPartitionRows(partition: number): PartitionRows {
-  return { where: `partition = ${int(partition)}`, offset: 'offset' };
+/**
+ * The rows of one partition of kch's own table. With `fences` (many brokers: where each leader epoch
+ * began), rows a deposed leader wrote late are left out: see {@link visibleUnderFences}.
+ */
+export function ownPartitionRows(partition: number, fences: readonly LeaderEpochStart[] = []): PartitionRows {
+  const visible = fences.length > 0 ? ` AND ${visibleUnderFences(fences)}` : '';
+  return { where: `partition = ${int(partition)}${visible}`, offset: 'offset' };
+}
+
+/**
+ * The condition that hides rows a deposed leader wrote after it lost the partition: a row of leader
+ * epoch r is visible only below the start of the first epoch after r (the new leader read the
+ * partition's end, and began there, after the old one's lease was fenced; docs/architecture.md, "Many
+ * brokers"). Start offsets grow with epochs, so the first later epoch is the one that binds.
+ */
+export function visibleUnderFences(
+  fences: readonly LeaderEpochStart[],
+  epoch = 'batch_leader_epoch',
+  offset = 'offset',
+): string {
+  const sorted = [...fences].sort((a, b) => a.epoch - b.epoch);
+  const cases = sorted.flatMap((f) => [`${epoch} < ${int(f.epoch)}`, int(f.startOffset)]);
+  return `${offset} < multiIf(${cases.join(', ')}, 9223372036854775807)`;
 }
 
 /** The partition's rows with offsets from `from` (inclusive) to `to` (exclusive). */
