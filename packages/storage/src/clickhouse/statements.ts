@@ -70,9 +70,12 @@ export function rowsBetween(rows: PartitionRows, from: number, to: number): stri
   return `${rows.where} AND ${rows.offset} >= ${int(from)} AND ${rows.offset} < ${int(to)}`;
 }
 
-/** Records of kch's own table between `from` and `to`, control records (markers) left out. */
-export function ownRecordsBetween(partition: number, from: number, to: number): string {
-  return `${rowsBetween(ownPartitionRows(partition), from, to)} AND NOT bitTest(batch_attributes, ${CONTROL_BIT})`;
+/**
+ * Records of kch's own table (`rows`: a partition's, under its fences) between `from` and `to`,
+ * control records (markers) left out.
+ */
+export function ownRecordsBetween(rows: PartitionRows, from: number, to: number): string {
+  return `${rowsBetween(rows, from, to)} AND NOT bitTest(batch_attributes, ${CONTROL_BIT})`;
 }
 
 // ------------------------------------------------------------------------------- metadata
@@ -170,16 +173,17 @@ export function ownBatchesBefore(partition: number, offset: number): string {
 }
 
 /**
- * The last batches of each idempotent producer below `end`, newest first, in the columns of
- * ProducerBatchInfo: pid Int64, epoch Int16, seq Int32, batch_offset Int64, last delta Int32, max
- * timestamp Int64.
+ * The last batches of each idempotent producer below `end` among `rows` (kch's own table: a
+ * partition's, under its fences, so a deposed leader's late batches are not recovered), newest first,
+ * in the columns of ProducerBatchInfo: pid Int64, epoch Int16, seq Int32, batch_offset Int64, last
+ * delta Int32, max timestamp Int64.
  */
-export function producerBatches(table: string, partition: number, end: number): string {
+export function producerBatches(table: string, rows: PartitionRows, end: number): string {
   return `SELECT pid, epoch, seq, batch_offset, last_delta, max_ts FROM (
   SELECT batch_offset, any(producer_id) AS pid, any(producer_epoch) AS epoch, any(base_sequence) AS seq,
     any(batch_last_offset_delta) AS last_delta, any(batch_max_timestamp) AS max_ts
   FROM ${table}
-  WHERE partition = ${int(partition)} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
+  WHERE ${rows.where} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
     AND offset < ${int(end)}
   GROUP BY batch_offset
 ) ORDER BY batch_offset DESC LIMIT ${PRODUCER_BATCHES_KEPT} BY pid`;
@@ -187,14 +191,17 @@ export function producerBatches(table: string, partition: number, end: number): 
 
 // ---------------------------------------------------------------------- reads (own table)
 
-/** Rows of kch's own table from `from` to `to`, in the columns ./records.ts groups into batches. */
-export function recordRows(table: string, partition: number, from: number, to: number): string {
-  return `SELECT ${READ_COLUMNS} FROM ${table} WHERE ${rowsBetween(ownPartitionRows(partition), from, to)} ORDER BY offset`;
+/**
+ * Rows of kch's own table (`rows`: a partition's, under its fences) from `from` to `to`, in the
+ * columns ./records.ts groups into batches.
+ */
+export function recordRows(table: string, rows: PartitionRows, from: number, to: number): string {
+  return `SELECT ${READ_COLUMNS} FROM ${table} WHERE ${rowsBetween(rows, from, to)} ORDER BY offset`;
 }
 
-/** The offset of the first row from `from` to `to` (Int64; no row when none). */
-export function firstRowOffset(table: string, partition: number, from: number, to: number): string {
-  return `SELECT offset FROM ${table} WHERE ${rowsBetween(ownPartitionRows(partition), from, to)} ORDER BY offset LIMIT 1`;
+/** The offset of the first of `rows` (kch's own table) from `from` to `to` (Int64; no row when none). */
+export function firstRowOffset(table: string, rows: PartitionRows, from: number, to: number): string {
+  return `SELECT offset FROM ${table} WHERE ${rowsBetween(rows, from, to)} ORDER BY offset LIMIT 1`;
 }
 
 /** The first of `records` at or after `ms`: offset Int64, timestamp Int64 (ms). */
