@@ -242,7 +242,12 @@ export interface Storage {
    * hides the rows a deposed leader wrote late. A row of a batch with partition leader epoch r is
    * visible only below the start of the first epoch after r, the starts being
    * `leadership.epochStarts` plus `{ epoch: leadership.epoch, startOffset: snapshot.nextOffset }`
-   * (docs/architecture.md, "Many brokers").
+   * (docs/architecture.md, "Many brokers"). From then on `append` refuses (StorageError
+   * INVALID_REQUEST, nothing of it stored) batches the fences would hide, by the partition leader
+   * epoch in their header. An epoch's start, once known, is kept (opening again in the same epoch does
+   * not move it); a leadership older than the newest epoch known is refused (INVALID_REQUEST). A
+   * storage that cannot tell a row's epoch (the ClickHouse storage's bound topics) reads the end again
+   * but hides nothing, and says so in its docs.
    */
   openPartition(tp: TopicPartition, leadership?: PartitionLeadership): Promise<PartitionSnapshot>;
   /**

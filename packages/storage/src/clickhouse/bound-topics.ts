@@ -21,8 +21,8 @@ import {
 } from './bound-table.js';
 import type { FlushReports } from './flush-reports.js';
 import type { InsertContext } from './insert-retry.js';
-import { ownPartitionRows, type PartitionRows } from './statements.js';
-import type { TopicState } from './topic-state.js';
+import type { PartitionRows } from './statements.js';
+import { ownRowsOf, type TopicState } from './topic-state.js';
 
 /** How group commits into bound tables are paced (the storage's options). */
 export interface SinkPacing {
@@ -117,9 +117,12 @@ export class BoundTopics {
     return b.loading;
   }
 
-  /** The rows of a partition in the topic's table, own or bound, for SQL written for both. */
+  /**
+   * The rows of a partition in the topic's table, own (under the partition's fences) or bound (not
+   * fenced: no leader epoch is stored there), for SQL written for both.
+   */
   async partitionRows(t: TopicState, partition: number): Promise<PartitionRows> {
-    if (!t.bound) return ownPartitionRows(partition);
+    if (!t.bound) return ownRowsOf(t, partition);
     return boundPartitionRows(await this.schema(t), partition);
   }
 

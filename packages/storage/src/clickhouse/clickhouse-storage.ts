@@ -29,6 +29,7 @@ import {
   type ClusterStore,
   type CommittedOffset,
   type FlushStats,
+  type PartitionLeadership,
   type PartitionSnapshot,
   type RecordCheck,
   type SecurityStore,
@@ -293,7 +294,8 @@ export class ClickHouseStorage implements SqlStorage {
 
   // ---------------------------------------------------------------------------- partitions
 
-  openPartition(tp: TopicPartition): Promise<PartitionSnapshot> {
+  async openPartition(tp: TopicPartition, leadership?: PartitionLeadership): Promise<PartitionSnapshot> {
+    if (leadership) await this.writer.lead(tp, leadership);
     return this.reader.openPartition(tp);
   }
 

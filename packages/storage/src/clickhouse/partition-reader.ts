@@ -30,7 +30,7 @@ import {
   rowsBetween,
 } from './statements.js';
 import type { TopicCatalog } from './topic-catalog.js';
-import { noteRecordSize, type PartitionState, type TopicState } from './topic-state.js';
+import { noteRecordSize, ownRowsOf, type PartitionState, type TopicState } from './topic-state.js';
 
 type OffsetAndTimestamp = { offset: number; timestamp: number } | null;
 
@@ -63,7 +63,7 @@ export class PartitionReader {
     if (t.bound) return { logStartOffset: p.logStartOffset, nextOffset: p.nextOffset, producerBatches: [] };
     const r = await this.backend.select(
       `recover the producers of ${tp.topic}-${tp.partition}`,
-      producerBatches(t.table, tp.partition, p.nextOffset),
+      producerBatches(t.table, ownRowsOf(t, tp.partition), p.nextOffset),
       t,
     );
     const batches: ProducerBatchInfo[] = [];
@@ -106,8 +106,9 @@ export class PartitionReader {
     const out: StoredBatch[] = [];
     let total = 0;
     let forceRows = 0;
+    const own = ownRowsOf(t, partition);
     const rowsIn = (from: number, to: number) =>
-      this.backend.run(what, () => this.backend.t.selectBytes(recordRows(t.table, partition, from, to)), t);
+      this.backend.run(what, () => this.backend.t.selectBytes(recordRows(t.table, own, from, to)), t);
     while (cursor < end) {
       const rows = Math.max(
         forceRows,
@@ -118,7 +119,7 @@ export class PartitionReader {
       let buf = await rowsIn(cursor, rangeEnd);
       if (buf.length === 0) {
         // A gap (records removed by TTL or DeleteRecords): go on from the next record still there.
-        const r = await this.backend.select(what, firstRowOffset(t.table, partition, rangeEnd, end), t);
+        const r = await this.backend.select(what, firstRowOffset(t.table, own, rangeEnd, end), t);
         if (r.done) {
           // No record up to the end (batches whose records were all left out): an empty batch moves
           // consumers past those offsets.
@@ -201,7 +202,7 @@ export class PartitionReader {
     const ms = Math.max(DATETIME64_MS_MIN, Math.floor(timestamp));
     const what = `look up ${tp.topic}-${tp.partition} by timestamp`;
     if (!t.bound)
-      return this.offsetAndTimestamp(t, what, ownOffsetForTimestamp(t.table, this.ownLive(tp, p), ms));
+      return this.offsetAndTimestamp(t, what, ownOffsetForTimestamp(t.table, this.ownLive(t, tp, p), ms));
     const { rows, live, time } = await this.boundLive(t, tp, p);
     return this.offsetAndTimestamp(t, what, boundOffsetForTimestamp(t.table, rows, live, time, ms));
   }
@@ -209,7 +210,7 @@ export class PartitionReader {
   async maxTimestamp(tp: TopicPartition): Promise<OffsetAndTimestamp> {
     const { t, p } = await this.catalog.partition(tp);
     const what = `find the max timestamp of ${tp.topic}-${tp.partition}`;
-    if (!t.bound) return this.offsetAndTimestamp(t, what, ownMaxTimestamp(t.table, this.ownLive(tp, p)));
+    if (!t.bound) return this.offsetAndTimestamp(t, what, ownMaxTimestamp(t.table, this.ownLive(t, tp, p)));
     const { rows, live, time } = await this.boundLive(t, tp, p);
     return this.offsetAndTimestamp(t, what, boundMaxTimestamp(t.table, rows, live, time));
   }
@@ -225,9 +226,9 @@ export class PartitionReader {
     return { rows, live: rowsBetween(rows, p.logStartOffset, p.nextOffset), time: timestampExpr(s) };
   }
 
-  /** Records of kch's own table between log start and end, control records excluded. */
-  private ownLive(tp: TopicPartition, p: PartitionState): string {
-    return ownRecordsBetween(tp.partition, p.logStartOffset, p.nextOffset);
+  /** Records of kch's own table between log start and end, under the partition's fences, control records excluded. */
+  private ownLive(t: TopicState, tp: TopicPartition, p: PartitionState): string {
+    return ownRecordsBetween(ownRowsOf(t, tp.partition), p.logStartOffset, p.nextOffset);
   }
 
   private async offsetAndTimestamp(t: TopicState, what: string, sql: string): Promise<OffsetAndTimestamp> {

@@ -11,7 +11,7 @@
  * (./partition-states.ts), and an end the rows do not show is written down before an append counts.
  */
 import { earlierAppendRejected } from '../in-flight-appends.js';
-import type { StoredBatch, TopicPartition } from '../storage.js';
+import type { PartitionLeadership, StoredBatch, TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { ChunkTarget } from './bound-insert.js';
 import { writeBoundRows } from './bound-rows.js';
@@ -24,7 +24,7 @@ import type { PartitionStates } from './partition-states.js';
 import { writeBatchRows } from './records.js';
 import { TOPIC_INSERT_COLUMNS, TOPIC_INSERT_TYPES } from './schema.js';
 import type { TopicCatalog } from './topic-catalog.js';
-import { noteRecordSize, noteTableFailure, type TopicState } from './topic-state.js';
+import { fencesOf, noteRecordSize, noteTableFailure, setFences, type TopicState } from './topic-state.js';
 import { TsvWriter } from './tsv.js';
 
 /** What an append wrote into its rows buffer, and how to insert them. */
@@ -73,6 +73,10 @@ export class PartitionWriter {
     batches: readonly StoredBatch[],
   ): Promise<{ stored: Promise<void> }> {
     const { t, p } = await this.catalog.partition(tp);
+    // A batch of a replaced leader's epoch past the start of a later one is refused before anything
+    // is taken in: none of it is inserted, and the appends in flight are not touched.
+    const refused = fencesOf(t, tp.partition).refusal(tp, batches);
+    if (refused) throw refused;
     const { appends } = p;
     if (batches.length === 0) return { stored: appends.afterSettled(() => undefined) };
     const rejections = appends.rejections;
@@ -116,6 +120,31 @@ export class PartitionWriter {
       undefined,
     );
     return { stored };
+  }
+
+  /**
+   * Opens the partition in `leadership` (Storage.openPartition): with the appends of this storage
+   * held and settled (and a failed one's rows removed), its end is read again under the fences known
+   * so far, and becomes the start of the new epoch. From then on the partition's reads are fenced
+   * (./topic-state.ts `ownRowsOf`). A bound topic's end is read again too, but its rows carry no
+   * leader epoch, so nothing of them is hidden.
+   */
+  async lead(tp: TopicPartition, leadership: PartitionLeadership): Promise<void> {
+    this.backend.checkOpen();
+    const t = this.catalog.topicOf(tp.topic);
+    await underPartitionLock(t, tp.partition, async () => {
+      const before = fencesOf(t, tp.partition).before(tp, leadership);
+      if (t.partitions.has(tp.partition)) {
+        const { p } = await this.catalog.partition(tp);
+        await p.appends.settled();
+        if (p.suspectFrom !== null) await this.states.cleanSuspects(t, tp.partition, p);
+        // Another broker may have appended since this state was recovered: it is recovered again.
+        t.partitions.delete(tp.partition);
+      }
+      setFences(t, tp.partition, before);
+      const { p } = await this.catalog.partition(tp);
+      setFences(t, tp.partition, before.with([{ epoch: leadership.epoch, startOffset: p.nextOffset }]));
+    });
   }
 
   /** Rows of batches in kch's own table (TabSeparated, ./records.ts). */

@@ -12,6 +12,7 @@
  *   would tie reads to each other once they run on sessions of their own, as inserts already do.
  */
 import { PRODUCER_BATCHES_KEPT } from '../producer-batches.js';
+import type { LeaderEpochStart } from '../storage.js';
 import {
   ACLS_TABLE,
   CLIENT_QUOTAS_TABLE,
@@ -39,8 +40,29 @@ export interface PartitionRows {
   offset: string;
 }
 
-export function ownPartitionRows(partition: number): PartitionRows {
-  return { where: `partition = ${int(partition)}`, offset: 'offset' };
+/**
+ * The rows of one partition of kch's own table. With `fences` (many brokers: where each leader epoch
+ * began), rows a deposed leader wrote late are left out: see {@link visibleUnderFences}.
+ */
+export function ownPartitionRows(partition: number, fences: readonly LeaderEpochStart[] = []): PartitionRows {
+  const visible = fences.length > 0 ? ` AND ${visibleUnderFences(fences)}` : '';
+  return { where: `partition = ${int(partition)}${visible}`, offset: 'offset' };
+}
+
+/**
+ * The condition that hides rows a deposed leader wrote after it lost the partition: a row of leader
+ * epoch r is visible only below the start of the first epoch after r (the new leader read the
+ * partition's end, and began there, after the old one's lease was fenced; docs/architecture.md, "Many
+ * brokers"). Start offsets grow with epochs, so the first later epoch is the one that binds.
+ */
+export function visibleUnderFences(
+  fences: readonly LeaderEpochStart[],
+  epoch = 'batch_leader_epoch',
+  offset = 'offset',
+): string {
+  const sorted = [...fences].sort((a, b) => a.epoch - b.epoch);
+  const cases = sorted.flatMap((f) => [`${epoch} < ${int(f.epoch)}`, int(f.startOffset)]);
+  return `${offset} < multiIf(${cases.join(', ')}, 9223372036854775807)`;
 }
 
 /** The partition's rows with offsets from `from` (inclusive) to `to` (exclusive). */
@@ -48,9 +70,12 @@ export function rowsBetween(rows: PartitionRows, from: number, to: number): stri
   return `${rows.where} AND ${rows.offset} >= ${int(from)} AND ${rows.offset} < ${int(to)}`;
 }
 
-/** Records of kch's own table between `from` and `to`, control records (markers) left out. */
-export function ownRecordsBetween(partition: number, from: number, to: number): string {
-  return `${rowsBetween(ownPartitionRows(partition), from, to)} AND NOT bitTest(batch_attributes, ${CONTROL_BIT})`;
+/**
+ * Records of kch's own table (`rows`: a partition's, under its fences) between `from` and `to`,
+ * control records (markers) left out.
+ */
+export function ownRecordsBetween(rows: PartitionRows, from: number, to: number): string {
+  return `${rowsBetween(rows, from, to)} AND NOT bitTest(batch_attributes, ${CONTROL_BIT})`;
 }
 
 // ------------------------------------------------------------------------------- metadata
@@ -148,16 +173,17 @@ export function ownBatchesBefore(partition: number, offset: number): string {
 }
 
 /**
- * The last batches of each idempotent producer below `end`, newest first, in the columns of
- * ProducerBatchInfo: pid Int64, epoch Int16, seq Int32, batch_offset Int64, last delta Int32, max
- * timestamp Int64.
+ * The last batches of each idempotent producer below `end` among `rows` (kch's own table: a
+ * partition's, under its fences, so a deposed leader's late batches are not recovered), newest first,
+ * in the columns of ProducerBatchInfo: pid Int64, epoch Int16, seq Int32, batch_offset Int64, last
+ * delta Int32, max timestamp Int64.
  */
-export function producerBatches(table: string, partition: number, end: number): string {
+export function producerBatches(table: string, rows: PartitionRows, end: number): string {
   return `SELECT pid, epoch, seq, batch_offset, last_delta, max_ts FROM (
   SELECT batch_offset, any(producer_id) AS pid, any(producer_epoch) AS epoch, any(base_sequence) AS seq,
     any(batch_last_offset_delta) AS last_delta, any(batch_max_timestamp) AS max_ts
   FROM ${table}
-  WHERE partition = ${int(partition)} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
+  WHERE ${rows.where} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
     AND offset < ${int(end)}
   GROUP BY batch_offset
 ) ORDER BY batch_offset DESC LIMIT ${PRODUCER_BATCHES_KEPT} BY pid`;
@@ -165,14 +191,17 @@ export function producerBatches(table: string, partition: number, end: number): 
 
 // ---------------------------------------------------------------------- reads (own table)
 
-/** Rows of kch's own table from `from` to `to`, in the columns ./records.ts groups into batches. */
-export function recordRows(table: string, partition: number, from: number, to: number): string {
-  return `SELECT ${READ_COLUMNS} FROM ${table} WHERE ${rowsBetween(ownPartitionRows(partition), from, to)} ORDER BY offset`;
+/**
+ * Rows of kch's own table (`rows`: a partition's, under its fences) from `from` to `to`, in the
+ * columns ./records.ts groups into batches.
+ */
+export function recordRows(table: string, rows: PartitionRows, from: number, to: number): string {
+  return `SELECT ${READ_COLUMNS} FROM ${table} WHERE ${rowsBetween(rows, from, to)} ORDER BY offset`;
 }
 
-/** The offset of the first row from `from` to `to` (Int64; no row when none). */
-export function firstRowOffset(table: string, partition: number, from: number, to: number): string {
-  return `SELECT offset FROM ${table} WHERE ${rowsBetween(ownPartitionRows(partition), from, to)} ORDER BY offset LIMIT 1`;
+/** The offset of the first of `rows` (kch's own table) from `from` to `to` (Int64; no row when none). */
+export function firstRowOffset(table: string, rows: PartitionRows, from: number, to: number): string {
+  return `SELECT offset FROM ${table} WHERE ${rowsBetween(rows, from, to)} ORDER BY offset LIMIT 1`;
 }
 
 /** The first of `records` at or after `ms`: offset Int64, timestamp Int64 (ms). */

@@ -132,6 +132,7 @@ export class TopicCatalog {
       table: binding ? binding.quoted : tableName(this.backend.database, ownTable?.name ?? record.name),
       own: ownTable,
       partitions: new Map(),
+      fences: new Map(),
       locks: new Map(),
       flusher: null,
       bytesPerRecord: 256,

@@ -3,10 +3,12 @@
  * rooms (./clickhouse-storage.ts lists them), so that none of them has to reach into another for it.
  */
 import { InFlightAppends } from '../in-flight-appends.js';
+import { LeaderFences } from '../leader-fences.js';
 import { type RecordCheck, StorageError, type TopicPartition, type TopicRecord } from '../storage.js';
 import { recordCheckFor } from './bound-check.js';
 import type { Binding, BoundSchema } from './bound-table.js';
 import type { Flusher } from './flusher.js';
+import { ownPartitionRows, type PartitionRows } from './statements.js';
 import type { OwnTable } from './topic-tables.js';
 import { type BackendFailure, UNKNOWN_TABLE } from './transport.js';
 
@@ -56,6 +58,11 @@ export interface TopicState {
   /** The table kch created for the topic, as recorded with it; null for a bound topic. */
   own: OwnTable | null;
   partitions: Map<number, Promise<PartitionState>>;
+  /**
+   * Partitions opened with a leadership (many brokers): their fences, kept for as long as the topic,
+   * across recoveries of the partition's state. See {@link PartitionFence}.
+   */
+  fences: Map<number, PartitionFence>;
   /** Appends of a partition run one after the other (the contract says so; this makes sure). */
   locks: Map<number, Promise<unknown>>;
   /** The group commit into the topic's own table, made by the first append (./partition-writer.ts). */
@@ -73,6 +80,34 @@ export interface TopicState {
    * hand), or a table under the topic's table name that kch did not create.
    */
   unusable: StorageError | null;
+}
+
+/**
+ * A partition's fences (../leader-fences.ts) and its rows in kch's own table under them, the SQL
+ * condition built once when the fences change rather than on every read. A bound table has no leader
+ * epoch column (kch fills only `_partition`, `_offset`, ... there): its reads are not fenced.
+ */
+export interface PartitionFence {
+  readonly fences: LeaderFences;
+  readonly rows: PartitionRows;
+}
+
+/** Sets the partition's fences (a no-op when they did not change). */
+export function setFences(t: TopicState, partition: number, fences: LeaderFences): void {
+  if (fences === fencesOf(t, partition)) return;
+  t.fences.set(partition, { fences, rows: ownPartitionRows(partition, fences.starts) });
+}
+
+export function fencesOf(t: TopicState, partition: number): LeaderFences {
+  return t.fences.get(partition)?.fences ?? LeaderFences.NONE;
+}
+
+/**
+ * The rows of a partition of kch's own table that Kafka sees: every read of the partition's rows goes
+ * through this, so a deposed leader's late rows are hidden from all of them.
+ */
+export function ownRowsOf(t: TopicState, partition: number): PartitionRows {
+  return t.fences.get(partition)?.rows ?? ownPartitionRows(partition);
 }
 
 /** A topic bound to a table (./bound-table.ts): the binding and the table's columns as last read. */

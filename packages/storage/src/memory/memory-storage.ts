@@ -1,8 +1,10 @@
 import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
 import { appendEnd } from '../in-flight-appends.js';
+import { LeaderFences } from '../leader-fences.js';
 import { lastProducerBatches } from '../producer-batches.js';
 import {
   type CommittedOffset,
+  type PartitionLeadership,
   type PartitionSnapshot,
   type ProducerBatchInfo,
   type Storage,
@@ -18,6 +20,8 @@ interface MemoryPartition {
   batches: StoredBatch[];
   logStartOffset: number;
   nextOffset: number;
+  /** Where leader epochs began, from openPartition with a leadership (../leader-fences.ts). */
+  fences: LeaderFences;
 }
 
 interface MemoryTopic {
@@ -105,8 +109,13 @@ export class MemoryStorage implements Storage {
     this.topicOf(name).record.configs = { ...configs };
   }
 
-  async openPartition(tp: TopicPartition): Promise<PartitionSnapshot> {
+  async openPartition(tp: TopicPartition, leadership?: PartitionLeadership): Promise<PartitionSnapshot> {
     const p = this.partitionOf(tp);
+    if (leadership) {
+      // The end under the fences known so far becomes the start of the new epoch.
+      fence(p, p.fences.before(tp, leadership));
+      fence(p, p.fences.with([{ epoch: leadership.epoch, startOffset: p.nextOffset }]));
+    }
     return {
       logStartOffset: p.logStartOffset,
       nextOffset: p.nextOffset,
@@ -116,6 +125,9 @@ export class MemoryStorage implements Storage {
 
   async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
     const p = this.partitionOf(tp);
+    // A batch of a replaced leader's epoch past the start of a later one is refused, never stored.
+    const refused = p.fences.refusal(tp, batches);
+    if (refused) throw refused;
     // One append at a time (no appendsInFlight): the batches follow what is stored.
     const next = appendEnd(tp, p.nextOffset, batches);
     for (const b of batches) p.batches.push(b);
@@ -229,7 +241,24 @@ export class MemoryStorage implements Storage {
 }
 
 function emptyPartition(): MemoryPartition {
-  return { batches: [], logStartOffset: 0, nextOffset: 0 };
+  return { batches: [], logStartOffset: 0, nextOffset: 0, fences: LeaderFences.NONE };
+}
+
+/**
+ * Sets the partition's fences and drops the batches they hide: fences only grow, so a hidden batch
+ * can never show again, and every read (batches, timestamps, producer state, the end) then sees only
+ * what is visible. Batches are kept whole: one with a record past its epoch's limit goes whole. The
+ * starts a storage records fall between batches (each is an end read), so this differs from hiding
+ * record by record (the ClickHouse storage) only for starts given from elsewhere.
+ */
+function fence(p: MemoryPartition, fences: LeaderFences): void {
+  if (fences === p.fences) return;
+  p.fences = fences;
+  const kept = p.batches.filter((b) => !fences.hides(b));
+  if (kept.length === p.batches.length) return;
+  const lastDropped = fences.hides(p.batches[p.batches.length - 1]!);
+  p.batches = kept;
+  if (lastDropped) p.nextOffset = Math.max(p.logStartOffset, (kept[kept.length - 1]?.lastOffset ?? -1) + 1);
 }
 
 export function memoryStorage(): Storage {

@@ -13,8 +13,10 @@ import { encodeRecordBatchSync, type RecordInput } from '@kch/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Storage, StoredBatch, TopicRecord } from '../storage.js';
 import { StorageError } from '../storage.js';
+import { runFencingContract } from './fencing.js';
 
 export { type ClusterContractOptions, runClusterStoreContract } from './cluster.js';
+export { leadership, stamped } from './fencing.js';
 export { runSecurityStoreContract, type SecurityContractOptions } from './security.js';
 
 export interface ContractOptions {
@@ -44,6 +46,8 @@ export interface BatchSpec {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
+  /** The partition leader epoch in the header (default -1, as producers send it). */
+  leaderEpoch?: number;
 }
 
 /** A stored batch built with the real codec, as a broker would hand it to storage. */
@@ -55,6 +59,7 @@ export function testBatch(spec: BatchSpec): StoredBatch {
     producerId: BigInt(spec.producerId ?? -1),
     producerEpoch: spec.producerEpoch ?? -1,
     baseSequence: spec.baseSequence ?? -1,
+    partitionLeaderEpoch: spec.leaderEpoch,
     records: spec.records,
   });
   const timestamps = spec.records.map((r) =>
@@ -289,6 +294,8 @@ export function runStorageContract(
       expect(new Set(ids).size).toBe(5);
       for (const id of ids) expect(id).toBeGreaterThanOrEqual(0);
     });
+
+    runFencingContract(() => storage);
 
     it('fails unknown partitions with UNKNOWN_TOPIC_OR_PARTITION', async () => {
       await expect(
