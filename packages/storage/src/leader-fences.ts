@@ -77,7 +77,7 @@ export class LeaderFences {
       if (!this.hides(b)) continue;
       const epoch = batchLeaderEpoch(b);
       return new StorageError(
-        'INVALID_REQUEST',
+        'FENCED',
         `append to ${tp.topic}-${tp.partition} in leader epoch ${epoch} at offset ${b.baseOffset}, but epoch ` +
           `${this.starts.find((s) => s.epoch > epoch)!.epoch} began at ${this.limitOf(epoch)}: this leader was replaced`,
         false,
@@ -109,7 +109,12 @@ export class LeaderFences {
         throw bad(`its earlier epoch start ${JSON.stringify(s)} is invalid`);
     }
     const latest = this.latest;
-    if (latest && latest.epoch > epoch) throw bad(`epoch ${latest.epoch} has begun since`);
+    if (latest && latest.epoch > epoch)
+      throw new StorageError(
+        'FENCED',
+        `cannot open ${tp.topic}-${tp.partition} in leader epoch ${epoch}: epoch ${latest.epoch} has begun since`,
+        false,
+      );
     return this.with(epochStarts);
   }
 }

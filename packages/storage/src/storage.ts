@@ -159,6 +159,11 @@ export type StorageErrorKind =
   /** The backend is unavailable, timed out or overloaded; retrying later may succeed. */
   | 'UNAVAILABLE'
   /**
+   * The caller's leadership of the partition was replaced (a later leader epoch began): nothing was
+   * stored. Kafka's NOT_LEADER_OR_FOLLOWER; the client asks the new leader.
+   */
+  | 'FENCED'
+  /**
    * The backend refused a statement of the storage's own (a table changed behind its back, a fault in
    * the storage): a retry fails the same way until someone acts on the message.
    */

@@ -523,6 +523,7 @@ export function storageFailure(e: unknown, topic: string, partition: number): Ka
     if (e.kind === 'UNKNOWN_TOPIC_OR_PARTITION')
       return new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', e.message);
     if (e.kind === 'OFFSET_OUT_OF_RANGE') return new KafkaProtocolError('OFFSET_OUT_OF_RANGE', e.message);
+    if (e.kind === 'FENCED') return new KafkaProtocolError('NOT_LEADER_OR_FOLLOWER', e.message);
     if (e.kind === 'INVALID_TOPIC')
       return new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', e.message, { cause: e });
     if (!e.retriable) return new KafkaProtocolError('UNKNOWN_SERVER_ERROR', e.message, { cause: e });
