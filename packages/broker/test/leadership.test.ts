@@ -29,10 +29,8 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((b) => b.close()));
 });
 
-async function cluster(size: number) {
-  const storage = memoryStorage();
+async function cluster(size: number, store = new MemoryClusterStore(), storage: Storage = memoryStorage()) {
   await storage.open();
-  const store = new MemoryClusterStore();
   const brokers: { broker: Broker; port: number; nodeId: number }[] = [];
   for (let nodeId = 1; nodeId <= size; nodeId++) {
     const broker = await createBroker({
@@ -45,7 +43,7 @@ async function cluster(size: number) {
     const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
     brokers.push({ broker, port, nodeId });
   }
-  return { brokers, storage };
+  return { brokers, storage, store };
 }
 
 /** Metadata of `topic` as `client`'s broker answers it. */
@@ -238,5 +236,51 @@ describe('partition leadership over two brokers', () => {
     } finally {
       clientA.close();
     }
+  }, 30_000);
+});
+
+describe('a broker that died without handing over', () => {
+  it('has its partitions taken once its registration expired, the takeover fencing it first', async () => {
+    const store = new MemoryClusterStore();
+    // What a killed broker leaves: a registration nobody renews, and the partition it led.
+    const storage = memoryStorage();
+    await storage.open();
+    const topicId = 'orphanedAAAAAAAAAAAAAA';
+    await storage.createTopic({ name: 'orphaned', topicId, partitionCount: 1, configs: {}, createdAt: 0 });
+    await store.register({ nodeId: 2, instance: 'killed', rack: null, endpoints: [] }, 1_500);
+    const dead = { key: `p:${topicId}:0`, nodeId: 2, instance: 'killed', epoch: 3, epochStarts: [] };
+    expect(await store.setOwner(null, dead)).toBe(true);
+    const { brokers } = await cluster(1, store, storage);
+    const client = await RawClient.connect('127.0.0.1', brokers[0]!.port);
+    try {
+      // Led by a broker still registered: nobody else serves it until the registration expires.
+      const before = await metadata(client, 'orphaned');
+      expect(before.partitions[0]).toMatchObject({ leaderId: 2, leaderEpoch: 3 });
+      expect((await produce(client, 'orphaned', 0, ['early'])).partition.errorCode).toBe(
+        ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      );
+      const m = await eventually(
+        () => metadata(client, 'orphaned'),
+        (x) => x.partitions[0]!.leaderId === 1,
+        'the takeover',
+      );
+      expect(m.partitions[0]!.leaderEpoch).toBe(4);
+      // The dead broker's registration was fenced: it can never be renewed.
+      expect(await store.renew(2, 'killed', 10_000)).toBe(false);
+      const r = await produce(client, 'orphaned', 0, ['after']);
+      expect(r.partition.errorCode).toBe(ErrorCode.NONE);
+    } finally {
+      client.close();
+    }
+  }, 30_000);
+
+  it('lets a broker restarted under the same node id join once its earlier registration expired', async () => {
+    const store = new MemoryClusterStore();
+    await store.register({ nodeId: 1, instance: 'earlier-life', rack: null, endpoints: [] }, 1_000);
+    const { brokers } = await cluster(1, store);
+    const view = await store.view();
+    expect(view.members.map((m) => m.nodeId)).toEqual([1]);
+    expect(view.members[0]!.instance).not.toBe('earlier-life');
+    expect(brokers[0]!.broker.listeningOn).toBeDefined();
   }, 30_000);
 });

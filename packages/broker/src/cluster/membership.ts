@@ -19,6 +19,8 @@ export const RENEW_INTERVAL_MS = 3_000;
  * at slightly different rates (the store's and this process's) over one registration's life.
  */
 const DEADLINE_MARGIN_MS = 1_000;
+/** How often a broker whose node id is still held tries again while the holder's registration may expire. */
+const REJOIN_POLL_MS = 500;
 
 export class Membership {
   /** Random per process start: tells this broker from an earlier life under the same node id. */
@@ -51,13 +53,19 @@ export class Membership {
 
   /** Registers under `nodeId`; refuses (a StorageError saying who serves) when another broker does. */
   async join(nodeId: number, rack: string | null, endpoints: readonly ClusterEndpoint[]): Promise<number> {
-    const sent = performance.now();
-    const id = await this.store.register(
-      { nodeId, instance: this.instance, rack, endpoints },
-      REGISTRATION_TTL_MS,
-    );
-    this.registered = id;
-    this.deadline = sent + REGISTRATION_TTL_MS;
+    const member = { nodeId, instance: this.instance, rack, endpoints };
+    for (;;) {
+      const sent = performance.now();
+      try {
+        this.registered = await this.store.register(member, REGISTRATION_TTL_MS);
+        this.deadline = sent + REGISTRATION_TTL_MS;
+        break;
+      } catch (e) {
+        const held = e instanceof StorageError && e.kind === 'INVALID_REQUEST' && this.store.manyBrokers;
+        if (!held || !(await this.heldByEarlierLife(nodeId))) throw e;
+      }
+    }
+    const id = this.registered;
     if (this.store.manyBrokers && !this.allowOthers) {
       const other = (await this.store.view()).members.find((m) => m.instance !== this.instance);
       if (other) {
@@ -72,6 +80,25 @@ export class Membership {
     this.timer = setInterval(() => void this.renew(), RENEW_INTERVAL_MS);
     this.timer.unref();
     return id;
+  }
+
+  /**
+   * Whether the live registration of `nodeId` is this broker's own earlier life (killed and started
+   * again at once): it is not renewed, so it expires within its TTL; waits for that and resolves
+   * true. A registration that is renewed meanwhile is a live broker's: resolves false at once.
+   */
+  private async heldByEarlierLife(nodeId: number): Promise<boolean> {
+    const expiryOf = async () =>
+      (await this.store.view()).members.find((m) => m.nodeId === nodeId)?.expiresAt;
+    const first = await expiryOf();
+    const giveUpAt = performance.now() + REGISTRATION_TTL_MS + RENEW_INTERVAL_MS;
+    this.logger.info('waiting for an earlier registration of this node id to expire', { nodeId });
+    for (;;) {
+      const now = await expiryOf();
+      if (now === undefined) return true;
+      if (now !== first || performance.now() > giveUpAt) return false;
+      await new Promise((r) => setTimeout(r, REJOIN_POLL_MS));
+    }
   }
 
   private async renew(): Promise<void> {

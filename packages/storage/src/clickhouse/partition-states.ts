@@ -14,7 +14,7 @@ import type { BoundTopics } from './bound-topics.js';
 import type { MetadataStore } from './metadata-store.js';
 import { int } from './sql.js';
 import { countRows, deleteRows, firstOffsetFrom, ownBatchesBefore, recoverPartition } from './statements.js';
-import { type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
+import { fencesOf, type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
 import { TsvWriter } from './tsv.js';
 
 export class PartitionStates {
@@ -61,7 +61,11 @@ export class PartitionStates {
       for (const id of p.suspectQueries) await transport.killQuery(id).catch(() => {});
     }
     const rows = await this.bound.partitionRows(t, partition);
-    const where = `${rows.where} AND ${rows.offset} >= ${int(from)}`;
+    // In a leadership, only rows of this leader's epoch or older: a leader that was replaced without
+    // knowing it yet must never delete its successor's rows (kch's own table; a bound one has no epoch).
+    const latest = t.bound ? null : fencesOf(t, partition).latest;
+    const mine = latest ? ` AND batch_leader_epoch <= ${int(latest.epoch)}` : '';
+    const where = `${rows.where} AND ${rows.offset} >= ${int(from)}${mine}`;
     const r = await this.backend.select(
       `check ${t.record.name}-${partition} after a failed insert`,
       countRows(t.table, where),
