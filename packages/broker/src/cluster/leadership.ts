@@ -105,10 +105,13 @@ export class Leadership {
   }
 
   private async rebalance(): Promise<void> {
+    // Topics other brokers created, grew or deleted since the last look get their leaders too.
+    await this.topics.refresh();
     const view = await this.store.view();
     const owned = await this.store.owners();
     this.members = [...view.members].sort((a, b) => a.nodeId - b.nodeId);
-    this.owners = new Map(owned.map((o) => [o.key, o]));
+    // Only partitions' ownerships (the storage keeps topic-name claims, `t:<name>`, in the same store).
+    this.owners = new Map(owned.filter((o) => o.key.startsWith('p:')).map((o) => [o.key, o]));
     const nodes = this.members.map((m) => m.nodeId);
     // Not a member (the registration was lost: the broker is closing): claim nothing.
     if (!nodes.includes(this.nodeId) || this.stopped) return;

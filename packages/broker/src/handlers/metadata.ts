@@ -118,7 +118,7 @@ async function lookup(
 ): Promise<TopicMetadata> {
   const { topics, config } = ctx.broker;
   if (name === null) {
-    const byId = topics.getById(topicId);
+    const byId = await topics.lookupById(topicId);
     if (!byId) return { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID };
     if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, byId.record.name))
       return { name: null, topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
@@ -126,7 +126,7 @@ async function lookup(
   }
   if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name))
     return { name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
-  const existing = topics.get(name);
+  const existing = await topics.lookup(name);
   if (existing) return describeTopic(existing, ctx);
   if (mayCreate && !mayCreateTopic(name, ctx))
     return { name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };

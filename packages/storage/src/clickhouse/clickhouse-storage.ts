@@ -154,6 +154,7 @@ export class ClickHouseStorage implements SqlStorage {
       this.states,
       this.offsets,
       c.deduplicationWindow,
+      () => this.cluster,
     );
     this.writer = new PartitionWriter(
       backend,
@@ -247,8 +248,13 @@ export class ClickHouseStorage implements SqlStorage {
 
   // -------------------------------------------------------------------------------- topics
 
+  /**
+   * The topics as stored. With many brokers over the database they are read again each time (another
+   * broker may have created, deleted or changed one); a single broker answers from its catalog.
+   */
   async listTopics(): Promise<TopicRecord[]> {
     this.backend.checkOpen();
+    await this.catalog.refresh();
     return [...this.catalog.all()].map((t) => structuredClone(t.record));
   }
 

@@ -59,10 +59,14 @@ export class MetadataStore {
     }
   }
 
-  /** Reads the highest version stored, so that versions written from now on follow it. */
+  /**
+   * Reads the highest version stored, so that versions written from now on follow it: at open, and
+   * before a change of topics when other brokers write rows too (their clocks may be ahead of ours).
+   * Never lowers the clock: rows built here may not be stored yet.
+   */
   async loadVersion(): Promise<void> {
     const r = await this.backend.select('read metadata versions', lastMetadataVersion(this.backend.database));
-    this.lastVersion = r.u64();
+    this.lastVersion = Math.max(this.lastVersion, r.u64());
   }
 
   /** A version higher than every one written before, by this broker or an earlier one. */

@@ -8,7 +8,13 @@
  * and the partition's state recovered and clean (./partition-states.ts).
  */
 
-import { StorageError, type TopicDeletion, type TopicPartition, type TopicRecord } from '../storage.js';
+import {
+  type ClusterStore,
+  StorageError,
+  type TopicDeletion,
+  type TopicPartition,
+  type TopicRecord,
+} from '../storage.js';
 import type { Backend } from './backend.js';
 import { type Binding, type BoundSchema, bindingOf, TABLE_CONFIG } from './bound-table.js';
 import type { BoundTopics } from './bound-topics.js';
@@ -24,6 +30,7 @@ import {
 } from './schema.js';
 import { tableName } from './sql.js';
 import { knownMergeTreeSettings, modifyTtl, removeTtl } from './statements.js';
+import { TopicClaims } from './topic-claims.js';
 import {
   boundTopic,
   type PartitionState,
@@ -65,6 +72,7 @@ export class TopicCatalog {
   private readonly topics = new Map<string, TopicState>();
   /** MergeTree settings of the topic tables this storage creates (resolved on open). */
   private tableSettings: TableSettings = {};
+  private readonly claims: TopicClaims;
 
   constructor(
     private readonly backend: Backend,
@@ -74,7 +82,18 @@ export class TopicCatalog {
     private readonly states: PartitionStates,
     private readonly offsets: CommittedOffsets,
     private readonly deduplicationWindow: number,
-  ) {}
+    /** The storage's cluster store, set on open; with many brokers, topics are shared (see reload). */
+    private readonly cluster: () => ClusterStore | undefined = () => undefined,
+    staleClaimMs?: number,
+  ) {
+    this.claims = new TopicClaims(staleClaimMs);
+  }
+
+  /** The cluster store when other brokers may change topics too, else undefined. */
+  private shared(): ClusterStore | undefined {
+    const c = this.cluster();
+    return c?.manyBrokers ? c : undefined;
+  }
 
   /** Settles the settings of new topic tables: the configured ones, or kch's defaults this ClickHouse knows. */
   async open(configured: TableSettings | undefined): Promise<void> {
@@ -95,6 +114,63 @@ export class TopicCatalog {
   async load(): Promise<void> {
     this.topics.clear();
     for (const { record, own } of await this.metadata.loadTopics()) this.add(record, undefined, own);
+  }
+
+  /**
+   * Reads the topics again when other brokers may have changed them (many brokers over the database),
+   * after the changes of this storage begun before it. A single broker's catalog is always current.
+   */
+  async refresh(): Promise<void> {
+    if (!this.shared()) return;
+    await this.metadata.withLock(() => this.reconcile());
+  }
+
+  /**
+   * Brings the catalog to the stored topics, keeping the state of every topic whose identity did not
+   * change (its partitions' recovered state, its group commit): a topic another broker created is
+   * added, one it deleted dropped, one deleted and created again (another id) or moved to another
+   * table replaced; a partition count never goes back (a row written late by a broker that raised it
+   * less than another did is superseded, see ./topic-claims.ts).
+   */
+  private async reconcile(): Promise<void> {
+    const stored = await this.metadata.loadTopics();
+    const names = new Set<string>();
+    for (const { record, own } of stored) {
+      names.add(record.name);
+      const t = this.topics.get(record.name);
+      if (!t || t.record.topicId !== record.topicId || this.tableChanged(t, record, own)) {
+        this.add(record, undefined, own);
+        continue;
+      }
+      const binding = bindingOf(record.configs, this.backend.database);
+      // Same table, another format: values are read as such from now on.
+      if (t.bound && binding && t.bound.binding.format !== binding.format) t.bound = boundTopic(binding);
+      t.record = { ...record, partitionCount: Math.max(record.partitionCount, t.record.partitionCount) };
+    }
+    for (const name of [...this.topics.keys()]) if (!names.has(name)) this.topics.delete(name);
+  }
+
+  /** Whether another broker moved the topic to another table (a binding, or its own table made again). */
+  private tableChanged(t: TopicState, record: TopicRecord, own: OwnTable): boolean {
+    let binding: Binding | null;
+    try {
+      binding = bindingOf(record.configs, this.backend.database);
+    } catch {
+      return t.unusable === null;
+    }
+    if ((t.bound?.binding.quoted ?? null) !== (binding?.quoted ?? null)) return true;
+    if (binding || !t.own) return false;
+    return t.own.name !== own.name || (own.uuid !== '' && t.own.uuid !== own.uuid);
+  }
+
+  /** Before a change of topics by this storage: the topics as stored, and a version clock past theirs. */
+  private async catchUp(): Promise<ClusterStore | undefined> {
+    const cluster = this.shared();
+    if (cluster) {
+      await this.reconcile();
+      await this.metadata.loadVersion();
+    }
+    return cluster;
   }
 
   /**
@@ -178,19 +254,28 @@ export class TopicCatalog {
     const retention = retentionOf(topic.configs);
     const binding = bindingOf(topic.configs, this.backend.database);
     await this.metadata.withLock(async () => {
+      const cluster = await this.catchUp();
       if (this.topics.has(topic.name))
         throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
-      // A bound topic's table is the user's: checked, never created (nor TTL'd, nor dropped).
-      const schema = binding ? await this.bound.bind(binding, topic.name, this.topics.values()) : undefined;
-      const own = binding
-        ? undefined
-        : await this.createOwnTable(
-            topic.name,
-            topicTableName(topic.name, this.tables.maxNameLength),
-            retention,
-          );
-      await this.metadata.storeTopic(topic, false, own ?? null);
-      this.add(structuredClone(topic), schema, own);
+      // With other brokers: the name is ours once claimed, before its table is made (two creations of
+      // one name would otherwise share a table and leave two rows, two topic ids, one after the other).
+      if (cluster) await this.claims.create(cluster, topic);
+      try {
+        // A bound topic's table is the user's: checked, never created (nor TTL'd, nor dropped).
+        const schema = binding ? await this.bound.bind(binding, topic.name, this.topics.values()) : undefined;
+        const own = binding
+          ? undefined
+          : await this.createOwnTable(
+              topic.name,
+              topicTableName(topic.name, this.tables.maxNameLength),
+              retention,
+            );
+        await this.metadata.storeTopic(topic, false, own ?? null);
+        this.add(structuredClone(topic), schema, own);
+      } catch (e) {
+        if (cluster) await this.claims.release(cluster, topic);
+        throw e;
+      }
     });
   }
 
@@ -215,7 +300,13 @@ export class TopicCatalog {
 
   async delete(name: string): Promise<TopicDeletion | undefined> {
     return this.metadata.withLock(async () => {
+      const cluster = await this.catchUp();
       const t = this.topicOf(name);
+      // With other brokers: one of two deletions wins the topic's claim; the other finds it unknown.
+      if (cluster && !(await this.claims.delete(cluster, t.record))) {
+        await this.reconcile();
+        throw unknownTopic(name);
+      }
       await t.flusher?.drain();
       let kept: TableObject | null = null;
       // Unbinding: the table and its rows stay, they are the user's.
@@ -234,18 +325,34 @@ export class TopicCatalog {
 
   async setPartitionCount(name: string, partitionCount: number): Promise<void> {
     await this.metadata.withLock(async () => {
+      const cluster = await this.catchUp();
       const t = this.topicOf(name);
       if (partitionCount <= t.record.partitionCount) return;
-      const next = { ...t.record, partitionCount };
-      await this.metadata.storeTopic(next, false, t.own);
-      t.record = next;
+      // With other brokers: counts are raised by compare-and-set on the topic's claim, so of two
+      // raises the larger count stays, whichever row lands last.
+      const count = cluster ? await this.claims.grow(cluster, t.record, partitionCount) : partitionCount;
+      await this.storeCount(t, count);
+      if (!cluster) return;
+      // A row of a smaller raise by another broker may land after ours: the latest row would then say
+      // less than the claim. Whoever writes last sees that here and writes the count again.
+      const stored = (await this.metadata.loadTopics()).find((s) => s.record.topicId === t.record.topicId);
+      const claimed = await this.claims.claimedCount(cluster, t.record);
+      if (stored && claimed !== null && stored.record.partitionCount < claimed)
+        await this.storeCount(t, claimed);
     });
+  }
+
+  private async storeCount(t: TopicState, partitionCount: number): Promise<void> {
+    const next = { ...t.record, partitionCount: Math.max(partitionCount, t.record.partitionCount) };
+    await this.metadata.storeTopic(next, false, t.own);
+    t.record = next;
   }
 
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const retention = retentionOf(configs);
     const binding = bindingOf(configs, this.backend.database);
     await this.metadata.withLock(async () => {
+      await this.catchUp();
       const t = this.topicOf(name);
       const next = { ...t.record, configs: { ...configs } };
       if ((t.bound?.binding.quoted ?? null) !== (binding?.quoted ?? null)) {

@@ -1,0 +1,198 @@
+/**
+ * One topic catalog for several brokers: two TopicManagers over one storage, as two brokers over one
+ * database. On memory storage (with a MemoryClusterStore, so the managers know others share it) and on
+ * two ClickHouse storages over one shared ClickHouse whose Keeper is a ZooKeeper (the KeeperMap claims
+ * of topic names; skipped without ZooKeeper here, failing under CI).
+ */
+import { KafkaProtocolError } from '@kch/protocol';
+import {
+  type ClickHouseStorage,
+  clickhouseStorage,
+  MemoryClusterStore,
+  memoryStorage,
+  type Storage,
+} from '@kch/storage';
+import { EventEmitter } from 'eventemitter3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type SharedClickHouse, startSharedClickHouse } from '../../storage/test/shared-clickhouse.js';
+import { startZooKeeper, type ZooKeeper, zookeeperRequirement } from '../../storage/test/zookeeper.js';
+import type { BrokerEvents } from '../src/events.js';
+import { TopicManager } from '../src/log/topics.js';
+import { skipEachUnless } from './helpers/skip.js';
+
+interface Manager {
+  topics: TopicManager;
+  created: string[];
+  deleted: { topic: string; via: string }[];
+}
+
+async function manager(storage: Storage): Promise<Manager> {
+  const events = new EventEmitter<BrokerEvents>();
+  const m: Manager = { topics: new TopicManager(storage, 1 << 20, events), created: [], deleted: [] };
+  events.on('topic-created', (e) => m.created.push(e.topic));
+  events.on('topic-deleted', (e) => m.deleted.push({ topic: e.topic, via: e.by.via }));
+  await m.topics.load();
+  return m;
+}
+
+/** The error code a rejected change answers with. */
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (e instanceof KafkaProtocolError) return String(e.code);
+    throw e;
+  }
+}
+
+const codes = { exists: 36, unknown: 3 };
+
+/** The suite, over two storages of one database (the same object for memory). */
+function sharedCatalogSuite(storages: () => [Storage, Storage]): void {
+  let a: Manager;
+  let b: Manager;
+  let n = 0;
+  let name: string;
+
+  beforeAll(async () => {
+    const [sa, sb] = storages();
+    a = await manager(sa);
+    b = await manager(sb);
+  });
+
+  // Each test its own topic names: the storages are shared by the whole file.
+  const fresh = () => {
+    name = `t${++n}-${Date.now()}`;
+    return name;
+  };
+
+  it('sees a topic another broker created, on a lookup that missed, with its id', async () => {
+    const created = await a.topics.create(fresh(), 2, {});
+    expect(await b.topics.lookup(name)).toMatchObject({ record: { topicId: created!.record.topicId } });
+    expect(await b.topics.lookupById(created!.record.topicId)).toBe(b.topics.get(name));
+    // Auto-creation uses the topic that exists.
+    expect((await b.topics.getOrCreate(name, 5)).record).toMatchObject({
+      topicId: created!.record.topicId,
+      partitionCount: 2,
+    });
+    expect(b.created).not.toContain(name);
+  });
+
+  it('keeps the partition logs of unchanged topics, adds grown partitions, replaces configs', async () => {
+    await a.topics.create(fresh(), 1, {});
+    const topic = (await b.topics.lookup(name))!;
+    const log0 = topic.logs[0];
+    await a.topics.setPartitionCount(name, 3);
+    await a.topics.setConfigs(name, { 'retention.ms': '60000' });
+    await b.topics.refresh();
+    expect(b.topics.get(name)).toBe(topic);
+    expect(topic.logs[0]).toBe(log0);
+    expect(topic.logs).toHaveLength(3);
+    expect(topic.record).toMatchObject({ partitionCount: 3, configs: { 'retention.ms': '60000' } });
+    expect(b.topics.log(name, 2)).toBe(topic.logs[2]);
+  });
+
+  it('drops a topic another broker deleted, once, with its logs closed', async () => {
+    await a.topics.create(fresh(), 1, {});
+    const log = (await b.topics.lookup(name))!.logs[0]!;
+    // A closed log wakes its waiters (long-polling fetches), which then find the topic gone.
+    let woken = false;
+    log.onAppend(() => {
+      woken = true;
+    });
+    await a.topics.delete(name);
+    await b.topics.refresh();
+    await b.topics.refresh();
+    expect(b.topics.get(name)).toBeUndefined();
+    expect(b.deleted.filter((d) => d.topic === name)).toEqual([{ topic: name, via: 'another broker' }]);
+    expect(woken).toBe(true);
+  });
+
+  it('one topic of two creations of a name at once; the loser answers TOPIC_ALREADY_EXISTS', async () => {
+    fresh();
+    const results = await Promise.all([
+      outcome(a.topics.create(name, 1, {})),
+      outcome(b.topics.create(name, 1, {})),
+    ]);
+    expect(results.sort()).toEqual([String(codes.exists), 'ok'].sort());
+    await Promise.all([a.topics.refresh(), b.topics.refresh()]);
+    expect(a.topics.get(name)!.record.topicId).toBe(b.topics.get(name)!.record.topicId);
+  });
+
+  it('auto-creations of one name at once use one topic', async () => {
+    fresh();
+    const [ta, tb] = await Promise.all([a.topics.getOrCreate(name, 1), b.topics.getOrCreate(name, 1)]);
+    expect(ta.record.topicId).toBe(tb.record.topicId);
+    const stored = (await storages()[1].listTopics()).filter((t) => t.name === name);
+    expect(stored.map((t) => t.topicId)).toEqual([ta.record.topicId]);
+  });
+
+  it('of two deletions at once, the second answers UNKNOWN_TOPIC_OR_PARTITION; the name can be made again', async () => {
+    await a.topics.create(fresh(), 1, {});
+    await b.topics.lookup(name);
+    const results = await Promise.all([outcome(a.topics.delete(name)), outcome(b.topics.delete(name))]);
+    expect(results.sort()).toEqual([String(codes.unknown), 'ok'].sort());
+    const again = await b.topics.create(name, 2, {});
+    expect((await a.topics.lookup(name))!.record.topicId).toBe(again!.record.topicId);
+  });
+
+  it('partition counts raised by two brokers at once never go back', async () => {
+    await a.topics.create(fresh(), 1, {});
+    await b.topics.lookup(name);
+    await Promise.all([
+      outcome(a.topics.setPartitionCount(name, 4)),
+      outcome(b.topics.setPartitionCount(name, 3)),
+    ]);
+    await Promise.all([a.topics.refresh(), b.topics.refresh()]);
+    const counts = [a.topics.get(name)!.logs.length, b.topics.get(name)!.logs.length];
+    expect(counts).toEqual([4, 4]);
+    // A smaller count asked later is refused, against the count the other broker set.
+    expect(await outcome(b.topics.setPartitionCount(name, 2))).not.toBe('ok');
+  });
+
+  it('refreshes on its timer, and after a miss in the background', async () => {
+    await a.topics.create(fresh(), 1, {});
+    expect(b.topics.get(name)).toBeUndefined();
+    await vi.waitFor(() => expect(b.topics.get(name)).toBeDefined(), { timeout: 5000, interval: 100 });
+    await a.topics.create(fresh(), 1, {});
+    b.topics.startRefreshing(50);
+    try {
+      await vi.waitFor(() => expect(b.topics.list().map((t) => t.record.name)).toContain(name), {
+        timeout: 5000,
+      });
+    } finally {
+      b.topics.stopRefreshing();
+    }
+  });
+}
+
+describe('topics shared by two brokers, memory storage', () => {
+  // One storage object is one database here; the cluster store tells the managers others share it.
+  const storage = Object.assign(memoryStorage(), { cluster: new MemoryClusterStore() });
+  sharedCatalogSuite(() => [storage, storage]);
+});
+
+describe('topics shared by two brokers, ClickHouse with Keeper', () => {
+  const zookeeper = zookeeperRequirement();
+  let zk: ZooKeeper | undefined;
+  let server: SharedClickHouse | undefined;
+  let storages: ClickHouseStorage[] = [];
+
+  beforeAll(async () => {
+    if (!zookeeper.available) return;
+    zk = await startZooKeeper();
+    server = await startSharedClickHouse({ zookeeper: zk.connectString, keeperPrefix: '/kch_topics_test' });
+    storages = [0, 1].map(() => clickhouseStorage({ url: server!.url, database: 'kch_topics' }));
+    for (const s of storages) await s.open();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const s of storages) await s.close();
+    await server?.stop();
+    await zk?.stop();
+  });
+
+  skipEachUnless(zookeeper);
+  sharedCatalogSuite(() => [storages[0]!, storages[1]!]);
+});
