@@ -113,7 +113,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
         void this.close();
       },
       many,
-      () => void this.context.leadership?.look(),
     );
     this.membership = membership;
     const endpoints = [...this.context.advertisedListeners].map(([listener, a]) => ({ listener, ...a }));
@@ -130,7 +129,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         this.context.leadership = leadership;
         // New topics get their leaders at once rather than at the next renewal.
         this.context.events.on('topic-created', () => void leadership.look());
-        await leadership.look();
+        await leadership.start();
       }
     } catch (e) {
       this.membership = undefined;

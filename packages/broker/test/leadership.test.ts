@@ -117,11 +117,14 @@ describe('partition leadership over two brokers', () => {
       });
       expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
       // Broker B learns of the topic when it looks at the cluster (the catalog is shared storage).
-      const m = await eventually(
-        () => metadata(clientB, 'spread'),
-        (x) =>
-          x.partitions.length === 4 && x.partitions.every((p) => p.leaderId > 0) && x.brokers.length === 2,
-        'leaders for every partition',
+      // Each broker learns the other's claims at its next look at the cluster: wait until both agree.
+      const settled = (x: Awaited<ReturnType<typeof metadata>>) =>
+        x.partitions.length === 4 && x.partitions.every((p) => p.leaderId > 0) && x.brokers.length === 2;
+      const m = await eventually(() => metadata(clientB, 'spread'), settled, 'leaders for every partition');
+      await eventually(
+        () => metadata(clientA, 'spread'),
+        (x) => settled(x) && JSON.stringify(x.partitions) === JSON.stringify(m.partitions),
+        'both brokers agreeing on the leaders',
       );
       expect(m.brokers.map((x) => [x.nodeId, x.port]).sort()).toEqual([
         [1, a.port],

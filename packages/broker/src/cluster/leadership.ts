@@ -1,8 +1,8 @@
 /**
  * Partition leadership over several brokers sharing one database: each partition is owned by one live
  * broker at a time through an ownership in the cluster store (key `p:<topicId>:<partition>`), whose
- * epoch is the partition's leader epoch. Every broker looks at the cluster after each renewal of its
- * registration (and when topics change), and
+ * epoch is the partition's leader epoch. Every broker looks at the cluster every second (and when it
+ * creates a topic), and
  * - claims the partitions it should lead whose owner is gone (released, left, or expired and fenced),
  * - gives up the ones another live broker should lead (it stops appending, lets its writes settle,
  *   then releases the ownership, which the other claims at its next look).
@@ -27,6 +27,12 @@ export interface PartitionLeader {
   readonly epoch: number;
 }
 
+/**
+ * How often a broker looks at the cluster: the delay before it takes a partition another broker
+ * handed over, or leads a partition of a topic another broker created. Three small reads each time.
+ */
+export const LOOK_INTERVAL_MS = 1_000;
+
 /** The owner id of an ownership nobody holds (given up by its leader, for the next to claim). */
 const RELEASED = -1;
 
@@ -38,6 +44,7 @@ export class Leadership {
   private looking: Promise<void> | undefined;
   private lookAgain = false;
   private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: ClusterStore,
@@ -90,9 +97,17 @@ export class Leadership {
     return this.looking;
   }
 
+  /** Looks now and then every {@link LOOK_INTERVAL_MS}, until `stop`. */
+  start(): Promise<void> {
+    this.timer = setInterval(() => void this.look(), LOOK_INTERVAL_MS);
+    this.timer.unref();
+    return this.look();
+  }
+
   /** Gives up every partition this broker leads (a clean stop): the others take them at once. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.timer);
     await this.looking;
     const releases: Promise<void>[] = [];
     for (const topic of this.topics.list()) {

@@ -42,8 +42,6 @@ export class Membership {
     private readonly onLost: (reason: string) => void,
     /** Whether several brokers may serve the database now (the preview of many brokers). */
     private readonly allowOthers = false,
-    /** Called after each successful renewal: the time to look at the cluster again. */
-    private readonly onRenewed: () => void = () => undefined,
   ) {}
 
   /** Whether this broker may still act on its registration (acknowledge appends as a leader). */
@@ -121,7 +119,6 @@ export class Membership {
       return;
     }
     this.deadline = sent + REGISTRATION_TTL_MS;
-    this.onRenewed();
   }
 
   /** Gives the registration up, so that another broker may start at once. */
