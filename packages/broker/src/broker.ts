@@ -123,10 +123,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
           store,
           membership,
           this.context.topics,
+          this.context.groups,
           this.config.nodeId,
           this.context.logger,
         );
         this.context.leadership = leadership;
+        // Groups are coordinated by the holders of their slots from now on, this broker's among them.
+        this.context.groups.shareSlots(membership);
         // New topics get their leaders at once rather than at the next renewal.
         this.context.events.on('topic-created', () => void leadership.look());
         await leadership.start();

@@ -67,6 +67,16 @@ export class BrokerContext {
   }
 
   /**
+   * The group's coordinator as a client that came in on `listener` reaches it: this broker when it
+   * is alone; with several, the live holder of the group's slot, or null while there is none.
+   */
+  coordinatorFor(groupId: string, listener: string): { nodeId: number; host: string; port: number } | null {
+    if (!this.leadership) return { nodeId: this.config.nodeId, ...this.advertisedFor(listener) };
+    const nodeId = this.leadership.coordinatorOf(groupId);
+    return this.brokersFor(listener).find((b) => b.nodeId === nodeId) ?? null;
+  }
+
+  /**
    * The live brokers as a client that came in on `listener` reaches them: this one alone, or every
    * registered member with an endpoint of that listener (Kafka's brokers share listener names).
    */

@@ -16,7 +16,7 @@ import {
 import { MemorySecurityStore, memoryStorage } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
-import type { BrokerContext } from '../src/context.js';
+import { BrokerContext } from '../src/context.js';
 import type { BrokerEvents } from '../src/events.js';
 import { GroupCoordinator } from '../src/groups/coordinator.js';
 import type { ApiHandler, RequestContext } from '../src/handler.js';
@@ -48,7 +48,8 @@ async function makeContext(): Promise<{ broker: BrokerContext; groups: GroupCoor
     partitionExists,
   });
   await groups.start();
-  const broker = {
+  // The context's own methods (where a group's coordinator is) over these parts, one broker alone.
+  const broker = Object.assign(Object.create(BrokerContext.prototype), {
     config: { ...CONFIG, nodeId: 7 },
     advertisedFor: () => ({ host: 'kch.local', port: 19092 }),
     security: { store: new MemorySecurityStore(), authorizer: undefined },
@@ -56,7 +57,7 @@ async function makeContext(): Promise<{ broker: BrokerContext; groups: GroupCoor
     storage,
     events,
     logger: silentLogger,
-  } as unknown as BrokerContext;
+  }) as BrokerContext;
   return { broker, groups };
 }
 

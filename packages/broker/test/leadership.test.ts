@@ -11,6 +11,7 @@ import { MemoryClusterStore, memoryStorage, type Storage } from '@kch/storage';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Broker, createBroker, silentLogger } from '../src/index.js';
+import { consumeMessages } from './helpers/kafkajs.js';
 
 /** One storage seen by several in-process brokers: each may close its view without closing the data. */
 function shared(storage: Storage, cluster: MemoryClusterStore): Storage {
@@ -37,6 +38,7 @@ async function cluster(size: number, store = new MemoryClusterStore(), storage: 
       storage: shared(storage, store),
       nodeId,
       manyBrokersPreview: true,
+      groupInitialRebalanceDelayMs: 0,
       logger: silentLogger,
     });
     opened.push(broker);
@@ -286,4 +288,75 @@ describe('a broker that died without handing over', () => {
     expect(view.members[0]!.instance).not.toBe('earlier-life');
     expect(brokers[0]!.broker.listeningOn).toBeDefined();
   }, 30_000);
+});
+
+describe('group coordinators over two brokers', () => {
+  it('answers FindCoordinator with the slot holder, refuses elsewhere, and moves groups with their offsets', async () => {
+    const { brokers } = await cluster(2);
+    const bootstrap = brokers.map((b) => `127.0.0.1:${b.port}`);
+    const kafka = new Kafka({
+      clientId: 'coordinator-test',
+      brokers: bootstrap,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'work', numPartitions: 4 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: 'work',
+      messages: Array.from({ length: 40 }, (_, i) => ({ partition: i % 4, value: `w${i}` })),
+    });
+
+    // Both brokers name the same coordinator once each has seen the other's claims.
+    const clients = await Promise.all(brokers.map((b) => RawClient.connect('127.0.0.1', b.port)));
+    try {
+      const find = (c: RawClient) => c.send('FindCoordinator', 3, { key: 'g1', keyType: 0 });
+      const [fromA] = await Promise.all([
+        eventually(
+          () => Promise.all(clients.map(find)),
+          (rs) => rs.every((r) => r.errorCode === 0 && r.nodeId === rs[0]!.nodeId),
+          'agreement on the coordinator',
+        ),
+      ]);
+      const coordinator = fromA[0]!.nodeId;
+      expect(fromA[0]!.port).toBe(brokers.find((b) => b.nodeId === coordinator)!.port);
+      const other = clients[brokers.findIndex((b) => b.nodeId !== coordinator)]!;
+      const join = await other.send('JoinGroup', 5, {
+        groupId: 'g1',
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        memberId: '',
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+      });
+      expect(join.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+
+      const first = kafka.consumer({ groupId: 'g1' });
+      await first.connect();
+      expect(await consumeMessages(first, 'work', 40)).toHaveLength(40);
+      await first.disconnect();
+
+      // The coordinator stops; its slots go to the other broker, which reloads the offsets.
+      await brokers.find((b) => b.nodeId === coordinator)!.broker.close();
+      await producer.send({
+        topic: 'work',
+        messages: Array.from({ length: 8 }, (_, i) => ({ partition: i % 4, value: `late${i}` })),
+      });
+      const second = kafka.consumer({ groupId: 'g1' });
+      await second.connect();
+      const rest = await consumeMessages(second, 'work', 8);
+      await second.disconnect();
+      expect(rest.map((m) => m.message.value!.toString()).sort()).toEqual(
+        Array.from({ length: 8 }, (_, i) => `late${i}`).sort(),
+      );
+    } finally {
+      for (const c of clients) c.close();
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  }, 90_000);
 });

@@ -11,14 +11,21 @@
  * (docs/architecture.md, "Many brokers over one database").
  */
 import type { ClusterMember, ClusterStore, LeaderEpochStart, Ownership } from '@kch/storage';
+import type { GroupCoordinator } from '../groups/coordinator.js';
+import { GROUP_SLOTS, groupSlot } from '../groups/group-slots.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import type { TopicManager } from '../log/topics.js';
 import type { Logger } from '../logger.js';
-import type { Membership } from './membership.js';
+import type { LeaseCheck, Membership } from './membership.js';
 
 /** The ownership key of a partition's leadership: by topic id, so a re-created name starts afresh. */
 export function partitionKey(topicId: string, partition: number): string {
   return `p:${topicId}:${partition}`;
+}
+
+/** The ownership key of a coordinator slot (../groups/group-slots.ts). */
+export function coordinatorKey(slot: number): string {
+  return `g:${slot}`;
 }
 
 /** A partition's leader as Metadata and NOT_LEADER_OR_FOLLOWER answers give it. */
@@ -50,6 +57,7 @@ export class Leadership {
     private readonly store: ClusterStore,
     private readonly membership: Membership,
     private readonly topics: TopicManager,
+    private readonly groups: GroupCoordinator,
     private readonly nodeId: number,
     private readonly logger: Logger,
   ) {}
@@ -61,7 +69,16 @@ export class Leadership {
 
   /** The partition's live leader as last seen, or null while it has none (LEADER_NOT_AVAILABLE). */
   leaderOf(topicId: string, partition: number): PartitionLeader | null {
-    const o = this.owners.get(partitionKey(topicId, partition));
+    return this.liveOwner(partitionKey(topicId, partition));
+  }
+
+  /** The group's live coordinator as last seen, or null while it has none (COORDINATOR_NOT_AVAILABLE). */
+  coordinatorOf(groupId: string): number | null {
+    return this.liveOwner(coordinatorKey(groupSlot(groupId)))?.nodeId ?? null;
+  }
+
+  private liveOwner(key: string): PartitionLeader | null {
+    const o = this.owners.get(key);
     if (!o || !this.isLive(o)) return null;
     return { nodeId: o.nodeId, epoch: o.epoch };
   }
@@ -104,17 +121,15 @@ export class Leadership {
     return this.look();
   }
 
-  /** Gives up every partition this broker leads (a clean stop): the others take them at once. */
+  /** Gives up everything this broker holds (a clean stop): the others take it at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.looking;
     const releases: Promise<void>[] = [];
-    for (const topic of this.topics.list()) {
-      topic.logs.forEach((log, p) => {
-        const o = this.owners.get(partitionKey(topic.record.topicId, p));
-        if (o && this.isMine(o)) releases.push(this.release(log, o));
-      });
+    for (const held of this.holdables()) {
+      const o = this.owners.get(held.key);
+      if (o && this.isMine(o)) releases.push(this.release(held, o));
     }
     await Promise.all(releases);
   }
@@ -125,49 +140,56 @@ export class Leadership {
     const view = await this.store.view();
     const owned = await this.store.owners();
     this.members = [...view.members].sort((a, b) => a.nodeId - b.nodeId);
-    // Only partitions' ownerships (the storage keeps topic-name claims, `t:<name>`, in the same store).
-    this.owners = new Map(owned.filter((o) => o.key.startsWith('p:')).map((o) => [o.key, o]));
+    // Only what this module hands out (the storage keeps topic-name claims, `t:<name>`, in the same store).
+    this.owners = new Map(owned.filter((o) => /^[pg]:/.test(o.key)).map((o) => [o.key, o]));
     const nodes = this.members.map((m) => m.nodeId);
     // Not a member (the registration was lost: the broker is closing): claim nothing.
     if (!nodes.includes(this.nodeId) || this.stopped) return;
     const moves: Promise<void>[] = [];
+    for (const held of this.holdables()) {
+      const wanted = nodes[held.spot % nodes.length];
+      const o = this.owners.get(held.key);
+      if (o && this.isMine(o)) {
+        // Ours but not served (a claim whose opening failed), or another broker should hold it.
+        if (wanted !== this.nodeId || !held.serving()) moves.push(this.release(held, o));
+      } else if (wanted === this.nodeId && (!o || !this.isLive(o))) {
+        moves.push(this.claim(held, o, view.now));
+      } else if (held.serving() && o) {
+        // Another broker holds it now (this one lost it while paused): stop serving it.
+        moves.push(held.give());
+      }
+    }
+    await Promise.all(moves);
+  }
+
+  /** Everything handed out among the brokers: each partition's leadership, each coordinator slot. */
+  private *holdables(): Generator<Holdable> {
     for (const topic of this.topics.list()) {
       const { topicId } = topic.record;
       // Each topic's partitions go round the brokers from a point of its own, so that topics with
       // few partitions do not all land on the lowest node id.
       const shift = spreadOf(topicId);
-      topic.logs.forEach((log, p) => {
-        const key = partitionKey(topicId, p);
-        const wanted = nodes[(p + shift) % nodes.length];
-        const o = this.owners.get(key);
-        if (o && this.isMine(o)) {
-          // Ours but not served (a claim whose open failed), or another broker should lead it.
-          if (wanted !== this.nodeId || !log.isLeader) moves.push(this.release(log, o));
-        } else if (wanted === this.nodeId && (!o || !this.isLive(o))) {
-          moves.push(this.claim(log, key, o, view.now));
-        } else if (log.isLeader && o) {
-          // Another broker holds it now (this one lost it while paused): stop serving it.
-          moves.push(log.resign());
-        }
-      });
+      for (const log of topic.logs)
+        yield partitionHoldable(
+          log,
+          partitionKey(topicId, log.partition),
+          log.partition + shift,
+          this.membership,
+        );
     }
-    await Promise.all(moves);
+    for (let slot = 0; slot < GROUP_SLOTS; slot++) yield slotHoldable(this.groups, slot);
   }
 
   /**
-   * Takes the partition from an owner that is gone: its registration is fenced first (it can never
-   * renew, so it acknowledges nothing more), then the epoch is raised by compare-and-set, the
-   * partition is opened with its fences, and the new epoch's start is recorded.
+   * Takes something from an owner that is gone: its registration is fenced first (it can never
+   * renew, so it acknowledges nothing more), then the epoch is raised by compare-and-set, the thing
+   * is opened (a partition with its fences), and a partition's new epoch start is recorded.
    */
-  private async claim(
-    log: PartitionLog,
-    key: string,
-    was: Ownership | undefined,
-    now: number,
-  ): Promise<void> {
+  private async claim(held: Holdable, was: Ownership | undefined, now: number): Promise<void> {
     if (was && was.nodeId !== RELEASED && !(await this.store.fence(was.nodeId, was.instance, now))) return;
     const epoch = was ? was.epoch + 1 : 0;
     const epochStarts = was?.epochStarts ?? [];
+    const { key } = held;
     const mine: Ownership = {
       key,
       nodeId: this.nodeId,
@@ -177,33 +199,30 @@ export class Leadership {
     };
     if (!(await this.store.setOwner(was ? was.epoch : null, mine))) return;
     this.owners.set(key, mine);
-    let start: number;
+    let start: number | null;
     try {
-      start = await log.lead({ epoch, epochStarts }, this.membership);
+      start = await held.take(epoch, epochStarts);
     } catch (e) {
       // Owned but not served: the next look releases it for another try.
-      this.logger.warn('partition not opened after its leadership was won', {
-        topic: log.topic,
-        partition: log.partition,
-        error: (e as Error).message,
-      });
+      this.logger.warn('ownership won but not taken up', { key, error: (e as Error).message });
       return;
     }
-    const recorded: Ownership = { ...mine, epochStarts: [...epochStarts, { epoch, startOffset: start }] };
-    if (await this.store.setOwner(epoch, recorded)) this.owners.set(key, recorded);
-    else await log.resign();
-    this.logger.info('partition leadership taken', {
-      topic: log.topic,
-      partition: log.partition,
-      leaderEpoch: epoch,
-      startOffset: start,
+    if (start !== null) {
+      const recorded: Ownership = { ...mine, epochStarts: [...epochStarts, { epoch, startOffset: start }] };
+      if (await this.store.setOwner(epoch, recorded)) this.owners.set(key, recorded);
+      else return held.give();
+    }
+    this.logger.info('ownership taken', {
+      key,
+      epoch,
+      ...(start !== null ? { startOffset: start } : {}),
       ...(was && was.nodeId !== RELEASED ? { from: was.nodeId } : {}),
     });
   }
 
-  /** Stops serving the partition, waits for its writes to settle, then lets the ownership go. */
-  private async release(log: PartitionLog, o: Ownership): Promise<void> {
-    await log.resign();
+  /** Stops serving it, waits for its writes to settle, then lets the ownership go. */
+  private async release(held: Holdable, o: Ownership): Promise<void> {
+    await held.give();
     const released: Ownership = { ...o, nodeId: RELEASED, instance: '' };
     if (await this.store.setOwner(o.epoch, released)) this.owners.set(o.key, released);
   }
@@ -217,6 +236,42 @@ export class Leadership {
       o.nodeId !== RELEASED && this.members.some((m) => m.nodeId === o.nodeId && m.instance === o.instance)
     );
   }
+}
+
+/** Something held through an ownership: a partition's leadership, or a coordinator slot. */
+interface Holdable {
+  readonly key: string;
+  /** Its place round the live brokers (sorted by node id): it goes to the one at spot modulo their count. */
+  readonly spot: number;
+  /** Whether this broker serves it now. */
+  serving(): boolean;
+  /** Starts serving it in `epoch`; for a partition, resolves where the epoch starts (else null). */
+  take(epoch: number, epochStarts: readonly LeaderEpochStart[]): Promise<number | null>;
+  /** Stops serving it; resolves once what it was writing has settled. */
+  give(): Promise<void>;
+}
+
+function partitionHoldable(log: PartitionLog, key: string, spot: number, lease: LeaseCheck): Holdable {
+  return {
+    key,
+    spot,
+    serving: () => log.isLeader,
+    take: (epoch, epochStarts) => log.lead({ epoch, epochStarts }, lease),
+    give: () => log.resign(),
+  };
+}
+
+function slotHoldable(groups: GroupCoordinator, slot: number): Holdable {
+  return {
+    key: coordinatorKey(slot),
+    spot: slot,
+    serving: () => groups.holdsSlot(slot),
+    take: async () => {
+      await groups.takeSlot(slot);
+      return null;
+    },
+    give: () => groups.giveSlot(slot),
+  };
 }
 
 /** A topic's starting point round the brokers: a stable hash of its id. */

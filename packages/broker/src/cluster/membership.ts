@@ -22,7 +22,13 @@ const DEADLINE_MARGIN_MS = 1_000;
 /** How often a broker whose node id is still held tries again while the holder's registration may expire. */
 const REJOIN_POLL_MS = 500;
 
-export class Membership {
+/** What a broker checks before it answers for something it holds through its registration. */
+export interface LeaseCheck {
+  /** False once this broker may have lost what it holds (its registration's local deadline passed). */
+  held(): boolean;
+}
+
+export class Membership implements LeaseCheck {
   /** Random per process start: tells this broker from an earlier life under the same node id. */
   readonly instance = randomUUID();
   private timer: NodeJS.Timeout | undefined;

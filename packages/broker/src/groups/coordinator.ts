@@ -36,6 +36,7 @@
 import { ErrorCode } from '@kch/protocol';
 import type { CommittedOffset, Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
+import type { LeaseCheck } from '../cluster/membership.js';
 import type { BrokerEvents } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { BrokerConfig } from '../options.js';
@@ -63,6 +64,7 @@ import {
   type ListedGroup,
   listGroups,
 } from './classic/views.js';
+import { groupSlot } from './group-slots.js';
 import {
   type CommitOffsetsParams,
   type FetchOffsetsResult,
@@ -148,6 +150,13 @@ export class GroupCoordinator {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly onTopicDeleted = (info: { topic: string }) => this.removeTopicOffsets(info.topic);
+  /**
+   * Set when several brokers share the data: the coordinator slots (../group-slots.ts) this broker
+   * holds, whose groups it coordinates; the others' get NOT_COORDINATOR. Unset: every group.
+   */
+  private slots: Set<number> | undefined;
+  /** With slots: whether this broker still holds its registration (commits are answered only then). */
+  private lease: LeaseCheck | undefined;
 
   constructor(options: GroupCoordinatorOptions) {
     const { config, storage, logger, events, topics } = options;
@@ -179,7 +188,11 @@ export class GroupCoordinator {
       groups: this.groups,
       partitionExists,
       validateCommit: (p) =>
-        this.closed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : this.members.validateOffsetCommit(p),
+        this.closed
+          ? ErrorCode.COORDINATOR_NOT_AVAILABLE
+          : !this.coordinates(p.groupId) || (this.lease && !this.lease.held())
+            ? ErrorCode.NOT_COORDINATOR
+            : this.members.validateOffsetCommit(p),
       now,
     });
   }
@@ -196,6 +209,61 @@ export class GroupCoordinator {
     this.retentionTimer = setInterval(() => void this.expireOffsets(), this.retentionCheckIntervalMs);
     this.retentionTimer.unref?.();
     this.logger.info('group coordinator started', { groupsWithOffsets: this.groups.size });
+  }
+
+  /** Whether this broker coordinates the group: always alone; with several, when it holds its slot. */
+  coordinates(groupId: string): boolean {
+    return !this.slots || this.slots.has(groupSlot(groupId));
+  }
+
+  /**
+   * Several brokers share the data from now on: this one coordinates only the slots it takes
+   * (`takeSlot`). What it loaded at start is let go, as every slot is someone's to take.
+   */
+  shareSlots(lease: LeaseCheck): void {
+    this.slots = new Set();
+    this.lease = lease;
+    for (const group of [...this.groups.values()]) this.unload(group);
+  }
+
+  /** Whether this broker coordinates the slot's groups now (always, when it is alone). */
+  holdsSlot(slot: number): boolean {
+    return !this.slots || this.slots.has(slot);
+  }
+
+  /** Coordinates the slot's groups from now on, from their offsets as stored. */
+  async takeSlot(slot: number): Promise<void> {
+    if (!this.slots || this.slots.has(slot)) return;
+    // What a previous holder of the slot left here (a slot given up and taken back) is stale.
+    for (const group of [...this.groups.values()]) if (groupSlot(group.groupId) === slot) this.unload(group);
+    await this.offsets.load((groupId) => groupSlot(groupId) === slot);
+    this.slots.add(slot);
+  }
+
+  /**
+   * Stops coordinating the slot's groups: their members' parked requests are answered
+   * NOT_COORDINATOR (they find the new coordinator and join there), and their offset writes settle.
+   */
+  async giveSlot(slot: number): Promise<void> {
+    if (!this.slots?.delete(slot)) return;
+    const writes: Promise<void>[] = [];
+    for (const group of [...this.groups.values()]) {
+      if (groupSlot(group.groupId) !== slot) continue;
+      writes.push(this.offsets.writesOf(group.groupId));
+      this.unload(group);
+    }
+    await Promise.all(writes);
+  }
+
+  /** Forgets a group this broker no longer coordinates, answering what its members wait for. */
+  private unload(group: ClassicGroup): void {
+    for (const member of group.members.values()) {
+      group.invokeJoin(member, joinError(member.memberId, ErrorCode.NOT_COORDINATOR));
+      group.invokeSync(member, syncError(ErrorCode.NOT_COORDINATOR));
+      this.timers.cancel(member.heartbeatTimer);
+      member.heartbeatTimer = undefined;
+    }
+    this.removeGroup(group);
   }
 
   /**
@@ -231,6 +299,8 @@ export class GroupCoordinator {
   joinGroup(p: JoinGroupParams): Promise<JoinGroupResult> {
     if (p.groupId === '') return Promise.resolve(joinError(p.memberId, ErrorCode.INVALID_GROUP_ID));
     if (this.closed) return Promise.resolve(joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!this.coordinates(p.groupId))
+      return Promise.resolve(joinError(p.memberId, ErrorCode.NOT_COORDINATOR));
     return this.join.joinGroup(p);
   }
 
@@ -238,6 +308,7 @@ export class GroupCoordinator {
   syncGroup(p: SyncGroupParams): Promise<SyncGroupResult> {
     if (p.groupId === '') return Promise.resolve(syncError(ErrorCode.INVALID_GROUP_ID));
     if (this.closed) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!this.coordinates(p.groupId)) return Promise.resolve(syncError(ErrorCode.NOT_COORDINATOR));
     return this.members.syncGroup(p);
   }
 
@@ -245,6 +316,7 @@ export class GroupCoordinator {
   heartbeat(p: HeartbeatParams): number {
     if (p.groupId === '') return ErrorCode.INVALID_GROUP_ID;
     if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (!this.coordinates(p.groupId)) return ErrorCode.NOT_COORDINATOR;
     return this.members.heartbeat(p);
   }
 
@@ -252,6 +324,7 @@ export class GroupCoordinator {
   leaveGroup(groupId: string, leaving: readonly LeavingMember[]): LeaveGroupResult {
     if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
     if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
+    if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
     return this.members.leaveGroup(groupId, leaving);
   }
 
@@ -271,6 +344,8 @@ export class GroupCoordinator {
     groupId: string,
     topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
   ): Promise<FetchOffsetsResult> {
+    if (!this.coordinates(groupId))
+      return Promise.resolve({ errorCode: ErrorCode.NOT_COORDINATOR, topics: [] });
     return this.offsets.fetch(groupId, topics);
   }
 
@@ -285,6 +360,8 @@ export class GroupCoordinator {
     topics: readonly { name: string; partitions: readonly number[] }[],
   ): Promise<OffsetDeleteResult> {
     if (groupId === '') return Promise.resolve({ errorCode: ErrorCode.INVALID_GROUP_ID, topics: [] });
+    if (!this.coordinates(groupId))
+      return Promise.resolve({ errorCode: ErrorCode.NOT_COORDINATOR, topics: [] });
     return this.offsets.delete(groupId, topics);
   }
 
@@ -330,6 +407,8 @@ export class GroupCoordinator {
   // DescribeGroups, ListGroups, DeleteGroups
 
   describeGroup(groupId: string): DescribedGroup {
+    if (!this.coordinates(groupId))
+      return { ...describeGroup(groupId, undefined), errorCode: ErrorCode.NOT_COORDINATOR };
     return describeGroup(groupId, this.groups.get(groupId));
   }
 
@@ -345,7 +424,8 @@ export class GroupCoordinator {
     const eligible: ClassicGroup[] = [];
     for (const groupId of unique) {
       const group = this.groups.get(groupId);
-      if (!group || group.is('Dead')) results.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
+      if (!this.coordinates(groupId)) results.set(groupId, ErrorCode.NOT_COORDINATOR);
+      else if (!group || group.is('Dead')) results.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
       else if (!group.is('Empty')) results.set(groupId, ErrorCode.NON_EMPTY_GROUP);
       else {
         // Dead at once: joins and commits meanwhile get COORDINATOR_NOT_AVAILABLE and retry.

@@ -134,9 +134,13 @@ export class OffsetManager {
     this.now = options.now;
   }
 
-  /** Loads what storage holds; a group known by nothing but offsets is registered (Kafka 4 does so on replay). */
-  async load(): Promise<void> {
+  /**
+   * Loads what storage holds for every group, or for the groups `wanted` says (a coordinator slot);
+   * a group known by nothing but offsets is registered (Kafka 4 does so on replay).
+   */
+  async load(wanted: (groupId: string) => boolean = () => true): Promise<void> {
     for (const groupId of await this.storage.listOffsetGroups()) {
+      if (!wanted(groupId)) continue;
       const offsets = await this.storage.fetchOffsets(groupId);
       if (offsets.length === 0) continue;
       this.groups.addLoaded(groupId);
@@ -366,6 +370,11 @@ export class OffsetManager {
   /** Forgets a removed group's entry (its offsets are gone from storage already). */
   forget(groupId: string): void {
     this.byGroup.delete(groupId);
+  }
+
+  /** Settles when the group's offset writes running now have. */
+  writesOf(groupId: string): Promise<void> {
+    return this.byGroup.get(groupId)?.writes ?? SETTLED;
   }
 
   /** The writes still running, for close. */

@@ -17,7 +17,8 @@ interface Coordinator {
 }
 
 /**
- * Where a key's coordinator is. This broker coordinates every group.
+ * Where a key's coordinator is: this broker for every group when it is alone; with several brokers,
+ * the holder of the group's slot (../cluster/leadership.ts).
  *
  * Transactions are not supported yet. The answer is INVALID_REQUEST, not COORDINATOR_NOT_AVAILABLE
  * (what Kafka answered for share groups before KIP-932): that one is retriable, so a transactional
@@ -38,10 +39,14 @@ function coordinatorFor(keyType: number, key: string, ctx: RequestContext): Coor
   if (refused !== undefined)
     return { errorCode: refused, errorMessage: errorInfo(refused)!.message, nodeId: -1, host: '', port: -1 };
   if (keyType === KEY_TYPE_GROUP) {
-    const { broker } = ctx;
-    const { host, port } = broker.advertisedFor(ctx.connection.listener);
+    const coordinator = ctx.broker.coordinatorFor(key, ctx.connection.listener);
+    // Between a coordinator's death and its slot's takeover: retriable, the client asks again.
+    if (!coordinator) {
+      const code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return { errorCode: code, errorMessage: errorInfo(code)!.message, nodeId: -1, host: '', port: -1 };
+    }
     // Kafka sets the error message to Errors.NONE.message(), which is "NONE".
-    return { errorCode: ErrorCode.NONE, errorMessage: 'NONE', nodeId: broker.config.nodeId, host, port };
+    return { errorCode: ErrorCode.NONE, errorMessage: 'NONE', ...coordinator };
   }
   const errorMessage =
     keyType === KEY_TYPE_TRANSACTION

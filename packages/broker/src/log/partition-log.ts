@@ -21,6 +21,7 @@ import {
   StorageError,
   type StoredBatch,
 } from '@kch/storage';
+import type { LeaseCheck } from '../cluster/membership.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
 import type { TailCache } from './tail-cache.js';
 
@@ -83,12 +84,6 @@ export interface ReadResult {
  * leadership raises it (./cluster/leadership.ts).
  */
 export const LEADER_EPOCH = 0;
-
-/** What a leader checks before it acknowledges an append: that it still holds its lease. */
-export interface LeaseCheck {
-  /** False once this broker may have lost the partition (its registration's local deadline passed). */
-  held(): boolean;
-}
 
 /** Kafka's answer to a client that asked a broker which does not lead the partition (any more). */
 export function notLeader(topic: string, partition: number): KafkaProtocolError {
