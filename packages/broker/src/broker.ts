@@ -126,6 +126,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           this.context.groups,
           this.config.nodeId,
           this.context.logger,
+          this.context.topicDefaults,
         );
         this.context.leadership = leadership;
         // Groups are coordinated by the holders of their slots from now on, this broker's among them.

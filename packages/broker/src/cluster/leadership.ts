@@ -13,6 +13,7 @@
 import type { ClusterMember, ClusterStore, LeaderEpochStart, Ownership } from '@kch/storage';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { GROUP_SLOTS, groupSlot } from '../groups/group-slots.js';
+import { deadLetterTopicOf } from '../ingest/dead-letters.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import type { TopicManager } from '../log/topics.js';
 import type { Logger } from '../logger.js';
@@ -60,6 +61,8 @@ export class Leadership {
     private readonly groups: GroupCoordinator,
     private readonly nodeId: number,
     private readonly logger: Logger,
+    /** Broker-level topic config defaults: whether a topic dead-letters depends on them too. */
+    private readonly topicDefaults: Record<string, string> = {},
   ) {}
 
   /** The live brokers, by node id, as last seen. */
@@ -164,11 +167,18 @@ export class Leadership {
 
   /** Everything handed out among the brokers: each partition's leadership, each coordinator slot. */
   private *holdables(): Generator<Holdable> {
+    // A dead-letter topic's partition p is led where its source's partition p is: the invalid records
+    // of an append go to it from the broker that leads the source partition.
+    const sourceOf = new Map<string, string>();
+    for (const topic of this.topics.list()) {
+      const deadLetters = deadLetterTopicOf(topic, this.topicDefaults);
+      if (deadLetters !== null) sourceOf.set(deadLetters, topic.record.topicId);
+    }
     for (const topic of this.topics.list()) {
       const { topicId } = topic.record;
       // Each topic's partitions go round the brokers from a point of its own, so that topics with
       // few partitions do not all land on the lowest node id.
-      const shift = spreadOf(topicId);
+      const shift = spreadOf(sourceOf.get(topic.record.name) ?? topicId);
       for (const log of topic.logs)
         yield partitionHoldable(
           log,

@@ -14,6 +14,8 @@
  */
 import { CompressionType, type DecodedBatch, encodeRecordBatch, type KafkaRecord } from '@kch/protocol';
 import { type IncomingBatch, incomingBatch } from '../log/partition-log.js';
+import type { Topic } from '../log/topics.js';
+import { topicConfigValue } from '../topic-configs.js';
 
 /** Headers a dead-lettered record carries besides its own; values are UTF-8 (numbers in decimal). */
 export const DEAD_LETTER_HEADERS = {
@@ -94,4 +96,11 @@ export function deadLetterBatch(from: DeadLetterSource, invalid: readonly Invali
 
 function header(key: string, value: string): { key: string; value: Buffer } {
   return { key, value: Buffer.from(value, 'utf8') };
+}
+
+/** The topic its invalid records go to, when it dead-letters them (kch.invalid.records=dead-letter). */
+export function deadLetterTopicOf(topic: Topic, topicDefaults: Record<string, string>): string | null {
+  const config = (key: string) => topicConfigValue(topic.record.configs, topicDefaults, key);
+  if (config('kch.invalid.records') !== 'dead-letter') return null;
+  return config('kch.dead.letter.topic') ?? defaultDeadLetterTopic(topic.record.name);
 }

@@ -22,7 +22,12 @@ import type { BrokerContext } from '../context.js';
 import { type IncomingBatch, storageFailure } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
 import { topicConfigValue } from '../topic-configs.js';
-import { defaultDeadLetterTopic, type InvalidRecord, withoutRecords } from './dead-letters.js';
+import {
+  deadLetterTopicOf,
+  defaultDeadLetterTopic,
+  type InvalidRecord,
+  withoutRecords,
+} from './dead-letters.js';
 import { type RecordError, type RecordScreen, recordsRejected } from './record-validation.js';
 import { WalkedRecord } from './record-view.js';
 import { compileJsonSchema, valueSchemaCheck } from './value-schemas.js';
@@ -48,7 +53,7 @@ export function recordScreening(
     schemaText,
     codeCheck,
     deadLetter: config('kch.invalid.records') === 'dead-letter',
-    deadLetterTopic: config('kch.dead.letter.topic') ?? defaultDeadLetterTopic(name),
+    deadLetterTopic: deadLetterTopicOf(topic, broker.topicDefaults) ?? defaultDeadLetterTopic(name),
   });
 }
 

@@ -9,7 +9,7 @@
 import type { RecordInput } from '@kch/protocol';
 import { expect, it } from 'vitest';
 import { type PartitionLeadership, type Storage, StorageError, type StoredBatch } from '../storage.js';
-import { testBatch, testTopic } from './index.js';
+import { testBatch, testTopic } from './fixtures.js';
 
 const rec = (value: string, timestamp: number): RecordInput => ({
   key: null,

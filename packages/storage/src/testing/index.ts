@@ -1,22 +1,13 @@
-/**
- * The storage contract suite: every Storage implementation runs it with one call, inside a vitest file.
- *
- *   import { runStorageContract } from '@kch/storage/testing';
- *   runStorageContract('my storage', () => myStorage({ ... }));
- *
- * Pass `reopen` for a durable storage: it closes a storage and opens a new one over the same data,
- * and the suite then checks that everything survives. `runSecurityStoreContract` (./security.ts) does
- * the same for a SecurityStore.
- */
-import { randomBytes } from 'node:crypto';
-import { encodeRecordBatchSync, type RecordInput } from '@kch/protocol';
+import type { RecordInput } from '@kch/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Storage, StoredBatch, TopicRecord } from '../storage.js';
+import type { Storage, StoredBatch } from '../storage.js';
 import { StorageError } from '../storage.js';
 import { runFencingContract } from './fencing.js';
+import { nextCount, testBatch, testTopic } from './fixtures.js';
 
 export { type ClusterContractOptions, runClusterStoreContract } from './cluster.js';
 export { leadership, stamped } from './fencing.js';
+export { type BatchSpec, testBatch, testTopic } from './fixtures.js';
 export { runSecurityStoreContract, type SecurityContractOptions } from './security.js';
 
 export interface ContractOptions {
@@ -24,60 +15,6 @@ export interface ContractOptions {
   reopen?: (storage: Storage) => Promise<Storage>;
   /** Per-test timeout in ms (default 30 s). */
   timeoutMs?: number;
-}
-
-let topicCounter = 0;
-
-/** A topic record with a name unique to this run. */
-export function testTopic(partitionCount = 2, configs: Record<string, string> = {}): TopicRecord {
-  return {
-    name: `contract-${process.pid}-${Date.now().toString(36)}-${topicCounter++}`,
-    topicId: randomBytes(16).toString('base64url'),
-    partitionCount,
-    configs,
-    createdAt: Date.now(),
-  };
-}
-
-export interface BatchSpec {
-  baseOffset: number;
-  records: RecordInput[];
-  baseTimestamp?: number;
-  producerId?: number;
-  producerEpoch?: number;
-  baseSequence?: number;
-  /** The partition leader epoch in the header (default -1, as producers send it). */
-  leaderEpoch?: number;
-}
-
-/** A stored batch built with the real codec, as a broker would hand it to storage. */
-export function testBatch(spec: BatchSpec): StoredBatch {
-  const baseTimestamp = spec.baseTimestamp ?? 1_700_000_000_000;
-  const bytes = encodeRecordBatchSync({
-    baseOffset: BigInt(spec.baseOffset),
-    baseTimestamp: BigInt(baseTimestamp),
-    producerId: BigInt(spec.producerId ?? -1),
-    producerEpoch: spec.producerEpoch ?? -1,
-    baseSequence: spec.baseSequence ?? -1,
-    partitionLeaderEpoch: spec.leaderEpoch,
-    records: spec.records,
-  });
-  const timestamps = spec.records.map((r) =>
-    r.timestamp === undefined ? baseTimestamp : Number(r.timestamp),
-  );
-  return {
-    baseOffset: spec.baseOffset,
-    lastOffset: spec.baseOffset + spec.records.length - 1,
-    recordCount: spec.records.length,
-    baseTimestamp,
-    maxTimestamp: Math.max(...timestamps),
-    producerId: spec.producerId ?? -1,
-    producerEpoch: spec.producerEpoch ?? -1,
-    baseSequence: spec.baseSequence ?? -1,
-    isTransactional: false,
-    isControl: false,
-    bytes,
-  };
 }
 
 const rec = (value: string, timestamp?: number): RecordInput => ({
@@ -254,7 +191,7 @@ export function runStorageContract(
     });
 
     it('stores committed offsets per group', async () => {
-      const group = `g-${Date.now()}-${topicCounter++}`;
+      const group = `g-${Date.now()}-${nextCount()}`;
       const t = testTopic(2);
       await storage.createTopic(t);
       await storage.commitOffsets(group, [
@@ -278,7 +215,7 @@ export function runStorageContract(
     });
 
     it('drops committed offsets of a deleted topic', async () => {
-      const group = `g-${Date.now()}-${topicCounter++}`;
+      const group = `g-${Date.now()}-${nextCount()}`;
       const t = testTopic(1);
       await storage.createTopic(t);
       await storage.commitOffsets(group, [
@@ -319,7 +256,7 @@ export function runStorageContract(
           baseSequence: 0,
         });
         await storage.append(tp, [batch]);
-        const group = `g-${Date.now()}-${topicCounter++}`;
+        const group = `g-${Date.now()}-${nextCount()}`;
         await storage.commitOffsets(group, [
           { topic: t.name, partition: 0, offset: 2, leaderEpoch: -1, metadata: null, commitTimestamp: 1 },
         ]);
