@@ -4,7 +4,13 @@
  * (Kafka logs failed authentications the same way).
  */
 import type { BrokerContext } from '../context.js';
-import type { ConnectionInfo } from '../handler.js';
+
+/** What a report says of the connection (a part of the handler's ConnectionInfo, which holds the SASL session that reports). */
+export interface ReportedConnection {
+  readonly id: number;
+  readonly listener: string;
+  readonly remoteAddress: string;
+}
 
 export interface AuthenticationReport {
   /** SASL mechanism, or `SSL` for a client certificate. */
@@ -21,7 +27,7 @@ export interface AuthenticationReport {
 
 export function reportAuthentication(
   broker: BrokerContext,
-  connection: ConnectionInfo,
+  connection: ReportedConnection,
   report: AuthenticationReport,
 ): void {
   const base = {
