@@ -17,6 +17,7 @@ import { deadLetterTopicOf } from '../ingest/dead-letters.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import type { TopicManager } from '../log/topics.js';
 import type { Logger } from '../logger.js';
+import { assign } from './assignment.js';
 import type { LeaseCheck, Membership } from './membership.js';
 
 /** The ownership key of a partition's leadership: by topic id, so a re-created name starts afresh. */
@@ -148,9 +149,11 @@ export class Leadership {
     const nodes = this.members.map((m) => m.nodeId);
     // Not a member (the registration was lost: the broker is closing): claim nothing.
     if (!nodes.includes(this.nodeId) || this.stopped) return;
+    const holdables = [...this.holdables()];
+    const wantedOf = this.placement(holdables, nodes);
     const moves: Promise<void>[] = [];
-    for (const held of this.holdables()) {
-      const wanted = nodes[held.spot % nodes.length];
+    for (const held of holdables) {
+      const wanted = wantedOf.get(held.key);
       const o = this.owners.get(held.key);
       if (o && this.isMine(o)) {
         // Ours but not served (a claim whose opening failed), or another broker should hold it.
@@ -165,27 +168,42 @@ export class Leadership {
     await Promise.all(moves);
   }
 
-  /** Everything handed out among the brokers: each partition's leadership, each coordinator slot. */
-  private *holdables(): Generator<Holdable> {
-    // A dead-letter topic's partition p is led where its source's partition p is: the invalid records
-    // of an append go to it from the broker that leads the source partition.
-    const sourceOf = new Map<string, string>();
+  /**
+   * Where everything should be (./assignment.ts): each topic's partitions balanced over the live
+   * brokers, the coordinator slots too, each thing staying with its live owner where balance allows.
+   * A dead-letter topic's partition p goes where its source's partition p goes: the invalid records
+   * of an append are written by the broker that leads the source partition.
+   */
+  private placement(holdables: readonly Holdable[], nodes: readonly number[]): Map<string, number> {
+    const domains = new Map<string, { keys: string[]; spread: number }>();
+    for (const held of holdables) {
+      let domain = domains.get(held.domain);
+      if (!domain) domains.set(held.domain, (domain = { keys: [], spread: spreadOf(held.domain) }));
+      domain.keys.push(held.key);
+    }
+    const ownerOf = (key: string) => {
+      const o = this.owners.get(key);
+      return o && this.isLive(o) ? o.nodeId : undefined;
+    };
+    const wanted = assign([...domains.values()], nodes, ownerOf);
     for (const topic of this.topics.list()) {
       const deadLetters = deadLetterTopicOf(topic, this.topicDefaults);
-      if (deadLetters !== null) sourceOf.set(deadLetters, topic.record.topicId);
+      const target = deadLetters === null ? undefined : this.topics.get(deadLetters);
+      if (!target) continue;
+      for (const log of target.logs) {
+        const source = wanted.get(partitionKey(topic.record.topicId, log.partition));
+        if (source !== undefined) wanted.set(partitionKey(target.record.topicId, log.partition), source);
+      }
     }
+    return wanted;
+  }
+
+  /** Everything handed out among the brokers: each partition's leadership, each coordinator slot. */
+  private *holdables(): Generator<Holdable> {
     for (const topic of this.topics.list()) {
       const { topicId } = topic.record;
-      // Each topic's partitions go round the brokers from a point of its own, so that topics with
-      // few partitions do not all land on the lowest node id.
-      const shift = spreadOf(sourceOf.get(topic.record.name) ?? topicId);
       for (const log of topic.logs)
-        yield partitionHoldable(
-          log,
-          partitionKey(topicId, log.partition),
-          log.partition + shift,
-          this.membership,
-        );
+        yield partitionHoldable(log, partitionKey(topicId, log.partition), topicId, this.membership);
     }
     for (let slot = 0; slot < GROUP_SLOTS; slot++) yield slotHoldable(this.groups, slot);
   }
@@ -214,7 +232,7 @@ export class Leadership {
       start = await held.take(epoch, epochStarts);
     } catch (e) {
       // Owned but not served: the next look releases it for another try.
-      this.logger.warn('ownership won but not taken up', { key, error: (e as Error).message });
+      this.logger.warn('ownership won but not taken up', { ...held.label, error: (e as Error).message });
       return;
     }
     if (start !== null) {
@@ -222,8 +240,10 @@ export class Leadership {
       if (await this.store.setOwner(epoch, recorded)) this.owners.set(key, recorded);
       else return held.give();
     }
-    this.logger.info('ownership taken', {
-      key,
+    // A partition's leader change is what an operator looks for; 50 coordinator slots are detail.
+    const log = held.domain === SLOTS ? this.logger.debug : this.logger.info;
+    log.call(this.logger, 'ownership taken', {
+      ...held.label,
       epoch,
       ...(start !== null ? { startOffset: start } : {}),
       ...(was && was.nodeId !== RELEASED ? { from: was.nodeId } : {}),
@@ -248,11 +268,16 @@ export class Leadership {
   }
 }
 
+/** The domain of the coordinator slots, balanced among themselves. */
+const SLOTS = 'slots';
+
 /** Something held through an ownership: a partition's leadership, or a coordinator slot. */
 interface Holdable {
   readonly key: string;
-  /** Its place round the live brokers (sorted by node id): it goes to the one at spot modulo their count. */
-  readonly spot: number;
+  /** What it is balanced with over the brokers: its topic's id, or {@link SLOTS}. */
+  readonly domain: string;
+  /** How the log names it. */
+  readonly label: Record<string, unknown>;
   /** Whether this broker serves it now. */
   serving(): boolean;
   /** Starts serving it in `epoch`; for a partition, resolves where the epoch starts (else null). */
@@ -261,10 +286,11 @@ interface Holdable {
   give(): Promise<void>;
 }
 
-function partitionHoldable(log: PartitionLog, key: string, spot: number, lease: LeaseCheck): Holdable {
+function partitionHoldable(log: PartitionLog, key: string, domain: string, lease: LeaseCheck): Holdable {
   return {
     key,
-    spot,
+    domain,
+    label: { topic: log.topic, partition: log.partition },
     serving: () => log.isLeader,
     take: (epoch, epochStarts) => log.lead({ epoch, epochStarts }, lease),
     give: () => log.resign(),
@@ -274,7 +300,8 @@ function partitionHoldable(log: PartitionLog, key: string, spot: number, lease: 
 function slotHoldable(groups: GroupCoordinator, slot: number): Holdable {
   return {
     key: coordinatorKey(slot),
-    spot: slot,
+    domain: SLOTS,
+    label: { coordinatorSlot: slot },
     serving: () => groups.holdsSlot(slot),
     take: async () => {
       await groups.takeSlot(slot);
@@ -284,7 +311,7 @@ function slotHoldable(groups: GroupCoordinator, slot: number): Holdable {
   };
 }
 
-/** A topic's starting point round the brokers: a stable hash of its id. */
+/** A domain's starting point round the brokers: a stable hash of its name. */
 function spreadOf(topicId: string): number {
   let h = 0;
   for (let i = 0; i < topicId.length; i++) h = (h * 31 + topicId.charCodeAt(i)) >>> 0;
