@@ -11,8 +11,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SERVER = fileURLToPath(new URL('./clickhouse-http-server.ts', import.meta.url));
-// By file URL rather than `--import tsx`, which node resolves from the working directory.
-const TSX_LOADER = pathToFileURL(
+/**
+ * tsx's loader for `node --import` in child processes that run TypeScript sources: by file URL rather
+ * than `--import tsx`, which node resolves from the working directory.
+ */
+export const TSX_LOADER = pathToFileURL(
   join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
 ).href;
 /** Opening chdb takes about a second; a loaded machine running many test files at once, far more. */
