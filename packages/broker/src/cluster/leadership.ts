@@ -147,8 +147,13 @@ export class Leadership {
     // Only what this module hands out (the storage keeps topic-name claims, `t:<name>`, in the same store).
     this.owners = new Map(owned.filter((o) => /^[pg]:/.test(o.key)).map((o) => [o.key, o]));
     const nodes = this.members.map((m) => m.nodeId);
-    // Not a member (the registration was lost: the broker is closing): claim nothing.
-    if (!nodes.includes(this.nodeId) || this.stopped) return;
+    if (this.stopped) return;
+    // Not a member: the registration expired (this broker was paused or cut off) and may have been
+    // fenced. Serve nothing from now on; the membership closes the broker at its next renewal.
+    if (!nodes.includes(this.nodeId)) {
+      await Promise.all([...this.holdables()].filter((h) => h.serving()).map((h) => h.give()));
+      return;
+    }
     const holdables = [...this.holdables()];
     const wantedOf = this.placement(holdables, nodes);
     const moves: Promise<void>[] = [];
