@@ -31,6 +31,12 @@ export const brokerCommandSchema = z
         error: 'must be a ClickHouse database name: letters, digits and underscores',
       })
       .default('kafka'),
+    clickhouseCluster: z
+      .string()
+      .trim()
+      .min(1, { error: 'must name a cluster of the ClickHouse servers (their remote_servers)' })
+      .refine((v) => !v.includes('\u0000'), { error: 'must not contain NUL' })
+      .optional(),
     lingerMs: wholeNumber(0, 60_000, 'a number of milliseconds from 0 to 60000').optional(),
     partitions: wholeNumber(1, 100_000, 'a whole number of partitions, 1 or more').default(1),
     topicConfig: topicConfig.default({}),
@@ -90,6 +96,13 @@ export const brokerCommandSchema = z
         path: ['tables'],
         message:
           'tables are ClickHouse tables: they need --storage chdb:<dir> or a ClickHouse URL, not memory',
+      });
+    }
+    if (o.clickhouseCluster !== undefined && o.storage.kind !== 'url') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clickhouseCluster'],
+        message: `names servers of a ClickHouse cluster: it needs --storage http(s)://... (a server of that cluster), not ${o.storage.kind === 'memory' ? 'memory' : 'embedded ClickHouse, one process whose replicated tables take no inserts'}`,
       });
     }
     if (Object.keys(o.chdbSettings).length > 0 && o.storage.kind !== 'chdb') {

@@ -15,6 +15,7 @@ export type OptionKey =
   | 'advertisedPort'
   | 'storage'
   | 'database'
+  | 'clickhouseCluster'
   | 'lingerMs'
   | 'partitions'
   | 'topicConfig'
@@ -88,6 +89,13 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     env: 'KCH_DATABASE',
     value: '<name>',
     help: 'ClickHouse database of topic tables (default kafka)',
+  },
+  {
+    key: 'clickhouseCluster',
+    flag: 'clickhouse-cluster',
+    env: 'KCH_CLICKHOUSE_CLUSTER',
+    value: '<name>',
+    help: 'a self-managed ClickHouse cluster (its remote_servers name) behind --storage: DDL runs ON CLUSTER, tables are ReplicatedMergeTree, inserts wait for a majority of replicas (not for ClickHouse Cloud, which needs none of it)',
   },
   {
     key: 'lingerMs',
@@ -225,7 +233,10 @@ export const BY_KEY: ReadonlyMap<string, OptionSpec> = new Map(BROKER_OPTIONS.ma
 
 /** The options' part of the usage text. */
 export function optionsUsage(): string {
-  const rows = BROKER_OPTIONS.map((o) => [`--${o.flag} ${o.value}`, `${o.help} [${o.env}]`]);
+  const rows = BROKER_OPTIONS.map((o) => [
+    `--${o.flag}${o.switch ? '' : ` ${o.value}`}`,
+    `${o.help} [${o.env}]`,
+  ]);
   rows.push([
     '--config <file>',
     'JSON file of these options, e.g. { "port": 9092, "topicConfig": { "retention.ms": "86400000" } } [KCH_CONFIG]',

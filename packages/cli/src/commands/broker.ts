@@ -273,6 +273,7 @@ async function start(
     database: options.database,
     lingerMs: options.lingerMs,
     chdbSettings: options.chdbSettings,
+    clickhouseCluster: options.clickhouseCluster,
   });
   // Embedded ClickHouse takes seconds to open: say what the time before the banner goes to.
   logger.info('opening storage', { storage: storage.location });
