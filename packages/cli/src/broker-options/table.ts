@@ -13,6 +13,8 @@ export type OptionKey =
   | 'port'
   | 'advertisedHost'
   | 'advertisedPort'
+  | 'nodeId'
+  | 'manyBrokersPreview'
   | 'storage'
   | 'database'
   | 'clickhouseCluster'
@@ -44,6 +46,8 @@ export interface OptionSpec {
   help: string;
   /** The flag may repeat (values collect in a list). */
   multiple?: boolean;
+  /** The flag takes no value: given, it is true (its variable and config key still take true or false). */
+  switch?: boolean;
 }
 
 /** Every `kch broker` option, in the order the usage lists them. */
@@ -75,6 +79,21 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     env: 'KCH_ADVERTISED_PORT',
     value: '<port>',
     help: 'port clients are told to connect to (default: the bound port)',
+  },
+  {
+    key: 'nodeId',
+    flag: 'node-id',
+    env: 'KCH_NODE_ID',
+    value: '<id>',
+    help: "this broker's Kafka node id (node.id), unique among the brokers of a database (default 1, or node.id of --server-properties)",
+  },
+  {
+    key: 'manyBrokersPreview',
+    flag: 'many-brokers-preview',
+    env: 'KCH_MANY_BROKERS_PREVIEW',
+    value: '',
+    help: 'preview: serve beside other brokers on the same database (a ClickHouse with Keeper); partition leadership moves between them, consumer group coordinators are not yet spread (default off: a second broker refuses to start) [true|false]',
+    switch: true,
   },
   {
     key: 'storage',
