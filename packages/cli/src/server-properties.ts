@@ -38,6 +38,7 @@ const KCH_KEYS = {
   groupInitialRebalanceDelayMs: ['groupInitialRebalanceDelayMs', 'group.initial.rebalance.delay.ms'],
   advertisedHost: ['advertisedHost', 'advertised.listeners'],
   advertisedPort: ['advertisedPort', 'advertised.listeners'],
+  nodeId: ['nodeId', 'node.id'],
 } as const satisfies Record<string, readonly [keyof PropertiesBrokerOptions, string]>;
 
 /**
@@ -112,6 +113,7 @@ export function loadServerProperties(
     topicDefaults,
     advertisedHost,
     advertisedPort,
+    nodeId,
     ...broker
   } = result.options;
   const mapped: Partial<Record<keyof typeof KCH_KEYS, unknown>> = {
@@ -121,6 +123,8 @@ export function loadServerProperties(
     groupInitialRebalanceDelayMs,
     advertisedHost,
     advertisedPort,
+    // node.id (or broker.id): under kch's key, so that --node-id and KCH_NODE_ID win over it.
+    nodeId,
   };
   for (const [key, value] of Object.entries(mapped)) {
     if (value === undefined) continue;

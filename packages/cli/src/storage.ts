@@ -4,7 +4,13 @@ import type { StorageSpec } from './options.js';
 /** The storage a `--storage` spec names. Nothing is opened yet (createBroker opens it). */
 export function createStorage(
   spec: StorageSpec,
-  options: { database: string; lingerMs?: number; chdbSettings?: Record<string, string> },
+  options: {
+    database: string;
+    lingerMs?: number;
+    chdbSettings?: Record<string, string>;
+    /** A self-managed ClickHouse cluster behind a server URL (`clickhouseStorage({ cluster })`). */
+    clickhouseCluster?: string;
+  },
 ): Storage {
   const common = {
     database: options.database,
@@ -16,7 +22,11 @@ export function createStorage(
     case 'chdb':
       return clickhouseStorage({ chdb: spec.dir, chdbSettings: options.chdbSettings, ...common });
     case 'url':
-      return clickhouseStorage({ url: spec.url, ...common });
+      return clickhouseStorage({
+        url: spec.url,
+        ...common,
+        ...(options.clickhouseCluster !== undefined ? { cluster: { name: options.clickhouseCluster } } : {}),
+      });
   }
 }
 

@@ -1,8 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClickHouseStorage } from '@kch/storage';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ADMIN_PORT, OptionsError, resolveBrokerOptions } from '../src/options.js';
+import { createStorage } from '../src/storage.js';
 import { runKch } from './kch-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-cli-options-'));
@@ -92,6 +94,37 @@ describe('kch broker options', () => {
     expect(() =>
       resolveBrokerOptions({ 'chdb-setting': ['background_pool_size'] }, {}, '/somewhere'),
     ).toThrow(/must be key=value pairs, e\.g\. max_server_memory_usage=2147483648/);
+  });
+
+  it('takes --clickhouse-cluster for a server URL, and hands it to the storage as its cluster', () => {
+    const url = 'http://default:@ch-1.internal:8123';
+    const { options } = resolveBrokerOptions({ storage: url, 'clickhouse-cluster': 'kch' }, {}, '/somewhere');
+    expect(options.clickhouseCluster).toBe('kch');
+    expect(
+      resolveBrokerOptions({}, { KCH_STORAGE: url, KCH_CLICKHOUSE_CLUSTER: '{cluster}' }, '/somewhere')
+        .options.clickhouseCluster,
+    ).toBe('{cluster}');
+    expect(
+      resolveBrokerOptions({ storage: url }, {}, '/somewhere').options.clickhouseCluster,
+    ).toBeUndefined();
+    const storage = createStorage(options.storage, { database: 'kafka', clickhouseCluster: 'kch' });
+    expect(storage).toBeInstanceOf(ClickHouseStorage);
+    expect((storage as ClickHouseStorage).config.cluster).toMatchObject({ name: 'kch', replicated: true });
+    expect(storage.location).toBe('ClickHouse at http://ch-1.internal:8123, database kafka, cluster kch');
+    const plain = createStorage(options.storage, { database: 'kafka' }) as ClickHouseStorage;
+    expect(plain.config.cluster).toBeUndefined();
+  });
+
+  it('refuses --clickhouse-cluster without a server URL, or empty', () => {
+    expect(() => resolveBrokerOptions({ 'clickhouse-cluster': 'kch' }, {}, '/somewhere')).toThrow(
+      /--clickhouse-cluster "kch": names servers of a ClickHouse cluster: it needs --storage http\(s\):\/\/\.\.\. .*not embedded ClickHouse/,
+    );
+    expect(() =>
+      resolveBrokerOptions({ storage: 'memory' }, { KCH_CLICKHOUSE_CLUSTER: 'kch' }, '/somewhere'),
+    ).toThrow(/KCH_CLICKHOUSE_CLUSTER="kch": .*not memory/);
+    expect(() =>
+      resolveBrokerOptions({ storage: 'http://localhost:8123', 'clickhouse-cluster': ' ' }, {}, '/somewhere'),
+    ).toThrow(/--clickhouse-cluster " ": must name a cluster/);
   });
 
   it('reads the config file from KCH_CONFIG', () => {
@@ -205,6 +238,9 @@ describe('the kch command line', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--storage <spec>');
     expect(r.stdout).toContain('[KCH_STORAGE]');
+    expect(r.stdout).toMatch(
+      /--clickhouse-cluster <name>\s+a self-managed ClickHouse cluster .*\[KCH_CLICKHOUSE_CLUSTER\]/s,
+    );
   });
 
   it('answers an unknown command with the usage and exit code 2', async () => {

@@ -273,6 +273,7 @@ async function start(
     database: options.database,
     lingerMs: options.lingerMs,
     chdbSettings: options.chdbSettings,
+    clickhouseCluster: options.clickhouseCluster,
   });
   // Embedded ClickHouse takes seconds to open: say what the time before the banner goes to.
   logger.info('opening storage', { storage: storage.location });
@@ -302,6 +303,8 @@ async function start(
       tableGroups: declared.tableGroups,
       ...(options.advertisedHost !== undefined ? { advertisedHost: options.advertisedHost } : {}),
       ...(options.advertisedPort !== undefined ? { advertisedPort: options.advertisedPort } : {}),
+      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+      manyBrokersPreview: options.manyBrokersPreview,
     });
   } catch (e) {
     await storage.close().catch(() => {});
@@ -398,7 +401,11 @@ async function start(
 
 const ARGUMENTS = {
   ...Object.fromEntries(
-    BROKER_OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.multiple ?? false }]),
+    BROKER_OPTIONS.map((o): [string, { type: 'string' | 'boolean'; multiple: boolean }] => [
+      o.flag,
+      // A switch (--many-brokers-preview) takes no value.
+      { type: o.switch ? 'boolean' : 'string', multiple: o.multiple ?? false },
+    ]),
   ),
   config: { type: 'string' },
   'server-properties': { type: 'string' },

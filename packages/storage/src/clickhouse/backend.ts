@@ -3,6 +3,7 @@
  * failed call becomes a StorageError saying what failed and where.
  */
 import { StorageError } from '../storage.js';
+import type { Dialect } from './cluster-ddl.js';
 import { RowBinaryReader } from './rowbinary.js';
 import { tableName } from './sql.js';
 import { NOW_MS } from './statements.js';
@@ -32,6 +33,11 @@ export class Backend {
     readonly database: string,
     /** Where the data lives, for messages (never a password). */
     readonly location: string,
+    /**
+     * How the storage's SQL reads on this ClickHouse (./cluster-ddl.ts): from the options at first,
+     * settled once open has seen what the tables are.
+     */
+    public dialect: Dialect,
   ) {}
 
   /** The transport, for internal calls (close() still flushes through it). */

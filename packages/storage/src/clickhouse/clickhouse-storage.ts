@@ -42,12 +42,14 @@ import {
 } from '../storage.js';
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
+import { clusterDialect } from './cluster-ddl.js';
 import {
   KeeperClusterStore,
   KeeperCounter,
   openKeeperTables,
   PRODUCER_IDS_COUNTER,
 } from './cluster-store.js';
+import { dialectTransport } from './cluster-transport.js';
 import { CommittedOffsets } from './committed-offsets.js';
 import { connect, describeLocation } from './connect.js';
 import { FlushReports } from './flush-reports.js';
@@ -62,6 +64,7 @@ import { PartitionReader } from './partition-reader.js';
 import { PartitionStates } from './partition-states.js';
 import { PartitionWriter } from './partition-writer.js';
 import { ProducerIds } from './producer-ids.js';
+import { checkCluster, settleDialect } from './replication.js';
 import { ClickHouseSecurityStore } from './security-store.js';
 import { SingleBrokerStore } from './single-broker.js';
 import { SQL_STORAGE, type SqlStorage } from './sql-storage.js';
@@ -124,7 +127,7 @@ export class ClickHouseStorage implements SqlStorage {
     const c = parsed.data;
     this.config = c;
     this.location = describeLocation(c);
-    const backend = new Backend(c.database, this.location);
+    const backend = new Backend(c.database, this.location, clusterDialect({ cluster: c.cluster }));
     this.backend = backend;
     const instanceId = randomBytes(6).toString('hex');
     let flushSeq = 0;
@@ -135,10 +138,12 @@ export class ClickHouseStorage implements SqlStorage {
       closing: () => backend.closing,
       location: this.location,
       token: () => `${instanceId}-${++flushSeq}`,
+      dialect: () => backend.dialect,
     };
     const tables = new TopicTables({
       database: c.database,
       transport: () => backend.t,
+      dialect: () => backend.dialect,
       select: (what, sql) => backend.select(what, sql),
       run: (what, call) => backend.run(what, call),
     });
@@ -179,10 +184,19 @@ export class ClickHouseStorage implements SqlStorage {
     if (b.closing) throw closedError();
     if (this.opened) return;
     const transport = await connect(this.config, this.location);
-    b.unwrapped = transport;
-    b.transport = this.config.wrapTransport ? this.config.wrapTransport(transport) : transport;
+    // Every call with the settings of the dialect in force (./cluster-transport.ts), which a wrapper
+    // of the options sees as ClickHouse will.
+    const dialect = () => b.dialect;
+    b.unwrapped = dialectTransport(transport, dialect);
+    b.transport = this.config.wrapTransport
+      ? dialectTransport(this.config.wrapTransport(transport), dialect)
+      : b.unwrapped;
     try {
-      await b.command('create the database', createDatabase(b.database));
+      await checkCluster(b, this.config.cluster);
+      await b.command('create the database', createDatabase(b.database, b.dialect));
+      await this.metadata.createMigrationsTable();
+      // What the tables are (replicated, Cloud's shared ones) decides the settings of what follows.
+      b.dialect = await settleDialect(b, this.config.cluster);
       await this.metadata.migrate();
       await this.catalog.open(this.config.topicTableSettings);
       await this.catalog.load();

@@ -14,8 +14,9 @@ import { randomUUID } from 'node:crypto';
 import { nodeIdInUse } from '../cluster-member.js';
 import type { ClusterMember, ClusterStore, ClusterView, LeaderEpochStart, Ownership } from '../storage.js';
 import type { Backend } from './backend.js';
+import type { Dialect } from './cluster-ddl.js';
 import type { RowBinaryReader } from './rowbinary.js';
-import { int, str } from './sql.js';
+import { int, str, tableName } from './sql.js';
 import { NOW_MS } from './statements.js';
 import { backendFailure } from './transport.js';
 
@@ -33,20 +34,28 @@ const BAD_ARGUMENTS = 36;
 /**
  * The KeeperMap tables' DDL. Their Keeper path is under the server's `keeper_map_path_prefix` and
  * names the database, so brokers of one database find the same rows through any ClickHouse replica.
+ *
+ * On a self-managed cluster they are created ON CLUSTER (`dialect.onCluster`): a table is a definition
+ * in each server's catalog, and a broker may query any server, so every server needs it; the rows are
+ * not copied per server, as every server's KeeperMap table with the same path reads and writes the
+ * same Keeper nodes. The engine stays KeeperMap (`dialect.engine` leaves it), never Replicated*: the
+ * data is in Keeper already, where writes are linearized. The changes of rows (INSERT, ALTER ...
+ * UPDATE, DELETE) are not DDL and run on one server only: once is what a compare-and-set must run.
  */
-export function clusterTablesDdl(backend: Backend): string[] {
-  const path = (what: string) => str(`kch/${backend.database}/${what}`);
+export function clusterTablesDdl(database: string, dialect: Dialect): string[] {
+  const path = (what: string) => str(`kch/${database}/${what}`);
+  const table = (name: string) => `${tableName(database, name)}${dialect.onCluster}`;
   return [
-    `CREATE TABLE IF NOT EXISTS ${backend.table(MEMBERS_TABLE)} (
+    `CREATE TABLE IF NOT EXISTS ${table(MEMBERS_TABLE)} (
   node_id Int32, instance String, rack String, endpoints String, expires_at Int64
-) ENGINE = KeeperMap(${path('members')}) PRIMARY KEY node_id`,
-    `CREATE TABLE IF NOT EXISTS ${backend.table(OWNERS_TABLE)} (
+) ENGINE = ${dialect.engine(`KeeperMap(${path('members')})`)} PRIMARY KEY node_id`,
+    `CREATE TABLE IF NOT EXISTS ${table(OWNERS_TABLE)} (
   key String, node_id Int32, instance String, epoch Int32, epoch_starts String
-) ENGINE = KeeperMap(${path('owners')}) PRIMARY KEY key`,
+) ENGINE = ${dialect.engine(`KeeperMap(${path('owners')})`)} PRIMARY KEY key`,
     // holder: who set the value last, so that a broker knows whether its own compare-and-set took.
-    `CREATE TABLE IF NOT EXISTS ${backend.table(COUNTERS_TABLE)} (
+    `CREATE TABLE IF NOT EXISTS ${table(COUNTERS_TABLE)} (
   name String, value Int64, holder String
-) ENGINE = KeeperMap(${path('counters')}) PRIMARY KEY name`,
+) ENGINE = ${dialect.engine(`KeeperMap(${path('counters')})`)} PRIMARY KEY name`,
   ];
 }
 
@@ -55,7 +64,7 @@ export function clusterTablesDdl(backend: Backend): string[] {
  * (Keeper configured but down) are errors: a broker must not run alone on data others may share.
  */
 export async function openKeeperTables(backend: Backend): Promise<boolean> {
-  for (const ddl of clusterTablesDdl(backend)) {
+  for (const ddl of clusterTablesDdl(backend.database, backend.dialect)) {
     try {
       await backend.t.command(ddl);
     } catch (e) {

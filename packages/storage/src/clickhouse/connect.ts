@@ -14,7 +14,8 @@ export function describeLocation(c: ClickHouseStorageConfig): string {
     const u = new URL(c.url);
     u.password = '';
     u.username = '';
-    return `ClickHouse at ${u.origin}, database ${c.database}`;
+    const cluster = c.cluster ? `, cluster ${c.cluster.name}` : '';
+    return `ClickHouse at ${u.origin}, database ${c.database}${cluster}`;
   }
   return `ClickHouse (a caller's client), database ${c.database}`;
 }

@@ -8,7 +8,9 @@
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
-import { columnList, str } from './sql.js';
+import { SINGLE_SERVER } from './cluster-ddl.js';
+import { columnList } from './sql.js';
+import { killQuery } from './statements.js';
 import type { ClickHouseTransport, InsertOptions, Settings } from './transport.js';
 
 // The whole answer is computed before the first byte is sent, so a failing query comes back as an
@@ -43,11 +45,11 @@ export class HttpTransport implements ClickHouseTransport {
     return drain(result.stream as Readable);
   }
 
-  async query(sql: string, format: string): Promise<Buffer> {
+  async query(sql: string, format: string, settings?: Settings): Promise<Buffer> {
     // default_format, not a FORMAT clause: a FORMAT in the statement itself still wins.
     const result = await this.client.exec({
       query: sql,
-      clickhouse_settings: { ...BASE_SETTINGS, default_format: format as DataFormat },
+      clickhouse_settings: { ...BASE_SETTINGS, ...settings, default_format: format as DataFormat },
     });
     return drain(result.stream as Readable);
   }
@@ -69,7 +71,7 @@ export class HttpTransport implements ClickHouseTransport {
   }
 
   async killQuery(queryId: string): Promise<void> {
-    await this.command(`KILL QUERY WHERE query_id = ${str(queryId)} SYNC`);
+    await this.command(killQuery(queryId, SINGLE_SERVER));
   }
 
   async close(): Promise<void> {

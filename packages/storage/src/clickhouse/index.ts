@@ -8,6 +8,12 @@ export {
 export { CHDB_INSTALL_HINT } from './chdb-transport.js';
 export { ClickHouseStorage, clickhouseStorage } from './clickhouse-storage.js';
 export {
+  type ClusterConfig,
+  type ClusterOptions,
+  clusterOptionsSchema,
+  DEFAULT_ZOOKEEPER_PATH,
+} from './cluster-options.js';
+export {
   type ClickHouseStorageConfig,
   type ClickHouseStorageOptions,
   clickhouseStorageOptionsSchema,

@@ -5,6 +5,7 @@
  * failed with a FlushError that carries the query ids a server may still be running.
  */
 import { StorageError } from '../storage.js';
+import type { Dialect } from './cluster-ddl.js';
 import { FlushError } from './flush-error.js';
 import {
   type BackendFailure,
@@ -23,6 +24,8 @@ export interface InsertContext {
   readonly location: string;
   /** A new insert_deduplication_token. */
   token(): string;
+  /** How the storage's SQL reads on this ClickHouse (./cluster-ddl.ts). */
+  dialect(): Dialect;
 }
 
 export interface InsertRequest {

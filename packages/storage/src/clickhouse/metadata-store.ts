@@ -33,10 +33,18 @@ export class MetadataStore {
 
   constructor(private readonly backend: Backend) {}
 
-  /** Applies the migrations this database lacks; refuses a database a newer kch has migrated. */
+  /** Makes `_kch_migrations`, the first table of kch's in a database, if it is not there. */
+  async createMigrationsTable(): Promise<void> {
+    const b = this.backend;
+    await b.command('create the migrations table', migrationsTableDdl(b.database, b.dialect));
+  }
+
+  /**
+   * Applies the migrations this database lacks; refuses a database a newer kch has migrated. After
+   * createMigrationsTable.
+   */
   async migrate(): Promise<void> {
     const b = this.backend;
-    await b.command('create the migrations table', migrationsTableDdl(b.database));
     const r = await b.select('read applied migrations', appliedMigrations(b.database));
     const applied = new Set<number>();
     while (!r.done) applied.add(r.u32());
@@ -51,7 +59,7 @@ export class MetadataStore {
     }
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue;
-      for (const sql of m.statements({ database: b.database })) {
+      for (const sql of m.statements({ database: b.database, dialect: b.dialect })) {
         await b.command(`apply migration ${m.version} (${m.name})`, sql);
       }
       const w = new TsvWriter(256).int(m.version).tab().text(m.name).newline();

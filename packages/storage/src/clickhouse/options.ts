@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { clusterOptionsSchema } from './cluster-options.js';
 import { DEFAULT_DEDUPLICATION_WINDOW } from './schema.js';
 import type { ClickHouseTransport } from './transport.js';
 
@@ -99,6 +100,12 @@ export const clickhouseStorageOptionsSchema = z
     ).optional(),
     /** non_replicated_deduplication_window of new topic tables: insert tokens remembered. */
     deduplicationWindow: z.number().int().min(1).default(DEFAULT_DEDUPLICATION_WINDOW),
+    /**
+     * A self-managed ClickHouse cluster: DDL ON CLUSTER, ReplicatedMergeTree, quorum inserts and
+     * sequentially consistent reads (see clusterOptionsSchema). With it, `insertsInFlight` is 1: a
+     * quorum insert into a table refuses to start while the one before has no quorum yet.
+     */
+    cluster: clusterOptionsSchema.optional(),
   })
   .refine((o) => [o.url, o.chdb, o.client].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of url (a ClickHouse server), chdb (a data directory) or client',
@@ -107,7 +114,24 @@ export const clickhouseStorageOptionsSchema = z
     message:
       'chdbSettings configure embedded ClickHouse: give them with chdb (a data directory), or set them in the server config',
     path: ['chdbSettings'],
-  });
+  })
+  .refine((o) => o.cluster === undefined || o.chdb === undefined, {
+    message:
+      'cluster names servers of a ClickHouse cluster: embedded ClickHouse is one process (and its replicated tables cannot take inserts); give url or client',
+    path: ['cluster'],
+  })
+  .refine(
+    (o) =>
+      o.cluster === undefined ||
+      (o.cluster.insertQuorumTimeoutMs < o.requestTimeoutMs && o.cluster.ddlTimeoutMs < o.requestTimeoutMs),
+    {
+      message:
+        'cluster.insertQuorumTimeoutMs and cluster.ddlTimeoutMs must be below requestTimeoutMs, so that ClickHouse answers before the request is given up',
+      path: ['cluster'],
+    },
+  )
+  // Quorum inserts into one table go one at a time (insert_quorum_parallel = 0, ./cluster-ddl.ts).
+  .transform((o) => (o.cluster?.replicated ? { ...o, insertsInFlight: 1 } : o));
 
 export type ClickHouseStorageOptions = z.input<typeof clickhouseStorageOptionsSchema>;
 export type ClickHouseStorageConfig = z.output<typeof clickhouseStorageOptionsSchema>;

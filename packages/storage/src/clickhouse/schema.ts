@@ -12,6 +12,7 @@
  * readers take the latest one (ReplacingMergeTree, read with FINAL, or max() where values only grow),
  * so a crash between two statements leaves either the old or the new state, never a torn one.
  */
+import { type Dialect, SINGLE_SERVER } from './cluster-ddl.js';
 import { ident, int, str, tableName } from './sql.js';
 
 /** Names of topics that kch keeps for itself. */
@@ -160,7 +161,8 @@ function settingValue(value: number | string): string {
 
 /**
  * The table of a topic: one row per record, sorted by partition and offset. Without IF NOT EXISTS:
- * kch never takes over a table it finds under the name (./topic-tables.ts).
+ * kch never takes over a table it finds under the name (./topic-tables.ts). `dialect`: on a cluster,
+ * made on every server and replicated (./cluster-ddl.ts).
  */
 export function topicTableDdl(
   database: string,
@@ -169,26 +171,30 @@ export function topicTableDdl(
   deduplicationWindow = DEFAULT_DEDUPLICATION_WINDOW,
   settings: TableSettings = DEFAULT_TOPIC_TABLE_SETTINGS,
   comment?: string,
+  dialect: Dialect = SINGLE_SERVER,
 ): string {
   const ttl = ttlExpression(retentionMs);
   const extra = Object.entries(settings).map(([name, value]) => `, ${name} = ${settingValue(value)}`);
   return [
-    `CREATE TABLE ${tableName(database, table)} (`,
+    `CREATE TABLE ${tableName(database, table)}${dialect.onCluster} (`,
     `${TOPIC_COLUMNS.map((c) => `  ${ident(c.name)} ${c.type} COMMENT ${str(c.doc)}`).join(',\n')},`,
     '  INDEX timestamp_minmax timestamp TYPE minmax GRANULARITY 1',
     ')',
-    'ENGINE = MergeTree',
+    `ENGINE = ${dialect.engine('MergeTree')}`,
     'ORDER BY (partition, offset)',
     ...(ttl ? [`TTL ${ttl}`] : []),
     // A flush carries insert_deduplication_token: a retried insert whose first attempt did land is
-    // dropped instead of stored twice. Non-replicated MergeTree only deduplicates with this window.
-    `SETTINGS non_replicated_deduplication_window = ${int(deduplicationWindow)}${extra.join('')}`,
+    // dropped instead of stored twice. A table remembers tokens only within this window
+    // (non_replicated_deduplication_window, or replicated_deduplication_window for a replicated one).
+    `SETTINGS ${dialect.deduplicationWindowSetting} = ${int(deduplicationWindow)}${extra.join('')}`,
     ...(comment !== undefined ? [`COMMENT ${str(comment)}`] : []),
   ].join('\n');
 }
 
 export interface MigrationContext {
   database: string;
+  /** How DDL reads on this ClickHouse (./cluster-ddl.ts); one server's when left out. */
+  dialect?: Dialect;
 }
 
 export interface Migration {
@@ -203,9 +209,9 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'metadata tables',
-    statements: ({ database }) => [
+    statements: ({ database, dialect: { onCluster: on, engine } = SINGLE_SERVER }) => [
       // Topics: the latest row per name wins; deleted = 1 marks a deleted topic.
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, TOPICS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, TOPICS_TABLE)}${on} (
   name String,
   topic_id String,
   partition_count Int32,
@@ -213,18 +219,18 @@ export const MIGRATIONS: readonly Migration[] = [
   created_at Int64,
   deleted UInt8,
   version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY name`,
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY name`,
       // Per partition, values that only grow: the DeleteRecords log start and a checkpoint of the log
       // end (so offsets are not reused once TTL has removed every record). Read with max().
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, PARTITIONS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, PARTITIONS_TABLE)}${on} (
   topic_id String,
   partition Int32,
   log_start_offset Int64,
   end_offset Int64,
   version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY (topic_id, partition)`,
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (topic_id, partition)`,
       // Committed offsets: the latest row per (group, topic, partition) wins; deleted = 1 deletes.
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, GROUP_OFFSETS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, GROUP_OFFSETS_TABLE)}${on} (
   group_id String,
   topic String,
   partition Int32,
@@ -234,32 +240,32 @@ export const MIGRATIONS: readonly Migration[] = [
   commit_timestamp Int64,
   deleted UInt8,
   version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY (group_id, topic, partition)`,
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (group_id, topic, partition)`,
       // Producer ids are handed out in blocks; a block is written before any id of it is used.
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, PRODUCER_IDS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, PRODUCER_IDS_TABLE)}${on} (
   block_end Int64,
   allocated_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = MergeTree ORDER BY block_end`,
+) ENGINE = ${engine('MergeTree')} ORDER BY block_end`,
     ],
   },
   {
     version: 2,
     name: 'topic table identities',
-    statements: ({ database }) => [
+    statements: ({ database, dialect: { onCluster: on } = SINGLE_SERVER }) => [
       // The table kch created for a topic and its UUID: kch drops only that very table (an empty
       // table_name is the topic's name, for topics stored before).
-      `ALTER TABLE ${tableName(database, TOPICS_TABLE)} ADD COLUMN IF NOT EXISTS table_name String DEFAULT ''`,
-      `ALTER TABLE ${tableName(database, TOPICS_TABLE)} ADD COLUMN IF NOT EXISTS table_uuid String DEFAULT ''`,
+      `ALTER TABLE ${tableName(database, TOPICS_TABLE)}${on} ADD COLUMN IF NOT EXISTS table_name String DEFAULT ''`,
+      `ALTER TABLE ${tableName(database, TOPICS_TABLE)}${on} ADD COLUMN IF NOT EXISTS table_uuid String DEFAULT ''`,
     ],
   },
   {
     version: 3,
     name: 'security metadata',
     // Versioned as `_kch_topics` is: the latest row per key wins (FINAL), deleted = 1 removes it.
-    statements: ({ database }) => [
+    statements: ({ database, dialect: { onCluster: on, engine } = SINGLE_SERVER }) => [
       // SCRAM credentials: the salted keys only, never a password. salt, stored_key and server_key are
       // raw bytes (String holds any bytes; ./tsv.ts writes them exactly). A deletion's row has them empty.
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, SCRAM_CREDENTIALS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, SCRAM_CREDENTIALS_TABLE)}${on} (
   user String,
   mechanism String,
   salt String,
@@ -268,10 +274,10 @@ export const MIGRATIONS: readonly Migration[] = [
   server_key String,
   deleted UInt8,
   version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY (user, mechanism)`,
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (user, mechanism)`,
       // ACL bindings with Kafka's codes (INT8 on the wire); a binding is its seven fields, so the key is
       // all of them and adding one twice leaves one.
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, ACLS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, ACLS_TABLE)}${on} (
   resource_type Int8,
   resource_name String,
   pattern_type Int8,
@@ -281,19 +287,19 @@ export const MIGRATIONS: readonly Migration[] = [
   permission_type Int8,
   deleted UInt8,
   version UInt64
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = ${engine('ReplacingMergeTree(version)')}
 ORDER BY (resource_type, resource_name, pattern_type, principal, host, operation, permission_type)`,
       // Client quotas, one row per entity and quota key. entity_key is the entity in one canonical text
       // (its types sorted), whatever the order a request names them in; entity is the same for reading,
       // a NULL name being the default entity of its type.
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, CLIENT_QUOTAS_TABLE)} (
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, CLIENT_QUOTAS_TABLE)}${on} (
   entity_key String,
   entity Array(Tuple(type String, name Nullable(String))),
   quota_key String,
   value Float64,
   deleted UInt8,
   version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY (entity_key, quota_key)`,
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (entity_key, quota_key)`,
     ],
   },
   {
@@ -302,15 +308,18 @@ ORDER BY (resource_type, resource_name, pattern_type, principal, host, operation
     // On a ClickHouse without Keeper only one broker may serve a database: each broker's lease, renewed
     // every few seconds (the latest row per instance wins, by ClickHouse's clock in µs), lets a second one see the first and refuse.
     // expires_at is ClickHouse's clock (ms); rows written more than a day ago (brokers long gone) are removed by the TTL.
-    statements: ({ database }) => [
-      `CREATE TABLE IF NOT EXISTS ${tableName(database, BROKER_LEASES_TABLE)} (
+    // On a cluster (whose ON CLUSTER DDL needs a Keeper, but whose servers may lack the
+    // keeper_map_path_prefix KeeperMap needs) the leases are replicated like every other kch table, so
+    // a second broker reaching another server still sees the first one's lease.
+    statements: ({ database, dialect: { onCluster: on, engine } = SINGLE_SERVER }) => [
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, BROKER_LEASES_TABLE)}${on} (
   instance String,
   node_id Int32,
   endpoints String,
   registered_at Int64,
   expires_at Int64,
   version UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY instance
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY instance
 TTL toDateTime(intDiv(version, 1000000)) + INTERVAL 1 DAY`,
     ],
   },
@@ -386,10 +395,11 @@ export const CLIENT_QUOTA_ROW_COLUMNS: readonly string[] = [
   'version',
 ];
 
-export function migrationsTableDdl(database: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${tableName(database, MIGRATIONS_TABLE)} (
+/** The first table kch makes in a database; its engine says what kind kch's tables are (./replication.ts). */
+export function migrationsTableDdl(database: string, dialect: Dialect = SINGLE_SERVER): string {
+  return `CREATE TABLE IF NOT EXISTS ${tableName(database, MIGRATIONS_TABLE)}${dialect.onCluster} (
   version UInt32,
   name String,
   applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = MergeTree ORDER BY version`;
+) ENGINE = ${dialect.engine('MergeTree')} ORDER BY version`;
 }

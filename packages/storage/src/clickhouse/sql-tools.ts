@@ -56,9 +56,9 @@ export class SqlTools {
     const tables = parseTablesConfig(input);
     for (const t of tables) {
       const [db] = tableOfEntry(t, b.database);
-      if (db !== b.database) await b.command(`create the database ${db}`, createDatabase(db));
+      if (db !== b.database) await b.command(`create the database ${db}`, createDatabase(db, b.dialect));
       try {
-        await b.t.command(integrationTableDdl(t, b.database));
+        await b.t.command(integrationTableDdl(t, b.database, b.dialect));
       } catch (e) {
         const f = backendFailure(e);
         if (f.transient) throw b.unavailable(`create the table ${t.name}`, f, e);
@@ -78,6 +78,7 @@ export class SqlTools {
     this.backend.checkOpen();
     return {
       database: this.backend.database,
+      dialect: this.backend.dialect,
       query: (sql, format) => this.query(sql, format),
       topicTable: (name) => this.topicTable(name),
       isBound: (name) => this.catalog.topicOf(name).bound !== null,

@@ -13,6 +13,7 @@
  */
 import { PRODUCER_BATCHES_KEPT } from '../producer-batches.js';
 import type { LeaderEpochStart } from '../storage.js';
+import type { Dialect } from './cluster-ddl.js';
 import {
   ACLS_TABLE,
   CLIENT_QUOTAS_TABLE,
@@ -86,8 +87,26 @@ export function ownRecordsBetween(rows: PartitionRows, from: number, to: number)
  */
 export const NOW_MS = 'toUnixTimestamp64Milli(now64(3))';
 
-export function createDatabase(database: string): string {
-  return `CREATE DATABASE IF NOT EXISTS ${ident(database)}`;
+// DDL takes the storage's dialect (./cluster-ddl.ts), never a default: a statement that forgot it
+// would run on one server of a cluster.
+
+export function createDatabase(database: string, dialect: Dialect): string {
+  return `CREATE DATABASE IF NOT EXISTS ${ident(database)}${dialect.onCluster}`;
+}
+
+/** The engine of a table (no row when there is no such table). */
+export function tableEngine(database: string, table: string): string {
+  return `SELECT engine FROM system.tables WHERE database = ${str(database)} AND name = ${str(table)}`;
+}
+
+/** How many shards the cluster `name` has, as this server's `remote_servers` say (UInt64; 0: no such cluster). */
+export function clusterShards(name: string): string {
+  return `SELECT toUInt64(uniqExact(shard_num)) FROM system.clusters WHERE cluster = ${str(name)}`;
+}
+
+/** Stops a query wherever it runs (best effort). */
+export function killQuery(queryId: string, dialect: Dialect): string {
+  return `KILL QUERY${dialect.onCluster} WHERE query_id = ${str(queryId)} SYNC`;
 }
 
 export function appliedMigrations(database: string): string {
@@ -123,19 +142,32 @@ export function producerIdBlockEnd(database: string): string {
 
 // --------------------------------------------------------------------------- topic tables
 
-export function modifyTtl(table: string, ttl: string): string {
-  return `ALTER TABLE ${table} MODIFY TTL ${ttl}`;
+export function modifyTtl(table: string, ttl: string, dialect: Dialect): string {
+  return `ALTER TABLE ${table}${dialect.onCluster} MODIFY TTL ${ttl}`;
 }
 
-export function removeTtl(table: string): string {
-  return `ALTER TABLE ${table} REMOVE TTL`;
+export function removeTtl(table: string, dialect: Dialect): string {
+  return `ALTER TABLE ${table}${dialect.onCluster} REMOVE TTL`;
+}
+
+export function modifyComment(table: string, comment: string, dialect: Dialect): string {
+  return `ALTER TABLE ${table}${dialect.onCluster} MODIFY COMMENT ${str(comment)}`;
+}
+
+/** Drops a table now (SYNC: its name and Keeper path are free when this returns). */
+export function dropTable(table: string, dialect: Dialect): string {
+  return `DROP TABLE IF EXISTS ${table}${dialect.onCluster} SYNC`;
 }
 
 export function countRows(table: string, where: string): string {
   return `SELECT count() FROM ${table} WHERE ${where}`;
 }
 
-/** A lightweight DELETE: the rows go from reads at once, from disk with the next merges. */
+/**
+ * A lightweight DELETE: the rows go from reads at once, from disk with the next merges. Never ON
+ * CLUSTER: on a replicated table replication carries the mutation (ON CLUSTER would make one per
+ * replica), and a table that is not replicated holds rows of the server it is on only.
+ */
 export function deleteRows(table: string, where: string): string {
   return `DELETE FROM ${table} WHERE ${where}`;
 }

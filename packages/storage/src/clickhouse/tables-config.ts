@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { StorageError } from '../storage.js';
 import { BOUND_FORMATS_TEXT, boundFormat, splitTableName } from './bound-table.js';
+import { type Dialect, SINGLE_SERVER } from './cluster-ddl.js';
 import { ident, tableName } from './sql.js';
 
 /** Columns kch adds to a table it creates, named as the ClickHouse Kafka engine's virtual columns. */
@@ -132,9 +133,14 @@ export function tableOfEntry(t: IntegrationTable, database: string): [string, st
 
 /**
  * CREATE TABLE IF NOT EXISTS for one entry: its columns, then the virtual columns it does not list
- * itself (and `_raw_message` when asked). An existing table is left as it is.
+ * itself (and `_raw_message` when asked). An existing table is left as it is. On a cluster (`dialect`)
+ * it is made on every server, its MergeTree engine replicated.
  */
-export function integrationTableDdl(t: IntegrationTable, database: string): string {
+export function integrationTableDdl(
+  t: IntegrationTable,
+  database: string,
+  dialect: Dialect = SINGLE_SERVER,
+): string {
   const listed = new Set(t.columns.map((c) => c.name));
   const extra = [...INTEGRATION_VIRTUAL_COLUMNS, ...(t.raw_message ? [RAW_COLUMN] : [])].filter(
     (c) => !listed.has(c.name),
@@ -143,7 +149,7 @@ export function integrationTableDdl(t: IntegrationTable, database: string): stri
     ...t.columns.map((c) => `${ident(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`),
     ...extra.map((c) => `${ident(c.name)} ${c.type}`),
   ];
-  return `CREATE TABLE IF NOT EXISTS ${tableName(...tableOfEntry(t, database))}\n(\n  ${columns.join(',\n  ')}\n)\nENGINE = ${t.engine}`;
+  return `CREATE TABLE IF NOT EXISTS ${tableName(...tableOfEntry(t, database))}${dialect.onCluster}\n(\n  ${columns.join(',\n  ')}\n)\nENGINE = ${dialect.engine(t.engine)}`;
 }
 
 /** The topic bindings a config makes, one per topic. */

@@ -40,6 +40,7 @@ import {
 } from './topic-state.js';
 import {
   isOwnTable,
+  isTopicTableEngine,
   type OwnTable,
   objectKind,
   sqlName,
@@ -187,7 +188,7 @@ export class TopicCatalog {
     for (const t of own) {
       const o = objects.get(t.own!.name);
       if (!o) t.tableMissing = true;
-      else if (t.own!.uuid === '' && o.engine === 'MergeTree' && shaped.has(o.name))
+      else if (t.own!.uuid === '' && isTopicTableEngine(o.engine) && shaped.has(o.name))
         await this.recordOwnTable(t, await this.tables.adopt(t.record.name, o));
       else if (!isOwnTable(o, t.own!, t.record.name))
         t.unusable = tableReplacedError(this.backend.database, t.record.name, o);
@@ -291,6 +292,7 @@ export class TopicCatalog {
       this.deduplicationWindow,
       this.tableSettings,
       topicTableComment(topic),
+      this.backend.dialect,
     );
     const ownedByAnother = [...this.topics.values()].some(
       (u) => u.own?.name === name && u.record.name !== topic,
@@ -374,11 +376,11 @@ export class TopicCatalog {
   private async setTtl(t: TopicState, ttl: string | null): Promise<void> {
     const what = `change the TTL of topic ${t.record.name}`;
     if (ttl !== null) {
-      await this.backend.command(what, modifyTtl(t.table, ttl), t);
+      await this.backend.command(what, modifyTtl(t.table, ttl, this.backend.dialect), t);
       return;
     }
     try {
-      await this.backend.t.command(removeTtl(t.table));
+      await this.backend.t.command(removeTtl(t.table, this.backend.dialect));
     } catch (e) {
       const f = backendFailure(e);
       // The table has no TTL, which is what was asked.

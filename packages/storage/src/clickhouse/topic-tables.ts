@@ -14,9 +14,11 @@
  */
 import { createHash } from 'node:crypto';
 import { StorageError } from '../storage.js';
+import type { Dialect } from './cluster-ddl.js';
 import type { RowBinaryReader } from './rowbinary.js';
 import { RESERVED_PREFIX, TOPIC_COLUMNS } from './schema.js';
 import { ident, str, tableName } from './sql.js';
+import { dropTable, modifyComment } from './statements.js';
 import { backendFailure, type ClickHouseTransport, describeFailure } from './transport.js';
 
 /** What ClickHouse shows for a table UUID in databases without them (Ordinary). */
@@ -29,6 +31,14 @@ const FALLBACK_MAX_NAME_LENGTH = 200;
 /** Derived names keep this much of the topic name, for people reading SHOW TABLES. */
 const DERIVED_PREFIX_LENGTH = 100;
 const HASH_LENGTH = 16;
+
+/**
+ * The engines a topic table kch made can have: MergeTree, or what a cluster made of it
+ * (ReplicatedMergeTree, ./cluster-ddl.ts) or ClickHouse Cloud (SharedMergeTree).
+ */
+export function isTopicTableEngine(engine: string): boolean {
+  return /^(Replicated|Shared)?MergeTree$/.test(engine);
+}
 
 /** An object in a database's namespace, as system.tables shows it. */
 export interface TableObject {
@@ -101,7 +111,7 @@ export function sqlName(database: string, name: string): string {
 export function isOwnTable(o: TableObject, own: OwnTable, topic: string): boolean {
   if (own.uuid !== '' && own.uuid !== NIL_UUID) return o.uuid === own.uuid;
   // Databases without table UUIDs: the comment kch gave the table, on a MergeTree.
-  return o.engine === 'MergeTree' && o.comment === topicTableComment(topic);
+  return isTopicTableEngine(o.engine) && o.comment === topicTableComment(topic);
 }
 
 /** The refusal of a topic whose table name an object kch did not create for it has. */
@@ -133,6 +143,8 @@ export function tableReplacedError(database: string, topic: string, o: TableObje
 export interface TopicTablesHost {
   readonly database: string;
   transport(): ClickHouseTransport;
+  /** How DDL reads on this ClickHouse (./cluster-ddl.ts). */
+  dialect(): Dialect;
   /** A SELECT whose failure becomes a retriable StorageError saying what failed. */
   select(what: string, sql: string): Promise<RowBinaryReader>;
   /** A ClickHouse call whose failure becomes a retriable StorageError saying what failed. */
@@ -219,7 +231,7 @@ export class TopicTables {
     if (existing) {
       const leftover =
         !isOwnedByAnotherTopic &&
-        existing.engine === 'MergeTree' &&
+        isTopicTableEngine(existing.engine) &&
         existing.comment === topicTableComment(topic) &&
         existing.rows === 0;
       if (!leftover) throw tableTakenError(this.host.database, topic, existing);
@@ -265,7 +277,7 @@ export class TopicTables {
     if (!isOwnTable(o, own, topic)) return o;
     // ClickHouse has no DROP by UUID: the metadata lock covers kch's side of the check-then-drop.
     await this.host.run(`drop the table of topic ${topic}`, () =>
-      this.host.transport().command(`DROP TABLE IF EXISTS ${tableName(this.host.database, own.name)} SYNC`),
+      this.host.transport().command(dropTable(tableName(this.host.database, own.name), this.host.dialect())),
     );
     return null;
   }
@@ -276,7 +288,7 @@ export class TopicTables {
       this.host
         .transport()
         .command(
-          `ALTER TABLE ${tableName(this.host.database, o.name)} MODIFY COMMENT ${str(topicTableComment(topic))}`,
+          modifyComment(tableName(this.host.database, o.name), topicTableComment(topic), this.host.dialect()),
         ),
     );
     return { name: o.name, uuid: o.uuid };

@@ -50,8 +50,9 @@ export interface ClickHouseTransport {
   /**
    * Any statement, its result as ClickHouse writes it in `format` (for people and tools, never for
    * data kch reads back). Optional: `ClickHouseStorage.query` falls back to the unwrapped transport.
+   * `settings` are a server's (the embedded engine, never part of a cluster, takes none).
    */
-  query?(sql: string, format: string): Promise<Buffer>;
+  query?(sql: string, format: string, settings?: Settings): Promise<Buffer>;
   /** Stops a running query if it still runs (best effort; servers only). */
   killQuery?(queryId: string): Promise<void>;
   close(): Promise<void>;
@@ -80,6 +81,8 @@ const TRANSIENT_CODES = new Set([
   242, // TABLE_IS_READ_ONLY
   252, // TOO_MANY_PARTS
   285, // TOO_FEW_LIVE_REPLICAS
+  286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE: another quorum insert into the table is still running
+  289, // REPLICA_IS_NOT_IN_QUORUM: a sequentially consistent read reached a replica that lags
   319, // UNKNOWN_STATUS_OF_INSERT
   425, // SYSTEM_ERROR
   999, // KEEPER_EXCEPTION

@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../storage.js';
+import type { Dialect } from './cluster-ddl.js';
 import { ident, int, str, tableName } from './sql.js';
 
 /** What a view's SELECT writes where the topic's table goes. */
@@ -107,6 +108,8 @@ export class ViewError extends StorageError {
 /** What the views need of the storage. */
 export interface ViewHost {
   readonly database: string;
+  /** How DDL reads on this ClickHouse (./cluster-ddl.ts): a view and the table it keeps are made on every server. */
+  readonly dialect: Dialect;
   /** Any SQL; failures are StorageErrors (INVALID_REQUEST for what ClickHouse refused). */
   query(sql: string, format?: string): Promise<Buffer>;
   /** The quoted table of a topic; UNKNOWN_TOPIC_OR_PARTITION when there is no such topic. */
@@ -151,6 +154,28 @@ function stored(def: ViewDefinition, database: string): Stored {
 
 function sameDefinition(a: Stored, b: Stored): boolean {
   return a.topic === b.topic && a.select === b.select && a.to === b.to && a.engine === b.engine;
+}
+
+/**
+ * CREATE MATERIALIZED VIEW: rows go to a table of the user's (`to`), or to a table of the view's own
+ * with `engine` (replicated on a cluster, as kch's own tables are).
+ */
+export function materializedViewDdl(
+  view: string,
+  target: { to: string } | { engine: string },
+  comment: string,
+  select: string,
+  dialect: Dialect,
+): string {
+  const into = 'to' in target ? `TO ${target.to}` : `ENGINE = ${dialect.engine(target.engine)}`;
+  return `CREATE MATERIALIZED VIEW ${view}${dialect.onCluster} ${into}
+COMMENT ${str(comment)}
+AS ${select}`;
+}
+
+/** DROP VIEW, now (SYNC): the name is free when it returns. */
+export function dropViewSql(view: string, ifExists: boolean, dialect: Dialect): string {
+  return `DROP VIEW ${ifExists ? 'IF EXISTS ' : ''}${view}${dialect.onCluster} SYNC`;
 }
 
 /** The SELECT with the topic's table (or another source, for the backfill) in place of `{topic}`. */
@@ -204,10 +229,13 @@ export async function createView(host: ViewHost, input: unknown): Promise<ViewIn
     );
   }
   const view = tableName(host.database, def.name);
-  const target = meta.to !== null ? `TO ${qualified(meta.to)}` : `ENGINE = ${meta.engine}`;
-  const ddl = `CREATE MATERIALIZED VIEW ${view} ${target}
-COMMENT ${str(COMMENT_PREFIX + JSON.stringify(meta))}
-AS ${withSource(def.select, source)}`;
+  const ddl = materializedViewDdl(
+    view,
+    meta.to !== null ? { to: qualified(meta.to) } : { engine: meta.engine! },
+    COMMENT_PREFIX + JSON.stringify(meta),
+    withSource(def.select, source),
+    host.dialect,
+  );
   const create = () => refused(def.name, host.query(ddl));
   if (!def.populate) {
     await create();
@@ -221,7 +249,7 @@ AS ${withSource(def.select, source)}`;
         await refused(def.name, backfill(host, def, source, ends), 'backfill');
       } catch (e) {
         // Half a view is worse than none: a SELECT that fails on stored records fails on new ones too.
-        await host.query(`DROP VIEW IF EXISTS ${view} SYNC`).catch(() => {});
+        await host.query(dropViewSql(view, true, host.dialect)).catch(() => {});
         if (!(e instanceof StorageError)) throw e;
         throw new StorageError(
           e.kind,
@@ -316,7 +344,7 @@ export async function dropView(host: ViewHost, name: string): Promise<void> {
       `${displayName(host.database, name)} is a table (${engine}), not a materialized view`,
       false,
     );
-  await host.query(`DROP VIEW ${tableName(host.database, name)} SYNC`);
+  await host.query(dropViewSql(tableName(host.database, name), false, host.dialect));
 }
 
 function managedDefinition(comment: unknown): Stored | null {
