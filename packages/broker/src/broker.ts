@@ -153,13 +153,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
   close(): Promise<void> {
     this.closed ??= (async () => {
       this.context.beginClosing();
-      await this.server.close(CLOSE_GRACE_MS);
-      // Partitions handed over before the registration goes, so the others take them at once.
+      // Partitions and coordinator slots are handed over first, so that the other brokers take them
+      // at their next look (≤ 1 s) while this one finishes its requests: those still coming answer
+      // NOT_LEADER_OR_FOLLOWER or NOT_COORDINATOR, and the clients move.
       await this.context.leadership
         ?.stop()
         .catch((e: unknown) =>
           this.context.logger.warn('partition leadership not released', { error: (e as Error).message }),
         );
+      await this.server.close(CLOSE_GRACE_MS);
       await this.membership
         ?.leave()
         .catch((e: unknown) =>

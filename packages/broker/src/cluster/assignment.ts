@@ -36,7 +36,7 @@ export function assign(
     const unplaced: string[] = [];
     // Things stay where they are while their owner holds no more than its share: ⌊k/n⌋ for all, and
     // one more for as many brokers as the division leaves over.
-    const keep = (key: string, owner: number | undefined): boolean => {
+    const keep = (owner: number | undefined): boolean => {
       if (owner === undefined || !live.has(owner)) return false;
       const c = count.get(owner)!;
       if (c < floor) {
@@ -52,7 +52,7 @@ export function assign(
     };
     for (const key of keys) {
       const owner = ownerOf(key);
-      if (keep(key, owner)) wanted.set(key, owner!);
+      if (keep(owner)) wanted.set(key, owner!);
       else unplaced.push(key);
     }
     const start = domain.spread % sorted.length;

@@ -182,8 +182,8 @@ export class Leadership {
   private placement(holdables: readonly Holdable[], nodes: readonly number[]): Map<string, number> {
     const domains = new Map<string, { keys: string[]; spread: number }>();
     for (const held of holdables) {
-      let domain = domains.get(held.domain);
-      if (!domain) domains.set(held.domain, (domain = { keys: [], spread: spreadOf(held.domain) }));
+      const domain = domains.get(held.domain) ?? { keys: [], spread: spreadOf(held.domain) };
+      domains.set(held.domain, domain);
       domain.keys.push(held.key);
     }
     const ownerOf = (key: string) => {
