@@ -15,6 +15,10 @@
  * - `profile-start` / `profile-stop`: a CPU profile of one phase (node:inspector), written to `file`;
  * - `close`: closes the broker and exits normally, so that `--cpu-prof` writes its profile.
  *
+ * With `storage: 'clickhouse'` (the `cluster` group) the storage is a ClickHouse server's HTTP interface at
+ * `url`, `database` in it, which several broker children share (`broker.manyBrokersPreview`); SIGTERM
+ * then closes the broker cleanly (it hands its partitions over), as a service manager's stop would.
+ *
  * With `broker.listeners` in the options (the `security` group) it opens those listeners instead of one
  * PLAINTEXT port, stores the `scramUsers`' SCRAM credentials before it is ready, and says every
  * listener's port in `ready` (`listeners`, by name; `port` is the first one's).
@@ -31,10 +35,9 @@ import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
 import { scramCredential } from '../packages/broker/src/security/sasl/scram.js';
 import type { BrokerStart, FlushAgg } from './lib/children.js';
 
-interface Options extends Pick<BrokerStart, 'broker' | 'scramUsers'> {
-  storage: 'memory' | 'chdb';
+interface Options extends Pick<BrokerStart, 'broker' | 'scramUsers' | 'url' | 'database'> {
+  storage: BrokerStart['storage'];
   dir?: string;
-  database?: string;
   tailCacheBytes?: number;
   lingerMs?: number;
 }
@@ -49,15 +52,17 @@ const database = opts.database ?? 'kafka';
 const send = (m: unknown) => process.send?.(m);
 
 const storage: Storage =
-  opts.storage === 'chdb'
-    ? clickhouseStorage({
-        chdb: opts.dir!,
-        database,
-        ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
-        // Storage options to try without changing the harness, e.g. KCH_BENCH_CHDB_OPTIONS='{"insertsInFlight":1}'.
-        ...(JSON.parse(process.env.KCH_BENCH_CHDB_OPTIONS ?? '{}') as Record<string, unknown>),
-      })
-    : memoryStorage();
+  opts.storage === 'clickhouse'
+    ? clickhouseStorage({ url: opts.url!, database })
+    : opts.storage === 'chdb'
+      ? clickhouseStorage({
+          chdb: opts.dir!,
+          database,
+          ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
+          // Storage options to try without changing the harness, e.g. KCH_BENCH_CHDB_OPTIONS='{"insertsInFlight":1}'.
+          ...(JSON.parse(process.env.KCH_BENCH_CHDB_OPTIONS ?? '{}') as Record<string, unknown>),
+        })
+      : memoryStorage();
 const broker = await createBroker({
   storage,
   logger: silentLogger,
@@ -307,6 +312,14 @@ process.on('message', (raw) => {
 
 // The harness went away (Ctrl-C, crash): do not linger as an orphan.
 process.on('disconnect', () => process.exit(0));
+// A clean stop, as the `cluster` group's failover measures it: close() releases this broker's
+// partitions before the process ends (node's default on SIGTERM would end it as abruptly as SIGKILL).
+process.once('SIGTERM', () => {
+  void broker
+    .close()
+    .catch(() => undefined)
+    .then(() => process.exit(0));
+});
 
 for (const u of opts.scramUsers ?? []) {
   await broker.context.security.store.putScramCredential(

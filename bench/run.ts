@@ -7,7 +7,7 @@
  *              [--out <dir>] [--keep]
  *   pnpm bench --report <results dir>     rewrites results.md and charts/ from its results.json
  *
- * Groups (--only, comma separated; all but `sustained` by default, `sustained` with --sustained):
+ * Groups (--only, comma separated; all but `sustained` and `cluster` by default, `sustained` with --sustained):
  *   limits    raw TCP loopback; direct insert into embedded ClickHouse in the storage's format; the
  *             storage layer without a broker; the storage's read path
  *   rdkafka   librdkafka (python3-confluent-kafka) producer at full speed and at half of it, acks=all;
@@ -18,6 +18,8 @@
  *             of one memory-storage broker, rounds in alternating order: what TLS and SASL cost
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
+ *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
+ *             partitions: librdkafka produce and consume; the failover gap after SIGTERM and SIGKILL
  *
  * --storages limits the client scenarios to some storages; --rates fixes the rate of the "half" phases
  * (one figure per size, in the order of --sizes) instead of half of the measured maximum, so that runs
@@ -42,6 +44,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecordBatchSync } from '@kch/protocol';
 import { parseBenchArgs } from './args.js';
+import { clusterGroup } from './cluster.js';
 import {
   BrokerProcess,
   type BrokerStart,
@@ -722,7 +725,7 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    for (const group of ['rdkafka', 'security', 'sustained']) args.only.delete(group);
+    for (const group of ['rdkafka', 'security', 'sustained', 'cluster']) args.only.delete(group);
   }
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
   // Per record size: the limits, then the chdb broker right after them (the ratio to the limit is only
@@ -736,6 +739,7 @@ async function main(): Promise<void> {
   }
   if (args.only.has('security')) await securityGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
+  if (args.only.has('cluster')) await clusterGroup(bench);
   const m = results.meta.machine as Record<string, unknown>;
   m.loadavgEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   results.meta.seconds = Math.round((performance.now() - started) / 100) / 10;

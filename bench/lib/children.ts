@@ -128,8 +128,12 @@ export interface BrokerStats {
 }
 
 export interface BrokerStart {
-  storage: 'memory' | 'chdb';
+  /** `clickhouse`: a ClickHouse server's HTTP interface at `url` (the `cluster` group's shared one). */
+  storage: 'memory' | 'chdb' | 'clickhouse';
   dir?: string;
+  url?: string;
+  /** The storage's database (default `kafka`): the `cluster` group gives every setup a fresh one. */
+  database?: string;
   tailCacheBytes?: number;
   /** Runs the child under `node --cpu-prof`, the profile written to `dir/name.cpuprofile` on exit. */
   cpuProf?: { dir: string; name: string };
@@ -188,6 +192,8 @@ export class BrokerProcess {
         {
           storage: opts.storage,
           dir: opts.dir,
+          url: opts.url,
+          database: opts.database,
           tailCacheBytes: opts.tailCacheBytes,
           broker: opts.broker,
           scramUsers: opts.scramUsers,

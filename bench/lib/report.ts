@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsumeResult, ProduceResult, Results } from './results.js';
-import { type Percentiles, pct, si } from './stats.js';
+import { median, type Percentiles, pct, si } from './stats.js';
 import { barChartSvg } from './svg.js';
 
 const MiB = 1024 * 1024;
@@ -389,6 +389,9 @@ export function writeReport(r: Results, outDir: string): string {
     );
   }
 
+  const cl = r.cluster;
+  if (cl?.summary.length) out.push(...clusterSection(cl));
+
   // Sustained
   const s = r.sustained;
   if (s?.runs.length) {
@@ -563,4 +566,73 @@ export function writeReport(r: Results, outDir: string): string {
   const md = `${out.join('\n')}\n`;
   writeFileSync(join(outDir, 'results.md'), md);
   return md;
+}
+
+/** The `cluster` group: 1 broker against 3 over one shared ClickHouse, and the failover gaps. */
+function clusterSection(cl: NonNullable<Results['cluster']>): string[] {
+  const out = [
+    '## Cluster: 1 broker against 3 over one shared ClickHouse',
+    '',
+    `librdkafka with every broker in its bootstrap list, ${cl.partitions} partitions (3 brokers lead 4 each), produce at full speed for ${cl.seconds} s (acks=all) then a consume of the same records from offset 0; a fresh database for each setup; medians of ${cl.rounds} round(s), 1 and 3 brokers in alternating order. Cores are CPU seconds per wall second of the client run: all brokers together, the ClickHouse server process (chdb over HTTP, ZooKeeper as its Keeper), the client, and the whole machine (other work included).`,
+    '',
+    table(
+      [
+        'kind',
+        'values',
+        'brokers',
+        'rec/s',
+        'MiB/s',
+        'vs 1 broker',
+        'brokers CPU µs/rec',
+        'ClickHouse CPU µs/rec',
+        'cores: brokers / ClickHouse / client / machine',
+      ],
+      cl.summary.map((x) => [
+        x.kind,
+        sizeName(x.size),
+        String(x.brokers),
+        si(x.recordsPerSec),
+        n1(x.valueMiBPerSec),
+        x.vsOneBroker === null ? '–' : `×${n2(x.vsOneBroker)}`,
+        n2(x.brokerCpuMicrosPerRecord),
+        n2(x.clickhouseCpuMicrosPerRecord),
+        `${n2(x.cores.brokers)} / ${n2(x.cores.clickhouse)} / ${n2(x.cores.client)} / ${n2(x.cores.machine)}`,
+      ]),
+    ),
+    '',
+  ];
+  if (cl.failover.length) {
+    const bySignal = (sig: string) => cl.failover.filter((f) => f.signal === sig);
+    out.push(
+      'Failover: one of three brokers stopped under a steady librdkafka load; probes of one record per partition every 50 ms. Recovered: from the signal until every partition acknowledged a probe sent after its last failed one.',
+      '',
+      table(
+        [
+          'signal',
+          'rounds',
+          'recovered ms (median; each)',
+          'longest stall ms (median)',
+          'partitions interrupted / moved',
+          'load records failed',
+        ],
+        ['SIGTERM', 'SIGKILL'].flatMap((sig) => {
+          const fs = bySignal(sig);
+          if (fs.length === 0) return [];
+          const med = (f: (x: (typeof fs)[number]) => number) => n1(median(fs.map(f)));
+          return [
+            [
+              sig,
+              String(fs.length),
+              `${med((x) => x.recoveredMs)} (${fs.map((x) => x.recoveredMs).join(', ')})`,
+              med((x) => x.longestStallMs),
+              fs.map((x) => `${x.partitionsInterrupted} / ${x.partitionsMoved}`).join(', '),
+              String(fs.reduce((a, x) => a + x.load.errors, 0)),
+            ],
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  return out;
 }

@@ -135,6 +135,59 @@ export interface SecuritySummary {
   } | null;
 }
 
+/** One client run of the `cluster` group (bench/cluster.ts) against 1 or 3 brokers. */
+export interface ClusterRun {
+  brokers: number;
+  kind: 'produce' | 'consume';
+  size: number;
+  round: number;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  errors: number;
+  ackMs: Percentiles | null;
+  /** CPU seconds per wall second of the run (client start-up included, as every phase's). */
+  cores: { brokers: number; clickhouse: number; client: number; machine: number };
+  /** CPU µs per record: all brokers together, and the ClickHouse server. */
+  brokerCpuMicrosPerRecord: number | null;
+  clickhouseCpuMicrosPerRecord: number | null;
+  /** Each broker's share of the records it took (produce: inserts' rows), by node id. */
+  rowsByBroker: Record<string, number>;
+  loadavg1: number;
+}
+
+/** Medians of the rounds of one size and kind, 1 broker against 3. */
+export interface ClusterSummary {
+  kind: 'produce' | 'consume';
+  size: number;
+  brokers: number;
+  runs: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  brokerCpuMicrosPerRecord: number | null;
+  clickhouseCpuMicrosPerRecord: number | null;
+  cores: ClusterRun['cores'];
+  /** This row's records/s ÷ the 1-broker row's (null for 1 broker). */
+  vsOneBroker: number | null;
+}
+
+/** One broker of three stopped under a steady produce load, and how long the partitions took to recover. */
+export interface FailoverRun {
+  signal: 'SIGTERM' | 'SIGKILL';
+  round: number;
+  /** From the signal until every partition acknowledged a produce sent after its last failed one. */
+  recoveredMs: number;
+  /** The longest time any partition went without an acknowledgement, from the signal on. */
+  longestStallMs: number;
+  partitionsInterrupted: number;
+  partitionsMoved: number;
+  /** What the failed probes saw (error code or connection failure), with counts. */
+  failures: Record<string, number>;
+  /** The steady librdkafka load beside the probes: records, and those that failed. */
+  load: { rate: number; records: number; errors: number };
+}
+
 export interface Results {
   meta: Record<string, unknown>;
   limits: { tcp: Record<string, any>; direct: Record<string, any> };
@@ -171,6 +224,15 @@ export interface Results {
     count: Record<string, number>;
     runs: SecurityRun[];
     summary: SecuritySummary[];
+  } | null;
+  /** The `cluster` group: 1 broker against 3 over one shared ClickHouse, and failover gaps. */
+  cluster?: {
+    partitions: number;
+    seconds: number;
+    rounds: number;
+    runs: ClusterRun[];
+    summary: ClusterSummary[];
+    failover: FailoverRun[];
   } | null;
   profiles: {
     phase: string;

@@ -33,6 +33,8 @@ export interface SharedClickHouse {
   /** `http://127.0.0.1:PORT`, ClickHouse's HTTP interface. */
   url: string;
   dataDir: string;
+  /** The server's process, where ClickHouse runs (the bench reads its CPU time from /proc). */
+  pid: number;
   /** Ends the process and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function startSharedClickHouse(
     return {
       url,
       dataDir,
+      pid: child.pid!,
       async stop() {
         await end(child, exited);
         remove();
