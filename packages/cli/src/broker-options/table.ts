@@ -92,7 +92,7 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     flag: 'many-brokers-preview',
     env: 'KCH_MANY_BROKERS_PREVIEW',
     value: '',
-    help: 'preview: serve beside other brokers on the same database (a ClickHouse with Keeper); partition leadership moves between them, consumer group coordinators are not yet spread (default off: a second broker refuses to start) [true|false]',
+    help: 'preview: serve beside other brokers on the same database (a ClickHouse with Keeper); partition leadership and group coordinators move between them (default off: a second broker refuses to start) [true|false]',
     switch: true,
   },
   {
