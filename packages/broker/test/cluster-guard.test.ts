@@ -10,8 +10,8 @@ import { type Broker, createBroker, silentLogger } from '@kch/broker';
 import { clickhouseStorage } from '@kch/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpShim, startHttpShim } from '../../storage/test/clickhouse-http-shim.js';
-import { type SharedClickHouse, startSharedClickHouse } from '../../storage/test/shared-clickhouse.js';
-import { startZooKeeper, type ZooKeeper, zookeeperRequirement } from '../../storage/test/zookeeper.js';
+import { useKeeperClickHouse } from '../../storage/test/keeper-clickhouse.js';
+import { zookeeperRequirement } from '../../storage/test/zookeeper.js';
 import { skipEachUnless } from './helpers/skip.js';
 
 async function broker(url: string, database: string): Promise<Broker> {
@@ -49,28 +49,18 @@ describe('brokers on a ClickHouse without Keeper', () => {
 describe('brokers on a ClickHouse with Keeper', () => {
   const zookeeper = zookeeperRequirement();
   skipEachUnless(zookeeper);
-  let zk: ZooKeeper | undefined;
-  let server: SharedClickHouse | undefined;
-  beforeAll(async () => {
-    if (!zookeeper.available) return;
-    zk = await startZooKeeper();
-    server = await startSharedClickHouse({ zookeeper: zk.connectString, keeperPrefix: '/kch_guard' });
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-    await zk?.stop();
-  });
+  const keeper = useKeeperClickHouse(zookeeper.available, '/kch_guard');
 
   it('refuses a second live broker until leadership moves between brokers, and admits one after', async () => {
-    const first = await broker(server!.url, 'guard_k');
+    const first = await broker(keeper.server.url, 'guard_k');
     const { port } = await first.listen({ host: '127.0.0.1', port: 0 });
-    const second = await broker(server!.url, 'guard_k');
+    const second = await broker(keeper.server.url, 'guard_k');
     await expect(second.listen({ host: '127.0.0.1', port: 0 })).rejects.toThrow(
       `node.id 1 is in use by a live broker at 127.0.0.1:${port}`,
     );
     await second.close();
     const other = await createBroker({
-      storage: clickhouseStorage({ url: server!.url, database: 'guard_k' }),
+      storage: clickhouseStorage({ url: keeper.server.url, database: 'guard_k' }),
       logger: silentLogger,
       nodeId: 2,
     });
@@ -79,7 +69,7 @@ describe('brokers on a ClickHouse with Keeper', () => {
     );
     await other.close();
     await first.close();
-    const next = await broker(server!.url, 'guard_k');
+    const next = await broker(keeper.server.url, 'guard_k');
     await next.listen({ host: '127.0.0.1', port: 0 });
     await next.close();
   });

@@ -16,13 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, ErrorCode, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import {
-  type SharedClickHouse,
-  startSharedClickHouse,
-  TSX_LOADER,
-} from '../../storage/test/shared-clickhouse.js';
-import { startZooKeeper, type ZooKeeper, zookeeperRequirement } from '../../storage/test/zookeeper.js';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { useKeeperClickHouse } from '../../storage/test/keeper-clickhouse.js';
+import { TSX_LOADER } from '../../storage/test/shared-clickhouse.js';
+import { zookeeperRequirement } from '../../storage/test/zookeeper.js';
 import { skipEachUnless } from './helpers/skip.js';
 
 const SCRIPT = fileURLToPath(new URL('./scripts/cluster-broker.ts', import.meta.url));
@@ -322,24 +319,17 @@ const zookeeper = zookeeperRequirement();
 
 describe('brokers in processes of their own over one database', () => {
   skipEachUnless(zookeeper);
-  let zk: ZooKeeper | undefined;
-  let server: SharedClickHouse | undefined;
-  beforeAll(async () => {
-    if (!zookeeper.available) return;
-    zk = await startZooKeeper();
-    server = await startSharedClickHouse({ zookeeper: zk.connectString, keeperPrefix: '/kch_processes' });
-  }, 150_000);
+  const keeper = useKeeperClickHouse(zookeeper.available, '/kch_processes', 150_000);
+  // Registered after the server's: runs before it stops (after hooks run last-registered first).
   afterAll(async () => {
     await killAll();
-    await server?.stop();
-    await zk?.stop();
   });
 
   it.concurrent('SIGKILL of a leader under an idempotent producer, twice: every acknowledged record once, offsets dense', async (ctx) => {
     ownProcesses(ctx, 'kill_leader');
     const topic = 'killed';
     const partitions = 6;
-    const brokers = await Promise.all([1, 2, 3].map((n) => startBroker(server!.url, 'kill_leader', n)));
+    const brokers = await Promise.all([1, 2, 3].map((n) => startBroker(keeper.server.url, 'kill_leader', n)));
     const ports = new Map(brokers.map((b) => [b.nodeId, b.port]));
     await createTopic(brokers[0]!.port, topic, partitions);
     const start = await settled(brokers[0]!.port, topic, partitions, [1, 2, 3], 'leaders on all three');
@@ -449,7 +439,7 @@ describe('brokers in processes of their own over one database', () => {
     ownProcesses(ctx, 'zombie');
     const topic = 'paused';
     const partitions = 3;
-    const brokers = await Promise.all([1, 2, 3].map((n) => startBroker(server!.url, 'zombie', n)));
+    const brokers = await Promise.all([1, 2, 3].map((n) => startBroker(keeper.server.url, 'zombie', n)));
     const ports = new Map(brokers.map((b) => [b.nodeId, b.port]));
     const look = brokers[0]!.port;
     await createTopic(look, topic, partitions);
@@ -511,7 +501,7 @@ describe('brokers in processes of their own over one database', () => {
 
       const stored = await checkTopic(look, ports, topic, partitions, acked);
       const epochs = stored.map((records) => [...new Set(records.map((r) => r.leaderEpoch))]);
-      const late = await lateRows(server!.url, 'zombie');
+      const late = await lateRows(keeper.server.url, 'zombie');
       console.log(
         `SIGSTOP: paused ${pausedFor} ms; the zombie answered ${JSON.stringify(outcomes)}; ` +
           `its rows in ClickHouse: ${late}; record epochs by partition ${JSON.stringify(epochs)}`,
@@ -525,7 +515,7 @@ describe('brokers in processes of their own over one database', () => {
     ownProcesses(ctx, 'join');
     const topic = 'joined';
     const partitions = 6;
-    const first = await startBroker(server!.url, 'join', 1);
+    const first = await startBroker(keeper.server.url, 'join', 1);
     const ports = new Map([[1, first.port]]);
     await createTopic(first.port, topic, partitions);
     await settled(first.port, topic, partitions, [1], 'leaders on the only broker');
@@ -541,7 +531,7 @@ describe('brokers in processes of their own over one database', () => {
       }
     });
     const startedAt = Date.now();
-    const joined = await Promise.all([2, 3].map((n) => startBroker(server!.url, 'join', n)));
+    const joined = await Promise.all([2, 3].map((n) => startBroker(keeper.server.url, 'join', n)));
     for (const b of joined) ports.set(b.nodeId, b.port);
     const listening = Date.now() - startedAt;
     // Every broker sees two partitions on each.

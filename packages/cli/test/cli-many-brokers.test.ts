@@ -5,10 +5,10 @@
  * broker over the same database admitted only in the preview.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { skipEachUnless } from '../../broker/test/helpers/skip.js';
-import { type SharedClickHouse, startSharedClickHouse } from '../../storage/test/shared-clickhouse.js';
-import { startZooKeeper, type ZooKeeper, zookeeperRequirement } from '../../storage/test/zookeeper.js';
+import { useKeeperClickHouse } from '../../storage/test/keeper-clickhouse.js';
+import { zookeeperRequirement } from '../../storage/test/zookeeper.js';
 import { OptionsError, resolveBrokerOptions } from '../src/options.js';
 import { brokerArgs, runKch, startKch } from './kch-process.js';
 
@@ -90,22 +90,10 @@ const zookeeper = zookeeperRequirement();
 
 describe('kch broker --many-brokers-preview: two brokers over one database of a ClickHouse with Keeper', () => {
   skipEachUnless(zookeeper);
-  let zk: ZooKeeper | undefined;
-  let clickhouse: SharedClickHouse | undefined;
-
-  beforeAll(async () => {
-    if (!zookeeper.available) return;
-    zk = await startZooKeeper();
-    clickhouse = await startSharedClickHouse({ zookeeper: zk.connectString, keeperPrefix: '/kch_cli_many' });
-  }, 120_000);
-
-  afterAll(async () => {
-    await clickhouse?.stop();
-    await zk?.stop();
-  });
+  const keeper = useKeeperClickHouse(zookeeper.available, '/kch_cli_many');
 
   it('refuses a second broker without the preview, and runs both with it, each under its node id', async () => {
-    const url = clickhouse!.url;
+    const url = keeper.server.url;
     const first = await startKch(
       brokerArgs(url, '--database', 'many', '--node-id', '1', '--many-brokers-preview'),
     );
