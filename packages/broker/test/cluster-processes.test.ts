@@ -449,7 +449,14 @@ describe('brokers in processes of their own over one database', () => {
       withClient(ports.get(l.leaders[partition]!.leaderId)!, async (c) => {
         for (let i = 0; i < 5; i++) {
           const values = [`${label}-${partition}-${i}a`, `${label}-${partition}-${i}b`];
-          const r = await produce(c, topic, partition, values);
+          // As a Kafka client does: NOT_LEADER_OR_FOLLOWER is retried (a leader whose partition is
+          // still opening after a takeover, or opened again after a failed attempt, stores nothing).
+          const retryUntil = Date.now() + 10_000;
+          let r = await produce(c, topic, partition, values);
+          while (r.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && Date.now() < retryUntil) {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            r = await produce(c, topic, partition, values);
+          }
           expect(r.errorCode, `${values[0]} via ${c.port}`).toBe(ErrorCode.NONE);
           ackAll(acked, partition, r.baseOffset, values);
         }

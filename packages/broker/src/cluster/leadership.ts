@@ -236,9 +236,9 @@ export class Leadership {
     try {
       start = await held.take(epoch, epochStarts);
     } catch (e) {
-      // Owned but not served: the next look releases it for another try.
+      // Owned but not served: released at once, for this broker's next look or another's to retry.
       this.logger.warn('ownership won but not taken up', { ...held.label, error: (e as Error).message });
-      return;
+      return this.release(held, mine).catch(() => undefined);
     }
     if (start !== null) {
       const recorded: Ownership = { ...mine, epochStarts: [...epochStarts, { epoch, startOffset: start }] };

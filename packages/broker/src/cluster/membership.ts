@@ -26,6 +26,11 @@ const REJOIN_POLL_MS = 500;
 export interface LeaseCheck {
   /** False once this broker may have lost what it holds (its registration's local deadline passed). */
   held(): boolean;
+  /**
+   * Whether it still holds it, asking the store when the local deadline has passed: a renewal that
+   * succeeds proves nobody fenced this broker so far, so nothing it held was taken over.
+   */
+  confirm(): Promise<boolean>;
 }
 
 export class Membership implements LeaseCheck {
@@ -53,6 +58,12 @@ export class Membership implements LeaseCheck {
   /** Whether this broker may still act on its registration (acknowledge appends as a leader). */
   held(): boolean {
     return this.registered !== undefined && performance.now() < this.deadline - DEADLINE_MARGIN_MS;
+  }
+
+  async confirm(): Promise<boolean> {
+    if (this.held()) return true;
+    await this.renew();
+    return this.held();
   }
 
   /** Registers under `nodeId`; refuses (a StorageError saying who serves) when another broker does. */
@@ -124,7 +135,8 @@ export class Membership implements LeaseCheck {
       );
       return;
     }
-    this.deadline = sent + REGISTRATION_TTL_MS;
+    // Renewals may overlap (a slow one, then the timer's next): the latest sent one counts.
+    this.deadline = Math.max(this.deadline, sent + REGISTRATION_TTL_MS);
   }
 
   /** Gives the registration up, so that another broker may start at once. */

@@ -352,7 +352,15 @@ export class PartitionLog {
           this.cache.add(this, toStore);
           // Stored, but acknowledged only while the lease holds: a broker that may have been replaced
           // must not confirm what the next leader might hide (docs/architecture.md, "Many brokers").
-          acknowledge(lease && !lease.held() ? notLeader(this.topic, this.partition) : null);
+          // Past the local deadline (renewals slowed down) the store is asked first.
+          if (!lease || lease.held()) acknowledge(null);
+          else {
+            const refused = notLeader(this.topic, this.partition);
+            void lease.confirm().then(
+              (held) => acknowledge(held ? null : refused),
+              () => acknowledge(refused),
+            );
+          }
           for (const l of [...this.listeners]) l();
         },
         // Nothing of it was stored (and nothing after it will be): the offsets will be assigned again,
