@@ -131,7 +131,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         this.context.leadership = leadership;
         // Groups are coordinated by the holders of their slots from now on, this broker's among them.
         this.context.groups.shareSlots(membership);
-        // New topics get their leaders at once rather than at the next renewal.
+        // New topics get their leaders at once rather than at the next look.
         this.context.events.on('topic-created', () => void leadership.look());
         await leadership.start();
       }

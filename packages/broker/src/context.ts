@@ -81,10 +81,9 @@ export class BrokerContext {
    * registered member with an endpoint of that listener (Kafka's brokers share listener names).
    */
   brokersFor(listener: string): { nodeId: number; host: string; port: number; rack: string | null }[] {
-    if (!this.leadership)
-      return [{ nodeId: this.config.nodeId, ...this.advertisedFor(listener), rack: this.config.rack }];
-    // This broker first-hand (it serves the request even before its first look at the cluster).
+    // This broker first-hand (with several, it serves the request even before its first look).
     const brokers = [{ nodeId: this.config.nodeId, ...this.advertisedFor(listener), rack: this.config.rack }];
+    if (!this.leadership) return brokers;
     for (const m of this.leadership.liveMembers()) {
       const endpoint = m.endpoints.find((e) => e.listener === listener);
       if (m.nodeId !== this.config.nodeId && endpoint)

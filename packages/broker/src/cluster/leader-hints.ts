@@ -2,8 +2,32 @@
  * KIP-951: a NOT_LEADER_OR_FOLLOWER answer names the partition's current leader and epoch, and the
  * response carries how to reach those leaders, so a client moves without a metadata round trip.
  */
+import { ErrorCode } from '@kch/protocol';
 import type { BrokerContext } from '../context.js';
+import type { PartitionLog } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
+
+/**
+ * Why this broker does not serve a partition to a client that knows `currentLeaderEpoch` (-1: none),
+ * as Kafka's Partition.localLogWithEpochOrThrow answers: the epoch first (FENCED_LEADER_EPOCH when the
+ * client's is older than the partition's, UNKNOWN_LEADER_EPOCH when newer), then leadership
+ * (NOT_LEADER_OR_FOLLOWER); NONE when it serves it.
+ */
+export function servingError(
+  currentLeaderEpoch: number,
+  topic: Topic,
+  log: PartitionLog,
+  broker: BrokerContext,
+): number {
+  if (currentLeaderEpoch >= 0) {
+    const epoch = log.isLeader
+      ? log.leaderEpoch
+      : (broker.leaderOf(topic, log.partition)?.epoch ?? log.leaderEpoch);
+    if (currentLeaderEpoch > epoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
+    if (currentLeaderEpoch < epoch) return ErrorCode.FENCED_LEADER_EPOCH;
+  }
+  return log.isLeader ? ErrorCode.NONE : ErrorCode.NOT_LEADER_OR_FOLLOWER;
+}
 
 export interface NodeEndpoint {
   nodeId: number;

@@ -108,7 +108,7 @@ export class Leadership {
         try {
           await this.rebalance();
         } catch (e) {
-          // The next renewal looks again; until then partitions stay where they are.
+          // The next look (a second later) tries again; until then everything stays where it is.
           this.logger.warn('partition leadership not updated', { error: (e as Error).message });
         }
       } while (this.lookAgain && !this.stopped);

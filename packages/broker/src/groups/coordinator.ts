@@ -213,7 +213,7 @@ export class GroupCoordinator {
 
   /** Whether this broker coordinates the group: always alone; with several, when it holds its slot. */
   coordinates(groupId: string): boolean {
-    return !this.slots || this.slots.has(groupSlot(groupId));
+    return this.holdsSlot(groupSlot(groupId));
   }
 
   /**

@@ -1,8 +1,7 @@
 import { ErrorCode, FetchResponse, type Init, KafkaProtocolError, Writer } from '@kch/protocol';
-import { LeaderHints } from '../cluster/leader-hints.js';
+import { LeaderHints, servingError } from '../cluster/leader-hints.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import type { Topic } from '../log/topics.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
 
@@ -75,10 +74,8 @@ export default defineHandler({
           const log = topic?.logs[p.partition];
           if (!authorized) out.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
           else if (!log || !topic) out.errorCode = unknown;
-          else if (epochError(p.currentLeaderEpoch, topic, log, ctx) !== ErrorCode.NONE) {
-            out.errorCode = epochError(p.currentLeaderEpoch, topic, log, ctx);
-          } else if (!log.isLeader) out.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
-          else {
+          else out.errorCode = servingError(p.currentLeaderEpoch, topic, log, broker);
+          if (out.errorCode === ErrorCode.NONE && log) {
             wanted.push({
               out,
               log,
@@ -131,25 +128,6 @@ export default defineHandler({
     return { errorCode, sessionId: 0, responses: [] };
   },
 });
-
-/**
- * Kafka's check of the client's leader epoch (Partition.checkCurrentLeaderEpoch), before leadership:
- * FENCED_LEADER_EPOCH when the client's is older than the partition's, UNKNOWN_LEADER_EPOCH when newer.
- */
-export function epochError(
-  currentLeaderEpoch: number,
-  topic: Topic,
-  log: PartitionLog,
-  ctx: RequestContext,
-): number {
-  if (currentLeaderEpoch < 0) return ErrorCode.NONE;
-  const epoch = log.isLeader
-    ? log.leaderEpoch
-    : (ctx.broker.leaderOf(topic, log.partition)?.epoch ?? log.leaderEpoch);
-  if (currentLeaderEpoch > epoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
-  if (currentLeaderEpoch < epoch) return ErrorCode.FENCED_LEADER_EPOCH;
-  return ErrorCode.NONE;
-}
 
 /**
  * KIP-951 (v12+ CurrentLeader, v16+ NodeEndpoints): each partition answered NOT_LEADER_OR_FOLLOWER

@@ -1,10 +1,10 @@
 import { ErrorCode, type Init, KafkaProtocolError, type ListOffsetsResponse } from '@kch/protocol';
+import { servingError } from '../cluster/leader-hints.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { type PartitionLog, storageFailure } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
 import { allowedNames } from '../security/authorize.js';
-import { epochError } from './fetch.js';
 
 type PartitionResponse = Init<ListOffsetsResponse['topics'][number]['partitions'][number]>;
 
@@ -77,10 +77,9 @@ async function lookup(
   });
   const failure = (errorCode: number) => partitionFailure(partitionIndex, errorCode);
   if (!log || !topic) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const epochCheck = epochError(currentLeaderEpoch, topic, log, ctx);
-  if (epochCheck !== ErrorCode.NONE) return failure(epochCheck);
   // Only the leader answers (Kafka's ListOffsets for a consumer); the client then asks it.
-  if (!log.isLeader) return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  const refused = servingError(currentLeaderEpoch, topic, log, ctx.broker);
+  if (refused !== ErrorCode.NONE) return failure(refused);
   try {
     await log.open();
     const tp = { topic: log.topic, partition: log.partition };

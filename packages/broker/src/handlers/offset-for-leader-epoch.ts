@@ -1,10 +1,10 @@
 import { ErrorCode } from '@kch/protocol';
 import type { LeaderEpochStart } from '@kch/storage';
+import { servingError } from '../cluster/leader-hints.js';
 import { defineHandler } from '../handler.js';
 import { LEADER_EPOCH } from '../log/partition-log.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
-import { epochError } from './fetch.js';
 
 /**
  * OffsetForLeaderEpoch: consumers use it to detect truncation after a leader change. With one broker
@@ -33,9 +33,9 @@ export default defineHandler({
           partitions.push(failed(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
-        const epochCheck = epochError(p.currentLeaderEpoch, topic, log, ctx);
-        if (epochCheck !== ErrorCode.NONE || !log.isLeader) {
-          partitions.push(failed(p.partition, epochCheck || ErrorCode.NOT_LEADER_OR_FOLLOWER));
+        const refused = servingError(p.currentLeaderEpoch, topic, log, ctx.broker);
+        if (refused !== ErrorCode.NONE) {
+          partitions.push(failed(p.partition, refused));
           continue;
         }
         await log.open();
