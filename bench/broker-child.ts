@@ -16,7 +16,7 @@
  * - `close`: closes the broker and exits normally, so that `--cpu-prof` writes its profile.
  *
  * With `storage: 'clickhouse'` (the `cluster` group) the storage is a ClickHouse server's HTTP interface at
- * `url`, `database` in it, which several broker children share (`broker.manyBrokersPreview`); SIGTERM
+ * `url`, `database` in it, which several broker children share (as one cluster); SIGTERM
  * then closes the broker cleanly (it hands its partitions over), as a service manager's stop would.
  *
  * With `broker.listeners` in the options (the `security` group) it opens those listeners instead of one

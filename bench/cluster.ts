@@ -6,7 +6,7 @@
  * ZooKeeper and the shared ClickHouse (a chdb process serving ClickHouse's HTTP interface, with that
  * ZooKeeper as its Keeper: packages/storage/test/) start once for the group; every setup of brokers
  * gets a database of its own, so no run finds another's tables, parts or merges. The brokers are
- * bench/broker-child.ts processes with `manyBrokersPreview`, node ids 1..n.
+ * bench/broker-child.ts processes, node ids 1..n.
  *
  * Throughput: in each round, 1 broker then 3 (the order alternates from round to round, so neither
  * always runs on a machine warmed or loaded by the other), librdkafka produces at full speed for a

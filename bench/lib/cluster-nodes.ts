@@ -33,7 +33,7 @@ export function startBrokers(bench: Bench, shared: Shared, database: string, ids
         url: shared.url,
         database,
         tailCacheBytes: bench.plan.tailCacheBytes,
-        broker: { nodeId: id, manyBrokersPreview: true },
+        broker: { nodeId: id },
       }),
     })),
   );

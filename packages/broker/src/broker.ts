@@ -40,6 +40,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   constructor(
     readonly context: BrokerContext,
     private readonly tableGroups: TableGroups,
+    /** Whether the node id is to be assigned by the cluster store (none was given). */
+    private readonly assignNodeId = false,
   ) {
     super();
     this.server = new KafkaServer(context, apiTable(HANDLERS));
@@ -98,41 +100,46 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * Registers with the storage's cluster store, when it has one, before any client is served; a
-   * refusal (another broker serves the database) closes the listeners again and is thrown.
+   * Registers with the storage's cluster store, when it has one, before any client is served: under
+   * the node id given, or the one the store assigns. Where the store lets several brokers share the
+   * database, partition leadership and coordinator slots are then shared with the other brokers.
+   * A refusal (the node id is a live broker's, or the store allows one broker and another serves)
+   * closes the listeners again and is thrown.
    */
   private async joinCluster(): Promise<void> {
     const store = this.context.storage.cluster;
     if (!store) return;
-    const many = store.manyBrokers && this.config.manyBrokersPreview;
-    const membership = new Membership(
-      store,
-      this.context.logger,
-      (reason) => {
-        this.context.logger.error('broker stops', { reason });
-        void this.close();
-      },
-      many,
-    );
+    const membership = new Membership(store, this.context.logger, (reason) => {
+      this.context.logger.error('broker stops', { reason });
+      void this.close();
+    });
     this.membership = membership;
     const endpoints = [...this.context.advertisedListeners].map(([listener, a]) => ({ listener, ...a }));
     try {
-      await membership.join(this.config.nodeId, this.config.rack, endpoints);
-      if (many) {
+      const nodeId = await membership.join(
+        this.assignNodeId ? null : this.config.nodeId,
+        this.config.rack,
+        endpoints,
+      );
+      if (this.assignNodeId) {
+        this.config.nodeId = nodeId;
+        this.context.logger.info('node id assigned', { nodeId });
+      }
+      if (store.manyBrokers) {
         const leadership = new Leadership(
           store,
           membership,
           this.context.topics,
           this.context.groups,
-          this.config.nodeId,
+          nodeId,
           this.context.logger,
           this.context.topicDefaults,
         );
         this.context.leadership = leadership;
         // Groups are coordinated by the holders of their slots from now on, this broker's among them.
         this.context.groups.shareSlots(membership);
-        // New topics get their leaders at once rather than at the next look.
-        this.context.events.on('topic-created', () => void leadership.look());
+        // New partitions get their leaders before their creation is answered, not at the next look.
+        this.context.topics.placeLeaders = () => leadership.look();
         await leadership.start();
       }
     } catch (e) {
@@ -192,7 +199,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const events = new EventEmitter<BrokerEvents>();
   await storage.open();
   const topics = new TopicManager(storage, config.tailCacheBytes, events, logger);
-  topics.ledByCluster = config.manyBrokersPreview && storage.cluster?.manyBrokers === true;
+  topics.ledByCluster = storage.cluster?.manyBrokers === true;
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);
   const groups = new GroupCoordinator({ config, storage, logger, events, topics });
@@ -211,7 +218,11 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();
-  const broker = new Broker(context, keepTableGroupsAtEnd(context, config.tableGroups));
+  const broker = new Broker(
+    context,
+    keepTableGroupsAtEnd(context, config.tableGroups),
+    rest.nodeId === undefined,
+  );
   logTopicChanges(events, logger);
   // Broker events are emitted on the context's emitter; the broker re-emits them to its listeners.
   for (const name of EVENT_NAMES)

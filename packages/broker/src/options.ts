@@ -11,8 +11,11 @@ export { type DeclaredTopic, declaredTopicSchema } from './log/declared-topic-sc
 
 /** Options of `createBroker`, validated with zod; every field but `storage` has a default. */
 export const brokerOptionsSchema = z.object({
-  /** This broker's node id in Metadata responses. */
-  nodeId: z.number().int().min(0).default(1),
+  /**
+   * This broker's node id (Kafka's node.id). Not given: assigned when the broker starts listening,
+   * the lowest id no live broker of the database holds (1 for the first or only broker).
+   */
+  nodeId: z.number().int().min(0).optional(),
   /** The cluster id clients see (Kafka's is 22 characters of base64; any string works). */
   clusterId: z.string().min(1).default('kch-cluster-0000000000'),
   /** Host and port given to clients in Metadata; default: the address `listen` bound to. */
@@ -20,12 +23,6 @@ export const brokerOptionsSchema = z.object({
   advertisedPort: z.number().int().min(1).max(65535).optional(),
   /** The rack of this broker in Metadata (null: none). */
   rack: z.string().nullable().default(null),
-  /**
-   * Preview of several brokers over one database (a ClickHouse with Keeper): partition leadership
-   * moves between them, but consumer groups and topic changes are not yet coordinated across brokers
-   * (docs/architecture.md, "Many brokers over one database"). Off: a second broker refuses to start.
-   */
-  manyBrokersPreview: z.boolean().default(false),
 
   /** Create a topic when a client asks for it in Metadata (auto.create.topics.enable). */
   autoCreateTopics: z.boolean().default(true),
@@ -86,7 +83,11 @@ export type BrokerOptionsInput = z.input<typeof brokerOptionsSchema> & {
   logger?: Logger;
 };
 
-export type BrokerConfig = z.output<typeof brokerOptionsSchema>;
+/**
+ * Options as the broker uses them. `nodeId` is the one given, or, until the broker registers with its
+ * cluster and is assigned one, 1.
+ */
+export type BrokerConfig = Omit<z.output<typeof brokerOptionsSchema>, 'nodeId'> & { nodeId: number };
 
 export class BrokerOptionsError extends Error {
   override readonly name = 'BrokerOptionsError';
@@ -110,5 +111,5 @@ export function parseBrokerOptions(input: Omit<BrokerOptionsInput, 'storage' | '
   }
   const problem = declaredTopicsProblem(config);
   if (problem) throw new BrokerOptionsError(`invalid broker options: ${problem}`);
-  return config;
+  return { ...config, nodeId: config.nodeId ?? 1 };
 }

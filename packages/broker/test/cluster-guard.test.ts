@@ -1,7 +1,7 @@
 /**
- * Brokers over one ClickHouse server database: the first serves, a second refuses to start (with and
- * without Keeper, until partition leadership moves between brokers), and one that stopped cleanly
- * makes way at once.
+ * Brokers over one ClickHouse server database. Without Keeper the first serves, a second refuses to
+ * start, and one that stopped cleanly makes way at once; with Keeper, brokers join one cluster, each
+ * under the node id given or the lowest free one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,26 +51,29 @@ describe('brokers on a ClickHouse with Keeper', () => {
   skipEachUnless(zookeeper);
   const keeper = useKeeperClickHouse(zookeeper.available, '/kch_guard');
 
-  it('refuses a second live broker until leadership moves between brokers, and admits one after', async () => {
+  it('assigns each broker without a node id the lowest free one, and refuses a node id a live broker holds', async () => {
     const first = await broker(keeper.server.url, 'guard_k');
     const { port } = await first.listen({ host: '127.0.0.1', port: 0 });
+    expect(first.config.nodeId).toBe(1);
     const second = await broker(keeper.server.url, 'guard_k');
-    await expect(second.listen({ host: '127.0.0.1', port: 0 })).rejects.toThrow(
-      `node.id 1 is in use by a live broker at 127.0.0.1:${port}`,
-    );
-    await second.close();
-    const other = await createBroker({
+    await second.listen({ host: '127.0.0.1', port: 0 });
+    expect(second.config.nodeId).toBe(2);
+    const taken = await createBroker({
       storage: clickhouseStorage({ url: keeper.server.url, database: 'guard_k' }),
       logger: silentLogger,
-      nodeId: 2,
+      nodeId: 1,
     });
-    await expect(other.listen({ host: '127.0.0.1', port: 0 })).rejects.toThrow(
-      `another kch broker (node.id 1 at 127.0.0.1:${port}) serves this database, and this kch serves a database from one broker at a time: stop that broker first`,
+    await expect(taken.listen({ host: '127.0.0.1', port: 0 })).rejects.toThrow(
+      `node.id 1 is in use by a live broker at 127.0.0.1:${port}`,
     );
-    await other.close();
+    expect(taken.listeningOn).toBeUndefined();
+    await taken.close();
+    // A clean stop frees its id at once: the next broker without one takes it.
     await first.close();
     const next = await broker(keeper.server.url, 'guard_k');
     await next.listen({ host: '127.0.0.1', port: 0 });
+    expect(next.config.nodeId).toBe(1);
     await next.close();
+    await second.close();
   });
 });

@@ -37,7 +37,6 @@ async function cluster(size: number, store = new MemoryClusterStore(), storage: 
     const broker = await createBroker({
       storage: shared(storage, store),
       nodeId,
-      manyBrokersPreview: true,
       groupInitialRebalanceDelayMs: 0,
       logger: silentLogger,
     });

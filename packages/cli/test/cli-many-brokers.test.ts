@@ -1,8 +1,8 @@
 /**
- * `kch broker --node-id` and `--many-brokers-preview`: resolved with the precedence of every option
- * that server properties also set (flags, then KCH_*, then the config file, then node.id of the
- * properties), and handed to the broker, as a client sees it: the node id in Metadata, and a second
- * broker over the same database admitted only in the preview.
+ * `kch broker --node-id`: resolved with the precedence of every option that server properties also
+ * set (flags, then KCH_*, then the config file, then node.id of the properties), and handed to the
+ * broker, as a client sees it: the node id in Metadata; without one, brokers over one database of a
+ * ClickHouse with Keeper are assigned the lowest free id.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +28,7 @@ async function metadataBrokers(bootstrap: string): Promise<{ nodeId: number; por
   }
 }
 
-describe('kch broker --node-id and --many-brokers-preview: resolution', () => {
+describe('kch broker --node-id: resolution', () => {
   it('takes the node id from the flag, KCH_NODE_ID or node.id of the server properties, in that order', () => {
     const resolve = (flags: Record<string, string | string[] | boolean>, env: NodeJS.ProcessEnv = {}) =>
       resolveBrokerOptions({ storage: 'memory', ...flags }, env, '/somewhere').options.nodeId;
@@ -53,25 +53,9 @@ describe('kch broker --node-id and --many-brokers-preview: resolution', () => {
     );
   });
 
-  it('turns the preview on with the bare flag or KCH_MANY_BROKERS_PREVIEW, off by default', () => {
-    const resolve = (flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}) =>
-      resolveBrokerOptions({ storage: 'memory', ...flags }, env, '/somewhere').options.manyBrokersPreview;
-    expect(resolve({})).toBe(false);
-    expect(resolve({ 'many-brokers-preview': true })).toBe(true);
-    expect(resolve({}, { KCH_MANY_BROKERS_PREVIEW: 'true' })).toBe(true);
-    expect(resolve({ 'many-brokers-preview': true }, { KCH_MANY_BROKERS_PREVIEW: 'false' })).toBe(true);
-    expect(() => resolve({}, { KCH_MANY_BROKERS_PREVIEW: 'maybe' })).toThrow(
-      /KCH_MANY_BROKERS_PREVIEW="maybe": must be true or false/,
-    );
-  });
-
-  it('lists both in the usage, the preview as a switch', async () => {
+  it('lists --node-id in the usage', async () => {
     const r = await runKch(['broker', '--help']);
     expect(r.stdout).toMatch(/--node-id <id>\s+this broker's Kafka node id .*\[KCH_NODE_ID\]/);
-    expect(r.stdout).toMatch(/--many-brokers-preview\s+preview: .*\[KCH_MANY_BROKERS_PREVIEW\]/);
-    const bad = await runKch(['broker', '--many-brokers-preview=yes']);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--many-brokers-preview takes no value');
   });
 });
 
@@ -88,29 +72,27 @@ describe('kch broker --node-id: the broker', () => {
 
 const zookeeper = zookeeperRequirement();
 
-describe('kch broker --many-brokers-preview: two brokers over one database of a ClickHouse with Keeper', () => {
+describe('kch broker: brokers over one database of a ClickHouse with Keeper', () => {
   skipEachUnless(zookeeper);
   const keeper = useKeeperClickHouse(zookeeper.available, '/kch_cli_many');
 
-  it('refuses a second broker without the preview, and runs both with it, each under its node id', async () => {
+  it('runs a broker under --node-id and one without beside it, assigned the next free id', async () => {
     const url = keeper.server.url;
-    const first = await startKch(
-      brokerArgs(url, '--database', 'many', '--node-id', '1', '--many-brokers-preview'),
-    );
+    const first = await startKch(brokerArgs(url, '--database', 'many', '--node-id', '3'));
     try {
-      // Without the flag the second broker sees the first and stops with the reason.
-      const refused = await runKch(brokerArgs(url, '--database', 'many', '--node-id', '2'));
+      // node.id 3 is a live broker's: a second broker asking for it stops with the reason.
+      const refused = await runKch(brokerArgs(url, '--database', 'many'), { env: { KCH_NODE_ID: '3' } });
       expect(refused.code).not.toBe(0);
-      const second = await startKch(brokerArgs(url, '--database', 'many', '--many-brokers-preview'), {
-        env: { KCH_NODE_ID: '2' },
-      });
+      expect(refused.stderr).toContain('node.id 3 is in use by a live broker at');
+      const second = await startKch(brokerArgs(url, '--database', 'many'));
       try {
-        // Metadata of either broker lists both, each under the id it was given.
-        await expect
-          .poll(() => metadataBrokers(first.bootstrap).then((b) => b.map((x) => x.nodeId)), {
-            timeout: 15_000,
-          })
-          .toEqual([1, 2]);
+        // Metadata of either broker lists both: 3 as given, 1 as the lowest free id.
+        for (const kch of [first, second])
+          await expect
+            .poll(() => metadataBrokers(kch.bootstrap).then((b) => b.map((x) => x.nodeId)), {
+              timeout: 15_000,
+            })
+            .toEqual([1, 3]);
       } finally {
         await second.stop();
       }

@@ -1,14 +1,13 @@
 /**
  * This broker's registration in the storage's cluster store: taken when it starts listening, renewed
- * on a timer, given up when it closes. It is what keeps two brokers from serving one database unless
- * they can coordinate: a ClickHouse without Keeper lets one broker register at a time, and, until
- * partition leadership moves between brokers (docs/architecture.md, "Many brokers"), a broker also
- * refuses to start beside another live one on a ClickHouse with Keeper.
+ * on a timer, given up when it closes. Its deadline is what a leader checks before it acknowledges
+ * (docs/architecture.md, "Many brokers"); and it is what keeps two brokers from serving one database
+ * that cannot coordinate them: a ClickHouse without Keeper lets one broker register at a time.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ClusterEndpoint, ClusterStore } from '@kch/storage';
-import { memberAddress, StorageError } from '@kch/storage';
+import { StorageError } from '@kch/storage';
 import type { Logger } from '../logger.js';
 
 /** How long a registration lasts unless renewed, and how often it is renewed. */
@@ -51,8 +50,6 @@ export class Membership implements LeaseCheck {
     private readonly logger: Logger,
     /** Called when the registration was lost (the broker paused longer than its lease): stop serving. */
     private readonly onLost: (reason: string) => void,
-    /** Whether several brokers may serve the database now (the preview of many brokers). */
-    private readonly allowOthers = false,
   ) {}
 
   /** Whether this broker may still act on its registration (acknowledge appends as a leader). */
@@ -66,8 +63,16 @@ export class Membership implements LeaseCheck {
     return this.held();
   }
 
-  /** Registers under `nodeId`; refuses (a StorageError saying who serves) when another broker does. */
-  async join(nodeId: number, rack: string | null, endpoints: readonly ClusterEndpoint[]): Promise<number> {
+  /**
+   * Registers under `nodeId`, or the lowest free one when null, and resolves the id; refuses (a
+   * StorageError saying who serves) when a live broker holds the id, or when the store allows one
+   * broker and another serves.
+   */
+  async join(
+    nodeId: number | null,
+    rack: string | null,
+    endpoints: readonly ClusterEndpoint[],
+  ): Promise<number> {
     const member = { nodeId, instance: this.instance, rack, endpoints };
     for (;;) {
       const sent = performance.now();
@@ -76,22 +81,15 @@ export class Membership implements LeaseCheck {
         this.deadline = sent + REGISTRATION_TTL_MS;
         break;
       } catch (e) {
-        const held = e instanceof StorageError && e.kind === 'INVALID_REQUEST' && this.store.manyBrokers;
+        const held =
+          e instanceof StorageError &&
+          e.kind === 'INVALID_REQUEST' &&
+          this.store.manyBrokers &&
+          nodeId !== null;
         if (!held || !(await this.heldByEarlierLife(nodeId))) throw e;
       }
     }
     const id = this.registered;
-    if (this.store.manyBrokers && !this.allowOthers) {
-      const other = (await this.store.view()).members.find((m) => m.instance !== this.instance);
-      if (other) {
-        await this.leave();
-        throw new StorageError(
-          'INVALID_REQUEST',
-          `another kch broker (node.id ${other.nodeId}${memberAddress(other)}) serves this database, and this kch serves a database from one broker at a time: stop that broker first`,
-          false,
-        );
-      }
-    }
     this.timer = setInterval(() => void this.renew(), RENEW_INTERVAL_MS);
     this.timer.unref();
     return id;

@@ -53,6 +53,12 @@ export class TopicManager {
    * only once this broker wins it (../cluster/leadership.ts).
    */
   ledByCluster = false;
+  /**
+   * Set with `ledByCluster`: gives new partitions their leaders (a look of the leadership). A creation
+   * or a partition raise answers only after it, so that the client that asked finds the leaders this
+   * broker takes, as Kafka's controller names leaders in the record that creates the partitions.
+   */
+  placeLeaders: (() => Promise<void>) | undefined;
   /** Creations in progress, so concurrent auto-creations of one name create it once. */
   private readonly creating = new Map<string, Promise<Topic>>();
   private readonly refresher: CoalescedRefresh;
@@ -278,7 +284,7 @@ export class TopicManager {
       createdAt: Date.now(),
     };
     const creation = this.storage.createTopic(record).then(
-      () => {
+      async () => {
         this.touched.add(name);
         this.events.emit('topic-created', {
           topic: name,
@@ -286,7 +292,9 @@ export class TopicManager {
           partitions: partitionCount,
           by,
         });
-        return this.index(record);
+        const topic = this.index(record);
+        await this.placeLeaders?.();
+        return topic;
       },
       async (e: unknown) => {
         if (e instanceof StorageError && e.kind === 'TOPIC_EXISTS') {
@@ -394,6 +402,7 @@ export class TopicManager {
     // A refresh meanwhile may have added some already (or more: another broker grew it further).
     for (let p = topic.logs.length; p < count; p++) topic.logs.push(this.newLog(name, p));
     topic.record.partitionCount = topic.logs.length;
+    await this.placeLeaders?.();
   }
 
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {

@@ -18,7 +18,6 @@ const logger = jsonLogger('info');
 const broker = await createBroker({
   storage: clickhouseStorage({ url, database }),
   nodeId,
-  manyBrokersPreview: true,
   logger,
 });
 const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });

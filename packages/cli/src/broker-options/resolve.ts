@@ -95,14 +95,9 @@ export function resolveBrokerOptions(
   const flagSources: Record<string, Source> = {};
   for (const o of BROKER_OPTIONS) {
     const v = flags[o.flag];
-    // A switch (`--many-brokers-preview`) comes from parseArgs as true; a value flag, as text.
-    if (v === undefined || (typeof v === 'boolean' && !o.switch)) continue;
+    if (v === undefined || typeof v === 'boolean') continue;
     flagValues[o.key] = v;
-    flagSources[o.key] = {
-      kind: 'flag',
-      name: o.flag,
-      raw: Array.isArray(v) ? v.join(' ') : typeof v === 'boolean' ? String(v) : v,
-    };
+    flagSources[o.key] = { kind: 'flag', name: o.flag, raw: Array.isArray(v) ? v.join(' ') : v };
   }
   layer(flagValues, flagSources);
   if (topicConfigs.length > 0) values.topicConfig = Object.assign({}, ...topicConfigs);

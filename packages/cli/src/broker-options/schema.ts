@@ -15,7 +15,6 @@ export const brokerCommandSchema = z
     advertisedPort: wholeNumber(1, 65535, 'a port number from 1 to 65535').optional(),
     // Unset: the broker's default (1), or node.id of the server properties, which the schema sees as this key.
     nodeId: wholeNumber(0, 2_147_483_647, 'a node id: a whole number from 0 to 2147483647').optional(),
-    manyBrokersPreview: boolean.default(false),
     storage: z
       .string({ error: 'must be a string' })
       .default(DEFAULT_STORAGE)

@@ -14,7 +14,6 @@ export type OptionKey =
   | 'advertisedHost'
   | 'advertisedPort'
   | 'nodeId'
-  | 'manyBrokersPreview'
   | 'storage'
   | 'database'
   | 'clickhouseCluster'
@@ -46,8 +45,6 @@ export interface OptionSpec {
   help: string;
   /** The flag may repeat (values collect in a list). */
   multiple?: boolean;
-  /** The flag takes no value: given, it is true (its variable and config key still take true or false). */
-  switch?: boolean;
 }
 
 /** Every `kch broker` option, in the order the usage lists them. */
@@ -85,15 +82,7 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     flag: 'node-id',
     env: 'KCH_NODE_ID',
     value: '<id>',
-    help: "this broker's Kafka node id (node.id), unique among the brokers of a database (default 1, or node.id of --server-properties)",
-  },
-  {
-    key: 'manyBrokersPreview',
-    flag: 'many-brokers-preview',
-    env: 'KCH_MANY_BROKERS_PREVIEW',
-    value: '',
-    help: 'preview: serve beside other brokers on the same database (a ClickHouse with Keeper); partition leadership and group coordinators move between them (default off: a second broker refuses to start) [true|false]',
-    switch: true,
+    help: "this broker's Kafka node id (node.id), unique among the brokers of a database (default: node.id of --server-properties, else assigned: the lowest id no live broker of the database holds, 1 for the first)",
   },
   {
     key: 'storage',
@@ -253,7 +242,7 @@ export const BY_KEY: ReadonlyMap<string, OptionSpec> = new Map(BROKER_OPTIONS.ma
 /** The options' part of the usage text. */
 export function optionsUsage(): string {
   const rows = BROKER_OPTIONS.map((o) => [
-    `--${o.flag}${o.switch ? '' : ` ${o.value}`}`,
+    `--${o.flag} ${o.value}`,
     `${o.help} [${o.env}]`,
   ]);
   rows.push([

@@ -304,7 +304,6 @@ async function start(
       ...(options.advertisedHost !== undefined ? { advertisedHost: options.advertisedHost } : {}),
       ...(options.advertisedPort !== undefined ? { advertisedPort: options.advertisedPort } : {}),
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
-      manyBrokersPreview: options.manyBrokersPreview,
     });
   } catch (e) {
     await storage.close().catch(() => {});
@@ -401,11 +400,7 @@ async function start(
 
 const ARGUMENTS = {
   ...Object.fromEntries(
-    BROKER_OPTIONS.map((o): [string, { type: 'string' | 'boolean'; multiple: boolean }] => [
-      o.flag,
-      // A switch (--many-brokers-preview) takes no value.
-      { type: o.switch ? 'boolean' : 'string', multiple: o.multiple ?? false },
-    ]),
+    BROKER_OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.multiple ?? false }]),
   ),
   config: { type: 'string' },
   'server-properties': { type: 'string' },
