@@ -241,10 +241,7 @@ export const BY_KEY: ReadonlyMap<string, OptionSpec> = new Map(BROKER_OPTIONS.ma
 
 /** The options' part of the usage text. */
 export function optionsUsage(): string {
-  const rows = BROKER_OPTIONS.map((o) => [
-    `--${o.flag} ${o.value}`,
-    `${o.help} [${o.env}]`,
-  ]);
+  const rows = BROKER_OPTIONS.map((o) => [`--${o.flag} ${o.value}`, `${o.help} [${o.env}]`]);
   rows.push([
     '--config <file>',
     'JSON file of these options, e.g. { "port": 9092, "topicConfig": { "retention.ms": "86400000" } } [KCH_CONFIG]',
