@@ -202,7 +202,15 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   topics.ledByCluster = storage.cluster?.manyBrokers === true;
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);
-  const groups = new GroupCoordinator({ config, storage, logger, events, topics });
+  // With many brokers each group is loaded by the holder of its slot, not by every broker at start.
+  const groups = new GroupCoordinator({
+    config,
+    storage,
+    logger,
+    events,
+    topics,
+    sharedSlots: topics.ledByCluster,
+  });
   const securityStore = storage.security ?? new MemorySecurityStore();
   if (!storage.security)
     logger.warn('security metadata kept in memory', {

@@ -11,19 +11,8 @@ import { MemoryClusterStore, memoryStorage, type Storage } from '@kch/storage';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Broker, createBroker, silentLogger } from '../src/index.js';
+import { eventually, shared } from './helpers/cluster.js';
 import { consumeMessages } from './helpers/kafkajs.js';
-
-/** One storage seen by several in-process brokers: each may close its view without closing the data. */
-function shared(storage: Storage, cluster: MemoryClusterStore): Storage {
-  return new Proxy(storage, {
-    get(target, key) {
-      if (key === 'cluster') return cluster;
-      if (key === 'close' || key === 'open') return async () => undefined;
-      const value = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 const opened: Broker[] = [];
 afterEach(async () => {
@@ -55,18 +44,6 @@ async function metadata(client: RawClient, topic: string) {
     includeTopicAuthorizedOperations: false,
   });
   return { brokers: r.brokers, partitions: r.topics[0]!.partitions };
-}
-
-/** Polls until `check` passes: leadership moves at the brokers' next look at the cluster (≤ 3 s). */
-async function eventually<T>(read: () => Promise<T>, check: (t: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not happen within 15 s: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function records(values: string[]): Buffer {

@@ -283,6 +283,13 @@ export interface Storage {
   currentLogStartOffset(tp: TopicPartition): Promise<number>;
   /** Moves the log start offset forward to `offset` (never back) and returns the new log start. */
   deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number>;
+  /**
+   * Optional, for storages that several brokers share (a `cluster` store with `manyBrokers`): the
+   * partition's end as stored now, read afresh rather than from what this storage cached, because
+   * another broker may lead the partition and have appended since. The broker reads it for
+   * partitions it does not lead (tableGroups commits the ends of every partition of a topic).
+   */
+  partitionEnd?(tp: TopicPartition): Promise<number>;
 
   /** Stores committed offsets of a consumer group (replacing earlier commits of the same partitions). */
   commitOffsets(group: string, offsets: readonly CommittedOffset[]): Promise<void>;

@@ -52,6 +52,8 @@ export class Leadership {
   private owners = new Map<string, Ownership>();
   private looking: Promise<void> | undefined;
   private lookAgain = false;
+  /** Looks failed in a row: the first is logged with its error, the end of the streak with the count. */
+  private failedLooks = 0;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -107,9 +109,16 @@ export class Leadership {
         this.lookAgain = false;
         try {
           await this.rebalance();
+          if (this.failedLooks > 0)
+            this.logger.info('looks at the cluster work again', { failedLooks: this.failedLooks });
+          this.failedLooks = 0;
         } catch (e) {
           // The next look (a second later) tries again; until then everything stays where it is.
-          this.logger.warn('partition leadership not updated', { error: (e as Error).message });
+          // Storage down fails every look: one line when that begins, one when it ends.
+          if (this.failedLooks++ === 0)
+            this.logger.warn('looks at the cluster failing, leadership not updated', {
+              error: (e as Error).message,
+            });
         }
       } while (this.lookAgain && !this.stopped);
     })().finally(() => {
@@ -157,6 +166,7 @@ export class Leadership {
     const holdables = [...this.holdables()];
     const wantedOf = this.placement(holdables, nodes);
     const moves: Promise<void>[] = [];
+    const slotsWon: Promise<SlotWon | null>[] = [];
     for (const held of holdables) {
       const wanted = wantedOf.get(held.key);
       const o = this.owners.get(held.key);
@@ -164,12 +174,20 @@ export class Leadership {
         // Ours but not served (a claim whose opening failed), or another broker should hold it.
         if (wanted !== this.nodeId || !held.serving()) moves.push(this.release(held, o));
       } else if (wanted === this.nodeId && (!o || !this.isLive(o))) {
-        moves.push(this.claim(held, o, view.now));
+        const won = this.win(held, o, view.now);
+        if (held.slot === undefined) {
+          const partition = held;
+          moves.push(won.then((w) => (w ? this.takePartition(partition, w) : undefined)));
+        } else {
+          const slot = held;
+          slotsWon.push(won.then((w) => w && { held: slot, mine: w.mine }));
+        }
       } else if (held.serving() && o) {
         // Another broker holds it now (this one lost it while paused): stop serving it.
         moves.push(held.give());
       }
     }
+    moves.push(this.takeSlots(slotsWon));
     await Promise.all(moves);
   }
 
@@ -214,25 +232,28 @@ export class Leadership {
   }
 
   /**
-   * Takes something from an owner that is gone: its registration is fenced first (it can never
-   * renew, so it acknowledges nothing more), then the epoch is raised by compare-and-set, the thing
-   * is opened (a partition with its fences), and a partition's new epoch start is recorded.
+   * Wins something whose owner is gone: its registration is fenced first (it can never renew, so it
+   * acknowledges nothing more), then the epoch is raised by compare-and-set. Null when another won.
    */
-  private async claim(held: Holdable, was: Ownership | undefined, now: number): Promise<void> {
-    if (was && was.nodeId !== RELEASED && !(await this.store.fence(was.nodeId, was.instance, now))) return;
-    const epoch = was ? was.epoch + 1 : 0;
-    const epochStarts = was?.epochStarts ?? [];
-    const { key } = held;
+  private async win(held: Holdable, was: Ownership | undefined, now: number): Promise<Won | null> {
+    if (was && was.nodeId !== RELEASED && !(await this.store.fence(was.nodeId, was.instance, now)))
+      return null;
     const mine: Ownership = {
-      key,
+      key: held.key,
       nodeId: this.nodeId,
       instance: this.membership.instance,
-      epoch,
-      epochStarts,
+      epoch: was ? was.epoch + 1 : 0,
+      epochStarts: was?.epochStarts ?? [],
     };
-    if (!(await this.store.setOwner(was ? was.epoch : null, mine))) return;
-    this.owners.set(key, mine);
-    let start: number | null;
+    if (!(await this.store.setOwner(was ? was.epoch : null, mine))) return null;
+    this.owners.set(held.key, mine);
+    return { mine, from: was && was.nodeId !== RELEASED ? was.nodeId : undefined };
+  }
+
+  /** Serves a partition won: opened with its fences, and the new epoch's start recorded. */
+  private async takePartition(held: PartitionHoldable, { mine, from }: Won): Promise<void> {
+    const { epoch, epochStarts } = mine;
+    let start: number;
     try {
       start = await held.take(epoch, epochStarts);
     } catch (e) {
@@ -240,19 +261,36 @@ export class Leadership {
       this.logger.warn('ownership won but not taken up', { ...held.label, error: (e as Error).message });
       return this.release(held, mine).catch(() => undefined);
     }
-    if (start !== null) {
-      const recorded: Ownership = { ...mine, epochStarts: [...epochStarts, { epoch, startOffset: start }] };
-      if (await this.store.setOwner(epoch, recorded)) this.owners.set(key, recorded);
-      else return held.give();
-    }
-    // A partition's leader change is what an operator looks for; 50 coordinator slots are detail.
-    const log = held.domain === SLOTS ? this.logger.debug : this.logger.info;
-    log.call(this.logger, 'ownership taken', {
+    const recorded: Ownership = { ...mine, epochStarts: [...epochStarts, { epoch, startOffset: start }] };
+    if (await this.store.setOwner(epoch, recorded)) this.owners.set(held.key, recorded);
+    else return held.give();
+    this.logger.info('ownership taken', {
       ...held.label,
       epoch,
-      ...(start !== null ? { startOffset: start } : {}),
-      ...(was && was.nodeId !== RELEASED ? { from: was.nodeId } : {}),
+      startOffset: start,
+      ...(from !== undefined ? { from } : {}),
     });
+  }
+
+  /**
+   * Coordinates the slots won in one look. Their groups are loaded together, so storage lists the
+   * groups with offsets once per look rather than once per slot (50 times for a broker alone).
+   */
+  private async takeSlots(wins: readonly Promise<SlotWon | null>[]): Promise<void> {
+    const won = (await Promise.all(wins)).filter((w) => w !== null);
+    if (won.length === 0) return;
+    const slots = won.map((w) => w.held.slot);
+    try {
+      await this.groups.takeSlots(slots);
+    } catch (e) {
+      // Owned but not served: released at once, for this broker's next look or another's to retry.
+      const error = (e as Error).message;
+      this.logger.warn('ownership won but not taken up', { coordinatorSlots: slots, error });
+      await Promise.all(won.map((w) => this.release(w.held, w.mine).catch(() => undefined)));
+      return;
+    }
+    // A partition's leader change is what an operator looks for; coordinator slots are detail.
+    this.logger.debug('ownership taken', { coordinatorSlots: slots });
   }
 
   /** Stops serving it, waits for its writes to settle, then lets the ownership go. */
@@ -276,8 +314,22 @@ export class Leadership {
 /** The domain of the coordinator slots, balanced among themselves. */
 const SLOTS = 'slots';
 
+/** What winning an ownership gave: the ownership, and the live broker it was taken from. */
+interface Won {
+  readonly mine: Ownership;
+  readonly from: number | undefined;
+}
+
+/** A coordinator slot won in a look, to be taken with the others won in it. */
+interface SlotWon {
+  readonly held: SlotHoldable;
+  readonly mine: Ownership;
+}
+
 /** Something held through an ownership: a partition's leadership, or a coordinator slot. */
-interface Holdable {
+type Holdable = PartitionHoldable | SlotHoldable;
+
+interface Held {
   readonly key: string;
   /** What it is balanced with over the brokers: its topic's id, or {@link SLOTS}. */
   readonly domain: string;
@@ -285,13 +337,27 @@ interface Holdable {
   readonly label: Record<string, unknown>;
   /** Whether this broker serves it now. */
   serving(): boolean;
-  /** Starts serving it in `epoch`; for a partition, resolves where the epoch starts (else null). */
-  take(epoch: number, epochStarts: readonly LeaderEpochStart[]): Promise<number | null>;
   /** Stops serving it; resolves once what it was writing has settled. */
   give(): Promise<void>;
 }
 
-function partitionHoldable(log: PartitionLog, key: string, domain: string, lease: LeaseCheck): Holdable {
+interface PartitionHoldable extends Held {
+  readonly slot?: undefined;
+  /** Starts serving it in `epoch`; resolves where the epoch starts. */
+  take(epoch: number, epochStarts: readonly LeaderEpochStart[]): Promise<number>;
+}
+
+/** Taken through GroupCoordinator.takeSlots, all the slots won in one look at once. */
+interface SlotHoldable extends Held {
+  readonly slot: number;
+}
+
+function partitionHoldable(
+  log: PartitionLog,
+  key: string,
+  domain: string,
+  lease: LeaseCheck,
+): PartitionHoldable {
   return {
     key,
     domain,
@@ -302,16 +368,13 @@ function partitionHoldable(log: PartitionLog, key: string, domain: string, lease
   };
 }
 
-function slotHoldable(groups: GroupCoordinator, slot: number): Holdable {
+function slotHoldable(groups: GroupCoordinator, slot: number): SlotHoldable {
   return {
     key: coordinatorKey(slot),
     domain: SLOTS,
+    slot,
     label: { coordinatorSlot: slot },
     serving: () => groups.holdsSlot(slot),
-    take: async () => {
-      await groups.takeSlot(slot);
-      return null;
-    },
     give: () => groups.giveSlot(slot),
   };
 }

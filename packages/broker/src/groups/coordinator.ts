@@ -127,6 +127,11 @@ export interface GroupCoordinatorOptions {
   newMemberJoinTimeoutMs?: number;
   /** Clock, in ms since the epoch (tests). */
   now?: () => number;
+  /**
+   * Several brokers share the data (../cluster/leadership.ts): from the start this broker coordinates
+   * only the slots it takes, so `start` loads no group (each is loaded by the holder of its slot).
+   */
+  sharedSlots?: boolean;
 }
 
 /** Kafka's offsets.retention.check.interval.ms default. */
@@ -168,6 +173,7 @@ export class GroupCoordinator {
     this.retentionCheckIntervalMs =
       options.offsetsRetentionCheckIntervalMs ?? DEFAULT_OFFSETS_RETENTION_CHECK_INTERVAL_MS;
     const now = options.now ?? Date.now;
+    if (options.sharedSlots) this.slots = new Set();
 
     this.timers = new CoordinatorTimers(logger, events);
     this.groups = new GroupRegistry(events, this.timers, now);
@@ -200,11 +206,14 @@ export class GroupCoordinator {
   // ---------------------------------------------------------------------------------------------
   // Lifecycle
 
-  /** Loads what storage knows (groups with committed offsets) and starts offset expiration. */
+  /**
+   * Loads what storage knows (groups with committed offsets) and starts offset expiration. With
+   * shared slots nothing is loaded here: the slots' holders load their groups (`takeSlots`).
+   */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await this.offsets.load();
+    if (!this.slots) await this.offsets.load();
     this.events.on('topic-deleted', this.onTopicDeleted);
     this.retentionTimer = setInterval(() => void this.expireOffsets(), this.retentionCheckIntervalMs);
     this.retentionTimer.unref?.();
@@ -218,10 +227,11 @@ export class GroupCoordinator {
 
   /**
    * Several brokers share the data from now on: this one coordinates only the slots it takes
-   * (`takeSlot`). What it loaded at start is let go, as every slot is someone's to take.
+   * (`takeSlots`), and answers commits only while `lease` holds. What it loaded at start (created
+   * without `sharedSlots`) is let go, as every slot is someone's to take.
    */
   shareSlots(lease: LeaseCheck): void {
-    this.slots = new Set();
+    this.slots ??= new Set();
     this.lease = lease;
     for (const group of [...this.groups.values()]) this.unload(group);
   }
@@ -231,13 +241,20 @@ export class GroupCoordinator {
     return !this.slots || this.slots.has(slot);
   }
 
-  /** Coordinates the slot's groups from now on, from their offsets as stored. */
-  async takeSlot(slot: number): Promise<void> {
-    if (!this.slots || this.slots.has(slot)) return;
-    // What a previous holder of the slot left here (a slot given up and taken back) is stale.
-    for (const group of [...this.groups.values()]) if (groupSlot(group.groupId) === slot) this.unload(group);
-    await this.offsets.load((groupId) => groupSlot(groupId) === slot);
-    this.slots.add(slot);
+  /**
+   * Coordinates the slots' groups from now on, from their offsets as stored. Slots won together
+   * (one look at the cluster) are loaded together: storage lists the groups with offsets once.
+   */
+  async takeSlots(slots: readonly number[]): Promise<void> {
+    const held = this.slots;
+    if (!held) return;
+    const taking = new Set(slots.filter((slot) => !held.has(slot)));
+    if (taking.size === 0) return;
+    // What a previous holder of a slot left here (a slot given up and taken back) is stale.
+    for (const group of [...this.groups.values()])
+      if (taking.has(groupSlot(group.groupId))) this.unload(group);
+    await this.offsets.load((groupId) => taking.has(groupSlot(groupId)));
+    for (const slot of taking) held.add(slot);
   }
 
   /**

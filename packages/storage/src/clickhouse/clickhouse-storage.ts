@@ -351,6 +351,12 @@ export class ClickHouseStorage implements SqlStorage {
     return this.states.currentLogStart(t, tp, p);
   }
 
+  async partitionEnd(tp: TopicPartition): Promise<number> {
+    // The state `partition` caches is this storage's own view: stale once another broker appended.
+    const { t } = await this.catalog.partition(tp);
+    return this.states.readEnd(t, tp.partition);
+  }
+
   async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number> {
     const { t, p } = await this.catalog.partition(tp);
     return this.states.deleteRecordsBefore(t, tp, p, offset);

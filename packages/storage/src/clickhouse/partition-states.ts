@@ -36,6 +36,21 @@ export class PartitionStates {
   }
 
   private async recover(t: TopicState, partition: number): Promise<PartitionState> {
+    const { nextOffset, minOffset, marker, checkpointedEnd } = await this.readStored(t, partition);
+    const logStartOffset = minOffset < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, minOffset));
+    return recoveredPartition(nextOffset, logStartOffset, marker, checkpointedEnd);
+  }
+
+  /**
+   * The partition's end as stored now (Storage.partitionEnd), nothing cached: a partition another
+   * broker leads. Under the fences this storage knows, which may be older than the leader's: a
+   * deposed leader's late rows can then show an end past what the leader serves.
+   */
+  async readEnd(t: TopicState, partition: number): Promise<number> {
+    return (await this.readStored(t, partition)).nextOffset;
+  }
+
+  private async readStored(t: TopicState, partition: number) {
     const rows = await this.bound.partitionRows(t, partition);
     const r = await this.backend.select(
       `recover partition ${t.record.name}-${partition}`,
@@ -47,8 +62,7 @@ export class PartitionStates {
     const marker = r.i64();
     const checkpointedEnd = r.i64();
     const nextOffset = Math.max(maxOffset + 1, checkpointedEnd, marker);
-    const logStartOffset = minOffset < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, minOffset));
-    return recoveredPartition(nextOffset, logStartOffset, marker, checkpointedEnd);
+    return { nextOffset, minOffset, marker, checkpointedEnd };
   }
 
   /** Deletes rows a failed insert may have left behind, before anything else uses the partition. */

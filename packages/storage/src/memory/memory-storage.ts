@@ -182,6 +182,11 @@ export class MemoryStorage implements Storage {
     return this.partitionOf(tp).logStartOffset;
   }
 
+  async partitionEnd(tp: TopicPartition): Promise<number> {
+    // One copy of the data for every broker in the process: what it holds is always current.
+    return this.partitionOf(tp).nextOffset;
+  }
+
   async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number> {
     const p = this.partitionOf(tp);
     if (offset > p.logStartOffset) {

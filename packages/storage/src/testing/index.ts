@@ -136,6 +136,17 @@ export function runStorageContract(
       expect(await storage.maxTimestamp({ topic: t.name, partition: 0 })).not.toBeNull();
     });
 
+    it('reads the end of a partition as stored (partitionEnd, when the storage has it)', async () => {
+      if (!storage.partitionEnd) return;
+      const t = testTopic(2);
+      await storage.createTopic(t);
+      const tp = { topic: t.name, partition: 1 };
+      expect(await storage.partitionEnd(tp)).toBe(0);
+      await storage.append(tp, [testBatch({ baseOffset: 0, records: [rec('a'), rec('b'), rec('c')] })]);
+      expect(await storage.partitionEnd(tp)).toBe(3);
+      expect(await storage.partitionEnd({ topic: t.name, partition: 0 })).toBe(0);
+    });
+
     it('moves the log start offset forward with deleteRecordsBefore, never back', async () => {
       const t = testTopic(1);
       await storage.createTopic(t);
