@@ -181,6 +181,22 @@ export class StorageError extends Error {
   }
 }
 
+/** What `append` may be asked besides storing the batches. */
+export interface AppendOptions {
+  /**
+   * Runs once the batches were written (and every earlier append of the partition was stored), before
+   * the append counts as stored. A broker of several checks here that it still leads the partition:
+   * an insert that lands after its leadership may have passed to another broker must not be
+   * acknowledged (docs/architecture.md, "Many brokers over one database"). When it rejects, the append
+   * fails with its error as a failed write does, and its batches must go from the data too, not only
+   * from reads, as people query the data directly (the ClickHouse storage deletes the rows at once).
+   * A storage that cannot take an append back without risking a successor's records may leave it
+   * unrun (the ClickHouse storage's topics bound to a user's table, whose rows keep no leader epoch):
+   * the broker then checks after the append resolved and refuses the acknowledgement, rows in place.
+   */
+  confirm?(): Promise<void>;
+}
+
 export interface Storage {
   /** A short name for logs and metrics, e.g. "memory" or "clickhouse". */
   readonly name: string;
@@ -259,7 +275,7 @@ export interface Storage {
    * Appends batches whose offsets follow the partition's current end without a gap, in order.
    * Durable and readable when the promise resolves.
    */
-  append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void>;
+  append(tp: TopicPartition, batches: readonly StoredBatch[], options?: AppendOptions): Promise<void>;
   /**
    * Batches from the one containing `fromOffset` on, in offset order, until their total size reaches
    * `maxBytes`; the first batch is returned whole even when it alone is larger. Empty at the end of the

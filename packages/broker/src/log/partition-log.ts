@@ -334,9 +334,19 @@ export class PartitionLog {
     // Nothing to store (errors and duplicates only): answered once what is in flight has settled, so
     // that answers keep the order of the requests.
     if (toStore.length === 0) return appends.afterSettled(() => acknowledge(null));
+    // Stored, but counted so only while the lease holds: a broker that may have been replaced must not
+    // confirm what the next leader might hide (docs/architecture.md, "Many brokers"). The storage
+    // asks before the append counts, and removes the rows when the answer is no.
+    let leaseChecked = false;
+    const options = lease && {
+      confirm: () => {
+        leaseChecked = true;
+        return this.stillLeading(lease);
+      },
+    };
     let write: Promise<void>;
     try {
-      write = this.storage.append({ topic: this.topic, partition: this.partition }, toStore);
+      write = this.storage.append({ topic: this.topic, partition: this.partition }, toStore, options);
     } catch (e) {
       write = Promise.reject(e);
     }
@@ -350,17 +360,11 @@ export class PartitionLog {
           // The next append's working copy looked through this one; the merged table now says the same.
           appends.oldest()?.rebase(this.producers);
           this.cache.add(this, toStore);
-          // Stored, but acknowledged only while the lease holds: a broker that may have been replaced
-          // must not confirm what the next leader might hide (docs/architecture.md, "Many brokers").
-          // Past the local deadline (renewals slowed down) the store is asked first.
-          if (!lease || lease.held()) acknowledge(null);
-          else {
-            const refused = notLeader(this.topic, this.partition);
-            void lease.confirm().then(
-              (held) => acknowledge(held ? null : refused),
-              () => acknowledge(refused),
-            );
-          }
+          // A storage that did not run `confirm` (written before it existed, or one that cannot take
+          // the append back: see AppendOptions): the lease is checked here, and a refusal leaves the
+          // rows in place.
+          if (!lease || leaseChecked) acknowledge(null);
+          else void this.stillLeading(lease).then(() => acknowledge(null), acknowledge);
           for (const l of [...this.listeners]) l();
         },
         // Nothing of it was stored (and nothing after it will be): the offsets will be assigned again,
@@ -379,6 +383,15 @@ export class PartitionLog {
     );
     // Answered through `acknowledge`; the drain only waits for it.
     return stored.catch(() => undefined);
+  }
+
+  /**
+   * Resolves while `lease` holds, else rejects with NOT_LEADER_OR_FOLLOWER: past the local deadline
+   * (renewals slowed down) the store is asked first.
+   */
+  private async stillLeading(lease: LeaseCheck): Promise<void> {
+    if (lease.held() || (await lease.confirm().catch(() => false))) return;
+    throw notLeader(this.topic, this.partition);
   }
 
   /** Null when every batch may be appended; otherwise the duplicate's result or the error. */

@@ -26,6 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  type AppendOptions,
   type ClusterStore,
   type CommittedOffset,
   type FlushStats,
@@ -233,6 +234,7 @@ export class ClickHouseStorage implements SqlStorage {
     for (const t of this.catalog.all()) if (t.flusher) flushers.push(t.flusher.drain());
     flushers.push(this.bound.drain(), this.offsets.drain(), this.securityStore.drain());
     await Promise.all(flushers);
+    await this.writer.settle(this.catalog.all());
     await this.states.checkpoint(this.catalog.all()).catch(() => {});
     await b.transport.close().catch(() => {});
     b.transport = null;
@@ -327,8 +329,8 @@ export class ClickHouseStorage implements SqlStorage {
     return this.config.insertsInFlight;
   }
 
-  append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
-    return this.writer.append(tp, batches);
+  append(tp: TopicPartition, batches: readonly StoredBatch[], options?: AppendOptions): Promise<void> {
+    return this.writer.append(tp, batches, options);
   }
 
   read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]> {

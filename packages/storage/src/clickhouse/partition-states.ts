@@ -6,14 +6,22 @@
  * (a marker in `_kch_partitions`) and with what TTL removed.
  *
  * Also the clean-up after a failed insert: rows it may have left (a network in between) are deleted
- * before anything else uses the partition, so a rejected append never becomes visible.
+ * before anything else uses the partition, so a rejected append never becomes visible; and, with many
+ * brokers, the removal of the rows a partition's fences hide.
  */
 import type { TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { BoundTopics } from './bound-topics.js';
 import type { MetadataStore } from './metadata-store.js';
 import { int } from './sql.js';
-import { countRows, deleteRows, firstOffsetFrom, ownBatchesBefore, recoverPartition } from './statements.js';
+import {
+  countRows,
+  deleteRows,
+  firstOffsetFrom,
+  ownBatchesBefore,
+  ownRowsHiddenUnderFences,
+  recoverPartition,
+} from './statements.js';
 import { fencesOf, type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
 import { TsvWriter } from './tsv.js';
 
@@ -81,25 +89,52 @@ export class PartitionStates {
     const mine = latest ? ` AND batch_leader_epoch <= ${int(latest.epoch)}` : '';
     const where = `${rows.where} AND ${rows.offset} >= ${int(from)}${mine}`;
     // On a replicated table a read may not see the insert yet (it waits for its quorum, or was written
-    // on another replica): delete whatever is there then.
-    const late = this.backend.dialect.insertsMayLandLate;
-    const r = late
-      ? null
-      : await this.backend.select(
-          `check ${t.record.name}-${partition} after a failed insert`,
-          countRows(t.table, where),
-          t,
-        );
-    if (r === null || r.u64() > 0) {
-      await this.backend.command(
-        `remove the rows of a failed insert from ${t.record.name}-${partition}`,
-        deleteRows(t.table, where),
-      );
-    }
+    // on another replica): delete whatever is there then, as such rows would become visible.
+    const unseen = this.backend.dialect.insertsMayLandLate;
+    await this.removeRows(t, partition, where, 'the rows of a failed insert', unseen);
     if (p.suspectFrom === from) {
       p.suspectFrom = null;
       p.suspectQueries = [];
     }
+  }
+
+  /**
+   * Deletes the rows of kch's own table that the partition's fences hide: a deposed leader's late
+   * rows, never acknowledged, which reads leave out but SQL over the table would see. Run by a new
+   * leader once it has fenced the partition. Best effort: reads stay fenced whatever remains, and a
+   * row of a replica not seen yet stays until the next leader's clean-up (docs/clickhouse-schema.md
+   * gives the SQL that leaves such rows out).
+   */
+  async removeHidden(t: TopicState, partition: number): Promise<void> {
+    const fences = fencesOf(t, partition);
+    if (fences.empty) return;
+    const where = ownRowsHiddenUnderFences(partition, fences.starts);
+    await this.removeRows(t, partition, where, "a deposed leader's late rows", false).catch(() => {});
+  }
+
+  /**
+   * A lightweight DELETE of the partition's rows `where` selects, when there are any (`unseen`: even
+   * when a read finds none), so that a partition with nothing to remove costs no mutation.
+   */
+  private async removeRows(
+    t: TopicState,
+    partition: number,
+    where: string,
+    what: string,
+    unseen: boolean,
+  ): Promise<void> {
+    const r = unseen
+      ? null
+      : await this.backend.select(
+          `look for ${what} in ${t.record.name}-${partition}`,
+          countRows(t.table, where),
+          t,
+        );
+    if (r === null || r.u64() > 0)
+      await this.backend.command(
+        `remove ${what} from ${t.record.name}-${partition}`,
+        deleteRows(t.table, where),
+      );
   }
 
   /** The log start as it is now: never back, forward to the first record TTL (or a DeleteRecords) left. */

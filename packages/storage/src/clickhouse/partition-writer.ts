@@ -11,7 +11,7 @@
  * (./partition-states.ts), and an end the rows do not show is written down before an append counts.
  */
 import { earlierAppendRejected } from '../in-flight-appends.js';
-import type { PartitionLeadership, StoredBatch, TopicPartition } from '../storage.js';
+import type { AppendOptions, PartitionLeadership, StoredBatch, TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { ChunkTarget } from './bound-insert.js';
 import { writeBoundRows } from './bound-rows.js';
@@ -51,6 +51,9 @@ function underPartitionLock<T>(t: TopicState, partition: number, f: () => Promis
 }
 
 export class PartitionWriter {
+  /** Clean-ups after rejected appends under way (./partition-states.ts `cleanSuspects`). */
+  private readonly cleanUps = new Set<Promise<void>>();
+
   constructor(
     private readonly backend: Backend,
     private readonly catalog: TopicCatalog,
@@ -61,16 +64,50 @@ export class PartitionWriter {
     private readonly reports: FlushReports,
   ) {}
 
-  async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
+  async append(tp: TopicPartition, batches: readonly StoredBatch[], options?: AppendOptions): Promise<void> {
     this.backend.checkOpen();
     const t = this.catalog.topicOf(tp.topic);
     // The lock covers checking, encoding and handing the rows to the flusher, not the insert.
-    return (await underPartitionLock(t, tp.partition, () => this.appendLocked(tp, batches))).stored;
+    const { stored } = await underPartitionLock(t, tp.partition, () =>
+      this.appendLocked(tp, batches, options?.confirm),
+    );
+    return stored.catch((e: unknown) => {
+      this.cleanUpSoon(t, tp);
+      throw e;
+    });
+  }
+
+  /**
+   * Removes the rows a rejected append may have left now rather than at the partition's next use: a
+   * broker whose append was refused by its `confirm` has lost the partition and may never use it
+   * again, and SQL over the table sees the rows until they go. When this fails, the next use removes them
+   * (./topic-catalog.ts `partition`); appends that follow wait for it on the partition's lock.
+   */
+  private cleanUpSoon(t: TopicState, tp: TopicPartition): void {
+    const cleaning = underPartitionLock(t, tp.partition, async () => {
+      const p = await t.partitions.get(tp.partition);
+      if (p && p.suspectFrom !== null) await this.states.cleanSuspects(t, tp.partition, p);
+    }).catch(() => {});
+    this.cleanUps.add(cleaning);
+    void cleaning.then(() => this.cleanUps.delete(cleaning));
+  }
+
+  /**
+   * Resolves once the appends handed in have settled and the clean-ups after rejected ones have
+   * ended: the storage closes after this, so that a broker stopping because it lost its partitions
+   * (whose appends are then refused) still removes their rows.
+   */
+  async settle(topics: Iterable<TopicState>): Promise<void> {
+    for (const t of topics) {
+      for (const state of t.partitions.values()) await state.then((p) => p.appends.settled()).catch(() => {});
+    }
+    await Promise.all(this.cleanUps);
   }
 
   private async appendLocked(
     tp: TopicPartition,
     batches: readonly StoredBatch[],
+    confirmed: (() => Promise<void>) | undefined,
   ): Promise<{ stored: Promise<void> }> {
     const { t, p } = await this.catalog.partition(tp);
     // A batch of a replaced leader's epoch past the start of a later one is refused before anything
@@ -99,18 +136,25 @@ export class PartitionWriter {
     const from = batches[0]!.baseOffset;
     // Batches whose records were all left out make no rows, but take their offsets all the same.
     const inserted = records === 0 ? Promise.resolve() : rows.insert(w.view(), records);
+    // The rows do not show where the log ends (records left out at its end): the end is written down
+    // before the append counts as stored, or a restart would hand those offsets out again. After the
+    // caller's confirmation: an append it refuses leaves no end to write down.
+    const checkpoint = rows.endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next);
+    // Not for a bound topic: its rows keep no leader epoch, so taking them back could delete the rows
+    // a successor wrote at the same offsets; the caller checks after the append instead (storage.ts).
+    const caller = t.bound ? undefined : confirmed;
+    const confirm = caller && checkpoint ? () => caller().then(checkpoint) : (caller ?? checkpoint);
     const stored = appends.add(
       next,
       inserted,
       {
-        // The rows do not show where the log ends (records left out at its end): the end is written
-        // down before the append counts as stored, or a restart would hand those offsets out again.
-        confirm: rows.endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next),
+        confirm,
         stored: () => noteRecordSize(t, bytes, records, 0.2),
         rejected: (error) => {
-          // This insert failed, or an earlier one of the partition did: rows from `from` on may be in
-          // ClickHouse (this insert's, or a failed one's behind a network) and are deleted before the
-          // partition is used again; the broker appends again from the end of what was stored.
+          // This insert failed or was not confirmed, or an earlier one of the partition was: rows from
+          // `from` on may be in ClickHouse (this insert's, or a failed one's behind a network) and are
+          // deleted (at once, see `cleanUpSoon`, and before the partition is used again); the broker
+          // appends again from the end of what was stored.
           p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
           if (error instanceof FlushError) p.suspectQueries.push(...error.queryIds);
           if (error === null) return earlierFailed();
@@ -126,8 +170,9 @@ export class PartitionWriter {
    * Opens the partition in `leadership` (Storage.openPartition): with the appends of this storage
    * held and settled (and a failed one's rows removed), its end is read again under the fences known
    * so far, and becomes the start of the new epoch. From then on the partition's reads are fenced
-   * (./topic-state.ts `ownRowsOf`). A bound topic's end is read again too, but its rows carry no
-   * leader epoch, so nothing of them is hidden.
+   * (./topic-state.ts `ownRowsOf`), and the rows the fences hide are deleted: a deposed leader's late
+   * rows, which SQL over the table would see. A bound topic's end is read again too, but its rows
+   * carry no leader epoch, so nothing of them is hidden.
    */
   async lead(tp: TopicPartition, leadership: PartitionLeadership): Promise<void> {
     this.backend.checkOpen();
@@ -144,6 +189,7 @@ export class PartitionWriter {
       setFences(t, tp.partition, before);
       const { p } = await this.catalog.partition(tp);
       setFences(t, tp.partition, before.with([{ epoch: leadership.epoch, startOffset: p.nextOffset }]));
+      if (!t.bound) await this.states.removeHidden(t, tp.partition);
     });
   }
 

@@ -66,6 +66,14 @@ export function visibleUnderFences(
   return `${offset} < multiIf(${cases.join(', ')}, 9223372036854775807)`;
 }
 
+/**
+ * The rows of one partition of kch's own table that `fences` hide (see {@link visibleUnderFences}):
+ * rows of a leader epoch at or past the start of a later one, which no leader acknowledged.
+ */
+export function ownRowsHiddenUnderFences(partition: number, fences: readonly LeaderEpochStart[]): string {
+  return `partition = ${int(partition)} AND NOT (${visibleUnderFences(fences)})`;
+}
+
 /** The partition's rows with offsets from `from` (inclusive) to `to` (exclusive). */
 export function rowsBetween(rows: PartitionRows, from: number, to: number): string {
   return `${rows.where} AND ${rows.offset} >= ${int(from)} AND ${rows.offset} < ${int(to)}`;

@@ -3,6 +3,7 @@ import { appendEnd } from '../in-flight-appends.js';
 import { LeaderFences } from '../leader-fences.js';
 import { lastProducerBatches } from '../producer-batches.js';
 import {
+  type AppendOptions,
   type CommittedOffset,
   type PartitionLeadership,
   type PartitionSnapshot,
@@ -123,15 +124,25 @@ export class MemoryStorage implements Storage {
     };
   }
 
-  async append(tp: TopicPartition, batches: readonly StoredBatch[]): Promise<void> {
+  async append(tp: TopicPartition, batches: readonly StoredBatch[], options?: AppendOptions): Promise<void> {
     const p = this.partitionOf(tp);
     // A batch of a replaced leader's epoch past the start of a later one is refused, never stored.
     const refused = p.fences.refusal(tp, batches);
     if (refused) throw refused;
     // One append at a time (no appendsInFlight): the batches follow what is stored.
-    const next = appendEnd(tp, p.nextOffset, batches);
+    const end = p.nextOffset;
+    const next = appendEnd(tp, end, batches);
     for (const b of batches) p.batches.push(b);
     p.nextOffset = next;
+    if (!options?.confirm) return;
+    try {
+      await options.confirm();
+    } catch (e) {
+      // Not confirmed (the broker lost the partition): the append did not happen.
+      p.batches.splice(p.batches.length - batches.length);
+      p.nextOffset = end;
+      throw e;
+    }
   }
 
   async read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]> {

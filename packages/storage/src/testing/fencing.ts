@@ -127,6 +127,39 @@ export function runFencingContract(storage: () => Storage): void {
     expect(await s.offsetForTimestamp(tp, 5_000)).toBeNull();
   });
 
+  it('takes back an append whose confirmation is refused (a leader that lost the partition)', async () => {
+    const s = storage();
+    const t = testTopic(1);
+    await s.createTopic(t);
+    const tp = { topic: t.name, partition: 0 };
+    let confirmations = 0;
+    const confirm = async () => {
+      confirmations++;
+    };
+    await s.append(tp, [stamped(0, 0, 5, 2)], { confirm });
+    expect(confirmations).toBe(1);
+
+    const lost = new StorageError('FENCED', 'the partition has another leader', false);
+    const failed = await s
+      .append(tp, [stamped(2, 0, 5, 2, 9_000)], { confirm: () => Promise.reject(lost) })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(failed).toBe(lost);
+    // As if never written: not read, not the end, not in the producers' state, not a timestamp.
+    expect((await s.read(tp, 0, 1 << 20)).map((b) => b.baseOffset)).toEqual([0]);
+    const opened = await s.openPartition(tp);
+    expect(opened.nextOffset).toBe(2);
+    expect(opened.producerBatches.map((b) => b.baseOffset)).toEqual([0]);
+    expect(await s.offsetForTimestamp(tp, 5_000)).toBeNull();
+    // Its offsets are handed out again.
+    const again = stamped(2, 0, 5, 1, 2_000);
+    await s.append(tp, [again], { confirm });
+    const read = await s.read(tp, 2, 1 << 20);
+    expect(read.map((b) => b.bytes.equals(again.bytes))).toEqual([true]);
+  });
+
   it('leaves the fences of one partition to that partition', async () => {
     const s = storage();
     const t = testTopic(2);
