@@ -7,6 +7,7 @@
 import { KafkaProtocolError } from '@kch/protocol';
 import {
   type ClickHouseStorage,
+  type ClickHouseTransport,
   clickhouseStorage,
   MemoryClusterStore,
   memoryStorage,
@@ -195,4 +196,130 @@ describe('topics shared by two brokers, ClickHouse with Keeper', () => {
 
   skipEachUnless(zookeeper);
   sharedCatalogSuite(() => [storages[0]!, storages[1]!]);
+
+  // Two brokers whose steps are put in a chosen order: broker a's storage holds a chosen statement.
+  describe('changes that interleave', () => {
+    const gate = new Gate();
+    let pair: ClickHouseStorage[] = [];
+    let a: Manager;
+    let b: Manager;
+    let n = 0;
+
+    beforeAll(async () => {
+      if (!server) return;
+      pair = [gate.wrap, undefined].map((wrapTransport) =>
+        // A short stale time of name claims, so that a stalled creation is taken over in the test.
+        clickhouseStorage({
+          url: server!.url,
+          database: 'kch_topics_gated',
+          wrapTransport,
+          topicClaimStaleMs: 300,
+        }),
+      );
+      for (const s of pair) await s.open();
+      [a, b] = [await manager(pair[0]!), await manager(pair[1]!)];
+    });
+
+    afterAll(async () => {
+      gate.open();
+      for (const s of pair) await s.close();
+    });
+
+    const stored = async (name: string) =>
+      (await Promise.all(pair.map((s) => s.listTopics()))).map((l) => l.filter((t) => t.name === name));
+
+    it('a config change and a partition raise at once both land, whichever view each started from', async () => {
+      const name = `gated${++n}-${Date.now()}`;
+      await a.topics.create(name, 1, {});
+      await b.topics.lookup(name);
+      // Broker a's config change is about to write the topic's row when broker b raises the count.
+      const held = gate.close((sql) => sql.includes('_kch_topics'), 'before');
+      const change = a.topics.setConfigs(name, { 'retention.ms': '60000' });
+      await held;
+      await b.topics.setPartitionCount(name, 4);
+      gate.open();
+      await change;
+      for (const rows of await stored(name))
+        expect(rows).toMatchObject([{ partitionCount: 4, configs: { 'retention.ms': '60000' } }]);
+      await Promise.all([a.topics.refresh(), b.topics.refresh()]);
+      for (const m of [a, b]) expect(m.topics.get(name)!.logs).toHaveLength(4);
+    });
+
+    it('a creation that stalled past the stale time is fenced: it writes nothing over the topic that took the name', async () => {
+      const name = `gated${++n}-${Date.now()}`;
+      // Broker a made the topic's table, then stalls before its row.
+      const held = gate.close((sql) => sql.startsWith('CREATE TABLE') && sql.includes(name), 'after');
+      const slow = outcome(a.topics.create(name, 1, {}));
+      await held;
+      // Broker b finds the name claimed, and takes the claim over once it stayed unchanged long enough.
+      const created = await vi.waitFor(() => b.topics.create(name, 2, {}), {
+        timeout: 10_000,
+        interval: 100,
+      });
+      gate.open();
+      expect(await slow).not.toBe('ok');
+      const id = created!.record.topicId;
+      for (const rows of await stored(name)) expect(rows).toMatchObject([{ topicId: id, partitionCount: 2 }]);
+      expect((await a.topics.lookup(name))!.record.topicId).toBe(id);
+    });
+  });
 });
+
+/**
+ * Holds one statement of a storage (the first that `match` picks after `close`), before or after it
+ * ran, until `open`: a broker stalled at a chosen step.
+ */
+class Gate {
+  private match: ((sql: string) => boolean) | null = null;
+  private when: 'before' | 'after' = 'before';
+  private reached = deferred();
+  private opened = deferred();
+
+  /** Resolves once the statement is held. */
+  close(match: (sql: string) => boolean, when: 'before' | 'after'): Promise<void> {
+    this.match = match;
+    this.when = when;
+    this.reached = deferred();
+    this.opened = deferred();
+    return this.reached.promise;
+  }
+
+  open(): void {
+    this.match = null;
+    this.opened.resolve();
+  }
+
+  private async pass<T>(sql: string, run: () => Promise<T>): Promise<T> {
+    if (!this.match?.(sql)) return run();
+    this.match = null;
+    const when = this.when;
+    const hold = async () => {
+      this.reached.resolve();
+      await this.opened.promise;
+    };
+    if (when === 'before') await hold();
+    const result = await run();
+    if (when === 'after') await hold();
+    return result;
+  }
+
+  readonly wrap = (inner: ClickHouseTransport): ClickHouseTransport => ({
+    location: inner.location,
+    remote: inner.remote,
+    command: (sql, settings) => this.pass(sql, () => inner.command(sql, settings)),
+    selectBytes: (sql, settings) => inner.selectBytes(sql, settings),
+    insertBytes: (table, columns, chunks, options) =>
+      this.pass(`INSERT INTO ${table}`, () => inner.insertBytes(table, columns, chunks, options)),
+    query: inner.query?.bind(inner),
+    killQuery: inner.killQuery?.bind(inner),
+    close: () => inner.close(),
+  });
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

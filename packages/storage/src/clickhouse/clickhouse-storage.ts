@@ -161,6 +161,7 @@ export class ClickHouseStorage implements SqlStorage {
       this.offsets,
       c.deduplicationWindow,
       () => this.cluster,
+      c.topicClaimStaleMs,
     );
     this.writer = new PartitionWriter(
       backend,

@@ -11,6 +11,7 @@
  * the storage then uses ./single-broker.ts instead.
  */
 import { randomUUID } from 'node:crypto';
+import { casBackoff, type Pause } from '../cas-backoff.js';
 import { nodeIdInUse } from '../cluster-member.js';
 import type { ClusterMember, ClusterStore, ClusterView, LeaderEpochStart, Ownership } from '../storage.js';
 import type { Backend } from './backend.js';
@@ -238,6 +239,8 @@ export class KeeperCounter {
   constructor(
     private readonly backend: Backend,
     private readonly name: string,
+    /** How to wait between lost attempts (tests observe it instead of sleeping). */
+    private readonly pause?: Pause,
   ) {}
 
   private get table(): string {
@@ -250,6 +253,9 @@ export class KeeperCounter {
    */
   async reserve(what: string, size: number, floor: number): Promise<number> {
     for (let attempt = 0; attempt < 100; attempt++) {
+      // Another broker reserved between our read and write: pause a random while, or brokers that
+      // reserve at once keep colliding in step.
+      if (attempt > 0) await casBackoff(attempt, this.pause);
       // Fresh for each attempt: seeing it in the row afterwards proves that this attempt's write took.
       // Comparing values would not do: two brokers that read the same value would write the same end.
       const token = randomUUID();

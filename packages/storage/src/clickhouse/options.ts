@@ -76,6 +76,12 @@ export const clickhouseStorageOptionsSchema = z
       .custom<(transport: ClickHouseTransport) => ClickHouseTransport>((v) => typeof v === 'function')
       .optional(),
     /**
+     * With many brokers: how long a topic-name claim whose creation never finished (its broker died
+     * between claim and row) must stay unchanged before another creation takes it over (ms). Shorter
+     * only in tests; a creator slower than this is fenced, not lost (./topic-claims.ts).
+     */
+    topicClaimStaleMs: ms.optional(),
+    /**
      * MergeTree settings of new topic tables (tables that exist keep theirs: change them with ALTER
      * TABLE ... MODIFY SETTING). Default: DEFAULT_TOPIC_TABLE_SETTINGS (`merge_selector_base: 20`,
      * `index_granularity_bytes: 1 MiB`, `max_compress_block_size: 256 KiB`: less merge CPU and memory),

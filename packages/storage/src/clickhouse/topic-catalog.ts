@@ -30,7 +30,7 @@ import {
 } from './schema.js';
 import { tableName } from './sql.js';
 import { knownMergeTreeSettings, modifyTtl, removeTtl } from './statements.js';
-import { TopicClaims } from './topic-claims.js';
+import { type Claim, TopicClaims, type TopicRow } from './topic-claims.js';
 import {
   boundTopic,
   type PartitionState,
@@ -54,6 +54,15 @@ import { backendFailure } from './transport.js';
 
 /** ClickHouse's BAD_ARGUMENTS, which REMOVE TTL answers for a table without TTL. */
 const BAD_ARGUMENTS = 36;
+/** Rows written again at most after one change, when the claim moved on meanwhile (see storeShared). */
+const REWRITES = 8;
+
+/** A row written to `_kch_topics` and the version of the claim it copies (see storeShared). */
+interface Written {
+  row: TopicRow;
+  deleted: boolean;
+  version: number;
+}
 
 /** retention.ms of a config map: a number, or null for none; INVALID_REQUEST when malformed. */
 function retentionOf(configs: Record<string, string>): number | null {
@@ -189,7 +198,10 @@ export class TopicCatalog {
       const o = objects.get(t.own!.name);
       if (!o) t.tableMissing = true;
       else if (t.own!.uuid === '' && isTopicTableEngine(o.engine) && shaped.has(o.name))
-        await this.recordOwnTable(t, await this.tables.adopt(t.record.name, o));
+        await this.recordOwnTable(t, await this.tables.adopt(t.record.name, o)).catch((e) => {
+          // Another broker deleted the topic since its row was read: the next look drops it.
+          if (!(e instanceof StorageError && e.kind === 'UNKNOWN_TOPIC_OR_PARTITION')) throw e;
+        });
       else if (!isOwnTable(o, t.own!, t.record.name))
         t.unusable = tableReplacedError(this.backend.database, t.record.name, o);
     }
@@ -260,7 +272,7 @@ export class TopicCatalog {
         throw new StorageError('TOPIC_EXISTS', `topic ${topic.name} already exists`);
       // With other brokers: the name is ours once claimed, before its table is made (two creations of
       // one name would otherwise share a table and leave two rows, two topic ids, one after the other).
-      if (cluster) await this.claims.create(cluster, topic);
+      const claimed = cluster ? await this.claims.create(cluster, topic) : 0;
       try {
         // A bound topic's table is the user's: checked, never created (nor TTL'd, nor dropped).
         const schema = binding ? await this.bound.bind(binding, topic.name, this.topics.values()) : undefined;
@@ -271,13 +283,34 @@ export class TopicCatalog {
               topicTableName(topic.name, this.tables.maxNameLength),
               retention,
             );
-        await this.metadata.storeTopic(topic, false, own ?? null);
+        const row = { record: topic, own: own ?? null };
+        if (!cluster) await this.metadata.storeTopic(topic, false, row.own);
+        else await this.confirmCreation(cluster, row, claimed);
         this.add(structuredClone(topic), schema, own);
       } catch (e) {
         if (cluster) await this.claims.release(cluster, topic);
         throw e;
       }
     });
+  }
+
+  /**
+   * Writes the row of a topic this storage claimed at version `claimed`, unless the claim was taken
+   * over meanwhile (this creation stalled past the stale time, ./topic-claims.ts): nothing is then
+   * written over the topic that has the name now. The table made here stays: the creation that took
+   * the name over adopts an empty table left by a creation of the name (./topic-tables.ts), so it may
+   * be that topic's table by now; if not, the next creation of the name adopts it.
+   */
+  private async confirmCreation(cluster: ClusterStore, row: TopicRow, claimed: number): Promise<void> {
+    const version = await this.claims.confirm(cluster, row, claimed);
+    if (version === null) {
+      throw new StorageError(
+        'UNAVAILABLE',
+        `creating topic ${row.record.name} took so long that another broker took the name over; the client may retry`,
+        true,
+      );
+    }
+    await this.storeShared(cluster, { row, deleted: false, version });
   }
 
   /**
@@ -314,7 +347,9 @@ export class TopicCatalog {
       // Unbinding: the table and its rows stay, they are the user's.
       if (t.bound) await this.bound.drain(t.table);
       else if (t.own) kept = await this.tables.dropOwn(name, t.own);
-      await this.metadata.storeTopic(t.record, true, t.own);
+      const row = { record: t.record, own: t.own };
+      if (cluster) await this.storeShared(cluster, { row, deleted: true, version: 0 });
+      else await this.metadata.storeTopic(t.record, true, t.own);
       this.topics.delete(name);
       await this.offsets.deleteTopic(name);
       if (!kept) return undefined;
@@ -327,27 +362,56 @@ export class TopicCatalog {
 
   async setPartitionCount(name: string, partitionCount: number): Promise<void> {
     await this.metadata.withLock(async () => {
-      const cluster = await this.catchUp();
+      await this.catchUp();
       const t = this.topicOf(name);
       if (partitionCount <= t.record.partitionCount) return;
-      // With other brokers: counts are raised by compare-and-set on the topic's claim, so of two
-      // raises the larger count stays, whichever row lands last.
-      const count = cluster ? await this.claims.grow(cluster, t.record, partitionCount) : partitionCount;
-      await this.storeCount(t, count);
-      if (!cluster) return;
-      // A row of a smaller raise by another broker may land after ours: the latest row would then say
-      // less than the claim. Whoever writes last sees that here and writes the count again.
-      const stored = (await this.metadata.loadTopics()).find((s) => s.record.topicId === t.record.topicId);
-      const claimed = await this.claims.claimedCount(cluster, t.record);
-      if (stored && claimed !== null && stored.record.partitionCount < claimed)
-        await this.storeCount(t, claimed);
+      // Raised on the row as the claim holds it: another broker may have raised it further already.
+      await this.change(t, (row) =>
+        row.record.partitionCount >= partitionCount
+          ? null
+          : { ...row, record: { ...row.record, partitionCount } },
+      );
     });
   }
 
-  private async storeCount(t: TopicState, partitionCount: number): Promise<void> {
-    const next = { ...t.record, partitionCount: Math.max(partitionCount, t.record.partitionCount) };
-    await this.metadata.storeTopic(next, false, t.own);
-    t.record = next;
+  /**
+   * Changes a topic's row. With other brokers, by compare-and-set on the topic's claim over the whole
+   * row (./topic-claims.ts), made on the row the claim holds: a config change and a partition raise
+   * at once both land, whatever each broker's view was. `change` returns null when there is nothing
+   * to change. The topic's state takes the row it has now (a partition count never goes back).
+   */
+  private async change(t: TopicState, change: (row: TopicRow) => TopicRow | null): Promise<void> {
+    const cluster = this.shared();
+    const base = { record: t.record, own: t.own };
+    if (!cluster) {
+      const next = change(base);
+      if (!next) return;
+      await this.metadata.storeTopic(next.record, false, next.own);
+      t.record = structuredClone(next.record);
+      return;
+    }
+    const { row, version } = await this.claims.update(cluster, base, change);
+    if (version !== null) await this.storeShared(cluster, { row, deleted: false, version });
+    const partitionCount = Math.max(row.record.partitionCount, t.record.partitionCount);
+    t.record = { ...structuredClone(row.record), partitionCount };
+  }
+
+  /**
+   * Writes a row that copies the topic's claim, so that the latest row of the name ends as the claim's
+   * latest even when rows of several brokers land out of order. The version clock is read again first
+   * (another broker's clock may be ahead), so the row is later than every row that landed before.
+   * A row that lands later (another broker's, written from an older claim) was written by a broker
+   * that reads the claim after its insert, here: finding the claim moved on since what it wrote, it
+   * writes the claim's row again (also another topic's that took the name over, or a deletion). If
+   * it finds the claim unchanged, every later change of the claim is written after its row landed.
+   */
+  private async storeShared(cluster: ClusterStore, write: Written): Promise<void> {
+    let w: Written | null = write;
+    for (let n = 0; w && n < REWRITES; n++) {
+      await this.metadata.loadVersion();
+      await this.metadata.storeTopic(w.row.record, w.deleted, w.row.own);
+      w = newerThan(await this.claims.read(cluster, w.row.record.name), w);
+    }
   }
 
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
@@ -356,8 +420,8 @@ export class TopicCatalog {
     await this.metadata.withLock(async () => {
       await this.catchUp();
       const t = this.topicOf(name);
-      const next = { ...t.record, configs: { ...configs } };
-      if ((t.bound?.binding.quoted ?? null) !== (binding?.quoted ?? null)) {
+      const rebinds = (t.bound?.binding.quoted ?? null) !== (binding?.quoted ?? null);
+      if (rebinds) {
         await this.rebind(t, binding, retention);
       } else if (t.bound && binding && t.bound.binding.format !== binding.format) {
         // Same table, another format: new values are read as such; read the columns again.
@@ -368,8 +432,12 @@ export class TopicCatalog {
         const after = ttlExpression(retention);
         if (before !== after) await this.setTtl(t, after);
       }
-      await this.metadata.storeTopic(next, false, t.own);
-      t.record = next;
+      // The configs replace the claim's; its partition count stays whatever another broker raised it to.
+      const own = t.own;
+      await this.change(t, (row) => ({
+        record: { ...row.record, configs: { ...configs } },
+        own: rebinds ? own : row.own,
+      }));
     });
   }
 
@@ -483,6 +551,22 @@ export class TopicCatalog {
   /** Records the table kch created for a topic with the topic. */
   private async recordOwnTable(t: TopicState, own: OwnTable): Promise<void> {
     t.own = own;
-    await this.metadata.storeTopic(t.record, false, own);
+    await this.change(t, (row) => ({ ...row, own }));
   }
+}
+
+/**
+ * What to write after `w` given the claim read after it landed: the claim's row when the claim has
+ * moved on to another version or topic, a deletion when the topic written live is deleted by now,
+ * else null. A claim of an older kch, or of a creation under way, has no row to write (the creator
+ * writes it after confirming, so after `w` landed).
+ */
+function newerThan(claim: Claim | undefined, w: Written): Written | null {
+  if (!claim) return null;
+  const topicId = w.row.record.topicId;
+  if (claim.kind === 'tombstone')
+    return claim.topicId === topicId && !w.deleted ? { ...w, deleted: true } : null;
+  if (!claim.row || claim.pending) return null;
+  if (claim.topicId === topicId && !w.deleted && claim.version === w.version) return null;
+  return { row: claim.row, deleted: false, version: claim.version };
 }

@@ -75,6 +75,20 @@ export function runStorageContract(
       });
     });
 
+    it('keeps every one of changes of a topic made at once; a partition count never goes back', async () => {
+      const t = testTopic(1);
+      await storage.createTopic(t);
+      // Each change sets one part of the topic: none may write back another's part as it was before.
+      await Promise.all([
+        storage.setTopicConfigs(t.name, { 'cleanup.policy': 'delete' }),
+        storage.setPartitionCount(t.name, 3),
+        storage.setPartitionCount(t.name, 2),
+      ]);
+      await storage.setPartitionCount(t.name, 2);
+      const listed = (await storage.listTopics()).find((x) => x.name === t.name)!;
+      expect(listed).toMatchObject({ partitionCount: 3, configs: { 'cleanup.policy': 'delete' } });
+    });
+
     it('appends and reads back batches byte for byte, from any offset', async () => {
       const t = testTopic(2);
       await storage.createTopic(t);
