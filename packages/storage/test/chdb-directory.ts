@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { type ClickHouseStorage, clickhouseStorage } from '../src/index.js';
+import { type ClickHouseStorage, type ClickHouseStorageOptions, clickhouseStorage } from '../src/index.js';
 
 export interface ChdbTestDirectory {
   dir: string;
@@ -20,7 +20,7 @@ export interface ChdbTestDirectory {
    * A storage over `database` in the directory, opened and closed after the current test: one broker
    * of several sharing the data. No checkpoint on a timer: a test writes the ends it needs.
    */
-  broker(database: string): Promise<ClickHouseStorage>;
+  broker(database: string, options?: Partial<ClickHouseStorageOptions>): Promise<ClickHouseStorage>;
 }
 
 export function chdbTestDirectory(prefix: string): ChdbTestDirectory {
@@ -45,8 +45,10 @@ export function chdbTestDirectory(prefix: string): ChdbTestDirectory {
     dir,
     query: async (text) => (await sql.queryAsync(text, { format: 'TabSeparated' })).text(),
     track,
-    broker: async (database) => {
-      const s = track(clickhouseStorage({ chdb: dir, database, checkpointIntervalMs: 3_600_000 }));
+    broker: async (database, options) => {
+      const s = track(
+        clickhouseStorage({ chdb: dir, database, checkpointIntervalMs: 3_600_000, ...options }),
+      );
       await s.open();
       return s;
     },

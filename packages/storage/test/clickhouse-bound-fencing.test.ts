@@ -9,7 +9,7 @@
 import { decodeBatch } from '@kch/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { type ClickHouseStorage, MemoryClusterStore, StorageError } from '../src/index.js';
-import { leadership, stamped, testTopic } from '../src/testing/index.js';
+import { leadership, stamped, testBatch, testTopic } from '../src/testing/index.js';
 import { chdbTestDirectory } from './chdb-directory.js';
 
 const { query, broker } = chdbTestDirectory('kch-bound-fencing-');
@@ -48,9 +48,9 @@ async function readBack(s: ClickHouseStorage, tp: { topic: string; partition: nu
  * Broker a led a one-partition topic bound to `table` in epoch 0 and wrote offsets 0 and 1; broker b
  * took it over in epoch 1, at 2, and a does not know yet.
  */
-async function takenOver(table: string) {
+async function takenOver(table: string, lingerMs?: number) {
   const db = `kafka_${++counter}`;
-  const a = await broker(db);
+  const a = await broker(db, lingerMs === undefined ? {} : { lingerMs });
   const t = testTopic(1, { 'kch.table': table });
   await a.createTopic(t);
   const tp = { topic: t.name, partition: 0 };
@@ -106,6 +106,29 @@ describe('a bound table with _leader_epoch, a deposed leader writing late', () =
       },
     );
     expect(await sqlRows(table)).toBe('0\t0\t0\n1\t0\t0\n2\t1\t1\n3\t1\t1\n4\t1\t1\n5\t1\t1\n');
+    expect((await readBack(b, tp)).map(([, e]) => e)).toEqual([0, 0, 1, 1, 1, 1]);
+  });
+
+  it("cleans up after a refused grouped insert without deleting the successor's rows", async () => {
+    const table = await userTable(true);
+    const { a, b, tp } = await takenOver(table, 50);
+    await b.append(tp, [stamped(2, 1, -1, 4, 3_000)]);
+
+    // a's next two appends go as one insert, which ClickHouse refuses for the second one's value
+    // (appended without the record check): a removes what the group left before inserting each alone.
+    const refused = testBatch({
+      baseOffset: 3,
+      records: [{ key: null, value: Buffer.from('{"e":"not a number","o":3}'), timestamp: 9_000n }],
+      leaderEpoch: 0,
+    });
+    const [first, second] = await Promise.allSettled([
+      a.append(tp, [stamped(2, 0, -1, 1, 9_000)]),
+      a.append(tp, [refused]),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    // b's rows at 2 to 5 all stay; of a's, only its accepted late row at 2 (hidden from reads).
+    expect(await sqlRows(table, '_leader_epoch = 1')).toBe('2\t1\t1\n3\t1\t1\n4\t1\t1\n5\t1\t1\n');
     expect((await readBack(b, tp)).map(([, e]) => e)).toEqual([0, 0, 1, 1, 1, 1]);
   });
 });
