@@ -4,13 +4,17 @@
  * tables): with a `_leader_epoch` column, the deposed leader's late rows are hidden from every read
  * and removed by the next leader, and its clean-ups never delete its successor's rows at the same
  * offsets. Without the column, where several brokers share the database (a cluster store with
- * manyBrokers; a MemoryClusterStore stands in on chdb), binding is refused and so is a leadership.
+ * manyBrokers: a MemoryClusterStore standing in on chdb, and a ClickHouse with Keeper when ZooKeeper
+ * is installed), binding is refused and so is a leadership.
  */
 import { decodeBatch } from '@kch/protocol';
 import { describe, expect, it, vi } from 'vitest';
-import { type ClickHouseStorage, MemoryClusterStore, StorageError } from '../src/index.js';
+import { skipEachUnless } from '../../broker/test/helpers/skip.js';
+import { type ClickHouseStorage, clickhouseStorage, MemoryClusterStore, StorageError } from '../src/index.js';
 import { leadership, stamped, testBatch, testTopic } from '../src/testing/index.js';
 import { chdbTestDirectory } from './chdb-directory.js';
+import { useKeeperClickHouse } from './keeper-clickhouse.js';
+import { zookeeperRequirement } from './zookeeper.js';
 
 const { query, broker } = chdbTestDirectory('kch-bound-fencing-');
 let counter = 0;
@@ -182,4 +186,35 @@ describe('a bound table without _leader_epoch', () => {
     // The epoch-0 row at 1 is past epoch 1's start, but the table cannot tell its epoch: it stays.
     expect((await readBack(s, tp)).length).toBe(2);
   });
+});
+
+describe('a bound table without _leader_epoch on a ClickHouse with Keeper (brokers may share it)', () => {
+  const zookeeper = zookeeperRequirement();
+  skipEachUnless(zookeeper);
+  const keeper = useKeeperClickHouse(zookeeper.available, '/kch_bound_fencing');
+
+  it('is refused a binding, which the column makes possible', async () => {
+    const s = clickhouseStorage({ url: keeper.server.url, database: 'bound_k' });
+    await s.open();
+    try {
+      expect(s.cluster?.manyBrokers).toBe(true);
+      await s.query('CREATE DATABASE IF NOT EXISTS user_k');
+      await s.query(
+        'CREATE TABLE user_k.events (_partition UInt32, _offset UInt64, e Int32) ENGINE = MergeTree ORDER BY (_partition, _offset)',
+      );
+      const t = testTopic(1, { 'kch.table': 'user_k.events' });
+      await expect(s.createTopic(t)).rejects.toMatchObject({
+        kind: 'INVALID_REQUEST',
+        message: expect.stringContaining('table user_k.events has no _leader_epoch column'),
+      });
+      await s.query('ALTER TABLE user_k.events ADD COLUMN _leader_epoch Int32 DEFAULT 0');
+      await s.createTopic(t);
+      const tp = { topic: t.name, partition: 0 };
+      await s.openPartition(tp, leadership(0, []));
+      await s.append(tp, [stamped(0, 0, -1, 1, 1_000)]);
+      expect((await s.query('SELECT _offset, _leader_epoch FROM user_k.events')).toString()).toBe('0\t0\n');
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
 });

@@ -108,9 +108,11 @@ export class PartitionStates {
   async removeHidden(t: TopicState, partition: number): Promise<void> {
     const fences = fencesOf(t, partition);
     if (fences.empty) return;
-    const where = rowsHiddenUnderFences(await this.bound.partitionRows(t, partition), fences.starts);
-    if (where === null) return;
-    await this.removeRows(t, partition, where, "a deposed leader's late rows", false).catch(() => {});
+    const remove = async () => {
+      const where = rowsHiddenUnderFences(await this.bound.partitionRows(t, partition), fences.starts);
+      if (where !== null) await this.removeRows(t, partition, where, "a deposed leader's late rows", false);
+    };
+    await remove().catch(() => {});
   }
 
   /**
