@@ -7,7 +7,8 @@
  */
 import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, ErrorCode, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
-import { MemoryClusterStore, memoryStorage, type Storage } from '@kch/storage';
+import { MemoryClusterStore, memoryStorage, type Storage, StorageError } from '@kch/storage';
+import { testTopic } from '@kch/storage/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Broker, createBroker, silentLogger } from '../src/index.js';
@@ -335,4 +336,46 @@ describe('group coordinators over two brokers', () => {
       await admin.disconnect();
     }
   }, 90_000);
+});
+
+describe('a partition whose storage refuses every leadership', () => {
+  it('gets no leader, and the refusal is logged once, not at every look', async () => {
+    // As the ClickHouse storage refuses a topic bound to a table without _leader_epoch.
+    const memory = memoryStorage();
+    const refusal = 'topic unfenced cannot be led: table db.t has no _leader_epoch column';
+    const storage = new Proxy(memory, {
+      get(target, key) {
+        if (key === 'openPartition')
+          return (tp: { topic: string }, leadership?: unknown) =>
+            tp.topic === 'unfenced' && leadership
+              ? Promise.reject(new StorageError('INTERNAL', refusal, false))
+              : target.openPartition(tp as never, leadership as never);
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await storage.open();
+    await storage.createTopic({ ...testTopic(1), name: 'unfenced' });
+    const warnings: Record<string, unknown>[] = [];
+    const broker = await createBroker({
+      storage: shared(storage, new MemoryClusterStore()),
+      nodeId: 1,
+      logger: {
+        ...silentLogger,
+        warn: (msg, fields) => void (msg.includes('not taken up') && warnings.push(fields!)),
+      },
+    });
+    opened.push(broker);
+    const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+    const client = await RawClient.connect('127.0.0.1', port);
+    try {
+      // Every look (each second) wins it again, is refused and releases it.
+      await new Promise((r) => setTimeout(r, 3_500));
+      expect(warnings).toEqual([{ topic: 'unfenced', partition: 0, error: refusal }]);
+      const { partitions } = await metadata(client, 'unfenced');
+      expect(partitions[0]!.errorCode).toBe(ErrorCode.LEADER_NOT_AVAILABLE);
+    } finally {
+      client.close();
+    }
+  }, 30_000);
 });

@@ -93,6 +93,7 @@ describe('the tables config', () => {
         '_key\tNullable(String)',
         '_headers.name\tArray(String)',
         '_headers.value\tArray(String)',
+        '_leader_epoch\tInt32',
         '',
       ].join('\n'),
     );

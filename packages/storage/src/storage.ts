@@ -191,7 +191,7 @@ export interface AppendOptions {
    * fails with its error as a failed write does, and its batches must go from the data too, not only
    * from reads, as people query the data directly (the ClickHouse storage deletes the rows at once).
    * A storage that cannot take an append back without risking a successor's records may leave it
-   * unrun (the ClickHouse storage's topics bound to a user's table, whose rows keep no leader epoch):
+   * unrun (the ClickHouse storage's topics bound to a user's table without `_leader_epoch`):
    * the broker then checks after the append resolved and refuses the acknowledgement, rows in place.
    */
   confirm?(): Promise<void>;

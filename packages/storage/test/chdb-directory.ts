@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import type { ClickHouseStorage } from '../src/index.js';
+import { type ClickHouseStorage, type ClickHouseStorageOptions, clickhouseStorage } from '../src/index.js';
 
 export interface ChdbTestDirectory {
   dir: string;
@@ -16,6 +16,11 @@ export interface ChdbTestDirectory {
   query(text: string): Promise<string>;
   /** Closes `storage` after the current test; returns it. */
   track(storage: ClickHouseStorage): ClickHouseStorage;
+  /**
+   * A storage over `database` in the directory, opened and closed after the current test: one broker
+   * of several sharing the data. No checkpoint on a timer: a test writes the ends it needs.
+   */
+  broker(database: string, options?: Partial<ClickHouseStorageOptions>): Promise<ClickHouseStorage>;
 }
 
 export function chdbTestDirectory(prefix: string): ChdbTestDirectory {
@@ -32,12 +37,20 @@ export function chdbTestDirectory(prefix: string): ChdbTestDirectory {
     sql.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  const track = (storage: ClickHouseStorage) => {
+    open.push(storage);
+    return storage;
+  };
   return {
     dir,
     query: async (text) => (await sql.queryAsync(text, { format: 'TabSeparated' })).text(),
-    track: (storage) => {
-      open.push(storage);
-      return storage;
+    track,
+    broker: async (database, options) => {
+      const s = track(
+        clickhouseStorage({ chdb: dir, database, checkpointIntervalMs: 3_600_000, ...options }),
+      );
+      await s.open();
+      return s;
     },
   };
 }

@@ -4,24 +4,15 @@
  * on to use. Every read of the new leader, and of a broker opening the partition later, leaves its rows
  * out; the deposed leader deletes them when its acknowledgement is refused, the next leader when it
  * opens the partition, and the SQL of docs/clickhouse-schema.md leaves out what remains in between.
- * Also: topics bound to a user's table, whose rows carry no leader epoch, are not fenced and keep working.
+ * Topics bound to a user's table: ./clickhouse-bound-fencing.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { type ClickHouseStorage, clickhouseStorage } from '../src/index.js';
 import { leadership, stamped, testTopic } from '../src/testing/index.js';
 import { chdbTestDirectory } from './chdb-directory.js';
 
-const { dir, query, track } = chdbTestDirectory('kch-fencing-');
+const { query, broker } = chdbTestDirectory('kch-fencing-');
 let dbCounter = 0;
-
-/** A storage (broker) over `database`. No checkpoint on a timer: a test writes the ends it needs. */
-async function broker(database: string): Promise<ClickHouseStorage> {
-  const s = clickhouseStorage({ chdb: dir, database, checkpointIntervalMs: 3_600_000 });
-  await s.open();
-  track(s);
-  return s;
-}
 
 describe('fencing a deposed leader', () => {
   it("hides its late insert from the new leader's reads, end and producer state, and from later leaders", async () => {
@@ -165,27 +156,5 @@ describe('removing the rows no leader acknowledged', () => {
       },
     );
     expect(await sqlRows(table)).toBe('0\t0\n1\t0\n2\t1\n3\t1\n4\t1\n5\t1\n');
-  });
-});
-
-describe('topics bound to a user table', () => {
-  it('are not fenced (their rows keep no leader epoch) and still open in a leadership', async () => {
-    const n = ++dbCounter;
-    const user = `user_${n}`;
-    await query(`CREATE DATABASE IF NOT EXISTS ${user}`);
-    await query(
-      `CREATE TABLE ${user}.events (_partition UInt32, _offset UInt64, e Int32, o UInt64, _raw_message String) ENGINE = MergeTree ORDER BY (_partition, _offset)`,
-    );
-    const s = await broker(`kafka_${n}`);
-    const t = testTopic(1, { 'kch.table': `${user}.events` });
-    await s.createTopic(t);
-    const tp = { topic: t.name, partition: 0 };
-    await s.append(tp, [stamped(0, 0, -1, 2, 1_000)]);
-    expect((await s.openPartition(tp, leadership(1, [1]))).nextOffset).toBe(2);
-    // The epoch-0 row at 1 is past epoch 1's start, but the table cannot tell its epoch: it stays.
-    const read = await s.read(tp, 0, 1 << 20);
-    expect(read.reduce((n, x) => n + x.recordCount, 0)).toBe(2);
-    await s.append(tp, [stamped(2, 1, -1, 1, 2_000)]);
-    expect((await s.openPartition(tp)).nextOffset).toBe(3);
   });
 });

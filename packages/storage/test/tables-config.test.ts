@@ -129,6 +129,7 @@ describe('applyTablesConfig on embedded ClickHouse', () => {
       '_key\tNullable(String)',
       '_headers.name\tArray(String)',
       '_headers.value\tArray(String)',
+      '_leader_epoch\tInt32',
       '_raw_message\tString',
     ]);
     // The clicks table is in the storage's database, without a raw column.

@@ -54,6 +54,12 @@ export class Leadership {
   private lookAgain = false;
   /** Looks failed in a row: the first is logged with its error, the end of the streak with the count. */
   private failedLooks = 0;
+  /**
+   * Partitions won but not taken up, with the error last logged: a refusal that stands (a bound table
+   * without `_leader_epoch`, refused by the storage until someone adds it) comes back at every look,
+   * and is logged once rather than every second.
+   */
+  private readonly refusedTakes = new Map<string, string>();
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -258,9 +264,14 @@ export class Leadership {
       start = await held.take(epoch, epochStarts);
     } catch (e) {
       // Owned but not served: released at once, for this broker's next look or another's to retry.
-      this.logger.warn('ownership won but not taken up', { ...held.label, error: (e as Error).message });
+      const error = (e as Error).message;
+      if (this.refusedTakes.get(held.key) !== error) {
+        this.refusedTakes.set(held.key, error);
+        this.logger.warn('ownership won but not taken up', { ...held.label, error });
+      }
       return this.release(held, mine).catch(() => undefined);
     }
+    this.refusedTakes.delete(held.key);
     const recorded: Ownership = { ...mine, epochStarts: [...epochStarts, { epoch, startOffset: start }] };
     if (await this.store.setOwner(epoch, recorded)) this.owners.set(held.key, recorded);
     else return held.give();

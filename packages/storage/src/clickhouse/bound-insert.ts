@@ -42,7 +42,10 @@ export interface ChunkTarget {
   partition: number;
   from: number;
   to: number;
-  /** SQL selecting the partition's rows (`_partition = p [AND _topic = t]`). */
+  /**
+   * SQL selecting the partition's rows this leader may delete (`_partition = p [AND _topic = t]`, and
+   * with a leadership `_leader_epoch` of its epoch or older: never a successor's rows).
+   */
   filter: string;
 }
 

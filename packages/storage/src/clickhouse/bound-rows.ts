@@ -35,6 +35,8 @@ interface RecordFields {
   /** The value as text (checked UTF-8). */
   text: string;
   value: Buffer;
+  /** The batch's partition leader epoch, which fences rows as kch's own batch_leader_epoch does. */
+  leaderEpoch: number;
 }
 
 export interface BoundRowsWritten {
@@ -82,6 +84,7 @@ export async function writeBoundRows(
       headers: r.headers,
       text,
       value: r.value,
+      leaderEpoch: header.partitionLeaderEpoch,
     };
     if (s.binding.format === 'JSONEachRow') writeJsonRow(w, s, partition, fields);
     else if (s.binding.format === 'CSV') writeCsvRow(w, s, partition, fields);
@@ -121,6 +124,8 @@ function virtualValue(s: BoundSchema, v: VirtualColumn, partition: number, f: Re
       return f.headers.map((h) => h.value ?? (s.nullHeaderValues ? null : ''));
     case '_raw_message':
       return f.value;
+    case '_leader_epoch':
+      return f.leaderEpoch;
   }
 }
 

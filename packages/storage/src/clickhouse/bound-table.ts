@@ -5,8 +5,10 @@
  *
  * A bound topic's records are rows of a table the user owns and shapes: each record's value fills the
  * ordinary columns, and columns named like the ClickHouse Kafka engine's virtual columns (`_topic`,
- * `_partition`, `_offset`, `_timestamp`, `_timestamp_ms`, `_key`, `_headers.name`/`_headers.value`) and
- * `_raw_message` are filled by kch. `_partition` and `_offset` are required: Fetch reads the table.
+ * `_partition`, `_offset`, `_timestamp`, `_timestamp_ms`, `_key`, `_headers.name`/`_headers.value`),
+ * `_raw_message` and `_leader_epoch` are filled by kch. `_partition` and `_offset` are required: Fetch
+ * reads the table. `_leader_epoch` (kch's own, no Kafka engine column) is required where several
+ * brokers share the database: it tells a deposed leader's late rows apart (docs/topics-over-tables.md).
  */
 import { StorageError } from '../storage.js';
 import { ident, int, str, tableName } from './sql.js';
@@ -119,6 +121,7 @@ export const VIRTUAL_COLUMNS = [
   '_headers.name',
   '_headers.value',
   '_raw_message',
+  '_leader_epoch',
 ] as const;
 
 export type VirtualColumn = (typeof VIRTUAL_COLUMNS)[number];
@@ -136,6 +139,7 @@ const VIRTUAL_ROLE: Record<VirtualColumn, string> = {
   '_headers.name': 'the header names',
   '_headers.value': 'the header values',
   _raw_message: "the record's value, byte for byte",
+  _leader_epoch: "the partition leader epoch of the record's batch",
 };
 
 /** Null when a virtual column's type can hold what kch puts in it, else the types it should have. */
@@ -159,6 +163,14 @@ function virtualTypeProblem(name: VirtualColumn, t: ChType): string | null {
     case '_headers.name':
     case '_headers.value':
       return base.kind === 'array' && stringy(base.inner) ? null : 'Array(String)';
+    case '_leader_epoch':
+      // As kch's own batch_leader_epoch: Kafka's leader epochs are int32, -1 for none.
+      return base.kind === 'int' &&
+        base.min <= -(2n ** 31n) &&
+        base.max >= 2n ** 31n - 1n &&
+        t.kind !== 'nullable'
+        ? null
+        : 'Int32 (or another signed integer type of at least 32 bits)';
   }
 }
 
@@ -273,6 +285,7 @@ export function partitionFilter(s: BoundSchema, partition: number): string {
 }
 
 export const OFFSET = ident('_offset');
+export const LEADER_EPOCH = ident('_leader_epoch');
 
 /**
  * The record timestamp in ms (Int64): `_timestamp_ms`, else `_timestamp` (whole seconds), else -1
@@ -328,14 +341,16 @@ function valueExpr(s: BoundSchema): string {
 }
 
 /**
- * Rows of a partition from `from` (inclusive) to `to` (exclusive), at most `limit`, as RowBinary:
- * offset Int64, timestamp Int64, key Nullable(String), headers Array(Tuple(String,
- * Nullable(String))), value String. One row per offset (the first, should the table hold two).
+ * Rows of a partition (`where`: its rows as reads see them, ./bound-topics.ts `boundPartitionRows`)
+ * from `from` (inclusive) to `to` (exclusive), at most `limit`, as RowBinary: offset Int64, timestamp
+ * Int64, key Nullable(String), headers Array(Tuple(String, Nullable(String))), value String. One row
+ * per offset (the first, should the table hold two: a deposed leader's late row beside the new
+ * leader's where the table keeps no `_leader_epoch`).
  */
-export function readSql(s: BoundSchema, partition: number, from: number, to: number, limit: number): string {
+export function readSql(s: BoundSchema, where: string, from: number, to: number, limit: number): string {
   return `SELECT toInt64(${OFFSET}), ${timestampExpr(s)}, ${keyExpr(s)}, ${headersExpr(s)}, ${valueExpr(s)}
 FROM ${s.binding.quoted}
-WHERE ${partitionFilter(s, partition)} AND ${OFFSET} >= ${int(from)} AND ${OFFSET} < ${int(to)}
+WHERE ${where} AND ${OFFSET} >= ${int(from)} AND ${OFFSET} < ${int(to)}
 ORDER BY ${OFFSET} LIMIT 1 BY ${OFFSET} LIMIT ${int(limit)}
 SETTINGS output_format_json_quote_64bit_integers = 0`;
 }

@@ -13,6 +13,7 @@ import {
   type BoundSchema,
   columnsSql,
   describeTable,
+  LEADER_EPOCH,
   OFFSET,
   partitionFilter,
   type TableInfo,
@@ -21,8 +22,8 @@ import {
 } from './bound-table.js';
 import type { FlushReports } from './flush-reports.js';
 import type { InsertContext } from './insert-retry.js';
-import type { PartitionRows } from './statements.js';
-import { ownRowsOf, type TopicState } from './topic-state.js';
+import { type PartitionRows, partitionRows } from './statements.js';
+import { fencesOf, ownRowsOf, type TopicState } from './topic-state.js';
 
 /** How group commits into bound tables are paced (the storage's options). */
 export interface SinkPacing {
@@ -31,9 +32,27 @@ export interface SinkPacing {
   readonly insertsInFlight: number;
 }
 
-/** The rows of a partition in a bound table (only the topic's, when the table holds several). */
-export function boundPartitionRows(s: BoundSchema, partition: number): PartitionRows {
-  return { where: partitionFilter(s, partition), offset: OFFSET };
+/**
+ * The rows of a partition in a bound table (only the topic's, when the table holds several), under
+ * the partition's fences when the table keeps `_leader_epoch` (without it, nothing can be hidden:
+ * such a table is refused a leadership where several brokers share the database, see `canLead`).
+ */
+export function boundPartitionRows(t: TopicState, s: BoundSchema, partition: number): PartitionRows {
+  const epoch = s.virtuals.has('_leader_epoch') ? LEADER_EPOCH : null;
+  return partitionRows(partitionFilter(s, partition), OFFSET, epoch, fencesOf(t, partition).starts);
+}
+
+/**
+ * Why the table `s` cannot keep apart a deposed leader's writes where several brokers share the
+ * database (it has no `_leader_epoch`), in words for the user; null when it can.
+ */
+export function leaderEpochProblem(s: BoundSchema): string | null {
+  if (s.virtuals.has('_leader_epoch')) return null;
+  const where = `${s.binding.database}.${s.binding.table}`;
+  return (
+    `table ${where} has no _leader_epoch column, which several brokers sharing this database need to keep a deposed leader's writes apart: ` +
+    `add it (ALTER TABLE ${s.binding.quoted} ADD COLUMN _leader_epoch Int32 DEFAULT 0), or bind the topic on a database of one broker`
+  );
 }
 
 export class BoundTopics {
@@ -45,6 +64,8 @@ export class BoundTopics {
     private readonly inserts: InsertContext,
     private readonly pacing: SinkPacing,
     private readonly reports: FlushReports,
+    /** Whether other brokers may share the database (the storage's cluster store says so). */
+    private readonly manyBrokers: () => boolean = () => false,
   ) {}
 
   /** What ClickHouse says about a table. Null when it does not exist. */
@@ -58,8 +79,9 @@ export class BoundTopics {
   }
 
   /**
-   * Checks that a new binding can hold the topic: the table exists with what kch needs, and is not
-   * another of `topics`' unless rows say which topic they belong to (`_topic`).
+   * Checks that a new binding can hold the topic: the table exists with what kch needs (with other
+   * brokers sharing the database, `_leader_epoch` too), and is not another of `topics`' unless rows
+   * say which topic they belong to (`_topic`).
    */
   async bind(b: Binding, topic: string, topics: Iterable<TopicState>): Promise<BoundSchema> {
     const schema = describeTable(
@@ -67,6 +89,8 @@ export class BoundTopics {
       topic,
       await this.tableInfo(b, `read the columns of ${b.database}.${b.table}`),
     );
+    const problem = this.manyBrokers() ? leaderEpochProblem(schema) : null;
+    if (problem) throw new StorageError('INVALID_REQUEST', `cannot bind topic ${topic}: ${problem}`, false);
     if (!schema.virtuals.has('_topic')) {
       for (const other of topics) {
         if (other.bound?.binding.quoted !== b.quoted || other.record.name === topic) continue;
@@ -118,12 +142,25 @@ export class BoundTopics {
   }
 
   /**
-   * The rows of a partition in the topic's table, own (under the partition's fences) or bound (not
-   * fenced: no leader epoch is stored there), for SQL written for both.
+   * The rows of a partition in the topic's table, own or bound, under the partition's fences (a bound
+   * table without `_leader_epoch`: not fenced), for SQL written for both.
    */
   async partitionRows(t: TopicState, partition: number): Promise<PartitionRows> {
     if (!t.bound) return ownRowsOf(t, partition);
-    return boundPartitionRows(await this.schema(t), partition);
+    return boundPartitionRows(t, await this.schema(t), partition);
+  }
+
+  /**
+   * Refuses a leadership of a bound topic's partition when other brokers share the database and its
+   * table keeps no `_leader_epoch`: its rows could not be fenced, and a deposed leader's clean-up could
+   * delete the new leader's acknowledged records. A table bound before many brokers shared the
+   * database (or altered since) comes here; a new binding is refused at `bind`.
+   */
+  async canLead(t: TopicState): Promise<void> {
+    if (!t.bound || !this.manyBrokers()) return;
+    const problem = leaderEpochProblem(await this.schema(t));
+    if (problem)
+      throw new StorageError('INTERNAL', `topic ${t.record.name} cannot be led: ${problem}`, false);
   }
 
   /** The group commit of a bound table's rows in a format and column list, shared by its topics. */

@@ -149,7 +149,7 @@ export class ClickHouseStorage implements SqlStorage {
       run: (what, call) => backend.run(what, call),
     });
     this.metadata = new MetadataStore(backend);
-    this.bound = new BoundTopics(backend, inserts, c, this.reports);
+    this.bound = new BoundTopics(backend, inserts, c, this.reports, () => this.cluster?.manyBrokers === true);
     this.states = new PartitionStates(backend, this.metadata, this.bound);
     this.offsets = new CommittedOffsets(backend, this.metadata, this.reports);
     this.catalog = new TopicCatalog(

@@ -165,6 +165,7 @@ export class PartitionReader {
   private async readBound(t: TopicState, range: ReadRange): Promise<StoredBatch[]> {
     const { partition, end, maxBytes, what } = range;
     const s = await this.bound.schema(t);
+    const { where } = boundPartitionRows(t, s, partition);
     let cursor = range.from;
     const out: StoredBatch[] = [];
     let total = 0;
@@ -173,7 +174,7 @@ export class PartitionReader {
       const from = cursor;
       const buf = await this.backend.run(
         what,
-        () => this.backend.t.selectBytes(readSql(s, partition, from, end, limit)),
+        () => this.backend.t.selectBytes(readSql(s, where, from, end, limit)),
         t,
       );
       const rows = parseBoundRows(buf);
@@ -222,7 +223,7 @@ export class PartitionReader {
     p: PartitionState,
   ): Promise<{ rows: PartitionRows; live: string; time: string }> {
     const s = await this.bound.schema(t);
-    const rows = boundPartitionRows(s, tp.partition);
+    const rows = boundPartitionRows(t, s, tp.partition);
     return { rows, live: rowsBetween(rows, p.logStartOffset, p.nextOffset), time: timestampExpr(s) };
   }
 

@@ -19,8 +19,9 @@ import {
   deleteRows,
   firstOffsetFrom,
   ownBatchesBefore,
-  ownRowsHiddenUnderFences,
   recoverPartition,
+  rowsHiddenUnderFences,
+  rowsOfEpochOrOlder,
 } from './statements.js';
 import { fencesOf, type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
 import { TsvWriter } from './tsv.js';
@@ -84,10 +85,9 @@ export class PartitionStates {
     }
     const rows = await this.bound.partitionRows(t, partition);
     // In a leadership, only rows of this leader's epoch or older: a leader that was replaced without
-    // knowing it yet must never delete its successor's rows (kch's own table; a bound one has no epoch).
-    const latest = t.bound ? null : fencesOf(t, partition).latest;
-    const mine = latest ? ` AND batch_leader_epoch <= ${int(latest.epoch)}` : '';
-    const where = `${rows.where} AND ${rows.offset} >= ${int(from)}${mine}`;
+    // knowing it yet must never delete its successor's rows.
+    const mine = rowsOfEpochOrOlder(rows, fencesOf(t, partition).latest?.epoch ?? null);
+    const where = `${mine} AND ${rows.offset} >= ${int(from)}`;
     // On a replicated table a read may not see the insert yet (it waits for its quorum, or was written
     // on another replica): delete whatever is there then, as such rows would become visible.
     const unseen = this.backend.dialect.insertsMayLandLate;
@@ -99,17 +99,20 @@ export class PartitionStates {
   }
 
   /**
-   * Deletes the rows of kch's own table that the partition's fences hide: a deposed leader's late
-   * rows, never acknowledged, which reads leave out but SQL over the table would see. Run by a new
-   * leader once it has fenced the partition. Best effort: reads stay fenced whatever remains, and a
-   * row of a replica not seen yet stays until the next leader's clean-up (docs/clickhouse-schema.md
-   * gives the SQL that leaves such rows out).
+   * Deletes the rows of the topic's table (kch's own, or a bound one with `_leader_epoch`) that the
+   * partition's fences hide: a deposed leader's late rows, never acknowledged, which reads leave out
+   * but SQL over the table would see. Run by a new leader once it has fenced the partition. Best
+   * effort: reads stay fenced whatever remains, and a row of a replica not seen yet stays until the
+   * next leader's clean-up (docs/clickhouse-schema.md gives the SQL that leaves such rows out).
    */
   async removeHidden(t: TopicState, partition: number): Promise<void> {
     const fences = fencesOf(t, partition);
     if (fences.empty) return;
-    const where = ownRowsHiddenUnderFences(partition, fences.starts);
-    await this.removeRows(t, partition, where, "a deposed leader's late rows", false).catch(() => {});
+    const remove = async () => {
+      const where = rowsHiddenUnderFences(await this.bound.partitionRows(t, partition), fences.starts);
+      if (where !== null) await this.removeRows(t, partition, where, "a deposed leader's late rows", false);
+    };
+    await remove().catch(() => {});
   }
 
   /**

@@ -23,6 +23,7 @@ import { type InsertContext, insertWithRetry } from './insert-retry.js';
 import type { PartitionStates } from './partition-states.js';
 import { writeBatchRows } from './records.js';
 import { TOPIC_INSERT_COLUMNS, TOPIC_INSERT_TYPES } from './schema.js';
+import { rowsOfEpochOrOlder } from './statements.js';
 import type { TopicCatalog } from './topic-catalog.js';
 import { fencesOf, noteRecordSize, noteTableFailure, setFences, type TopicState } from './topic-state.js';
 import { TsvWriter } from './tsv.js';
@@ -32,6 +33,11 @@ interface EncodedRows {
   records: number;
   /** The last row is the log's end, so recovery finds it (else the end is written down). */
   endKnown: boolean;
+  /**
+   * The rows keep their leader epoch (kch's own table, a bound one with `_leader_epoch`): an append
+   * the caller refuses can be taken back without touching a successor's rows at the same offsets.
+   */
+  epochKept: boolean;
   insert(chunk: Buffer, rows: number): Promise<void>;
 }
 
@@ -140,9 +146,10 @@ export class PartitionWriter {
     // before the append counts as stored, or a restart would hand those offsets out again. After the
     // caller's confirmation: an append it refuses leaves no end to write down.
     const checkpoint = rows.endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next);
-    // Not for a bound topic: its rows keep no leader epoch, so taking them back could delete the rows
-    // a successor wrote at the same offsets; the caller checks after the append instead (storage.ts).
-    const caller = t.bound ? undefined : confirmed;
+    // Not where rows keep no leader epoch (a bound table without `_leader_epoch`, of one broker's
+    // database): taking them back could delete the rows a successor wrote at the same offsets; the
+    // caller checks after the append instead (storage.ts).
+    const caller = rows.epochKept ? confirmed : undefined;
     const confirm = caller && checkpoint ? () => caller().then(checkpoint) : (caller ?? checkpoint);
     const stored = appends.add(
       next,
@@ -171,14 +178,15 @@ export class PartitionWriter {
    * held and settled (and a failed one's rows removed), its end is read again under the fences known
    * so far, and becomes the start of the new epoch. From then on the partition's reads are fenced
    * (./topic-state.ts `ownRowsOf`), and the rows the fences hide are deleted: a deposed leader's late
-   * rows, which SQL over the table would see. A bound topic's end is read again too, but its rows
-   * carry no leader epoch, so nothing of them is hidden.
+   * rows, which SQL over the table would see. A bound table fences likewise by its `_leader_epoch`;
+   * one without it is not fenced, and refused a leadership where other brokers share the database.
    */
   async lead(tp: TopicPartition, leadership: PartitionLeadership): Promise<void> {
     this.backend.checkOpen();
     const t = this.catalog.topicOf(tp.topic);
     await underPartitionLock(t, tp.partition, async () => {
       const before = fencesOf(t, tp.partition).before(tp, leadership);
+      await this.bound.canLead(t);
       if (t.partitions.has(tp.partition)) {
         const { p } = await this.catalog.partition(tp);
         await p.appends.settled();
@@ -189,7 +197,7 @@ export class PartitionWriter {
       setFences(t, tp.partition, before);
       const { p } = await this.catalog.partition(tp);
       setFences(t, tp.partition, before.with([{ epoch: leadership.epoch, startOffset: p.nextOffset }]));
-      if (!t.bound) await this.states.removeHidden(t, tp.partition);
+      await this.states.removeHidden(t, tp.partition);
     });
   }
 
@@ -211,6 +219,7 @@ export class PartitionWriter {
     return {
       records,
       endKnown: last.recordCount === last.lastOffset - last.baseOffset + 1,
+      epochKept: true,
       insert: (chunk, rows) => flusher.add(chunk, rows),
     };
   }
@@ -237,12 +246,17 @@ export class PartitionWriter {
       partition,
       from: batches[0]!.baseOffset,
       to: end,
-      filter: boundPartitionRows(s, partition).where,
+      // What a refused grouped insert may have left, this leader's epoch or older only.
+      filter: rowsOfEpochOrOlder(
+        boundPartitionRows(t, s, partition),
+        fencesOf(t, partition).latest?.epoch ?? null,
+      ),
     };
     const sink = this.bound.sinkFor(s);
     return {
       records,
       endKnown: lastRow === end,
+      epochKept: s.virtuals.has('_leader_epoch'),
       insert: (chunk, rows) =>
         sink.add(chunk, rows, target).catch((e: unknown) => {
           b.stale = true;

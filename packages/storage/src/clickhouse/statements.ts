@@ -33,21 +33,38 @@ const CONTROL_BIT = 5;
 const READ_COLUMNS = TOPIC_READ_COLUMNS.map(ident).join(', ');
 
 /**
- * The rows of one partition in a topic's table, and its offset column: kch's own table
- * (`partition = p`, `offset`), or a bound table (`_partition = p [AND _topic = t]`, `_offset`).
+ * The rows of one partition in a topic's table: kch's own table (`partition = p`, `offset`,
+ * `batch_leader_epoch`), or a bound table (`_partition = p [AND _topic = t]`, `_offset`, and
+ * `_leader_epoch` when the table has it).
  */
 export interface PartitionRows {
+  /** The rows reads see: the partition's, under its fences when it has some. */
   where: string;
+  /** All the partition's rows, fenced or not (what removing hidden rows starts from). */
+  all: string;
   offset: string;
+  /** The column of each row's leader epoch; null for a bound table without one (never fenced). */
+  epoch: string | null;
 }
 
 /**
- * The rows of one partition of kch's own table. With `fences` (many brokers: where each leader epoch
- * began), rows a deposed leader wrote late are left out: see {@link visibleUnderFences}.
+ * The rows of one partition (`all`, its offset and leader epoch columns). With `fences` (many
+ * brokers: where each leader epoch began), rows a deposed leader wrote late are left out of `where`:
+ * see {@link visibleUnderFences}. Rows without an epoch column cannot be told apart, and are not.
  */
+export function partitionRows(
+  all: string,
+  offset: string,
+  epoch: string | null,
+  fences: readonly LeaderEpochStart[] = [],
+): PartitionRows {
+  const visible = fences.length > 0 && epoch ? ` AND ${visibleUnderFences(fences, epoch, offset)}` : '';
+  return { where: `${all}${visible}`, all, offset, epoch };
+}
+
+/** The rows of one partition of kch's own table, under `fences` (see {@link partitionRows}). */
 export function ownPartitionRows(partition: number, fences: readonly LeaderEpochStart[] = []): PartitionRows {
-  const visible = fences.length > 0 ? ` AND ${visibleUnderFences(fences)}` : '';
-  return { where: `partition = ${int(partition)}${visible}`, offset: 'offset' };
+  return partitionRows(`partition = ${int(partition)}`, 'offset', 'batch_leader_epoch', fences);
 }
 
 /**
@@ -67,11 +84,25 @@ export function visibleUnderFences(
 }
 
 /**
- * The rows of one partition of kch's own table that `fences` hide (see {@link visibleUnderFences}):
- * rows of a leader epoch at or past the start of a later one, which no leader acknowledged.
+ * The partition's rows that `fences` hide (see {@link visibleUnderFences}): rows of a leader epoch at
+ * or past the start of a later one, which no leader acknowledged. Null when the rows keep no epoch.
  */
-export function ownRowsHiddenUnderFences(partition: number, fences: readonly LeaderEpochStart[]): string {
-  return `partition = ${int(partition)} AND NOT (${visibleUnderFences(fences)})`;
+export function rowsHiddenUnderFences(
+  rows: PartitionRows,
+  fences: readonly LeaderEpochStart[],
+): string | null {
+  if (!rows.epoch) return null;
+  return `${rows.all} AND NOT (${visibleUnderFences(fences, rows.epoch, rows.offset)})`;
+}
+
+/**
+ * The partition's rows (as reads see them) that a leader of epoch `epoch` may delete as its own: of
+ * its epoch or older, never a successor's, which a leader replaced without knowing it yet would
+ * otherwise take at the same offsets. Every row without a leadership (`epoch` null), or in a table
+ * that keeps no epoch.
+ */
+export function rowsOfEpochOrOlder(rows: PartitionRows, epoch: number | null): string {
+  return epoch !== null && rows.epoch ? `${rows.where} AND ${rows.epoch} <= ${int(epoch)}` : rows.where;
 }
 
 /** The partition's rows with offsets from `from` (inclusive) to `to` (exclusive). */

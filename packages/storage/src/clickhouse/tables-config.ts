@@ -24,6 +24,8 @@ export const INTEGRATION_VIRTUAL_COLUMNS: readonly { name: string; type: string 
   { name: '_key', type: 'Nullable(String)' },
   { name: '_headers.name', type: 'Array(String)' },
   { name: '_headers.value', type: 'Array(String)' },
+  // kch's own: fences a deposed leader's late rows where several brokers share the database.
+  { name: '_leader_epoch', type: 'Int32' },
 ];
 
 const RAW_COLUMN = { name: '_raw_message', type: 'String' };

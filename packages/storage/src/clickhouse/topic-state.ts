@@ -84,8 +84,8 @@ export interface TopicState {
 
 /**
  * A partition's fences (../leader-fences.ts) and its rows in kch's own table under them, the SQL
- * condition built once when the fences change rather than on every read. A bound table has no leader
- * epoch column (kch fills only `_partition`, `_offset`, ... there): its reads are not fenced.
+ * condition built once when the fences change rather than on every read. A bound table's rows are
+ * built from the fences on each use (./bound-topics.ts `boundPartitionRows`), as its columns may change.
  */
 export interface PartitionFence {
   readonly fences: LeaderFences;
