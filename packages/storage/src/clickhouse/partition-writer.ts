@@ -143,14 +143,17 @@ export class PartitionWriter {
     // Batches whose records were all left out make no rows, but take their offsets all the same.
     const inserted = records === 0 ? Promise.resolve() : rows.insert(w.view(), records);
     // The rows do not show where the log ends (records left out at its end): the end is written down
-    // before the append counts as stored, or a restart would hand those offsets out again. After the
-    // caller's confirmation: an append it refuses leaves no end to write down.
+    // before the append counts as stored, or a restart would hand those offsets out again. Before the
+    // caller's confirmation, which must be the last step before the append counts: a leader that
+    // confirmed and then paused in the checkpoint could acknowledge after its lease ended. A refused
+    // append's checkpoint only makes the next leader start past its offsets (a gap, never offsets
+    // handed out twice: checkpoints are read with max()).
     const checkpoint = rows.endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next);
     // Not where rows keep no leader epoch (a bound table without `_leader_epoch`, of one broker's
     // database): taking them back could delete the rows a successor wrote at the same offsets; the
     // caller checks after the append instead (storage.ts).
     const caller = rows.epochKept ? confirmed : undefined;
-    const confirm = caller && checkpoint ? () => caller().then(checkpoint) : (caller ?? checkpoint);
+    const confirm = caller && checkpoint ? () => checkpoint().then(caller) : (caller ?? checkpoint);
     const stored = appends.add(
       next,
       inserted,
