@@ -5,12 +5,13 @@
  * real clients follow the leaders, and a broker that stops hands its partitions over with a new epoch,
  * offsets going on densely where they stopped.
  */
+import { performance } from 'node:perf_hooks';
 import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, ErrorCode, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
 import { MemoryClusterStore, memoryStorage, type Storage, StorageError } from '@kch/storage';
 import { testTopic } from '@kch/storage/testing';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Broker, createBroker, silentLogger } from '../src/index.js';
 import { eventually, shared } from './helpers/cluster.js';
 import { consumeMessages } from './helpers/kafkajs.js';
@@ -339,17 +340,20 @@ describe('group coordinators over two brokers', () => {
 });
 
 describe('a partition whose storage refuses every leadership', () => {
-  it('gets no leader, and the refusal is logged once, not at every look', async () => {
+  it('gets no leader, the refusal is logged once, and it is tried ever more rarely', async () => {
     // As the ClickHouse storage refuses a topic bound to a table without _leader_epoch.
     const memory = memoryStorage();
     const refusal = 'topic unfenced cannot be led: table db.t has no _leader_epoch column';
+    const tries: number[] = [];
     const storage = new Proxy(memory, {
       get(target, key) {
         if (key === 'openPartition')
-          return (tp: { topic: string }, leadership?: unknown) =>
-            tp.topic === 'unfenced' && leadership
-              ? Promise.reject(new StorageError('INTERNAL', refusal, false))
-              : target.openPartition(tp as never, leadership as never);
+          return (tp: { topic: string }, leadership?: unknown) => {
+            if (tp.topic !== 'unfenced' || !leadership)
+              return target.openPartition(tp as never, leadership as never);
+            tries.push(performance.now());
+            return Promise.reject(new StorageError('INTERNAL', refusal, false));
+          };
         const value = Reflect.get(target, key, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -369,8 +373,13 @@ describe('a partition whose storage refuses every leadership', () => {
     const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
     const client = await RawClient.connect('127.0.0.1', port);
     try {
-      // Every look (each second) wins it again, is refused and releases it.
-      await new Promise((r) => setTimeout(r, 3_500));
+      // Won again, refused and released: at the next look, then after 1 s, 2 s, ... (each try raises
+      // the leader epoch).
+      await vi.waitFor(() => expect(tries.length).toBeGreaterThanOrEqual(4), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      expect(tries[3]! - tries[2]!).toBeGreaterThanOrEqual(1_900);
       expect(warnings).toEqual([{ topic: 'unfenced', partition: 0, error: refusal }]);
       const { partitions } = await metadata(client, 'unfenced');
       expect(partitions[0]!.errorCode).toBe(ErrorCode.LEADER_NOT_AVAILABLE);

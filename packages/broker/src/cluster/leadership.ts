@@ -10,6 +10,7 @@
  * owner's registration and of its late rows (Storage.openPartition) is what makes a claim safe
  * (docs/architecture.md, "Many brokers over one database").
  */
+import { performance } from 'node:perf_hooks';
 import type { ClusterMember, ClusterStore, LeaderEpochStart, Ownership } from '@kch/storage';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { GROUP_SLOTS, groupSlot } from '../groups/group-slots.js';
@@ -42,6 +43,20 @@ export interface PartitionLeader {
  */
 export const LOOK_INTERVAL_MS = 1_000;
 
+/**
+ * The longest wait before a partition refused when taken up is won again: the first retry comes at
+ * the next look, and each refusal after it doubles the wait up to this.
+ */
+const MAX_RETAKE_WAIT_MS = 30_000;
+
+interface RefusedTake {
+  readonly error: string;
+  /** Refusals in a row. */
+  readonly refusals: number;
+  /** performance.now() before which it is not won again. */
+  readonly retryAt: number;
+}
+
 /** The owner id of an ownership nobody holds (given up by its leader, for the next to claim). */
 const RELEASED = -1;
 
@@ -55,11 +70,12 @@ export class Leadership {
   /** Looks failed in a row: the first is logged with its error, the end of the streak with the count. */
   private failedLooks = 0;
   /**
-   * Partitions won but not taken up, with the error last logged: a refusal that stands (a bound table
-   * without `_leader_epoch`, refused by the storage until someone adds it) comes back at every look,
-   * and is logged once rather than every second.
+   * Partitions won but not taken up: the error last logged, and when to try again. A refusal that
+   * stands (a bound table without `_leader_epoch`, refused by the storage until someone adds it) is
+   * logged once rather than at every look, and tried ever more rarely: each try raises the leader
+   * epoch and writes to the cluster store.
    */
-  private readonly refusedTakes = new Map<string, string>();
+  private readonly refusedTakes = new Map<string, RefusedTake>();
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -179,7 +195,7 @@ export class Leadership {
       if (o && this.isMine(o)) {
         // Ours but not served (a claim whose opening failed), or another broker should hold it.
         if (wanted !== this.nodeId || !held.serving()) moves.push(this.release(held, o));
-      } else if (wanted === this.nodeId && (!o || !this.isLive(o))) {
+      } else if (wanted === this.nodeId && (!o || !this.isLive(o)) && !this.waitsAfterRefusal(held.key)) {
         const won = this.win(held, o, view.now);
         if (held.slot === undefined) {
           const partition = held;
@@ -265,10 +281,12 @@ export class Leadership {
     } catch (e) {
       // Owned but not served: released at once, for this broker's next look or another's to retry.
       const error = (e as Error).message;
-      if (this.refusedTakes.get(held.key) !== error) {
-        this.refusedTakes.set(held.key, error);
+      const before = this.refusedTakes.get(held.key);
+      if (before?.error !== error)
         this.logger.warn('ownership won but not taken up', { ...held.label, error });
-      }
+      const refusals = (before?.refusals ?? 0) + 1;
+      const waitMs = refusals < 2 ? 0 : Math.min(LOOK_INTERVAL_MS * 2 ** (refusals - 2), MAX_RETAKE_WAIT_MS);
+      this.refusedTakes.set(held.key, { error, refusals, retryAt: performance.now() + waitMs });
       return this.release(held, mine).catch(() => undefined);
     }
     this.refusedTakes.delete(held.key);
@@ -313,6 +331,12 @@ export class Leadership {
 
   private isMine(o: Ownership): boolean {
     return o.nodeId === this.nodeId && o.instance === this.membership.instance;
+  }
+
+  /** Whether a partition refused when taken up waits before it is won again. */
+  private waitsAfterRefusal(key: string): boolean {
+    const refused = this.refusedTakes.get(key);
+    return refused !== undefined && performance.now() < refused.retryAt;
   }
 
   private isLive(o: Ownership): boolean {
