@@ -10,22 +10,19 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode } from '@kch/protocol';
 import { Kafka, logLevel, PartitionAssigners } from 'kafkajs';
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
-import { useKeeperClickHouse } from '../../storage/test/keeper-clickhouse.js';
-import { zookeeperRequirement } from '../../storage/test/zookeeper.js';
+import { describe, expect, it, type TestContext } from 'vitest';
 import {
   type Acked,
   ack,
   checkTopic,
   createTopic,
   eventually,
-  killAll,
   ownProcesses,
   settled,
   startBroker,
+  useBrokerProcesses,
   withClient,
 } from './helpers/cluster-processes.js';
-import { skipEachUnless } from './helpers/skip.js';
 import { confluentKafka, PYTHON } from './helpers/tools.js';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./python/confluent_cluster.py', import.meta.url));
@@ -108,15 +105,8 @@ function startClient(ctx: TestContext, args: string[], onLine: (words: string[])
   };
 }
 
-const zookeeper = zookeeperRequirement();
-
 describe('the group coordinator’s broker killed mid-rebalance', () => {
-  skipEachUnless(zookeeper);
-  const keeper = useKeeperClickHouse(zookeeper.available, '/kch_coordinator_kill', 150_000);
-  // Registered after the server's: runs before it stops (after hooks run last-registered first).
-  afterAll(async () => {
-    await killAll();
-  });
+  const keeper = useBrokerProcesses('/kch_coordinator_kill');
 
   it('SIGKILL of the group coordinator mid-rebalance under librdkafka and kafkajs clients: the producer and the group carry on', async (ctx) => {
     ctx.skip(!confluentKafka.available, confluentKafka.reason);

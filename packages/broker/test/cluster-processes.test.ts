@@ -14,9 +14,7 @@
 import { RawClient } from '@kch/kafka-connection';
 import { ErrorCode } from '@kch/protocol';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { useKeeperClickHouse } from '../../storage/test/keeper-clickhouse.js';
-import { zookeeperRequirement } from '../../storage/test/zookeeper.js';
+import { describe, expect, it } from 'vitest';
 import {
   type Acked,
   ack,
@@ -24,7 +22,6 @@ import {
   checkTopic,
   createTopic,
   eventually,
-  killAll,
   type Layout,
   lateRows,
   layout,
@@ -33,19 +30,12 @@ import {
   settled,
   startBroker,
   TAKEOVER_MS,
+  useBrokerProcesses,
   withClient,
 } from './helpers/cluster-processes.js';
-import { skipEachUnless } from './helpers/skip.js';
-
-const zookeeper = zookeeperRequirement();
 
 describe('brokers in processes of their own over one database', () => {
-  skipEachUnless(zookeeper);
-  const keeper = useKeeperClickHouse(zookeeper.available, '/kch_processes', 150_000);
-  // Registered after the server's: runs before it stops (after hooks run last-registered first).
-  afterAll(async () => {
-    await killAll();
-  });
+  const keeper = useBrokerProcesses('/kch_processes');
 
   it.concurrent('SIGKILL of a leader under an idempotent producer, twice: every acknowledged record once, offsets dense', async (ctx) => {
     ownProcesses(ctx, 'kill_leader');

@@ -7,8 +7,11 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, ErrorCode, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
-import { expect, type TestContext } from 'vitest';
+import { afterAll, expect, type TestContext } from 'vitest';
+import { useKeeperClickHouse } from '../../../storage/test/keeper-clickhouse.js';
 import { TSX_LOADER } from '../../../storage/test/shared-clickhouse.js';
+import { zookeeperRequirement } from '../../../storage/test/zookeeper.js';
+import { skipEachUnless } from './skip.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/cluster-broker.ts', import.meta.url));
 /** A broker process starts in a few seconds; many test files at once on a small machine, far slower. */
@@ -76,6 +79,22 @@ export async function killAll(database?: string): Promise<void> {
   const all = [...children].filter((b) => database === undefined || b.database === database);
   for (const b of all) b.child.kill('SIGKILL');
   await Promise.all(all.map((b) => b.exited));
+}
+
+/**
+ * For a describe block of broker-process tests: skips its tests without ZooKeeper (failing under CI),
+ * starts the shared ClickHouse with ZooKeeper as its Keeper (paths under `keeperPrefix`), and kills
+ * every broker process left when the block ends, before that ClickHouse stops (after hooks run
+ * last-registered first).
+ */
+export function useBrokerProcesses(keeperPrefix: string): ReturnType<typeof useKeeperClickHouse> {
+  const zookeeper = zookeeperRequirement();
+  skipEachUnless(zookeeper);
+  const keeper = useKeeperClickHouse(zookeeper.available, keeperPrefix, 150_000);
+  afterAll(async () => {
+    await killAll();
+  });
+  return keeper;
 }
 
 /**
