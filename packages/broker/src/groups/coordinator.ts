@@ -227,13 +227,12 @@ export class GroupCoordinator {
 
   /**
    * Several brokers share the data from now on: this one coordinates only the slots it takes
-   * (`takeSlots`), and answers commits only while `lease` holds. What it loaded at start (created
-   * without `sharedSlots`) is let go, as every slot is someone's to take.
+   * (`takeSlots`, which first lets go of whatever of a slot's groups is here), and answers commits
+   * only while `lease` holds.
    */
   shareSlots(lease: LeaseCheck): void {
     this.slots ??= new Set();
     this.lease = lease;
-    for (const group of [...this.groups.values()]) this.unload(group);
   }
 
   /** Whether this broker coordinates the slot's groups now (always, when it is alone). */
