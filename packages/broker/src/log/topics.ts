@@ -262,9 +262,11 @@ export class TopicManager {
   ): Promise<Topic | null> {
     const nameError = topicNameError(name);
     if (nameError) throw new KafkaProtocolError('INVALID_TOPIC_EXCEPTION', nameError);
-    // With other brokers, a name unknown here is looked up in storage first. After that await nothing
-    // else is awaited until the creation is in `creating`, so concurrent creations here see it.
-    if (!this.exists(name) && this.shared) await this.refreshFor(name);
+    // With other brokers, the name is looked up in storage first, also when it is known here: another
+    // broker may have deleted it since this index read it (a deletion this broker lost to the other
+    // answers UNKNOWN_TOPIC_OR_PARTITION before the winner's deletion is stored). After that await
+    // nothing else is awaited until the creation is in `creating`, so concurrent creations here see it.
+    if (this.shared && !this.creating.has(name)) await this.refreshFor(name);
     if (this.exists(name)) {
       throw new KafkaProtocolError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
     }

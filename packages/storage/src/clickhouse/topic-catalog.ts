@@ -83,6 +83,11 @@ export class TopicCatalog {
   /** MergeTree settings of the topic tables this storage creates (resolved on open). */
   private tableSettings: TableSettings = {};
   private readonly claims: TopicClaims;
+  /**
+   * Ids of topics another broker won the deletion of, whose rows may still be listed (the winner
+   * writes its deletion row after dropping the table): left out of the catalog until they are not.
+   */
+  private readonly deletedElsewhere = new Set<string>();
 
   constructor(
     private readonly backend: Backend,
@@ -145,7 +150,10 @@ export class TopicCatalog {
   private async reconcile(): Promise<void> {
     const stored = await this.metadata.loadTopics();
     const names = new Set<string>();
+    const ids = new Set(stored.map((s) => s.record.topicId));
+    for (const id of this.deletedElsewhere) if (!ids.has(id)) this.deletedElsewhere.delete(id);
     for (const { record, own } of stored) {
+      if (this.deletedElsewhere.has(record.topicId)) continue;
       names.add(record.name);
       const t = this.topics.get(record.name);
       if (!t || t.record.topicId !== record.topicId || this.tableChanged(t, record, own)) {
@@ -339,6 +347,7 @@ export class TopicCatalog {
       const t = this.topicOf(name);
       // With other brokers: one of two deletions wins the topic's claim; the other finds it unknown.
       if (cluster && !(await this.claims.delete(cluster, t.record))) {
+        this.deletedElsewhere.add(t.record.topicId);
         await this.reconcile();
         throw unknownTopic(name);
       }
