@@ -9,6 +9,7 @@ export {
 export { MemoryClusterStore } from './memory/memory-cluster.js';
 export { aclKey, MemorySecurityStore, quotaEntityKey } from './memory/memory-security.js';
 export { MemoryStorage, memoryStorage } from './memory/memory-storage.js';
+export { MemoryTransactionStore } from './memory/memory-transactions.js';
 export {
   addSequence,
   lastProducerBatches,
@@ -16,3 +17,4 @@ export {
   producerBatchInfo,
 } from './producer-batches.js';
 export * from './storage.js';
+export { isStaged, markerType, openTransactionsOf } from './transaction-batches.js';

@@ -84,6 +84,19 @@ export interface PartitionSnapshot {
   nextOffset: number;
   /** Up to the last five batches of each idempotent producer, oldest first (Kafka keeps five). */
   producerBatches: ProducerBatchInfo[];
+  /**
+   * The transactions still open in the partition (storages with {@link Storage.transactions}):
+   * producers with staged batches no marker has ended yet, by first offset. Absent means none.
+   */
+  openTransactions?: OpenTransaction[];
+}
+
+/** A producer's transaction still open in a partition: staged batches no marker has ended yet. */
+export interface OpenTransaction {
+  producerId: number;
+  producerEpoch: number;
+  /** The offset of its first batch in the partition: the last stable offset stops before it. */
+  firstOffset: number;
 }
 
 export interface CommittedOffset {
@@ -274,6 +287,16 @@ export interface Storage {
   /**
    * Appends batches whose offsets follow the partition's current end without a gap, in order.
    * Durable and readable when the promise resolves.
+   *
+   * With {@link Storage.transactions}, transactions are kept apart (docs/architecture.md,
+   * "Transactions"): a transactional batch (`isTransactional`, not `isControl`) is staged: `read`
+   * returns it in its place, as Kafka's read_uncommitted consumers see open transactions, but it is not
+   * one of the topic's records as the storage's users see them (a ClickHouse table's rows) until its
+   * transaction commits. A control batch (a COMMIT or ABORT marker: the broker appends each in an
+   * append of its own) ends its producer's staged batches in the partition: COMMIT makes them records
+   * of the topic at their offsets, ABORT drops them from every read (their offsets become holes, as
+   * after compaction). The marker is returned by `read` at its offset, and is never one of the
+   * topic's records.
    */
   append(tp: TopicPartition, batches: readonly StoredBatch[], options?: AppendOptions): Promise<void>;
   /**
@@ -329,6 +352,66 @@ export interface Storage {
    * without it serves one broker.
    */
   readonly cluster?: ClusterStore;
+
+  /**
+   * Optional: transactions. A storage with it keeps the transaction coordinator's state and stages
+   * transactional batches until their marker (see `append`); a broker over a storage without it
+   * refuses transactional producers.
+   */
+  readonly transactions?: TransactionStore;
+}
+
+/** A transaction's state as the coordinator moves it (Kafka's TransactionState names). */
+export type TransactionStateName =
+  | 'Empty'
+  | 'Ongoing'
+  | 'PrepareCommit'
+  | 'PrepareAbort'
+  | 'CompleteCommit'
+  | 'CompleteAbort';
+
+/** The pending offsets a transaction holds for a group (AddOffsetsToTxn, then TxnOffsetCommit). */
+export interface TransactionGroupOffsets {
+  group: string;
+  offsets: CommittedOffset[];
+}
+
+/**
+ * What the transaction coordinator keeps of a transactional id (Kafka's TransactionMetadata, as its
+ * `__transaction_state` log stores it), written before every change counts.
+ */
+export interface TransactionMetadata {
+  transactionalId: string;
+  producerId: number;
+  /** The producer id this one replaced when the epoch ran out; -1 when none. */
+  previousProducerId: number;
+  producerEpoch: number;
+  /** The epoch before the last bump (KIP-360), so that a retried InitProducerId is recognised; -1 when none. */
+  lastProducerEpoch: number;
+  /** transaction.timeout.ms as the producer asked for it. */
+  timeoutMs: number;
+  state: TransactionStateName;
+  /** The partitions in the transaction, in the order they were added. */
+  partitions: TopicPartition[];
+  /** The groups added with AddOffsetsToTxn, with the offsets TxnOffsetCommit sent for each. */
+  groups: TransactionGroupOffsets[];
+  /** When the transaction began (its first partition or group was added), ms; -1 when none. */
+  startedAt: number;
+  /** When this state was written, ms. */
+  updatedAt: number;
+}
+
+/**
+ * Where the transaction coordinator keeps its state, one entry per transactional id (so that several
+ * brokers can share coordination by transactional id, as they share groups).
+ */
+export interface TransactionStore {
+  /** Every transactional id's state as stored now. */
+  list(): Promise<TransactionMetadata[]>;
+  /** Stores the state of a transactional id, replacing the one before; durable when it resolves. */
+  put(state: TransactionMetadata): Promise<void>;
+  /** Removes a transactional id (expired after transactional.id.expiration.ms). */
+  remove(transactionalId: string): Promise<void>;
 }
 
 /** Where a leader epoch of a partition begins: the first offset its leader assigned. */

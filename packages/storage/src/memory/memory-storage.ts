@@ -15,7 +15,9 @@ import {
   type TopicPartition,
   type TopicRecord,
 } from '../storage.js';
+import { isStaged, markerType, openTransactionsOf } from '../transaction-batches.js';
 import { MemorySecurityStore } from './memory-security.js';
+import { MemoryTransactionStore } from './memory-transactions.js';
 
 interface MemoryPartition {
   batches: StoredBatch[];
@@ -64,6 +66,7 @@ export class MemoryStorage implements Storage {
   readonly name = 'memory';
   readonly location = 'process memory (not persisted)';
   readonly security = new MemorySecurityStore();
+  readonly transactions = new MemoryTransactionStore();
   private readonly topics = new Map<string, MemoryTopic>();
   private readonly groups = new Map<string, Map<string, CommittedOffset>>();
   private producerIds = 0;
@@ -121,6 +124,7 @@ export class MemoryStorage implements Storage {
       logStartOffset: p.logStartOffset,
       nextOffset: p.nextOffset,
       producerBatches: lastProducerBatches(p.batches),
+      openTransactions: openTransactionsOf(p.batches),
     };
   }
 
@@ -134,15 +138,17 @@ export class MemoryStorage implements Storage {
     const next = appendEnd(tp, end, batches);
     for (const b of batches) p.batches.push(b);
     p.nextOffset = next;
-    if (!options?.confirm) return;
-    try {
-      await options.confirm();
-    } catch (e) {
-      // Not confirmed (the broker lost the partition): the append did not happen.
-      p.batches.splice(p.batches.length - batches.length);
-      p.nextOffset = end;
-      throw e;
+    if (options?.confirm) {
+      try {
+        await options.confirm();
+      } catch (e) {
+        // Not confirmed (the broker lost the partition): the append did not happen.
+        p.batches.splice(p.batches.length - batches.length);
+        p.nextOffset = end;
+        throw e;
+      }
     }
+    for (const b of batches) if (markerType(b) === 'abort') dropAborted(p, b);
   }
 
   async read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]> {
@@ -275,6 +281,22 @@ function fence(p: MemoryPartition, fences: LeaderFences): void {
   const lastDropped = fences.hides(p.batches[p.batches.length - 1]!);
   p.batches = kept;
   if (lastDropped) p.nextOffset = Math.max(p.logStartOffset, (kept[kept.length - 1]?.lastOffset ?? -1) + 1);
+}
+
+/**
+ * Drops the staged batches an ABORT marker ends: its producer's transactional batches since the
+ * marker before it (those of its open transaction), which no read returns again.
+ */
+function dropAborted(p: MemoryPartition, marker: StoredBatch): void {
+  let first = p.batches.length - 1;
+  while (first > 0) {
+    const b = p.batches[first - 1]!;
+    if (b.producerId === marker.producerId && b.isControl) break;
+    first--;
+  }
+  p.batches = p.batches.filter(
+    (b, i) => i < first || b === marker || !(isStaged(b) && b.producerId === marker.producerId),
+  );
 }
 
 export function memoryStorage(): Storage {

@@ -1,6 +1,11 @@
 /** Topics and batches the contract suites build their cases from. */
 import { randomBytes } from 'node:crypto';
-import { encodeRecordBatchSync, type RecordInput } from '@kch/protocol';
+import {
+  ControlRecordType,
+  encodeControlBatch,
+  encodeRecordBatchSync,
+  type RecordInput,
+} from '@kch/protocol';
 import type { StoredBatch, TopicRecord } from '../storage.js';
 
 let topicCounter = 0;
@@ -30,6 +35,8 @@ export interface BatchSpec {
   baseSequence?: number;
   /** The partition leader epoch in the header (default -1, as producers send it). */
   leaderEpoch?: number;
+  /** A transactional producer's batch (needs producerId). */
+  transactional?: boolean;
 }
 
 /** A stored batch built with the real codec, as a broker would hand it to storage. */
@@ -42,6 +49,7 @@ export function testBatch(spec: BatchSpec): StoredBatch {
     producerEpoch: spec.producerEpoch ?? -1,
     baseSequence: spec.baseSequence ?? -1,
     partitionLeaderEpoch: spec.leaderEpoch,
+    isTransactional: spec.transactional ?? false,
     records: spec.records,
   });
   const timestamps = spec.records.map((r) =>
@@ -56,8 +64,39 @@ export function testBatch(spec: BatchSpec): StoredBatch {
     producerId: spec.producerId ?? -1,
     producerEpoch: spec.producerEpoch ?? -1,
     baseSequence: spec.baseSequence ?? -1,
-    isTransactional: false,
+    isTransactional: spec.transactional ?? false,
     isControl: false,
+    bytes,
+  };
+}
+
+/** A COMMIT or ABORT marker of producer `producerId` at `offset`, as the broker writes it. */
+export function testMarker(
+  offset: number,
+  producerId: number,
+  producerEpoch: number,
+  type: 'commit' | 'abort',
+  timestamp = 1_700_000_000_000,
+): StoredBatch {
+  const bytes = encodeControlBatch({
+    baseOffset: BigInt(offset),
+    producerId: BigInt(producerId),
+    producerEpoch,
+    type: type === 'commit' ? ControlRecordType.Commit : ControlRecordType.Abort,
+    coordinatorEpoch: 0,
+    timestamp: BigInt(timestamp),
+  });
+  return {
+    baseOffset: offset,
+    lastOffset: offset,
+    recordCount: 1,
+    baseTimestamp: timestamp,
+    maxTimestamp: timestamp,
+    producerId,
+    producerEpoch,
+    baseSequence: -1,
+    isTransactional: true,
+    isControl: true,
     bytes,
   };
 }

@@ -4,10 +4,11 @@ import type { Storage, StoredBatch } from '../storage.js';
 import { StorageError } from '../storage.js';
 import { runFencingContract } from './fencing.js';
 import { nextCount, testBatch, testTopic } from './fixtures.js';
+import { runTransactionContract } from './transactions.js';
 
 export { type ClusterContractOptions, runClusterStoreContract } from './cluster.js';
 export { leadership, stamped } from './fencing.js';
-export { type BatchSpec, testBatch, testTopic } from './fixtures.js';
+export { type BatchSpec, testBatch, testMarker, testTopic } from './fixtures.js';
 export { runSecurityStoreContract, type SecurityContractOptions } from './security.js';
 
 export interface ContractOptions {
@@ -15,6 +16,8 @@ export interface ContractOptions {
   reopen?: (storage: Storage) => Promise<Storage>;
   /** Per-test timeout in ms (default 30 s). */
   timeoutMs?: number;
+  /** The storage has `transactions`: run the transaction contract (./transactions.ts) too. */
+  transactions?: boolean;
 }
 
 const rec = (value: string, timestamp?: number): RecordInput => ({
@@ -68,11 +71,9 @@ export function runStorageContract(
       const listed = (await storage.listTopics()).find((x) => x.name === t.name)!;
       expect(listed.partitionCount).toBe(4);
       expect(listed.configs).toEqual({ 'cleanup.policy': 'delete' });
-      expect(await storage.openPartition({ topic: t.name, partition: 3 })).toEqual({
-        logStartOffset: 0,
-        nextOffset: 0,
-        producerBatches: [],
-      });
+      const { openTransactions, ...snapshot } = await storage.openPartition({ topic: t.name, partition: 3 });
+      expect(snapshot).toEqual({ logStartOffset: 0, nextOffset: 0, producerBatches: [] });
+      expect(openTransactions ?? []).toEqual([]);
     });
 
     it('keeps every one of changes of a topic made at once; a partition count never goes back', async () => {
@@ -258,6 +259,19 @@ export function runStorageContract(
     });
 
     runFencingContract(() => storage);
+
+    if (options.transactions) {
+      it('offers transactions', () => {
+        expect(storage.transactions).toBeDefined();
+      });
+      runTransactionContract(
+        () => storage,
+        options.reopen,
+        (s) => {
+          storage = s;
+        },
+      );
+    }
 
     it('fails unknown partitions with UNKNOWN_TOPIC_OR_PARTITION', async () => {
       await expect(
