@@ -57,6 +57,9 @@ const BROKER_CONFIGS: readonly BrokerConfigDefinition[] = [
   { name: 'process.roles', type: 'list', defaultValue: '', value: () => 'broker,controller', doc: 'kch is broker and controller in one process.' },
   { name: 'queued.max.request.bytes', type: 'long', defaultValue: String(DEFAULT_QUEUED_MAX_REQUEST_BYTES), value: (b) => String(b.config.queuedMaxRequestBytes), doc: 'Bytes of requests read and not yet answered at which the broker stops reading from its connections (queuedMaxRequestBytes).' },
   { name: 'socket.request.max.bytes', type: 'int', defaultValue: '104857600', value: (b) => String(b.config.maxRequestSize), doc: 'Largest request accepted; larger ones close the connection (maxRequestSize).' },
+  { name: 'transaction.abort.timed.out.transaction.cleanup.interval.ms', type: 'int', defaultValue: '10000', value: (b) => String(b.config.transactionAbortTimedOutIntervalMs), doc: 'How often transactions past their timeout are aborted (transactionAbortTimedOutIntervalMs).' },
+  { name: 'transaction.max.timeout.ms', type: 'int', defaultValue: '900000', value: (b) => String(b.config.transactionMaxTimeoutMs), doc: 'Largest transaction.timeout.ms a producer may ask for (transactionMaxTimeoutMs).' },
+  { name: 'transactional.id.expiration.ms', type: 'int', defaultValue: '604800000', value: (b) => String(b.config.transactionalIdExpirationMs), doc: 'How long an idle transactional id is kept (transactionalIdExpirationMs).' },
 ];
 
 /**

@@ -15,6 +15,7 @@ import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from '
 import { Authorizer } from './security/authorizer.js';
 import { advertisedAddress, resolveListeners } from './security/listeners.js';
 import { KafkaServer } from './server/server.js';
+import { TransactionCoordinator } from './transactions/coordinator.js';
 
 export interface ListenOptions {
   /** Address to bind; default 127.0.0.1. */
@@ -175,6 +176,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           this.context.logger.warn('broker registration not removed', { error: (e as Error).message }),
         );
       await this.tableGroups.close();
+      await this.context.transactions?.close();
       await this.context.groups.close();
       await this.context.storage.close();
       this.address = undefined;
@@ -226,6 +228,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();
+  context.transactions = await startTransactions(context);
   const broker = new Broker(
     context,
     keepTableGroupsAtEnd(context, config.tableGroups),
@@ -236,6 +239,29 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   for (const name of EVENT_NAMES)
     events.on(name, (...args: unknown[]) => broker.emit(name, ...(args as [never])));
   return broker;
+}
+
+/**
+ * The transaction coordinator, where transactions can be served: over a storage that keeps them, by
+ * one broker per database (coordination by slot among several brokers comes later).
+ */
+async function startTransactions(context: BrokerContext): Promise<TransactionCoordinator | undefined> {
+  const store = context.storage.transactions;
+  if (!store || context.topics.ledByCluster) return undefined;
+  const { topics, groups } = context;
+  const coordinator = new TransactionCoordinator({
+    config: context.config,
+    storage: context.storage,
+    store,
+    logger: context.logger,
+    events: context.events,
+    targets: {
+      log: (topic, partition) => topics.log(topic, partition),
+      commitOffsets: (group, offsets) => groups.commitTransactionalOffsets(group, offsets),
+    },
+  });
+  await coordinator.start();
+  return coordinator;
 }
 
 /**
@@ -263,6 +289,7 @@ const EVENT_NAMES: (keyof BrokerEvents)[] = [
   'topic-created',
   'topic-deleted',
   'group-change',
+  'transaction',
   'invalid-records',
   'error',
 ];

@@ -11,6 +11,7 @@ import type { BrokerConfig } from './options.js';
 import { ClientQuotas } from './quotas/client-quotas.js';
 import type { BrokerSecurity } from './security/context.js';
 import { brokerTopicDefaults } from './topic-configs.js';
+import type { TransactionCoordinator } from './transactions/coordinator.js';
 
 /** Everything a handler reaches: configuration, storage, topics, groups, events. One per broker. */
 export class BrokerContext {
@@ -30,6 +31,11 @@ export class BrokerContext {
   readonly quotas: ClientQuotas;
   /** Partition leadership among several brokers over one database; unset with one broker. */
   leadership: Leadership | undefined;
+  /**
+   * The transaction coordinator, or unset where transactions cannot be served (see
+   * `transactionsRefused`).
+   */
+  transactions: TransactionCoordinator | undefined;
   /** Set when the broker begins to close: long polls return at once. */
   closing = false;
   private readonly closingListeners = new Set<() => void>();
@@ -46,6 +52,20 @@ export class BrokerContext {
     this.topicDefaults = brokerTopicDefaults(config);
     this.codeChecks = codeSchemaChecks(config);
     this.quotas = new ClientQuotas(security.store);
+  }
+
+  /**
+   * Why this broker serves no transactions, in words for the producer that asked; null when it does.
+   * They need a storage that stages transactional batches (Storage.transactions), and for now one
+   * broker per database.
+   */
+  transactionsRefused(): string | null {
+    if (this.transactions) return null;
+    if (!this.storage.transactions)
+      return `Transactions are not supported by this kch broker's storage (${this.storage.name}) yet: produce without a transactional.id.`;
+    if (this.topics?.ledByCluster)
+      return 'Transactions are not supported yet where several kch brokers share one database: produce without a transactional.id, or run one broker.';
+    return 'Transactions are not supported by this kch broker: it runs no transaction coordinator.';
   }
 
   /** The address Metadata and FindCoordinator give a client that came in on `listener`. */
@@ -74,6 +94,11 @@ export class BrokerContext {
     if (!this.leadership) return { nodeId: this.config.nodeId, ...this.advertisedFor(listener) };
     const nodeId = this.leadership.coordinatorOf(groupId);
     return this.brokersFor(listener).find((b) => b.nodeId === nodeId) ?? null;
+  }
+
+  /** The transaction coordinator as a client that came in on `listener` reaches it: this broker. */
+  transactionCoordinatorFor(listener: string): { nodeId: number; host: string; port: number } {
+    return { nodeId: this.config.nodeId, ...this.advertisedFor(listener) };
   }
 
   /**

@@ -25,6 +25,11 @@ export interface BrokerEvents {
    * append failed, lost from it (the error log names their original offsets).
    */
   'invalid-records': [info: InvalidRecordsEvent];
+  /**
+   * A transaction's end was decided (its markers go out next): by its producer's EndTxn, or by the
+   * coordinator when the producer was fenced, the transaction timed out or an operator aborted it.
+   */
+  transaction: [info: TransactionEvent];
   /** Something went wrong that did not stop the broker (a request failed unexpectedly, storage failed). */
   error: [error: Error, context: Record<string, unknown>];
 }
@@ -73,4 +78,11 @@ export interface InvalidRecordsEvent {
   reason: string;
   /** For the dead-letter outcomes. */
   deadLetterTopic?: string;
+}
+
+export interface TransactionEvent {
+  transactionalId: string;
+  producerId: number;
+  outcome: 'commit' | 'abort';
+  reason: 'client' | 'fenced' | 'timeout' | 'admin';
 }

@@ -56,6 +56,16 @@ export const brokerOptionsSchema = z.object({
   /** How long committed offsets of an empty group are kept (offsets.retention.minutes, in ms). */
   offsetsRetentionMs: positiveInt.default(7 * 24 * 3600 * 1000),
 
+  /** Largest transaction.timeout.ms a transactional producer may ask for (transaction.max.timeout.ms). */
+  transactionMaxTimeoutMs: positiveInt.default(900_000),
+  /**
+   * How often the transaction coordinator aborts transactions past their timeout
+   * (transaction.abort.timed.out.transaction.cleanup.interval.ms).
+   */
+  transactionAbortTimedOutIntervalMs: positiveInt.default(10_000),
+  /** How long an idle transactional id is kept (transactional.id.expiration.ms). */
+  transactionalIdExpirationMs: positiveInt.default(7 * 24 * 3600 * 1000),
+
   /** Bytes of recent batches kept in memory per broker so tail consumers never wait on storage. */
   tailCacheBytes: positiveInt.default(256 * 1024 * 1024),
 

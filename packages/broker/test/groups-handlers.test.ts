@@ -98,27 +98,30 @@ async function call<K extends ApiName>(
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('FindCoordinator', () => {
-  it.each(range(0, 6))('v%i: this broker coordinates every group; transactions are refused', async (v) => {
-    const { broker } = await makeContext();
-    const group = await call(broker, findCoordinator, v, {
-      key: 'g1',
-      keyType: 0,
-      coordinatorKeys: ['g1', 'g2'],
-    });
-    if (v < 4) {
-      expect(group).toMatchObject({ errorCode: ErrorCode.NONE, nodeId: 7, host: 'kch.local', port: 19092 });
-    } else {
-      expect(group.coordinators.map((c) => [c.key, c.errorCode, c.nodeId, c.host, c.port])).toEqual([
-        ['g1', 0, 7, 'kch.local', 19092],
-        ['g2', 0, 7, 'kch.local', 19092],
-      ]);
-    }
-    if (v === 0) return; // v0 has no key type
-    const txn = await call(broker, findCoordinator, v, { key: 'tx', keyType: 1, coordinatorKeys: ['tx'] });
-    const answer = v < 4 ? txn : txn.coordinators[0]!;
-    expect(answer).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST, nodeId: -1, host: '', port: -1 });
-    if (v >= 1) expect(answer.errorMessage).toMatch(/Transactions are not supported/);
-  });
+  it.each(range(0, 6))(
+    'v%i: this broker coordinates every group; transactions without a coordinator are refused',
+    async (v) => {
+      const { broker } = await makeContext();
+      const group = await call(broker, findCoordinator, v, {
+        key: 'g1',
+        keyType: 0,
+        coordinatorKeys: ['g1', 'g2'],
+      });
+      if (v < 4) {
+        expect(group).toMatchObject({ errorCode: ErrorCode.NONE, nodeId: 7, host: 'kch.local', port: 19092 });
+      } else {
+        expect(group.coordinators.map((c) => [c.key, c.errorCode, c.nodeId, c.host, c.port])).toEqual([
+          ['g1', 0, 7, 'kch.local', 19092],
+          ['g2', 0, 7, 'kch.local', 19092],
+        ]);
+      }
+      if (v === 0) return; // v0 has no key type
+      const txn = await call(broker, findCoordinator, v, { key: 'tx', keyType: 1, coordinatorKeys: ['tx'] });
+      const answer = v < 4 ? txn : txn.coordinators[0]!;
+      expect(answer).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST, nodeId: -1, host: '', port: -1 });
+      if (v >= 1) expect(answer.errorMessage).toMatch(/it runs no transaction coordinator/);
+    },
+  );
 });
 
 describe('a group through the handlers', () => {

@@ -355,6 +355,23 @@ export class GroupCoordinator {
     return this.offsets.commit(p);
   }
 
+  /**
+   * TxnOffsetCommit's group checks (KIP-447's generation and member checks, the coordinator's own):
+   * NONE when the transaction may hold offsets of the group, else the error every partition gets.
+   * A group that does not exist yet is created as a simple group, as for OffsetCommit.
+   */
+  validateTransactionalCommit(p: Omit<CommitOffsetsParams, 'topics' | 'transactional'>): number {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (!this.coordinates(p.groupId) || (this.lease && !this.lease.held())) return ErrorCode.NOT_COORDINATOR;
+    const verdict = this.members.validateOffsetCommit({ ...p, topics: [], transactional: true });
+    return typeof verdict === 'number' ? verdict : ErrorCode.NONE;
+  }
+
+  /** Stores the offsets a committed transaction held for a group (its markers are written). */
+  commitTransactionalOffsets(groupId: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    return this.offsets.store(groupId, offsets);
+  }
+
   /** OffsetFetch of one group; `topics` null for every committed partition. */
   fetchOffsets(
     groupId: string,

@@ -37,6 +37,11 @@ export interface CommitOffsetsParams {
   groupInstanceId: string | null;
   /** The OffsetCommit version: v9+ answers GROUP_ID_NOT_FOUND where older ones get ILLEGAL_GENERATION. */
   apiVersion: number;
+  /**
+   * TxnOffsetCommit's checks (KIP-447): a commit without member and generation is taken whatever the
+   * group's state, and a rebalance in progress does not refuse it.
+   */
+  transactional?: boolean;
   topics: { name: string; partitions: CommitPartition[] }[];
 }
 
@@ -192,18 +197,23 @@ export class OffsetManager {
       stored.push(out);
     }
     if (records.length === 0) return response;
-    const offsets = this.offsetsOf(groupId);
     try {
-      await offsets.write(async () => {
-        await this.storage.commitOffsets(groupId, records);
-        for (const r of records) offsets.byPartition.set(offsetKey(r.topic, r.partition), r);
-      });
+      await this.store(groupId, records);
     } catch (e) {
       const code = storageErrorCode(e);
       this.logger.warn('storing committed offsets failed', { groupId, error: e });
       for (const out of stored) out.errorCode = code;
     }
     return response;
+  }
+
+  /** Stores committed offsets of a group, after every earlier write of the group. */
+  async store(groupId: string, records: readonly CommittedOffset[]): Promise<void> {
+    const offsets = this.offsetsOf(groupId);
+    await offsets.write(async () => {
+      await this.storage.commitOffsets(groupId, records);
+      for (const r of records) offsets.byPartition.set(offsetKey(r.topic, r.partition), r);
+    });
   }
 
   /**

@@ -4,7 +4,10 @@ import { topicNameError } from '../log/topics.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
 import { allowed } from '../security/authorize.js';
 
-/** DescribeProducers: the idempotent producers a partition has state for (kafka-transactions.sh describe-producers). */
+/**
+ * DescribeProducers: the idempotent and transactional producers a partition has state for, with the
+ * first offset of each one's open transaction (kafka-transactions.sh describe-producers).
+ */
 export default defineHandler({
   api: 'DescribeProducers',
   async handle(request, ctx) {
@@ -48,6 +51,7 @@ export default defineHandler({
           continue;
         }
         const activeProducers = [];
+        const open = new Map(log.openTransactions().map((t) => [t.producerId, t.firstOffset]));
         for (const [producerId, entry] of log.producers.producerIds()) {
           const last = entry.batches[entry.batches.length - 1];
           activeProducers.push({
@@ -56,7 +60,8 @@ export default defineHandler({
             lastSequence: last ? last.lastSequence : -1,
             lastTimestamp: last ? BigInt(last.maxTimestamp) : -1n,
             coordinatorEpoch: -1,
-            currentTxnStartOffset: -1n,
+            // The first offset of its open transaction here (kafka-transactions.sh find-hanging, abort).
+            currentTxnStartOffset: BigInt(open.get(producerId) ?? -1),
           });
         }
         partitions.push({

@@ -1,9 +1,12 @@
 import { ErrorCode, FetchResponse, type Init, KafkaProtocolError, Writer } from '@kch/protocol';
 import { LeaderHints, servingError } from '../cluster/leader-hints.js';
 import { defineHandler, type RequestContext } from '../handler.js';
-import type { PartitionLog } from '../log/partition-log.js';
+import type { Isolation, PartitionLog } from '../log/partition-log.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
+
+/** FetchRequest.IsolationLevel of read_committed consumers. */
+const READ_COMMITTED = 1;
 
 /** Kafka sends empty records, never null: librdkafka rejects a null record set. */
 const NO_RECORDS = Buffer.alloc(0);
@@ -99,8 +102,13 @@ export default defineHandler({
       minBytes = Math.min(minBytes, maxBytes);
     }
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    // read_committed (1): data up to the last stable offset, and the list of aborted transactions,
+    // empty because an ABORT takes its transaction's batches out of the log (storage.ts); Kafka sends
+    // that list null to read_uncommitted consumers.
+    const isolation: Isolation = request.isolationLevel === READ_COMMITTED ? 'committed' : 'uncommitted';
+    if (isolation === 'uncommitted') for (const w of wanted) w.out.abortedTransactions = null;
     for (;;) {
-      const bytes = await readAll(wanted, maxBytes);
+      const bytes = await readAll(wanted, maxBytes, isolation);
       const failed = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
       const remaining = deadline - Date.now();
       if (bytes >= minBytes || failed || remaining <= 0 || wanted.length === 0 || ctx.broker.closing) {
@@ -172,12 +180,12 @@ function emptyPartition(partitionIndex: number): PartitionData {
  * partition with data gets a whole batch even past the limits (KIP-74), so a large batch never
  * blocks a consumer; after that, the response and partition limits hold.
  */
-async function readAll(wanted: WantedPartition[], maxBytes: number): Promise<number> {
+async function readAll(wanted: WantedPartition[], maxBytes: number, isolation: Isolation): Promise<number> {
   let total = 0;
   for (const w of wanted) {
     const budget = Math.max(0, Math.min(w.maxBytes, maxBytes - total));
     try {
-      const result = await w.log!.read(w.fetchOffset, total === 0 ? Math.max(budget, 1) : budget);
+      const result = await w.log!.read(w.fetchOffset, total === 0 ? Math.max(budget, 1) : budget, isolation);
       let batches = result.batches;
       if (total > 0) {
         // Only whole batches that fit, once the response already has data.
@@ -193,7 +201,7 @@ async function readAll(wanted: WantedPartition[], maxBytes: number): Promise<num
       total += size;
       w.out.errorCode = ErrorCode.NONE;
       w.out.highWatermark = BigInt(result.highWatermark);
-      w.out.lastStableOffset = BigInt(result.highWatermark);
+      w.out.lastStableOffset = BigInt(result.lastStableOffset);
       w.out.logStartOffset = BigInt(result.logStartOffset);
       w.out.records = chunks.length > 0 ? chunks : NO_RECORDS;
       w.bytes = size;
@@ -201,7 +209,7 @@ async function readAll(wanted: WantedPartition[], maxBytes: number): Promise<num
       if (!(e instanceof KafkaProtocolError)) throw e;
       w.out.errorCode = e.code;
       w.out.highWatermark = BigInt(w.log!.highWatermark);
-      w.out.lastStableOffset = BigInt(w.log!.highWatermark);
+      w.out.lastStableOffset = BigInt(w.log!.lastStableOffset);
       w.out.logStartOffset = BigInt(w.log!.logStartOffset);
       w.out.records = NO_RECORDS;
       w.bytes = 0;

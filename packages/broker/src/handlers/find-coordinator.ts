@@ -18,14 +18,16 @@ interface Coordinator {
 
 /**
  * Where a key's coordinator is: this broker for every group when it is alone; with several brokers,
- * the holder of the group's slot (../cluster/leadership.ts).
+ * the holder of the group's slot (../cluster/leadership.ts). Transactional ids: this broker, where it
+ * serves transactions.
  *
- * Transactions are not supported yet. The answer is INVALID_REQUEST, not COORDINATOR_NOT_AVAILABLE
- * (what Kafka answered for share groups before KIP-932): that one is retriable, so a transactional
- * producer would retry until max.block.ms and fail with a bare timeout, while a non-retriable code
- * fails initTransactions at once and the Java client shows our errorMessage ("Could not find a
- * coordinator ... due to unexpected error: <message>"). INVALID_REQUEST is also what Kafka answers
- * for a key type it does not serve (an unknown type, or share keys below v6).
+ * Where it does not (a storage without transactions, several brokers over one database), the answer
+ * is INVALID_REQUEST, not COORDINATOR_NOT_AVAILABLE (what Kafka answered for share groups before
+ * KIP-932): that one is retriable, so a transactional producer would retry until max.block.ms and fail
+ * with a bare timeout, while a non-retriable code fails initTransactions at once and the Java client
+ * shows our errorMessage ("Could not find a coordinator ... due to unexpected error: <message>").
+ * INVALID_REQUEST is also what Kafka answers for a key type it does not serve (an unknown type, or
+ * share keys below v6).
  */
 function coordinatorFor(keyType: number, key: string, ctx: RequestContext): Coordinator {
   // Kafka's getCoordinator asks Describe on the group or transactional id before anything else.
@@ -48,12 +50,20 @@ function coordinatorFor(keyType: number, key: string, ctx: RequestContext): Coor
     // Kafka sets the error message to Errors.NONE.message(), which is "NONE".
     return { errorCode: ErrorCode.NONE, errorMessage: 'NONE', ...coordinator };
   }
+  if (keyType === KEY_TYPE_TRANSACTION) {
+    const refusal = ctx.broker.transactionsRefused();
+    if (refusal === null)
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: 'NONE',
+        ...ctx.broker.transactionCoordinatorFor(ctx.connection.listener),
+      };
+    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: refusal, nodeId: -1, host: '', port: -1 };
+  }
   const errorMessage =
-    keyType === KEY_TYPE_TRANSACTION
-      ? 'Transactions are not supported by this broker (kch) yet: there is no transaction coordinator.'
-      : keyType === KEY_TYPE_SHARE
-        ? 'Share groups are not supported by this broker (kch).'
-        : `Unknown coordinator key type ${keyType}.`;
+    keyType === KEY_TYPE_SHARE
+      ? 'Share groups are not supported by this broker (kch).'
+      : `Unknown coordinator key type ${keyType}.`;
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage, nodeId: -1, host: '', port: -1 };
 }
 

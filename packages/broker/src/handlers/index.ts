@@ -1,6 +1,8 @@
 /** Every API this broker serves: one module per API, registered here. */
 
 import type { ApiHandler } from '../handler.js';
+import addOffsetsToTxn from './add-offsets-to-txn.js';
+import addPartitionsToTxn from './add-partitions-to-txn.js';
 import alterClientQuotas from './alter-client-quotas.js';
 import alterConfigs from './alter-configs.js';
 import alterUserScramCredentials from './alter-user-scram-credentials.js';
@@ -20,7 +22,9 @@ import describeGroups from './describe-groups.js';
 import describeLogDirs from './describe-log-dirs.js';
 import describeProducers from './describe-producers.js';
 import describeTopicPartitions from './describe-topic-partitions.js';
+import describeTransactions from './describe-transactions.js';
 import describeUserScramCredentials from './describe-user-scram-credentials.js';
+import endTxn from './end-txn.js';
 import fetch from './fetch.js';
 import findCoordinator from './find-coordinator.js';
 import heartbeat from './heartbeat.js';
@@ -30,6 +34,7 @@ import joinGroup from './join-group.js';
 import leaveGroup from './leave-group.js';
 import listGroups from './list-groups.js';
 import listOffsets from './list-offsets.js';
+import listTransactions from './list-transactions.js';
 import metadata from './metadata.js';
 import offsetCommit from './offset-commit.js';
 import offsetDelete from './offset-delete.js';
@@ -39,6 +44,7 @@ import produce from './produce.js';
 import saslAuthenticate from './sasl-authenticate.js';
 import saslHandshake from './sasl-handshake.js';
 import syncGroup from './sync-group.js';
+import txnOffsetCommit from './txn-offset-commit.js';
 
 export const HANDLERS: readonly ApiHandler<any>[] = [
   produce,
@@ -47,6 +53,12 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   metadata,
   apiVersions,
   initProducerId,
+  addPartitionsToTxn,
+  addOffsetsToTxn,
+  endTxn,
+  txnOffsetCommit,
+  describeTransactions,
+  listTransactions,
   offsetForLeaderEpoch,
   describeProducers,
   createTopics,

@@ -10,6 +10,8 @@ type PartitionResponse = Init<ListOffsetsResponse['topics'][number]['partitions'
 
 /** Kafka's special timestamps (ListOffsetsRequest). */
 const LATEST = -1;
+/** ListOffsetsRequest.IsolationLevel of read_committed consumers. */
+const READ_COMMITTED = 1;
 const EARLIEST = -2;
 const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
@@ -26,6 +28,8 @@ export default defineHandler({
       ResourceType.TOPIC,
       request.topics.map((t) => t.name),
     );
+    // READ_COMMITTED (v2+): offsets end at the last stable offset instead of the high watermark.
+    const committed = ctx.apiVersion >= 2 && request.isolationLevel === READ_COMMITTED;
     const topics = [];
     for (const t of request.topics) {
       const topic = ctx.broker.topics.get(t.name);
@@ -37,7 +41,15 @@ export default defineHandler({
         }
         const log = topic?.logs[p.partitionIndex];
         partitions.push(
-          await lookup(topic, log, p.partitionIndex, Number(p.timestamp), p.currentLeaderEpoch, ctx),
+          await lookup(
+            topic,
+            log,
+            p.partitionIndex,
+            Number(p.timestamp),
+            p.currentLeaderEpoch,
+            committed,
+            ctx,
+          ),
         );
       }
       topics.push({ name: t.name, partitions });
@@ -65,6 +77,7 @@ async function lookup(
   partitionIndex: number,
   timestamp: number,
   currentLeaderEpoch: number,
+  committed: boolean,
   ctx: RequestContext,
 ): Promise<PartitionResponse> {
   const answer = (offset: number, ts = -1): PartitionResponse => ({
@@ -83,23 +96,24 @@ async function lookup(
   try {
     await log.open();
     const tp = { topic: log.topic, partition: log.partition };
+    const lastFetchable = committed ? log.lastStableOffset : log.highWatermark;
+    // A record found past what the reader may fetch is not found (Kafka's ReplicaManager.fetchOffset).
+    const found = (hit: { offset: number; timestamp: number } | null) =>
+      hit && hit.offset < lastFetchable ? answer(hit.offset, hit.timestamp) : answer(-1);
     switch (timestamp) {
       case LATEST:
-        return answer(log.highWatermark);
+        return answer(lastFetchable);
       case EARLIEST:
       case EARLIEST_LOCAL:
         return answer(await log.refreshLogStart());
       case LATEST_TIERED:
         // Nothing is tiered: Kafka answers -1 when no offset was tiered.
         return answer(-1);
-      case MAX_TIMESTAMP: {
-        const max = await ctx.broker.storage.maxTimestamp(tp);
-        return max ? answer(max.offset, max.timestamp) : answer(-1);
-      }
+      case MAX_TIMESTAMP:
+        return found(await ctx.broker.storage.maxTimestamp(tp));
       default: {
         if (timestamp < 0) return failure(ErrorCode.INVALID_REQUEST);
-        const hit = await ctx.broker.storage.offsetForTimestamp(tp, timestamp);
-        return hit ? answer(hit.offset, hit.timestamp) : answer(-1);
+        return found(await ctx.broker.storage.offsetForTimestamp(tp, timestamp));
       }
     }
   } catch (e) {

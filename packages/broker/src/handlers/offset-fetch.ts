@@ -20,8 +20,9 @@ function wireTopics(topics: FetchOffsetsResult['topics']) {
 
 /**
  * OffsetFetch: committed offsets of one group (v0-7) or several (v8+); null topics mean every
- * committed partition (v2+). Partitions without a commit answer offset -1. requireStable (v7+) needs
- * nothing: without transactions no offset commit is ever pending.
+ * committed partition (v2+). Partitions without a commit answer offset -1. With requireStable (v7+,
+ * KIP-447) a partition whose offset an open transaction holds answers UNSTABLE_OFFSET_COMMIT, which
+ * the consumer retries until the transaction ends.
  */
 export default defineHandler({
   api: 'OffsetFetch',
@@ -29,14 +30,20 @@ export default defineHandler({
     if (ctx.apiVersion >= 8) {
       const results = await Promise.all(
         request.groups.map(async (g) => {
-          const r = await fetchGroup(g.groupId, g.topics, ctx);
+          const r = stable(g.groupId, await fetchGroup(g.groupId, g.topics, ctx), request.requireStable, ctx);
           return { groupId: g.groupId, errorCode: r.errorCode, topics: wireTopics(r.topics) };
         }),
       );
       return { throttleTimeMs: 0, groups: results };
     }
     // v0-1 always name their topics; from v2 null means all.
-    const r = await fetchGroup(request.groupId, request.topics, ctx);
+    const requireStable = ctx.apiVersion >= 7 && request.requireStable;
+    const r = stable(
+      request.groupId,
+      await fetchGroup(request.groupId, request.topics, ctx),
+      requireStable,
+      ctx,
+    );
     return { throttleTimeMs: 0, errorCode: r.errorCode, topics: wireTopics(r.topics) };
   },
   errorResponse(request, errorCode, ctx) {
@@ -49,6 +56,32 @@ export default defineHandler({
 });
 
 type Topics = readonly { name: string; partitionIndexes: readonly number[] }[] | null;
+
+/** With requireStable: the partitions a transaction holds offsets of answer UNSTABLE_OFFSET_COMMIT. */
+function stable(
+  groupId: string,
+  r: FetchOffsetsResult,
+  requireStable: boolean,
+  ctx: RequestContext,
+): FetchOffsetsResult {
+  const transactions = ctx.broker.transactions;
+  if (!requireStable || !transactions || r.errorCode !== ErrorCode.NONE) return r;
+  for (const t of r.topics)
+    for (const p of t.partitions) {
+      if (
+        p.errorCode !== ErrorCode.NONE ||
+        !transactions.hasPendingOffsets(groupId, t.name, p.partitionIndex)
+      )
+        continue;
+      Object.assign(p, {
+        errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+        committedOffset: -1,
+        committedLeaderEpoch: -1,
+        metadata: '',
+      });
+    }
+  return r;
+}
 
 /**
  * One group's offsets as Kafka's handleOffsetFetchRequest authorizes them: Describe on the group, else

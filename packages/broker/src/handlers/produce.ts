@@ -1,4 +1,11 @@
-import { ErrorCode, type Init, KafkaProtocolError, type ProduceResponse } from '@kch/protocol';
+import {
+  ErrorCode,
+  type Init,
+  KafkaProtocolError,
+  type ProduceResponse,
+  type RecordBatchHeader,
+  readBatchHeader,
+} from '@kch/protocol';
 import { StorageError } from '@kch/storage';
 import { LeaderHints } from '../cluster/leader-hints.js';
 import { defineHandler, type RequestContext } from '../handler.js';
@@ -6,7 +13,10 @@ import { ingest } from '../ingest/pipeline.js';
 import { RecordValidationError } from '../ingest/record-validation.js';
 import type { AppendResult } from '../log/partition-log.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
-import { allowedNames } from '../security/authorize.js';
+import { allowed, allowedNames } from '../security/authorize.js';
+
+/** A record batch's fixed header (magic 2), which says whether the batch is transactional. */
+const BATCH_HEADER_BYTES = 61;
 
 type PartitionResponse = Init<ProduceResponse['responses'][number]['partitionResponses'][number]>;
 
@@ -25,11 +35,20 @@ export default defineHandler({
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       return reject(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1; got ${acks}`);
     }
-    if (request.transactionalId !== null) {
-      return reject(
-        ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-        'transactions are not supported by this broker yet; produce without a transactional.id',
-      );
+    // Kafka's handleProduceRequest: transactional records need a transactional id the principal may
+    // write to, else the whole request is refused.
+    const transactional = hasTransactionalRecords(request);
+    if (transactional) {
+      const refusal = ctx.broker.transactionsRefused();
+      if (refusal !== null) return reject(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, refusal);
+      if (
+        request.transactionalId === null ||
+        !allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId)
+      )
+        return reject(
+          ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+          'transactional records need a transactional id this principal may write to',
+        );
     }
     // Write on each topic, asked before anything is stored (Kafka's handleProduceRequest): the
     // partitions of a topic the principal may not write to get TOPIC_AUTHORIZATION_FAILED.
@@ -45,6 +64,10 @@ export default defineHandler({
       name: t.name,
       partitions: t.partitionData.map((p) => {
         if (!writable.has(t.name)) return { index: p.index, result: NOT_AUTHORIZED };
+        const refused = transactional
+          ? unverified(request.transactionalId!, t.name, p.index, p.records, ctx)
+          : null;
+        if (refused) return { index: p.index, result: refused };
         const result = ingest(ctx.broker, {
           topic: t.name,
           partition: p.index,
@@ -85,6 +108,75 @@ export default defineHandler({
     return errorResponseFor(request, errorCode, null);
   },
 });
+
+function hasTransactionalRecords(request: {
+  topicData: { partitionData: { records: Buffer | null }[] }[];
+}): boolean {
+  return request.topicData.some((t) => t.partitionData.some((p) => firstBatch(p.records)?.isTransactional));
+}
+
+/** The header of the first batch of a partition's records, or null when there is none to read. */
+function firstBatch(records: Buffer | null): RecordBatchHeader | null {
+  if (records === null || records.length < BATCH_HEADER_BYTES) return null;
+  try {
+    return readBatchHeader(records);
+  } catch {
+    // Validation answers the malformed batch with its own error.
+    return null;
+  }
+}
+
+/**
+ * The partition's refusal when its transactional batch may not be written (KIP-890's verification,
+ * asked of the local transaction coordinator), with Kafka's mapping for Produce: a fenced producer
+ * gets INVALID_PRODUCER_EPOCH, a partition not added TRANSACTION_ABORTABLE from v11 and
+ * INVALID_TXN_STATE before, a coordinator busy ending the transaction NOT_ENOUGH_REPLICAS (retriable
+ * without a metadata refresh).
+ */
+function unverified(
+  transactionalId: string,
+  topic: string,
+  partition: number,
+  records: Buffer | null,
+  ctx: RequestContext,
+): Promise<AppendResult> | null {
+  const header = firstBatch(records);
+  if (!header?.isTransactional) return null;
+  const code = ctx.broker.transactions!.verify(
+    transactionalId,
+    Number(header.producerId),
+    header.producerEpoch,
+    {
+      topic,
+      partition,
+    },
+  );
+  if (code === ErrorCode.NONE) return null;
+  let error: KafkaProtocolError;
+  if (code === ErrorCode.PRODUCER_FENCED)
+    error = new KafkaProtocolError(
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      `producer ${header.producerId} epoch ${header.producerEpoch} is fenced by a newer producer of transactional id ${transactionalId}`,
+    );
+  else if (code === ErrorCode.TRANSACTION_ABORTABLE)
+    error = new KafkaProtocolError(
+      ctx.apiVersion > 10 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE,
+      `partition ${topic}-${partition} was not added to the transaction of ${transactionalId}`,
+    );
+  else if (code === ErrorCode.CONCURRENT_TRANSACTIONS)
+    error = new KafkaProtocolError(
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      `unable to verify the partition has been added to the transaction of ${transactionalId}: it is ending; retry`,
+    );
+  else
+    error = new KafkaProtocolError(
+      code,
+      `transaction ${transactionalId} does not match producer ${header.producerId}`,
+    );
+  const refused = Promise.reject(error);
+  refused.catch(() => undefined);
+  return refused;
+}
 
 /** The outcome of a partition of a topic the principal may not write to: nothing is stored. */
 const NOT_AUTHORIZED: Promise<AppendResult> = Promise.reject(

@@ -162,10 +162,11 @@ async function validateV2(
   if (header.isControl) {
     throw new RecordValidationError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches');
   }
-  if (header.isTransactional) {
+  // The Produce handler checked the batch against its transaction; it must name its producer.
+  if (header.isTransactional && (header.producerId < 0n || header.baseSequence < 0)) {
     throw new RecordValidationError(
       ErrorCode.INVALID_RECORD,
-      'transactional batches are not supported by this broker yet; produce without a transactional.id',
+      'a transactional batch needs a producer id and a base sequence (initTransactions gives them)',
     );
   }
   if (header.compression === CompressionType.Zstd && rules.produceVersion < FIRST_ZSTD_PRODUCE_VERSION) {

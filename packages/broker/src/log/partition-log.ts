@@ -6,7 +6,9 @@
  */
 import {
   assignOffsets,
+  ControlRecordType,
   ErrorCode,
+  encodeControlBatch,
   KafkaProtocolError,
   type RecordBatchHeader,
   readBatchHeader,
@@ -14,6 +16,9 @@ import {
 import {
   earlierAppendRejected,
   InFlightAppends,
+  isStaged,
+  markerType,
+  type OpenTransaction,
   type PartitionLeadership,
   type PartitionSnapshot,
   producerBatchInfo,
@@ -65,6 +70,8 @@ export interface AppendResult {
 interface PendingAppend {
   /** Batches still being validated (decompression may be async) or ready. */
   prepared: Promise<IncomingBatch[]> | IncomingBatch[];
+  /** A transaction marker (appendMarker): stored alone, after every earlier append settled. */
+  marker?: boolean;
   logAppendTime: boolean;
   /** Assigned in commit(). */
   baseOffset: number;
@@ -76,8 +83,13 @@ interface PendingAppend {
 export interface ReadResult {
   batches: StoredBatch[];
   highWatermark: number;
+  /** The first offset of the oldest open transaction, or the high watermark when none is open. */
+  lastStableOffset: number;
   logStartOffset: number;
 }
+
+/** Which records a read may return (a Fetch's IsolationLevel). */
+export type Isolation = 'uncommitted' | 'committed';
 
 /**
  * The leader epoch of a partition served by one broker: it never changes. With several brokers each
@@ -108,6 +120,8 @@ export class PartitionLog {
    */
   private appends = new InFlightAppends<ProducerStateTable>(0);
   private readonly listeners = new Set<() => void>();
+  /** Transactions open in this partition, by producer id: stored batches no marker has ended yet. */
+  private readonly openTxns = new Map<number, OpenTransaction>();
   /** Set when the topic is deleted: queued and future appends fail. */
   private deleted = false;
   /** The leader epoch appended batches are stamped with; it grows with each leadership (many brokers). */
@@ -137,6 +151,8 @@ export class PartitionLog {
           this.logStartOffset = s.logStartOffset;
           this.appends = new InFlightAppends(s.nextOffset);
           this.producers.load(s.producerBatches);
+          this.openTxns.clear();
+          for (const t of s.openTransactions ?? []) this.openTxns.set(t.producerId, t);
         },
         (e: unknown) => {
           this.opened = undefined;
@@ -204,6 +220,55 @@ export class PartitionLog {
   }
 
   /**
+   * The last stable offset: the first offset of the oldest transaction still open here, or the high
+   * watermark when none is (Kafka's firstUnstableOffset rule). read_committed consumers stop before it.
+   */
+  get lastStableOffset(): number {
+    let lso = this.appends.storedEnd;
+    for (const t of this.openTxns.values()) if (t.firstOffset < lso) lso = t.firstOffset;
+    return lso;
+  }
+
+  /** The transactions open here, oldest first (DescribeProducers' CurrentTxnStartOffset). */
+  openTransactions(): OpenTransaction[] {
+    return [...this.openTxns.values()].sort((a, b) => a.firstOffset - b.firstOffset);
+  }
+
+  /**
+   * Writes a COMMIT or ABORT marker of a producer's transaction (the transaction coordinator's
+   * WriteTxnMarkers): a control batch with its own offset, after every append queued before it. An
+   * ABORT drops the transaction's batches from reads (storage.ts: an aborted transaction's offsets
+   * become holes). Resolves once the marker is stored.
+   */
+  async appendMarker(
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+    coordinatorEpoch: number,
+  ): Promise<void> {
+    const bytes = encodeControlBatch({
+      producerId: BigInt(producerId),
+      producerEpoch,
+      type: commit ? ControlRecordType.Commit : ControlRecordType.Abort,
+      coordinatorEpoch,
+      timestamp: BigInt(Date.now()),
+    });
+    if (this.leadership === null) throw notLeader(this.topic, this.partition);
+    await new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({
+        prepared: [incomingBatch(bytes)],
+        marker: true,
+        logAppendTime: false,
+        baseOffset: -1,
+        recordCount: 0,
+        resolve,
+        reject,
+      });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /**
    * Queues batches for appending. Called synchronously in request order, so appends of one connection
    * keep their order even when several requests are in flight; `prepared` may still be validating, and
    * a rejection of it fails this append alone.
@@ -232,7 +297,14 @@ export class PartitionLog {
           for (const p of this.queue.splice(0)) p.reject(e);
           break;
         }
-        const pending = this.queue.splice(0);
+        // A marker goes to storage alone, once everything before it is stored: the storage ends the
+        // transaction's staged batches (storage.ts), so they must all have landed.
+        const markerAt = this.queue.findIndex((p) => p.marker);
+        const pending = this.queue.splice(
+          0,
+          markerAt === 0 ? 1 : markerAt < 0 ? this.queue.length : markerAt,
+        );
+        if (pending[0]!.marker) await this.appends.settled();
         // Validation (decompression) may be async: wait for it before offsets are assigned, so that
         // nothing below changes while they are.
         const prepared = await Promise.all(
@@ -283,7 +355,7 @@ export class PartitionLog {
         outcomes.push(batches);
         continue;
       }
-      const verdict = this.checkProducers(batches, overlay);
+      const verdict = p.marker ? null : this.checkProducers(batches, overlay);
       if (verdict) {
         outcomes.push(verdict);
         continue;
@@ -309,7 +381,8 @@ export class PartitionLog {
           isControl: b.isControl,
           bytes: b.bytes,
         };
-        if (b.producerId >= 0) overlay.record(producerBatchInfo(stored));
+        if (p.marker) overlay.recordMarker(b.producerId, b.producerEpoch);
+        else if (b.producerId >= 0) overlay.record(producerBatchInfo(stored));
         toStore.push(stored);
         p.recordCount += b.recordCount;
         next = stored.lastOffset + 1;
@@ -360,6 +433,7 @@ export class PartitionLog {
           // The next append's working copy looked through this one; the merged table now says the same.
           appends.oldest()?.rebase(this.producers);
           this.cache.add(this, toStore);
+          this.noteTransactions(toStore);
           // A storage that did not run `confirm` (written before it existed, or one that cannot take
           // the append back: see AppendOptions): the lease is checked here, and a refusal leaves the
           // rows in place.
@@ -394,10 +468,37 @@ export class PartitionLog {
     throw notLeader(this.topic, this.partition);
   }
 
+  /**
+   * Opens and ends the transactions of stored batches. An ABORT took its transaction's batches out of
+   * storage: the cached ones go too (the whole cached tail; later reads refill it from storage).
+   */
+  private noteTransactions(stored: readonly StoredBatch[]): void {
+    for (const b of stored) {
+      if (isStaged(b)) {
+        if (!this.openTxns.has(b.producerId))
+          this.openTxns.set(b.producerId, {
+            producerId: b.producerId,
+            producerEpoch: b.producerEpoch,
+            firstOffset: b.baseOffset,
+          });
+      } else if (b.isControl && b.isTransactional) {
+        const opened = this.openTxns.delete(b.producerId);
+        if (opened && markerType(b) === 'abort') this.cache.drop(this);
+      }
+    }
+  }
+
   /** Null when every batch may be appended; otherwise the duplicate's result or the error. */
   private checkProducers(batches: IncomingBatch[], overlay: ProducerStateTable): AppendResult | Error | null {
     for (const b of batches) {
       if (b.producerId < 0) continue;
+      // Kafka's ProducerAppendInfo: a producer inside a transaction here writes transactionally.
+      if (!b.isTransactional && this.openTxns.has(b.producerId)) {
+        return new KafkaProtocolError(
+          ErrorCode.INVALID_TXN_STATE,
+          `producer ${b.producerId} has a transaction open in ${this.topic}-${this.partition}: expected a transactional batch`,
+        );
+      }
       const check: SequenceCheck = overlay.check({
         producerId: b.producerId,
         producerEpoch: b.producerEpoch,
@@ -419,10 +520,15 @@ export class PartitionLog {
     return null;
   }
 
-  /** Batches from `offset` on, at most about `maxBytes` (the first batch always whole). */
-  async read(offset: number, maxBytes: number): Promise<ReadResult> {
+  /**
+   * Batches from `offset` on, at most about `maxBytes` (the first batch always whole), up to the high
+   * watermark, or for `committed` reads up to the last stable offset.
+   */
+  async read(offset: number, maxBytes: number, isolation: Isolation = 'uncommitted'): Promise<ReadResult> {
     await this.open();
     const hw = this.nextOffset;
+    const lso = this.lastStableOffset;
+    const end = isolation === 'committed' ? lso : hw;
     if (offset < this.logStartOffset || offset > hw) {
       throw new KafkaProtocolError(
         'OFFSET_OUT_OF_RANGE',
@@ -430,7 +536,7 @@ export class PartitionLog {
       );
     }
     let batches: StoredBatch[] = [];
-    if (offset < hw) {
+    if (offset < end) {
       const first = this.tail[0];
       if (first !== undefined && first.baseOffset <= offset) batches = sliceTail(this.tail, offset, maxBytes);
       else {
@@ -444,9 +550,9 @@ export class PartitionLog {
           throw storageFailure(e, this.topic, this.partition);
         }
         // A read may race an append; never show what is above the high watermark we answer with.
-        batches = batches.filter((b) => b.baseOffset < hw);
+        batches = batches.filter((b) => b.baseOffset < end);
         // Nothing stored at the offset asked for: retention may have removed it since we last looked.
-        if ((batches[0]?.baseOffset ?? hw) > offset && (await this.refreshLogStart()) > offset) {
+        if ((batches[0]?.baseOffset ?? end) > offset && (await this.refreshLogStart()) > offset) {
           throw new KafkaProtocolError(
             'OFFSET_OUT_OF_RANGE',
             `offset ${offset} is before the log start ${this.logStartOffset} of ${this.topic}-${this.partition}: retention removed it`,
@@ -454,7 +560,10 @@ export class PartitionLog {
         }
       }
     }
-    return { batches, highWatermark: hw, logStartOffset: this.logStartOffset };
+    // A transaction's batches start at its first offset, so the stable end falls between batches.
+    if (end < hw && batches.length > 0 && batches[batches.length - 1]!.baseOffset >= end)
+      batches = batches.filter((b) => b.baseOffset < end);
+    return { batches, highWatermark: hw, lastStableOffset: lso, logStartOffset: this.logStartOffset };
   }
 
   /** Asks storage where the log starts now (retention works in the background) and returns it. */

@@ -114,6 +114,17 @@ export class ProducerStateTable {
     if (entry.batches.length > PRODUCER_BATCHES_KEPT) entry.batches.shift();
   }
 
+  /**
+   * Records a transaction marker of the producer: a marker of a newer epoch (the coordinator fenced
+   * the producer) starts that epoch with no batches, so the fenced producer's writes are refused and
+   * the next one starts at sequence 0 (Kafka's ProducerStateEntry.maybeUpdateProducerEpoch).
+   */
+  recordMarker(producerId: number, producerEpoch: number): void {
+    const entry = this.get(producerId);
+    if (!entry || producerEpoch > entry.epoch)
+      this.entries.set(producerId, { epoch: producerEpoch, batches: [] });
+  }
+
   /** A working copy for one group commit; `merge` it back once its batches are stored. */
   overlay(): ProducerStateTable {
     return new ProducerStateTable(this);

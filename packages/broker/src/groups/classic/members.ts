@@ -231,12 +231,12 @@ export class ClassicMembers {
       const error = validateCurrentMember(group, p.memberId, p.groupInstanceId, this.logger);
       if (error !== ErrorCode.NONE) return error;
       if (p.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
-    } else if (!group.is('Empty')) {
+    } else if (!group.is('Empty') && !p.transactional) {
       // Without member id and generation, only an empty group takes commits.
       return ErrorCode.UNKNOWN_MEMBER_ID;
     }
     // The member has the generation of its JoinGroup response but not its assignment yet.
-    if (group.is('CompletingRebalance')) return ErrorCode.REBALANCE_IN_PROGRESS;
+    if (group.is('CompletingRebalance') && !p.transactional) return ErrorCode.REBALANCE_IN_PROGRESS;
     // A commit keeps the member's session alive (PreparingRebalance included: the heartbeat tells it to rejoin).
     if (group.is('Stable') || group.is('PreparingRebalance')) {
       const member = group.members.get(p.memberId);
