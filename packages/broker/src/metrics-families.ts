@@ -13,7 +13,7 @@ import {
   type PrometheusContentType,
   type Registry,
 } from 'prom-client';
-import type { GroupsScrape } from './metrics-scrape.js';
+import type { GroupsScrape, TransactionsScrape } from './metrics-scrape.js';
 import type { ClientQuotasScrape } from './quotas/client-quotas.js';
 
 /** A prom-client registry of either exposition format. */
@@ -65,6 +65,8 @@ export interface ScrapeSources {
   groups(): Promise<GroupsScrape>;
   /** The client quotas' sensors (measured at the call) and throttle counts. */
   clientQuotas(): ClientQuotasScrape;
+  /** Transactions open now, and the partitions whose last stable offset is behind their end. */
+  transactions(): TransactionsScrape;
 }
 
 /**
@@ -157,6 +159,11 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
       'Unexpected failures that did not stop the broker (see the error log lines).',
     ),
     rebalances: counter('kch_consumer_group_rebalances_total', 'Rebalances started, by group.', ['group']),
+    transactionsEnded: counter(
+      'kch_transactions_ended_total',
+      'Transactions whose end was decided, by outcome (commit, abort) and reason (client: the producer ended it; fenced: a new producer of its transactional id; timeout: transaction.timeout.ms passed; admin: an operator aborted it).',
+      ['outcome', 'reason'],
+    ),
     flushes: counter('kch_storage_flushes_total', 'Group-commit writes to storage, by kind and outcome.', [
       'kind',
       'outcome',
@@ -194,6 +201,22 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
     partitions: gauge('kch_partitions', 'Partitions.', [], function () {
       this.set(sources.topics().partitions);
     }),
+    transactionsOpen: gauge(
+      'kch_transactions_open',
+      'Transactions open now (Ongoing) on this coordinator.',
+      [],
+      function () {
+        this.set(sources.transactions().open);
+      },
+    ),
+    lastStableOffsetLag: rebuiltGauge(() => sources.transactions())(
+      'kch_partition_last_stable_offset_lag',
+      'High watermark minus last stable offset: records of a partition that read_committed consumers cannot read yet because a transaction before them is open (partitions where it is above 0).',
+      ['topic', 'partition'],
+      (g, { unstable }) => {
+        for (const u of unstable) g.set({ topic: u.topic, partition: u.partition }, u.lag);
+      },
+    ),
     groupMembers: groupsGauge(
       'kch_consumer_group_members',
       'Members of a consumer group, by group and state.',

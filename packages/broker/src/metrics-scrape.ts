@@ -74,3 +74,22 @@ export async function scrapeGroups(
   for (const [topic, partitions] of produced) for (const p of partitions) await endOffset(topic, p);
   return scrape;
 }
+
+export interface TransactionsScrape {
+  open: number;
+  /** High watermark minus last stable offset, for partitions where that is more than 0. */
+  unstable: { topic: string; partition: number; lag: number }[];
+}
+
+/** Transactions open on this broker's coordinator, and the partitions held back by open ones. */
+export function scrapeTransactions(broker: Broker): TransactionsScrape {
+  const { transactions, topics } = broker.context;
+  const open = transactions?.all().filter((m) => m.state === 'Ongoing').length ?? 0;
+  const unstable: TransactionsScrape['unstable'] = [];
+  for (const t of topics.list())
+    for (const log of t.logs) {
+      const lag = log.highWatermark - log.lastStableOffset;
+      if (lag > 0) unstable.push({ topic: log.topic, partition: log.partition, lag });
+    }
+  return { open, unstable };
+}

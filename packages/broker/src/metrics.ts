@@ -4,7 +4,7 @@
  * or a broker inside an application with its own metrics, do not collide.
  *
  * `brokerMetrics(broker)` subscribes to the broker's events ('request', 'produce', 'fetch',
- * 'connection', 'disconnect', 'group-change', 'invalid-records', 'error', and 'topic-deleted', which
+ * 'connection', 'disconnect', 'group-change', 'transaction', 'invalid-records', 'error', and 'topic-deleted', which
  * removes the topic's series) and to the storage's optional `onFlush` hook; what is read at scrape
  * time (consumer lag per group and partition, groups, topics, process memory and CPU) is read by the
  * families' collect hooks (metrics-families.ts). Serve `render()` at `/metrics` (the `kch` CLI does,
@@ -17,7 +17,7 @@ import { Registry } from 'prom-client';
 import type { Broker } from './broker.js';
 import type { BrokerEvents, RequestEvent } from './events.js';
 import { type BrokerFamilies, createBrokerFamilies, type MetricsRegistry } from './metrics-families.js';
-import { type GroupsScrape, scrapeGroups } from './metrics-scrape.js';
+import { type GroupsScrape, scrapeGroups, scrapeTransactions } from './metrics-scrape.js';
 
 export type { MetricsRegistry } from './metrics-families.js';
 
@@ -57,6 +57,7 @@ export class BrokerMetrics {
       queuedRequestBytes: () => broker.queuedRequestBytes,
       groups: () => this.readGroups(),
       clientQuotas: () => broker.context.quotas.scrape(),
+      transactions: () => scrapeTransactions(broker),
     });
     this.subscribe();
     const off = broker.context.storage.onFlush?.((s) => this.observeFlush(s));
@@ -104,6 +105,7 @@ export class BrokerMetrics {
     });
     on('disconnect', () => f.connections.dec());
     on('error', () => f.errors.inc());
+    on('transaction', (e) => f.transactionsEnded.inc({ outcome: e.outcome, reason: e.reason }));
     on('group-change', (e) => {
       if (e.state === 'PreparingRebalance') f.rebalances.inc({ group: e.groupId });
     });

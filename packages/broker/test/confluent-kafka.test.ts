@@ -58,15 +58,18 @@ describe('confluent-kafka', () => {
     for (const name of ['c0', 'c1', 'c2']) expect(out.reads[name] ?? 0).toBeGreaterThan(0);
   });
 
-  it.runIf(served)('transactions: a consume-transform-produce loop, aborted once and restarted with a transaction open, yields every input exactly once', async () => {
-    const r = await run(PYTHON, [script('confluent_transactions.py'), b.bootstrap, 'ck-eos'], {
-      timeoutMs: 170_000,
-    });
-    expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.values).toEqual(Array.from({ length: 100 }, (_, i) => `V${String(i).padStart(3, '0')}`));
-    expect(out.committed).toBe(100);
-    // librdkafka names the fencing error the zombie's commit got.
-    expect(out.zombie_error).toMatch(/FENCED|INVALID_PRODUCER_EPOCH/);
-  });
+  it.runIf(served)(
+    'transactions: a consume-transform-produce loop, aborted once and restarted with a transaction open, yields every input exactly once',
+    async () => {
+      const r = await run(PYTHON, [script('confluent_transactions.py'), b.bootstrap, 'ck-eos'], {
+        timeoutMs: 170_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.values).toEqual(Array.from({ length: 100 }, (_, i) => `V${String(i).padStart(3, '0')}`));
+      expect(out.committed).toBe(100);
+      // librdkafka names the fencing error the zombie's commit got.
+      expect(out.zombie_error).toMatch(/FENCED|INVALID_PRODUCER_EPOCH/);
+    },
+  );
 });

@@ -52,6 +52,7 @@ function emitOneOfEach(broker: Broker): void {
   // A group id may hold any character: quotes, backslashes and newlines are escaped in label values.
   const groupId = 'a"b\\c\nd';
   broker.emit('group-change', { groupId, state: 'PreparingRebalance', generationId: 1, members: 1 });
+  broker.emit('transaction', { transactionalId: 'tx', producerId: 1, outcome: 'abort', reason: 'timeout' });
 }
 
 const flush: FlushStats = {

@@ -4,6 +4,7 @@
  * markers with their own offsets, the last stable offset in Fetch and ListOffsets, aborted records
  * gone from every read, fencing, timeouts, pending offsets and the admin APIs.
  */
+import { brokerMetrics } from '@kch/broker';
 import { RawClient } from '@kch/kafka-connection';
 import {
   ControlRecordType,
@@ -391,7 +392,59 @@ describe.runIf(served)('transactions over the wire', () => {
     expect(producers.topics[0]!.partitions[0]!.activeProducers).toEqual([
       expect.objectContaining({ producerId: p.producerId, currentTxnStartOffset: 1n }),
     ]);
-    expect(await endTxn(p, false)).toBe(0);
+    const metrics = brokerMetrics(b.broker);
+    try {
+      const open = await metrics.render();
+      expect(open).toContain(`kch_partition_last_stable_offset_lag{topic="${t}",partition="0"} 1`);
+      expect(open).toMatch(/^kch_transactions_open [1-9]/m);
+      expect(await endTxn(p, false)).toBe(0);
+      await stable(t);
+      const ended = await metrics.render();
+      expect(ended).not.toContain(`kch_partition_last_stable_offset_lag{topic="${t}"`);
+      expect(ended).toContain('kch_transactions_ended_total{outcome="abort",reason="client"} 1');
+    } finally {
+      metrics.close();
+    }
+  });
+});
+
+describe.runIf(served)('WriteTxnMarkers (kafka-transactions.sh abort)', () => {
+  const writeMarkers = (producerId: bigint, producerEpoch: number, t: string, commit = false) =>
+    client.send('WriteTxnMarkers', 1, {
+      markers: [
+        {
+          producerId,
+          producerEpoch,
+          transactionResult: commit,
+          coordinatorEpoch: 0,
+          topics: [{ name: t, partitionIndexes: [0] }],
+        },
+      ],
+    });
+
+  it('aborts an open transaction through its coordinator, fencing its producer', async () => {
+    const t = await topic();
+    const p = await init(`tx-${t}`);
+    expect(await addPartitions(p, t)).toBe(0);
+    await produce(t, ['hanging'], p);
+    const r = await writeMarkers(p.producerId, p.epoch, t);
+    expect(r.markers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    await stable(t);
+    expect((await fetch(t, 0)).seen).toEqual([[1, 'ABORT']]);
+    expect(await endTxn(p, true)).toBe(ErrorCode.PRODUCER_FENCED);
+  });
+
+  it('writes a marker of a producer no coordinator holds, at its own offset; an older epoch is refused', async () => {
+    const t = await topic();
+    await produce(t, ['plain']);
+    const r = await writeMarkers(987_654n, 3, t, true);
+    expect(r.markers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    expect((await fetch(t, 1)).seen).toEqual([
+      [0, 'plain'],
+      [1, 'COMMIT'],
+    ]);
+    const older = await writeMarkers(987_654n, 2, t);
+    expect(older.markers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
   });
 });
 

@@ -45,6 +45,7 @@ import saslAuthenticate from './sasl-authenticate.js';
 import saslHandshake from './sasl-handshake.js';
 import syncGroup from './sync-group.js';
 import txnOffsetCommit from './txn-offset-commit.js';
+import writeTxnMarkers from './write-txn-markers.js';
 
 export const HANDLERS: readonly ApiHandler<any>[] = [
   produce,
@@ -59,6 +60,7 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   txnOffsetCommit,
   describeTransactions,
   listTransactions,
+  writeTxnMarkers,
   offsetForLeaderEpoch,
   describeProducers,
   createTopics,
