@@ -43,7 +43,7 @@ const OPTIONS = {
 } as const;
 
 /** The groups that run unless --only names others (`sustained` joins them with --sustained). */
-const DEFAULT_GROUPS = ['limits', 'rdkafka', 'kafkajs', 'latency', 'security'];
+const DEFAULT_GROUPS = ['limits', 'rdkafka', 'kafkajs', 'latency', 'security', 'transactions'];
 
 /**
  * The arguments of a run; prints the usage (`usageOf`'s file header) and exits on --help. A `--`

@@ -16,6 +16,7 @@
  *   latency   produce-to-consume (librdkafka) and produce-to-visible-in-SQL (chdb)
  *   security  librdkafka produce then consume over PLAINTEXT, SSL and SASL_SSL (SCRAM-SHA-512) listeners
  *             of one memory-storage broker, rounds in alternating order: what TLS and SASL cost
+ *   transactions librdkafka idempotent, then in transactions of 1,000 records: what a commit costs
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
  *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
@@ -67,6 +68,7 @@ import { writePool } from './lib/values.js';
 import { limits } from './limits/group.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 import { securityGroup } from './security.js';
+import { transactionsGroup } from './transactions.js';
 
 // ------------------------------------------------------------------------------------ options
 
@@ -725,7 +727,8 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    for (const group of ['rdkafka', 'security', 'sustained', 'cluster']) args.only.delete(group);
+    for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions'])
+      args.only.delete(group);
   }
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
   // Per record size: the limits, then the chdb broker right after them (the ratio to the limit is only
@@ -738,6 +741,7 @@ async function main(): Promise<void> {
     }
   }
   if (args.only.has('security')) await securityGroup(bench);
+  if (args.only.has('transactions')) await transactionsGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
   if (args.only.has('cluster')) await clusterGroup(bench);
   const m = results.meta.machine as Record<string, unknown>;

@@ -8,6 +8,9 @@ Modes (options.mode):
            with acks=all and tuned batching; every
            sample_every-th record asks for a delivery report, whose msg.latency() is the ack latency
            (produce() call to acknowledgement, linger included).
+  txn      count records in transactions of transaction_size (transactional.id, acks=all): each
+           transaction is begun, filled, then committed; commit_ms holds how long each commit took
+           (commit_transaction: the flush of its last records, then EndTxn).
   consume  reads count records from the given offsets (assign, no group), counting them.
   e2e      a producer thread at a fixed rate stamps perf_counter() into each value; a consumer in the
            same process measures produce-to-consume latency.
@@ -151,6 +154,47 @@ def produce():
     print(json.dumps(out))
 
 
+def produce_transactional():
+    pool = load_pool()
+    npool = len(pool)
+    topic = opts["topic"]
+    total = opts["count"]
+    per_txn = opts["transaction_size"]
+    p = Producer(
+        {**producer_config(), "enable.idempotence": True, "transactional.id": opts.get("transactional_id", "kch-bench-txn")}
+    )
+    p.init_transactions(30)
+    p.list_topics(topic, timeout=10)
+    produce_ = p.produce
+    commits = []
+    cpu0 = cpu_now()
+    t0 = time.perf_counter()
+    i = 0
+    while i < total:
+        p.begin_transaction()
+        end = min(total, i + per_txn)
+        while i < end:
+            try:
+                produce_(topic, pool[i % npool])
+                i += 1
+            except BufferError:
+                p.poll(0.001)
+        c0 = time.perf_counter()
+        p.commit_transaction(60)
+        commits.append((time.perf_counter() - c0) * 1000.0)
+    t1 = time.perf_counter()
+    out = {
+        "records": i,
+        "bytes": i * size,
+        "seconds": t1 - t0,
+        "transactions": len(commits),
+        "commit_ms": commits,
+        "timed_cpu_seconds": round(cpu_now() - cpu0, 3),
+    }
+    out.update(usage())
+    print(json.dumps(out))
+
+
 def consume():
     topic = opts["topic"]
     want = opts["count"]
@@ -253,7 +297,7 @@ def e2e():
 
 
 try:
-    {"produce": produce, "consume": consume, "e2e": e2e}[opts["mode"]]()
+    {"produce": produce, "txn": produce_transactional, "consume": consume, "e2e": e2e}[opts["mode"]]()
 except KafkaException as e:
     print(json.dumps({"error": str(e)}))
     sys.exit(1)

@@ -3,7 +3,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConsumeResult, ProduceResult, Results } from './results.js';
+import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
 import { median, type Percentiles, pct, si } from './stats.js';
 import { barChartSvg } from './svg.js';
 
@@ -389,6 +389,9 @@ export function writeReport(r: Results, outDir: string): string {
     );
   }
 
+  const tx = r.transactions;
+  if (tx?.runs.length) out.push(...transactionsSection(tx));
+
   const cl = r.cluster;
   if (cl?.summary.length) out.push(...clusterSection(cl));
 
@@ -569,6 +572,51 @@ export function writeReport(r: Results, outDir: string): string {
 }
 
 /** The `cluster` group: 1 broker against 3 over one shared ClickHouse, and the failover gaps. */
+function transactionsSection(tx: NonNullable<Results['transactions']>): string[] {
+  const idempotent = (run: TransactionRun) =>
+    tx.runs.find((x) => x.mode === 'idempotent' && x.storage === run.storage && x.size === run.size);
+  return [
+    '## Transactions: what a commit costs',
+    '',
+    `librdkafka, acks=all, the same records idempotent and then in transactions of ${tx.perTransaction} (each committed: the last records flushed, then EndTxn; the broker answers once the commit is stored, and the COMMIT markers copy the records into the topic's table). Commit is commit_transaction's time; the log's end counts the markers (one per transaction and partition written to); table rows are the topic's table after the run.`,
+    '',
+    table(
+      [
+        'storage',
+        'values',
+        'mode',
+        'records',
+        'rec/s',
+        'MiB/s',
+        'vs idempotent',
+        'transactions',
+        'commit p50 / p99 ms',
+        'log end',
+        'table rows',
+        'broker cores',
+      ],
+      tx.runs.map((x) => {
+        const base = idempotent(x);
+        return [
+          x.storage,
+          sizeName(x.size),
+          x.mode,
+          si(x.records),
+          si(x.recordsPerSec),
+          n1(x.valueMiBPerSec),
+          x.mode === 'transactional' && base ? `×${n2(x.recordsPerSec / base.recordsPerSec)}` : '–',
+          x.mode === 'transactional' ? String(x.transactions) : '–',
+          x.commitMs ? `${n1(x.commitMs.p50)} / ${n1(x.commitMs.p99)}` : '–',
+          si(x.logEnd),
+          x.tableRows === null ? '–' : si(x.tableRows),
+          n2(x.broker.cores ?? 0),
+        ];
+      }),
+    ),
+    '',
+  ];
+}
+
 function clusterSection(cl: NonNullable<Results['cluster']>): string[] {
   const out = [
     '## Cluster: 1 broker against 3 over one shared ClickHouse',

@@ -188,6 +188,25 @@ export interface FailoverRun {
   load: { rate: number; records: number; errors: number };
 }
 
+/** One run of the `transactions` group (bench/transactions.ts). */
+export interface TransactionRun {
+  storage: 'memory' | 'chdb';
+  size: number;
+  mode: 'idempotent' | 'transactional';
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  transactions: number;
+  /** Sum of the partitions' ends: the records, and a marker per transaction and partition. */
+  logEnd: number;
+  /** chdb: rows of the topic's table after the run (committed records only). */
+  tableRows: number | null;
+  ackMs: Percentiles | null;
+  commitMs: Percentiles | null;
+  broker: BrokerCost;
+}
+
 export interface Results {
   meta: Record<string, unknown>;
   limits: { tcp: Record<string, any>; direct: Record<string, any> };
@@ -225,6 +244,8 @@ export interface Results {
     runs: SecurityRun[];
     summary: SecuritySummary[];
   } | null;
+  /** The `transactions` group: idempotent against transactional produce. */
+  transactions?: { perTransaction: number; runs: TransactionRun[] } | null;
   /** The `cluster` group: 1 broker against 3 over one shared ClickHouse, and failover gaps. */
   cluster?: {
     partitions: number;
