@@ -51,6 +51,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'list, describe (with lag), reset and delete consumer groups',
     load: () => clientCommand(() => import('./commands/groups.js')),
   },
+  transactions: {
+    summary: 'list and describe transactions, abort a hanging one (like kafka-transactions.sh)',
+    load: () => clientCommand(() => import('./commands/transactions.js')),
+  },
   users: {
     summary: 'add, list and delete SCRAM users (like kafka-configs.sh --entity-type users)',
     load: () => clientCommand(() => import('./commands/users.js')),

@@ -1,6 +1,6 @@
 /**
  * One request of a Kafka API the library's admin client has no method for (AlterUserScramCredentials,
- * DescribeUserScramCredentials), or has one whose option validators refuse what Kafka accepts (the
+ * DescribeUserScramCredentials, the transactions' admin APIs), or has one whose option validators refuse what Kafka accepts (the
  * client quota key controller_mutation_rate): the library's own request and response code, sent on a
  * connection to a bootstrap broker, with the version the broker and the library share.
  */
@@ -23,11 +23,26 @@ export async function callApi<Args extends unknown[], Response>(
   ...args: Args
 ): Promise<Response> {
   const admin = kafka.admin;
-  const connection = await new Promise<unknown>((resolve, reject) =>
-    admin[kGetBootstrapConnection]((e, c) => (e ? reject(e) : resolve(c))),
-  );
   const api = await new Promise<Api<Args, Response>>((resolve, reject) =>
     admin[kGetApi](name, (e, a) => (e ? reject(e) : resolve(a as unknown as Api<Args, Response>))),
   );
-  return api.async(connection, ...args);
+  return api.async(await bootstrapConnection(kafka), ...args);
+}
+
+/**
+ * Sends a request the library has no code for at all (WriteTxnMarkers), written with its Writer and
+ * read with its Reader (`createAPI`), on a connection to a bootstrap broker.
+ */
+export async function callRequest<Args extends unknown[], Response>(
+  kafka: Kafka,
+  api: Api<Args, Response>,
+  ...args: Args
+): Promise<Response> {
+  return api.async(await bootstrapConnection(kafka), ...args);
+}
+
+function bootstrapConnection(kafka: Kafka): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) =>
+    kafka.admin[kGetBootstrapConnection]((e, c) => (e ? reject(e) : resolve(c))),
+  );
 }
