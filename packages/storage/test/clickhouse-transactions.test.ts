@@ -12,7 +12,7 @@ import { decodeBatch, type RecordInput } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
 import { FILE_INSERT_MIN_BYTES } from '../src/clickhouse/chdb-transport.js';
 import type { ClickHouseStorage, ClickHouseTransport, StoredBatch, TopicPartition } from '../src/index.js';
-import { producerBatch, testMarker, testTopic } from '../src/testing/index.js';
+import { leadership, producerBatch, testBatch, testMarker, testTopic } from '../src/testing/index.js';
 import { chdbTestDirectory } from './chdb-directory.js';
 
 const { query, broker } = chdbTestDirectory('kch-txn-');
@@ -373,6 +373,29 @@ describe('side rows and the life of a topic', () => {
     expect((await s.openPartition(tp)).openTransactions).toEqual([
       { producerId: 8, producerEpoch: 0, firstOffset: 3 },
     ]);
+  });
+
+  it("hides a replaced leader's late staged batches under the partition's leader fences", async () => {
+    const { s, tp } = await ownTopic();
+    const txn = (offset: number, epoch: number, pid: number, value: string) =>
+      testBatch({
+        baseOffset: offset,
+        records: [rec(value)],
+        leaderEpoch: epoch,
+        producerId: pid,
+        producerEpoch: 0,
+        baseSequence: 0,
+        transactional: true,
+      });
+    // Stored before this storage learned that epoch 1 began at 1: the epoch-0 batch at 1 came late.
+    const kept = txn(0, 0, 5, 'kept');
+    const late = txn(1, 0, 7, 'late');
+    const epoch1 = testBatch({ baseOffset: 2, records: [rec('e1')], leaderEpoch: 1 });
+    await s.append(tp, [kept, late, epoch1]);
+    const opened = await s.openPartition(tp, leadership(2, [0, 1]));
+    expect(opened.nextOffset).toBe(3);
+    expect(opened.openTransactions).toEqual([{ producerId: 5, producerEpoch: 0, firstOffset: 0 }]);
+    expect(await readBack(s, tp)).toEqual(seen(kept, epoch1));
   });
 
   it('does not show a deleted topic’s transactions to a topic made again under its name', async () => {
