@@ -17,4 +17,5 @@ export {
   producerBatchInfo,
 } from './producer-batches.js';
 export * from './storage.js';
+export { storedBatchOf } from './stored-batch.js';
 export { isStaged, markerType, openTransactionsOf } from './transaction-batches.js';

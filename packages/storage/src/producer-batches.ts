@@ -8,7 +8,12 @@ export function addSequence(sequence: number, delta: number): number {
   return (sequence + delta) % 2 ** 31;
 }
 
-export function producerBatchInfo(b: StoredBatch): ProducerBatchInfo {
+export function producerBatchInfo(
+  b: Pick<
+    StoredBatch,
+    'producerId' | 'producerEpoch' | 'baseSequence' | 'baseOffset' | 'lastOffset' | 'maxTimestamp'
+  >,
+): ProducerBatchInfo {
   return {
     producerId: b.producerId,
     producerEpoch: b.producerEpoch,

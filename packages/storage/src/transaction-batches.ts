@@ -31,7 +31,11 @@ export function markerType(b: StoredBatch): 'commit' | 'abort' | null {
  * producer whose last transactional batch no marker followed, the first offset of its transaction.
  * Batches an ABORT dropped are not in a log, so they cannot reopen anything.
  */
-export function openTransactionsOf(batches: Iterable<StoredBatch>): OpenTransaction[] {
+export function openTransactionsOf(
+  batches: Iterable<
+    Pick<StoredBatch, 'isControl' | 'isTransactional' | 'producerId' | 'producerEpoch' | 'baseOffset'>
+  >,
+): OpenTransaction[] {
   const open = new Map<number, OpenTransaction>();
   for (const b of batches) {
     if (b.isControl) {

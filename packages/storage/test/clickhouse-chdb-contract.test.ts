@@ -15,6 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const create = () => clickhouseStorage({ chdb: dir, database: 'kafka_contract' });
 
 runStorageContract('clickhouse (chdb)', create, {
+  transactions: true,
   reopen: async (old) => {
     await old.close();
     const next = create();

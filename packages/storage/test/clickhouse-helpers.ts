@@ -11,26 +11,12 @@ import {
 } from '@kch/protocol';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Storage, StorageError, type StoredBatch } from '../src/index.js';
+import { type Storage, StorageError, type StoredBatch, storedBatchOf } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
 
 /** A batch as the broker hands it to storage, encoded by the real codec. */
 export async function batch(init: RecordBatchInit & { baseOffset: bigint }): Promise<StoredBatch> {
-  const bytes = await encodeRecordBatch(init);
-  const h = readBatchHeader(bytes);
-  return {
-    baseOffset: Number(h.baseOffset),
-    lastOffset: Number(h.baseOffset) + h.lastOffsetDelta,
-    recordCount: h.recordCount,
-    baseTimestamp: Number(h.baseTimestamp),
-    maxTimestamp: Number(h.maxTimestamp),
-    producerId: Number(h.producerId),
-    producerEpoch: h.producerEpoch,
-    baseSequence: h.baseSequence,
-    isTransactional: h.isTransactional,
-    isControl: h.isControl,
-    bytes,
-  };
+  return storedBatchOf(await encodeRecordBatch(init));
 }
 
 /** Read back is the same batch: identical bytes when uncompressed, identical header and records otherwise. */

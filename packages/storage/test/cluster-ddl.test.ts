@@ -109,8 +109,21 @@ describe('a self-managed cluster: DDL', () => {
     expect(sql['migration4.0']).toContain(
       `) ENGINE = ReplicatedReplacingMergeTree(${KEEPER}, version) ORDER BY instance\nTTL `,
     );
-    const creates = Object.entries(sql).filter(([k]) => /^migration[134]\./.test(k));
-    expect(creates).toHaveLength(8);
+    // Migration 5: the side table of transactions and the coordinator's state, replicated as the rest.
+    expect(sql['migration5.0']).toContain(
+      "CREATE TABLE IF NOT EXISTS `kafka`.`_kch_txn_batches` ON CLUSTER 'kch' (",
+    );
+    expect(sql['migration5.0']).toContain(
+      `) ENGINE = ReplicatedReplacingMergeTree(${KEEPER}, version) ORDER BY (topic_id, partition, base_offset, leader_epoch)`,
+    );
+    expect(sql['migration5.1']).toContain(
+      "CREATE TABLE IF NOT EXISTS `kafka`.`_kch_transactions` ON CLUSTER 'kch' (",
+    );
+    expect(sql['migration5.1']).toContain(
+      `) ENGINE = ReplicatedReplacingMergeTree(${KEEPER}, version) ORDER BY transactional_id`,
+    );
+    const creates = Object.entries(sql).filter(([k]) => /^migration[1345]\./.test(k));
+    expect(creates).toHaveLength(10);
     for (const [, s] of creates) {
       expect(s).toMatch(/^CREATE TABLE IF NOT EXISTS `kafka`\.`_kch_\w+` ON CLUSTER 'kch' \(/);
       expect(s).toMatch(

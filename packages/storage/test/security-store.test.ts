@@ -213,7 +213,7 @@ describe('security metadata in ClickHouse', () => {
   });
 });
 
-describe('migrations 3 (security metadata) and 4 (broker leases)', () => {
+describe('migrations 3 (security metadata), 4 (broker leases) and 5 (transactions)', () => {
   it('are applied over a database an earlier kch migrated to 2, keeping its topics', async () => {
     const db = 'sec_upgrade';
     await query(`CREATE DATABASE ${db}`);
@@ -228,8 +228,13 @@ describe('migrations 3 (security metadata) and 4 (broker leases)', () => {
     await query(topicTableDdl(db, 'before', null));
     const s = await open(db);
     expect(await query(`SELECT version, name FROM ${db}._kch_migrations ORDER BY version`)).toBe(
-      '1\tmetadata tables\n2\ttopic table identities\n3\tsecurity metadata\n4\tbroker leases\n',
+      '1\tmetadata tables\n2\ttopic table identities\n3\tsecurity metadata\n4\tbroker leases\n5\ttransactions\n',
     );
+    expect(
+      await query(
+        `SELECT name FROM system.tables WHERE database = '${db}' AND name IN ('_kch_txn_batches', '_kch_transactions') ORDER BY name`,
+      ),
+    ).toBe('_kch_transactions\n_kch_txn_batches\n');
     expect(
       await query(
         `SELECT name FROM system.tables WHERE database = '${db}' AND name IN ('_kch_scram_credentials', '_kch_acls', '_kch_client_quotas') ORDER BY name`,

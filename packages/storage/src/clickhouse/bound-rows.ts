@@ -41,13 +41,15 @@ interface RecordFields {
 
 export interface BoundRowsWritten {
   rows: number;
+  /** Offset of the first row written, -1 when none. */
+  firstOffset: number;
   /** Offset of the last row written, -1 when none. */
   lastOffset: number;
 }
 
 /**
  * Writes one row per record of `batch` to `w` in the topic's format. Control batches (transaction
- * markers) have no row: their offsets stay holes. Throws INVALID_REQUEST for a record whose value
+ * markers) have no row (the storage keeps them apart, ./side-batches.ts). Throws INVALID_REQUEST for a record whose value
  * cannot be a row at all (null, not UTF-8, NUL bytes), which Storage.recordCheck refuses first.
  */
 export async function writeBoundRows(
@@ -56,7 +58,7 @@ export async function writeBoundRows(
   partition: number,
   batch: StoredBatch,
 ): Promise<BoundRowsWritten> {
-  if (batch.recordCount === 0 || batch.isControl) return { rows: 0, lastOffset: -1 };
+  if (batch.recordCount === 0 || batch.isControl) return { rows: 0, firstOffset: -1, lastOffset: -1 };
   let decoded: Awaited<ReturnType<typeof decodeBatch>>;
   try {
     decoded = await decodeBatch(batch.bytes, { verifyCrc: false });
@@ -91,7 +93,8 @@ export async function writeBoundRows(
     else writeTsvRow(w, s, partition, fields);
     lastOffset = offset;
   }
-  return { rows: records.length, lastOffset };
+  const firstOffset = records.length > 0 ? batch.baseOffset + records[0]!.offsetDelta : -1;
+  return { rows: records.length, firstOffset, lastOffset };
 }
 
 /** ISO 8601 in UTC with ms, which best_effort parses for DateTime and DateTime64 of any time zone. */

@@ -11,7 +11,9 @@
  * - committed offsets: `_kch_group_offsets`; producer id blocks: `_kch_producer_ids` (and, with a
  *   Keeper, the `producer_ids` counter of `_kch_cluster_counters`);
  * - SCRAM credentials, ACLs and client quotas: `_kch_scram_credentials`, `_kch_acls`,
- *   `_kch_client_quotas`.
+ *   `_kch_client_quotas`;
+ * - transactions: staged batches and markers in `_kch_txn_batches` until their transaction ends, the
+ *   coordinator's state in `_kch_transactions`.
  *
  * This class is the front: it opens and closes, and hands each call to the room that does it:
  * - ./metadata-store.ts: migrations, the metadata lock, versioned rows of topics and partitions;
@@ -20,6 +22,8 @@
  * - ./partition-states.ts: partition recovery, clean-up after failed inserts, log start, checkpoints;
  * - ./partition-writer.ts: appends, their group commit and pipelining;
  * - ./partition-reader.ts: reads, lookups by timestamp, producer state;
+ * - ./transaction-ends.ts (with ./side-batches.ts, ./side-index.ts, ./side-reads.ts): transactions
+ *   kept apart from the topic's table until they commit; ./transaction-store.ts: `transactions`;
  * - ./committed-offsets.ts and ./producer-ids.ts;
  * - ./security-store.ts: the Storage's SecurityStore (`security`);
  * - ./views.ts and ./tables-config.ts, for tools (./sql-storage.ts).
@@ -40,6 +44,7 @@ import {
   type TopicDeletion,
   type TopicPartition,
   type TopicRecord,
+  type TransactionStore,
 } from '../storage.js';
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
@@ -67,13 +72,17 @@ import { PartitionWriter } from './partition-writer.js';
 import { ProducerIds } from './producer-ids.js';
 import { checkCluster, settleDialect } from './replication.js';
 import { ClickHouseSecurityStore } from './security-store.js';
+import { SideBatches } from './side-batches.js';
 import { SingleBrokerStore } from './single-broker.js';
 import { SQL_STORAGE, type SqlStorage } from './sql-storage.js';
 import { SqlTools } from './sql-tools.js';
-import { createDatabase } from './statements.js';
+import { createDatabase, sideRowsOfTopic } from './statements.js';
 import type { TopicBinding } from './tables-config.js';
 import { TopicCatalog } from './topic-catalog.js';
+import { TopicRows } from './topic-rows.js';
 import { TopicTables } from './topic-tables.js';
+import { TransactionEnds } from './transaction-ends.js';
+import { ClickHouseTransactionStore } from './transaction-store.js';
 import { backendFailure, describeFailure } from './transport.js';
 import {
   createView,
@@ -101,6 +110,8 @@ export class ClickHouseStorage implements SqlStorage {
    * embedded ClickHouse, whose directory one process holds.
    */
   cluster: ClusterStore | undefined;
+  /** The transaction coordinator's state, kept in this database; usable once open. */
+  readonly transactions: TransactionStore;
 
   private readonly backend: Backend;
   private readonly metadata: MetadataStore;
@@ -112,6 +123,8 @@ export class ClickHouseStorage implements SqlStorage {
   private readonly offsets: CommittedOffsets;
   private readonly producerIds: ProducerIds;
   private readonly securityStore: ClickHouseSecurityStore;
+  private readonly transactionStore: ClickHouseTransactionStore;
+  private readonly side: SideBatches;
   private readonly tools: SqlTools;
   private readonly reports = new FlushReports();
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -150,7 +163,10 @@ export class ClickHouseStorage implements SqlStorage {
     });
     this.metadata = new MetadataStore(backend);
     this.bound = new BoundTopics(backend, inserts, c, this.reports, () => this.cluster?.manyBrokers === true);
-    this.states = new PartitionStates(backend, this.metadata, this.bound);
+    const rows = new TopicRows(this.bound, inserts, c, this.reports);
+    this.side = new SideBatches(backend, inserts, c);
+    const ends = new TransactionEnds(backend, this.side, rows, this.bound, this.metadata);
+    this.states = new PartitionStates(backend, this.metadata, this.bound, this.side, ends);
     this.offsets = new CommittedOffsets(backend, this.metadata, this.reports);
     this.catalog = new TopicCatalog(
       backend,
@@ -163,19 +179,13 @@ export class ClickHouseStorage implements SqlStorage {
       () => this.cluster,
       c.topicClaimStaleMs,
     );
-    this.writer = new PartitionWriter(
-      backend,
-      this.catalog,
-      this.states,
-      this.bound,
-      inserts,
-      c,
-      this.reports,
-    );
-    this.reader = new PartitionReader(backend, this.catalog, this.bound);
+    this.writer = new PartitionWriter(backend, this.catalog, this.states, this.bound, rows, ends);
+    this.reader = new PartitionReader(backend, this.catalog, this.bound, this.side);
     this.producerIds = new ProducerIds(backend, c.producerIdBlockSize);
     this.securityStore = new ClickHouseSecurityStore(backend, this.metadata);
     this.security = this.securityStore;
+    this.transactionStore = new ClickHouseTransactionStore(backend, this.metadata);
+    this.transactions = this.transactionStore;
     this.tools = new SqlTools(backend, this.catalog, this.writer);
   }
 
@@ -231,11 +241,17 @@ export class ClickHouseStorage implements SqlStorage {
     b.closing = true;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     if (!b.transport) return;
-    const flushers: Promise<void>[] = [];
-    for (const t of this.catalog.all()) if (t.flusher) flushers.push(t.flusher.drain());
-    flushers.push(this.bound.drain(), this.offsets.drain(), this.securityStore.drain());
-    await Promise.all(flushers);
+    const drain = async () => {
+      const flushers: Promise<void>[] = [];
+      for (const t of this.catalog.all()) if (t.flusher) flushers.push(t.flusher.drain());
+      flushers.push(this.bound.drain(), this.side.drain(), this.offsets.drain());
+      flushers.push(this.securityStore.drain(), this.transactionStore.drain());
+      await Promise.all(flushers);
+    };
+    await drain();
     await this.writer.settle(this.catalog.all());
+    // Appends that ended transactions inserted rows after the first drain.
+    await drain();
     await this.states.checkpoint(this.catalog.all()).catch(() => {});
     await b.transport.close().catch(() => {});
     b.transport = null;
@@ -282,7 +298,14 @@ export class ClickHouseStorage implements SqlStorage {
 
   async deleteTopic(name: string): Promise<TopicDeletion | undefined> {
     this.backend.checkOpen();
-    return this.catalog.delete(name);
+    const topicId = this.catalog.topicOf(name).record.topicId;
+    const deletion = await this.catalog.delete(name);
+    // Its transactions' rows: keyed by topic id, so a topic made again under the name never sees
+    // them; removed for the space (a failure leaves them unseen).
+    await this.side
+      .remove(`the transaction rows of topic ${name}`, sideRowsOfTopic(topicId), false)
+      .catch(() => {});
+    return deletion;
   }
 
   async setPartitionCount(name: string, partitionCount: number): Promise<void> {

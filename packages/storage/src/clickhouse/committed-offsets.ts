@@ -7,6 +7,7 @@ import type { Backend } from './backend.js';
 import type { FlushReports } from './flush-reports.js';
 import { Flusher } from './flusher.js';
 import type { MetadataStore } from './metadata-store.js';
+import type { RowBinaryReader } from './rowbinary.js';
 import { GROUP_OFFSET_ROW_COLUMNS, GROUP_OFFSETS_TABLE } from './schema.js';
 import { int, str } from './sql.js';
 import { deleteOffsetsWhere, groupOffsets, offsetGroups } from './statements.js';
@@ -60,16 +61,7 @@ export class CommittedOffsets {
       groupOffsets(this.backend.database, group),
     );
     const out: CommittedOffset[] = [];
-    while (!r.done) {
-      out.push({
-        topic: r.string(),
-        partition: r.i32(),
-        offset: r.i64(),
-        leaderEpoch: r.i32(),
-        metadata: r.nullableString(),
-        commitTimestamp: r.i64(),
-      });
-    }
+    while (!r.done) out.push(readCommittedOffset(r));
     return out;
   }
 
@@ -99,4 +91,20 @@ export class CommittedOffsets {
     const sql = deleteOffsetsWhere(this.backend.database, this.metadata.nextVersion(), where);
     return this.backend.command(what, sql);
   }
+}
+
+/**
+ * A committed offset in RowBinary: topic, partition Int32, offset Int64, leader_epoch Int32, metadata
+ * Nullable(String), commit_timestamp Int64 (a `_kch_group_offsets` row, or a pending one of a
+ * transaction in `_kch_transactions`).
+ */
+export function readCommittedOffset(r: RowBinaryReader): CommittedOffset {
+  return {
+    topic: r.string(),
+    partition: r.i32(),
+    offset: r.i64(),
+    leaderEpoch: r.i32(),
+    metadata: r.nullableString(),
+    commitTimestamp: r.i64(),
+  };
 }

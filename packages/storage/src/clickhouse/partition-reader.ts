@@ -4,19 +4,24 @@
  * the producers' last batches that openPartition recovers.
  *
  * Offsets are dense, so a read asks for an offset range of about `maxBytes` worth of records (sized
- * by the topic's bytes-per-record estimate) in one query. Offsets with no row (TTL, DeleteRecords,
- * records left out of a batch) come back as empty batches, as the ones Kafka keeps after compaction,
- * so consumers move past them.
+ * by the topic's bytes-per-record estimate) in one query. The staged batches and markers of
+ * transactions have no row there: they come from the side table in their places (./side-reads.ts),
+ * and the rows are read in the stretches between them. Offsets with no row nor side batch (TTL,
+ * DeleteRecords, records left out of a batch, aborted transactions) come back as empty batches at the
+ * log's end, as the ones Kafka keeps after compaction, so consumers move past them.
  */
-import { addSequence } from '../producer-batches.js';
+import { addSequence, PRODUCER_BATCHES_KEPT } from '../producer-batches.js';
 import type { PartitionSnapshot, ProducerBatchInfo, StoredBatch, TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import { batchesFromRows, parseBoundRows } from './bound-rows.js';
 import { readSql, timestampExpr } from './bound-table.js';
 import { type BoundTopics, boundPartitionRows } from './bound-topics.js';
-import { EMPTY_BATCH_BYTES, emptyBatch, encodeRowGroup, groupRows } from './records.js';
+import { ReadOut } from './read-out.js';
+import { encodeRowGroup, groupRows } from './records.js';
 import { readInt64 } from './rowbinary.js';
 import { DATETIME64_MS_MAX, DATETIME64_MS_MIN } from './schema.js';
+import type { SideBatches } from './side-batches.js';
+import { SideCursor } from './side-reads.js';
 import {
   boundMaxTimestamp,
   boundOffsetForTimestamp,
@@ -30,7 +35,7 @@ import {
   rowsBetween,
 } from './statements.js';
 import type { TopicCatalog } from './topic-catalog.js';
-import { noteRecordSize, ownRowsOf, type PartitionState, type TopicState } from './topic-state.js';
+import { fencesOf, ownRowsOf, type PartitionState, type TopicState } from './topic-state.js';
 
 type OffsetAndTimestamp = { offset: number; timestamp: number } | null;
 
@@ -44,10 +49,24 @@ interface ReadRange {
   what: string;
 }
 
-function recordsIn(batches: readonly StoredBatch[]): number {
-  let n = 0;
-  for (const b of batches) n += b.recordCount;
-  return n;
+/**
+ * The last {@link PRODUCER_BATCHES_KEPT} of each producer's batches, oldest first (a batch both in the
+ * table and pending, a commit cut short, once).
+ */
+function lastOfEachProducer(batches: ProducerBatchInfo[]): ProducerBatchInfo[] {
+  batches.sort((a, b) => a.baseOffset - b.baseOffset);
+  const byProducer = new Map<number, ProducerBatchInfo[]>();
+  for (const b of batches) {
+    let list = byProducer.get(b.producerId);
+    if (!list) {
+      list = [];
+      byProducer.set(b.producerId, list);
+    }
+    if (list[list.length - 1]?.baseOffset === b.baseOffset) continue;
+    list.push(b);
+    if (list.length > PRODUCER_BATCHES_KEPT) list.shift();
+  }
+  return [...byProducer.values()].flat().sort((a, b) => a.baseOffset - b.baseOffset);
 }
 
 export class PartitionReader {
@@ -55,12 +74,22 @@ export class PartitionReader {
     private readonly backend: Backend,
     private readonly catalog: TopicCatalog,
     private readonly bound: BoundTopics,
+    private readonly side: SideBatches,
   ) {}
 
   async openPartition(tp: TopicPartition): Promise<PartitionSnapshot> {
     const { t, p } = await this.catalog.partition(tp);
+    const open = p.side.openTransactions();
+    // Absent when none (PartitionSnapshot): the snapshot of a topic without transactions is as before.
+    const openTransactions = open.length > 0 ? { openTransactions: open } : {};
     // A user's table has no batch columns: producer state is not recovered (docs/topics-over-tables.md).
-    if (t.bound) return { logStartOffset: p.logStartOffset, nextOffset: p.nextOffset, producerBatches: [] };
+    if (t.bound)
+      return {
+        logStartOffset: p.logStartOffset,
+        nextOffset: p.nextOffset,
+        producerBatches: [],
+        ...openTransactions,
+      };
     const r = await this.backend.select(
       `recover the producers of ${tp.topic}-${tp.partition}`,
       producerBatches(t.table, ownRowsOf(t, tp.partition), p.nextOffset),
@@ -84,8 +113,14 @@ export class PartitionReader {
         maxTimestamp,
       });
     }
-    batches.sort((a, b) => a.baseOffset - b.baseOffset);
-    return { logStartOffset: p.logStartOffset, nextOffset: p.nextOffset, producerBatches: batches };
+    // Staged batches count for idempotence too (sequences go on across a transaction's batches).
+    batches.push(...p.side.producerBatches());
+    return {
+      logStartOffset: p.logStartOffset,
+      nextOffset: p.nextOffset,
+      producerBatches: lastOfEachProducer(batches),
+      ...openTransactions,
+    };
   }
 
   async read(tp: TopicPartition, fromOffset: number, maxBytes: number): Promise<StoredBatch[]> {
@@ -97,38 +132,39 @@ export class PartitionReader {
       maxBytes,
       what: `read ${tp.topic}-${tp.partition}`,
     };
-    return t.bound ? this.readBound(t, range) : this.readOwn(t, range);
+    const side = new SideCursor(
+      this.side,
+      p.side,
+      () => this.side.rowsOf(t.record.topicId, tp.partition, fencesOf(t, tp.partition).starts),
+      range.end,
+      maxBytes,
+      range.what,
+    );
+    return t.bound ? this.readBound(t, range, side) : this.readOwn(t, range, side);
   }
 
-  private async readOwn(t: TopicState, range: ReadRange): Promise<StoredBatch[]> {
-    const { partition, end, maxBytes, what } = range;
-    let cursor = range.from;
-    const out: StoredBatch[] = [];
-    let total = 0;
+  private async readOwn(t: TopicState, range: ReadRange, side: SideCursor): Promise<StoredBatch[]> {
+    const { partition, end, what } = range;
+    const out = new ReadOut(range.maxBytes);
     let forceRows = 0;
     const own = ownRowsOf(t, partition);
     const rowsIn = (from: number, to: number) =>
       this.backend.run(what, () => this.backend.t.selectBytes(recordRows(t.table, own, from, to)), t);
-    while (cursor < end) {
-      const rows = Math.max(
-        forceRows,
-        Math.min(1_000_000, Math.ceil(Math.max(0, maxBytes - total) / t.bytesPerRecord) + 8),
-      );
+    await side.around(out, range.from, end, async (cursor, upTo) => {
+      const rows = Math.max(forceRows, Math.min(1_000_000, Math.ceil(out.left / t.bytesPerRecord) + 8));
       forceRows = 0;
-      const rangeEnd = Math.min(cursor + rows, end);
+      const rangeEnd = Math.min(cursor + rows, upTo);
       let buf = await rowsIn(cursor, rangeEnd);
       if (buf.length === 0) {
-        // A gap (records removed by TTL or DeleteRecords): go on from the next record still there.
-        const r = await this.backend.select(what, firstRowOffset(t.table, own, rangeEnd, end), t);
-        if (r.done) {
-          // No record up to the end (batches whose records were all left out): an empty batch moves
-          // consumers past those offsets.
-          if (out.length === 0 || total + EMPTY_BATCH_BYTES <= maxBytes)
-            out.push(emptyBatch(cursor, end - 1));
-          break;
-        }
-        cursor = r.i64();
-        continue;
+        // A gap (records removed by TTL or DeleteRecords, an aborted transaction): go on from the
+        // next record still there, or the side batch after the gap.
+        const r = await this.backend.select(what, firstRowOffset(t.table, own, rangeEnd, upTo), t);
+        if (!r.done) return r.i64();
+        if (upTo < end) return upTo;
+        // No record up to the end (batches whose records were all left out): an empty batch moves
+        // consumers past those offsets.
+        out.addEmpty(cursor, end - 1);
+        return null;
       }
       const firstBatch = readInt64(buf, 8);
       if (firstBatch < cursor) {
@@ -139,62 +175,47 @@ export class PartitionReader {
       let next = rangeEnd;
       for (let i = 0; i < groups.length; i++) {
         const g = groups[i]!;
-        if (g.lastOffset >= rangeEnd && rangeEnd < end) {
+        if (g.lastOffset >= rangeEnd && rangeEnd < upTo) {
           // The batch goes on past the rows read: read it again whole, from its start.
           next = g.baseOffset;
           if (i === 0) forceRows = g.lastOffset - g.baseOffset + 1;
           break;
         }
-        const batch = await encodeRowGroup(buf, g);
-        if (out.length > 0 && total + batch.bytes.length > maxBytes) return out;
-        out.push(batch);
-        total += batch.bytes.length;
+        if (!out.add(await encodeRowGroup(buf, g))) return null;
       }
-      const last = out[out.length - 1]?.lastOffset ?? cursor - 1;
-      if (next === end && last < end - 1 && total + EMPTY_BATCH_BYTES <= maxBytes) {
-        // Offsets after the last record up to the end hold none (see the gap case above).
-        out.push(emptyBatch(last + 1, end - 1));
-      }
-      if (total >= maxBytes) break;
-      cursor = next;
-    }
-    noteRecordSize(t, total, recordsIn(out), 0.5);
-    return out;
+      const last = out.lastOffset ?? cursor - 1;
+      // Offsets after the last record up to the end hold none (see the gap case above).
+      if (next === end && last < end - 1) out.addEmpty(last + 1, end - 1);
+      return out.full ? null : next;
+    });
+    return out.done(t);
   }
 
-  private async readBound(t: TopicState, range: ReadRange): Promise<StoredBatch[]> {
-    const { partition, end, maxBytes, what } = range;
+  private async readBound(t: TopicState, range: ReadRange, side: SideCursor): Promise<StoredBatch[]> {
+    const { partition, end, what } = range;
     const s = await this.bound.schema(t);
     const { where } = boundPartitionRows(t, s, partition);
-    let cursor = range.from;
-    const out: StoredBatch[] = [];
-    let total = 0;
-    while (cursor < end) {
-      const limit = Math.min(100_000, Math.ceil(Math.max(0, maxBytes - total) / t.bytesPerRecord) + 8);
-      const from = cursor;
+    const out = new ReadOut(range.maxBytes);
+    await side.around(out, range.from, end, async (cursor, upTo) => {
+      const limit = Math.min(100_000, Math.ceil(out.left / t.bytesPerRecord) + 8);
       const buf = await this.backend.run(
         what,
-        () => this.backend.t.selectBytes(readSql(s, where, from, end, limit)),
+        () => this.backend.t.selectBytes(readSql(s, where, cursor, upTo, limit)),
         t,
       );
       const rows = parseBoundRows(buf);
-      const { batches, rows: used } = batchesFromRows(rows, maxBytes - total, out.length === 0);
-      for (const b of batches) {
-        out.push(b);
-        total += b.bytes.length;
-      }
-      if (used < rows.length) break;
+      const { batches, rows: used } = batchesFromRows(rows, out.left, out.empty);
+      for (const b of batches) out.add(b);
+      if (used < rows.length) return null;
       const after = rows.length > 0 ? rows[rows.length - 1]!.offset + 1 : cursor;
-      if (rows.length < limit) {
-        // No row up to the end: those offsets are holes. An empty batch moves consumers past them.
-        if (after < end && (out.length === 0 || total + EMPTY_BATCH_BYTES <= maxBytes))
-          out.push(emptyBatch(after, end - 1));
-        break;
-      }
-      cursor = after;
-    }
-    noteRecordSize(t, total, recordsIn(out), 0.5);
-    return out;
+      if (rows.length === limit) return after;
+      // No row up to the next side batch: go on there. Or none up to the end: those offsets are
+      // holes, and an empty batch moves consumers past them.
+      if (upTo < end) return upTo;
+      if (after < end) out.addEmpty(after, end - 1);
+      return null;
+    });
+    return out.done(t);
   }
 
   async offsetForTimestamp(tp: TopicPartition, timestamp: number): Promise<OffsetAndTimestamp> {

@@ -5,14 +5,17 @@
  * are never handed out twice once TTL has removed every record. The start moves with DeleteRecords
  * (a marker in `_kch_partitions`) and with what TTL removed.
  *
- * Also the clean-up after a failed insert: rows it may have left (a network in between) are deleted
- * before anything else uses the partition, so a rejected append never becomes visible; and, with many
- * brokers, the removal of the rows a partition's fences hide.
+ * Also the clean-up after a failed insert: rows it may have left (a network in between), in the
+ * topic's table and in the side table of transactions, are deleted before anything else uses the
+ * partition, so a rejected append never becomes visible; and, with many brokers, the removal of the
+ * rows a partition's fences hide. Recovery includes the partition's transactions
+ * (./transaction-ends.ts): their batches count for the end and the log start.
  */
 import type { TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { BoundTopics } from './bound-topics.js';
 import type { MetadataStore } from './metadata-store.js';
+import type { SideBatches } from './side-batches.js';
 import { int } from './sql.js';
 import {
   countRows,
@@ -22,15 +25,26 @@ import {
   recoverPartition,
   rowsHiddenUnderFences,
   rowsOfEpochOrOlder,
+  sideRowsAtOrAfter,
+  sideRowsOfTopic,
 } from './statements.js';
 import { fencesOf, type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
+import type { TransactionEnds } from './transaction-ends.js';
 import { TsvWriter } from './tsv.js';
+
+/** The smaller of two offsets where -1 means none; -1 when both are. */
+function earliest(a: number, b: number): number {
+  if (a < 0) return b;
+  return b < 0 ? a : Math.min(a, b);
+}
 
 export class PartitionStates {
   constructor(
     private readonly backend: Backend,
     private readonly metadata: MetadataStore,
     private readonly bound: BoundTopics,
+    private readonly side: SideBatches,
+    private readonly transactions: TransactionEnds,
   ) {}
 
   /** The partition's state, recovered on first use after `prepare` (which makes sure the table exists). */
@@ -46,8 +60,13 @@ export class PartitionStates {
 
   private async recover(t: TopicState, partition: number): Promise<PartitionState> {
     const { nextOffset, minOffset, marker, checkpointedEnd } = await this.readStored(t, partition);
-    const logStartOffset = minOffset < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, minOffset));
-    return recoveredPartition(nextOffset, logStartOffset, marker, checkpointedEnd);
+    // Its transactions, with those a stopped broker left between marker and end finished first.
+    const { index: side, firstCommitted } = await this.transactions.recover(t, partition, marker);
+    // Staged batches hold the log start as records do (and those just committed are records now);
+    // markers alone do not.
+    const first = earliest(earliest(minOffset, side.firstPendingFrom(marker)), firstCommitted);
+    const logStartOffset = first < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, first));
+    return recoveredPartition(nextOffset, logStartOffset, marker, checkpointedEnd, side);
   }
 
   /**
@@ -63,14 +82,22 @@ export class PartitionStates {
     const rows = await this.bound.partitionRows(t, partition);
     const r = await this.backend.select(
       `recover partition ${t.record.name}-${partition}`,
-      recoverPartition(t.table, rows, this.backend.database, t.record.topicId, partition),
+      recoverPartition(
+        t.table,
+        rows,
+        this.backend.database,
+        t.record.topicId,
+        partition,
+        fencesOf(t, partition).starts,
+      ),
       t,
     );
     const minOffset = r.i64();
     const maxOffset = r.i64();
     const marker = r.i64();
     const checkpointedEnd = r.i64();
-    const nextOffset = Math.max(maxOffset + 1, checkpointedEnd, marker);
+    const lastSideOffset = r.i64();
+    const nextOffset = Math.max(maxOffset + 1, checkpointedEnd, marker, lastSideOffset + 1);
     return { nextOffset, minOffset, marker, checkpointedEnd };
   }
 
@@ -92,6 +119,14 @@ export class PartitionStates {
     // on another replica): delete whatever is there then, as such rows would become visible.
     const unseen = this.backend.dialect.insertsMayLandLate;
     await this.removeRows(t, partition, where, 'the rows of a failed insert', unseen);
+    // Its staged batches and markers too (the rows a failed commit copied before them stay: a commit
+    // skips what the table holds, see ./transaction-ends.ts).
+    const side = this.side.rowsOf(t.record.topicId, partition, fencesOf(t, partition).starts);
+    await this.side.remove(
+      `the transaction rows of a failed insert into ${t.record.name}-${partition}`,
+      sideRowsAtOrAfter(side, from, fencesOf(t, partition).latest?.epoch ?? null),
+      unseen,
+    );
     if (p.suspectFrom === from) {
       p.suspectFrom = null;
       p.suspectQueries = [];
@@ -149,7 +184,7 @@ export class PartitionStates {
       firstOffsetFrom(t.table, rows, p.logStartOffset),
       t,
     );
-    const first = r.i64();
+    const first = earliest(r.i64(), p.side.firstPendingFrom(p.logStartOffset));
     const start = first < 0 ? p.nextOffset : first;
     if (start > p.logStartOffset) p.logStartOffset = Math.min(start, p.nextOffset);
     return p.logStartOffset;
@@ -184,6 +219,11 @@ export class PartitionStates {
       before = `${rows.where} AND ${rows.offset} < ${int(target)}`;
     } else before = ownBatchesBefore(tp.partition, target);
     await this.backend.t.command(deleteRows(t.table, before)).catch(() => {});
+    p.side.dropBefore(target);
+    const side = sideRowsOfTopic(t.record.topicId, tp.partition, target);
+    await this.side
+      .remove(`transaction rows before ${target} of ${tp.topic}-${tp.partition}`, side, false)
+      .catch(() => {});
     return target;
   }
 

@@ -1,7 +1,9 @@
 /**
  * Appends: each append's batches become rows in one TsvWriter (./records.ts for kch's own table,
  * ./bound-rows.ts for a bound one), handed to the topic's group commit (./flusher.ts), which sends the
- * rows of many appends and partitions as one insert.
+ * rows of many appends and partitions as one insert (./topic-rows.ts). Transactional batches and
+ * markers are not rows of the topic's table: they go to the side table, and a marker ends its
+ * transaction before its append counts (./transaction-ends.ts).
  *
  * Appends of a partition are pipelined (Storage.appendsInFlight): the next one is encoded and queued
  * for an insert while the one before is still being inserted. The partition's InFlightAppends
@@ -13,19 +15,15 @@
 import { earlierAppendRejected } from '../in-flight-appends.js';
 import type { AppendOptions, PartitionLeadership, StoredBatch, TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
-import type { ChunkTarget } from './bound-insert.js';
 import { writeBoundRows } from './bound-rows.js';
-import { type BoundTopics, boundPartitionRows, type SinkPacing } from './bound-topics.js';
+import type { BoundTopics } from './bound-topics.js';
 import { FlushError } from './flush-error.js';
-import type { FlushReports } from './flush-reports.js';
-import { Flusher } from './flusher.js';
-import { type InsertContext, insertWithRetry } from './insert-retry.js';
 import type { PartitionStates } from './partition-states.js';
 import { writeBatchRows } from './records.js';
-import { TOPIC_INSERT_COLUMNS, TOPIC_INSERT_TYPES } from './schema.js';
-import { rowsOfEpochOrOlder } from './statements.js';
 import type { TopicCatalog } from './topic-catalog.js';
-import { fencesOf, noteRecordSize, noteTableFailure, setFences, type TopicState } from './topic-state.js';
+import type { TopicRows } from './topic-rows.js';
+import { fencesOf, noteRecordSize, type PartitionState, setFences, type TopicState } from './topic-state.js';
+import { isSideBatch, type TransactionEnds } from './transaction-ends.js';
 import { TsvWriter } from './tsv.js';
 
 /** What an append wrote into its rows buffer, and how to insert them. */
@@ -65,9 +63,8 @@ export class PartitionWriter {
     private readonly catalog: TopicCatalog,
     private readonly states: PartitionStates,
     private readonly bound: BoundTopics,
-    private readonly inserts: InsertContext,
-    private readonly pacing: SinkPacing,
-    private readonly reports: FlushReports,
+    private readonly rows: TopicRows,
+    private readonly transactions: TransactionEnds,
   ) {}
 
   async append(tp: TopicPartition, batches: readonly StoredBatch[], options?: AppendOptions): Promise<void> {
@@ -124,48 +121,64 @@ export class PartitionWriter {
     if (batches.length === 0) return { stored: appends.afterSettled(() => undefined) };
     const rejections = appends.rejections;
     const earlierFailed = () => earlierAppendRejected(tp);
+    // Whether the appends in flight before this one are stored: a marker ends its transaction only
+    // after them. None in flight: every earlier one settled (a rejected one's batches are gone).
+    const before = appends.size > 0 ? appends.settled() : Promise.resolve(true);
     const next = appends.follow(tp, batches, earlierFailed);
+    // Transactional batches and markers go to the side table (./transaction-ends.ts), the rest are rows.
+    const side = batches.some(isSideBatch) ? batches.filter(isSideBatch) : null;
+    const plain = side ? batches.filter((b) => !isSideBatch(b)) : batches;
     let bytes = 0;
     let expected = 0;
-    for (const b of batches) {
+    for (const b of plain) {
       bytes += b.bytes.length;
       expected += b.recordCount;
     }
     // About what the rows take (values as they are, ~100 bytes of other fields per row); grown if not.
-    const w = new TsvWriter(Math.max(4096, bytes + expected * 112 + batches.length * 256));
-    const rows = t.bound
-      ? await this.boundRows(t, tp.partition, batches, w)
-      : await this.ownRows(t, tp.partition, batches, w);
-    const records = rows.records;
+    const w = new TsvWriter(Math.max(4096, bytes + expected * 112 + plain.length * 256));
+    const rows =
+      plain.length === 0
+        ? null
+        : t.bound
+          ? await this.boundRows(t, tp.partition, plain, w)
+          : await this.ownRows(t, tp.partition, plain, w);
+    const records = rows?.records ?? 0;
     // An append it follows failed while this one was being encoded: it fails too.
     if (appends.rejections !== rejections) throw earlierFailed();
     const from = batches[0]!.baseOffset;
     // Batches whose records were all left out make no rows, but take their offsets all the same.
-    const inserted = records === 0 ? Promise.resolve() : rows.insert(w.view(), records);
+    const inserted = records === 0 ? Promise.resolve() : rows!.insert(w.view(), records);
+    const written = side ? this.writeSide(t, tp, p, side, inserted, before) : inserted;
     // The rows do not show where the log ends (records left out at its end): the end is written down
-    // before the append counts as stored, or a restart would hand those offsets out again. Before the
-    // caller's confirmation, which must be the last step before the append counts: a leader that
-    // confirmed and then paused in the checkpoint could acknowledge after its lease ended. A refused
-    // append's checkpoint only makes the next leader start past its offsets (a gap, never offsets
-    // handed out twice: checkpoints are read with max()).
-    const checkpoint = rows.endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next);
+    // before the append counts as stored, or a restart would hand those offsets out again. A batch of
+    // the side table shows its end there. Before the caller's confirmation, which must be the last step
+    // before the append counts: a leader that confirmed and then paused in the checkpoint could
+    // acknowledge after its lease ended. A refused append's checkpoint only makes the next leader
+    // start past its offsets (a gap, never offsets handed out twice: checkpoints are read with max()).
+    const endKnown = isSideBatch(batches[batches.length - 1]!) || rows!.endKnown;
+    const checkpoint = endKnown ? undefined : () => this.states.checkpointEnd(t, tp.partition, p, next);
     // Not where rows keep no leader epoch (a bound table without `_leader_epoch`, of one broker's
     // database): taking them back could delete the rows a successor wrote at the same offsets; the
     // caller checks after the append instead (storage.ts).
-    const caller = rows.epochKept ? confirmed : undefined;
+    const caller = rows === null || rows.epochKept ? confirmed : undefined;
     const confirm = caller && checkpoint ? () => checkpoint().then(caller) : (caller ?? checkpoint);
     const stored = appends.add(
       next,
-      inserted,
+      written,
       {
         confirm,
-        stored: () => noteRecordSize(t, bytes, records, 0.2),
+        stored: () => {
+          noteRecordSize(t, bytes, records, 0.2);
+          // Its markers' transactions have ended: their batches are no longer pending.
+          if (side) for (const m of side) if (m.isControl) p.side.end(m.producerId, m.baseOffset);
+        },
         rejected: (error) => {
           // This insert failed or was not confirmed, or an earlier one of the partition was: rows from
           // `from` on may be in ClickHouse (this insert's, or a failed one's behind a network) and are
           // deleted (at once, see `cleanUpSoon`, and before the partition is used again); the broker
           // appends again from the end of what was stored.
           p.suspectFrom = p.suspectFrom === null ? from : Math.min(p.suspectFrom, from);
+          p.side.dropFrom(from);
           if (error instanceof FlushError) p.suspectQueries.push(...error.queryIds);
           if (error === null) return earlierFailed();
           return error instanceof FlushError ? error.error : error;
@@ -174,6 +187,27 @@ export class PartitionWriter {
       undefined,
     );
     return { stored };
+  }
+
+  /**
+   * The side rows of an append's staged batches and markers, stored with its other rows (`inserted`);
+   * then, once every append before it is stored (`before`), the transactions its markers end.
+   */
+  private async writeSide(
+    t: TopicState,
+    tp: TopicPartition,
+    p: PartitionState,
+    side: readonly StoredBatch[],
+    inserted: Promise<void>,
+    before: Promise<boolean>,
+  ): Promise<void> {
+    const staged = this.transactions.stage(t, tp.partition, p.side, side);
+    await Promise.all([inserted, staged]);
+    const markers = side.filter((b) => b.isControl);
+    if (markers.length === 0) return;
+    // A marker ends batches of appends before it: they must be stored (else this one fails anyway).
+    if (!(await before)) throw earlierAppendRejected(tp);
+    for (const m of markers) await this.transactions.end(t, tp.partition, p.side, m);
   }
 
   /**
@@ -218,12 +252,11 @@ export class PartitionWriter {
       if (b.recordCount > 0) records += (await writeBatchRows(w, prefix, b)).records;
     }
     const last = batches[batches.length - 1]!;
-    const flusher = this.flusherOf(t);
     return {
       records,
       endKnown: last.recordCount === last.lastOffset - last.baseOffset + 1,
       epochKept: true,
-      insert: (chunk, rows) => flusher.add(chunk, rows),
+      insert: (chunk, rows) => this.rows.intoOwn(t, chunk, rows),
     };
   }
 
@@ -234,7 +267,6 @@ export class PartitionWriter {
     batches: readonly StoredBatch[],
     w: TsvWriter,
   ): Promise<EncodedRows> {
-    const b = t.bound!;
     const s = await this.bound.schema(t);
     let records = 0;
     let lastRow = -1;
@@ -243,50 +275,14 @@ export class PartitionWriter {
       records += r.rows;
       if (r.rows > 0) lastRow = r.lastOffset;
     }
+    const from = batches[0]!.baseOffset;
     const end = batches[batches.length - 1]!.lastOffset;
-    const target: ChunkTarget = {
-      topic: t.record.name,
-      partition,
-      from: batches[0]!.baseOffset,
-      to: end,
-      // What a refused grouped insert may have left, this leader's epoch or older only.
-      filter: rowsOfEpochOrOlder(
-        boundPartitionRows(t, s, partition),
-        fencesOf(t, partition).latest?.epoch ?? null,
-      ),
-    };
-    const sink = this.bound.sinkFor(s);
     return {
       records,
       endKnown: lastRow === end,
       epochKept: s.virtuals.has('_leader_epoch'),
-      insert: (chunk, rows) =>
-        sink.add(chunk, rows, target).catch((e: unknown) => {
-          b.stale = true;
-          throw e;
-        }),
+      insert: (chunk, rows) => this.rows.intoBound(t, s, partition, chunk, rows, from, end),
     };
-  }
-
-  /** The group commit into the topic's own table, made on its first append. */
-  private flusherOf(t: TopicState): Flusher {
-    t.flusher ??= new Flusher(
-      (chunks) => this.insertOwnRows(t, chunks),
-      this.pacing.lingerMs,
-      this.pacing.maxFlushBytes,
-      (o) => this.reports.report('records', t.record.name, o),
-      this.pacing.insertsInFlight,
-    );
-    return t.flusher;
-  }
-
-  /** One group-commit insert into a topic's own table. */
-  private insertOwnRows(t: TopicState, chunks: Buffer[]): Promise<void> {
-    return insertWithRetry(this.inserts, t.table, TOPIC_INSERT_COLUMNS, chunks, this.inserts.token(), {
-      records: `topic ${t.record.name}`,
-      types: TOPIC_INSERT_TYPES,
-      onFailure: (f) => noteTableFailure(t, f),
-    });
   }
 
   /**

@@ -27,6 +27,8 @@ export const SCRAM_CREDENTIALS_TABLE = '_kch_scram_credentials';
 export const ACLS_TABLE = '_kch_acls';
 export const CLIENT_QUOTAS_TABLE = '_kch_client_quotas';
 export const BROKER_LEASES_TABLE = '_kch_broker_leases';
+export const TXN_BATCHES_TABLE = '_kch_txn_batches';
+export const TRANSACTIONS_TABLE = '_kch_transactions';
 
 /** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
 export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
@@ -191,6 +193,20 @@ export function topicTableDdl(
   ].join('\n');
 }
 
+/** The columns of `_kch_txn_batches` (migration 5), in the order rows are written. */
+const TXN_BATCH_COLUMNS: readonly { name: string; type: string }[] = [
+  { name: 'topic_id', type: 'String' },
+  { name: 'partition', type: 'Int32' },
+  { name: 'base_offset', type: 'Int64' },
+  { name: 'last_offset', type: 'Int64' },
+  { name: 'producer_id', type: 'Int64' },
+  { name: 'producer_epoch', type: 'Int16' },
+  { name: 'leader_epoch', type: 'Int32' },
+  { name: 'kind', type: "Enum8('staged' = 1, 'marker' = 2, 'committed' = 3, 'aborted' = 4)" },
+  { name: 'bytes', type: 'String' },
+  { name: 'version', type: 'UInt64' },
+];
+
 export interface MigrationContext {
   database: string;
   /** How DDL reads on this ClickHouse (./cluster-ddl.ts); one server's when left out. */
@@ -323,6 +339,42 @@ ORDER BY (resource_type, resource_name, pattern_type, principal, host, operation
 TTL toDateTime(intDiv(version, 1000000)) + INTERVAL 1 DAY`,
     ],
   },
+  {
+    version: 5,
+    name: 'transactions',
+    statements: ({ database, dialect: { onCluster: on, engine } = SINGLE_SERVER }) => [
+      // The batches of transactions, apart from the topic tables, so that a topic's table (and every
+      // view on it) only ever holds committed records (./transaction-ends.ts). One row per batch:
+      // `staged` (a transactional batch whose transaction is open) and `marker` (a COMMIT or ABORT
+      // control batch) keep the batch's bytes exactly as appended; ending a transaction replaces its
+      // staged rows with `committed` or `aborted` rows without bytes (same key, newer version), so no
+      // mutation is needed on the way. The leader epoch is part of the key: a deposed leader's late
+      // row at an offset the next leader used too is another row, which the fences hide, instead of
+      // replacing the leader's.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, TXN_BATCHES_TABLE)}${on} (
+${TXN_BATCH_COLUMNS.map((c) => `  ${c.name} ${c.type}`).join(',\n')}
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (topic_id, partition, base_offset, leader_epoch)`,
+      // The transaction coordinator's state, one row per transactional id: the latest version wins
+      // (FINAL), deleted = 1 removes it. The columns a person asks about first, then the rest of
+      // Kafka's TransactionMetadata (the partitions and the groups' pending offsets) typed, so that SQL
+      // reads them too.
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, TRANSACTIONS_TABLE)}${on} (
+  transactional_id String,
+  producer_id Int64,
+  producer_epoch Int16,
+  state LowCardinality(String),
+  timeout_ms Int64,
+  started_at Int64,
+  updated_at Int64,
+  previous_producer_id Int64,
+  last_producer_epoch Int16,
+  partitions Array(Tuple(topic String, partition Int32)),
+  groups Array(Tuple(group String, offsets Array(Tuple(topic String, partition Int32, offset Int64, leader_epoch Int32, metadata Nullable(String), commit_timestamp Int64)))),
+  deleted UInt8,
+  version UInt64
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY transactional_id`,
+    ],
+  },
 ];
 
 /** The columns of a `_kch_topics` row as the storage writes it, in the order of its TabSeparated rows. */
@@ -391,6 +443,29 @@ export const CLIENT_QUOTA_ROW_COLUMNS: readonly string[] = [
   'entity',
   'quota_key',
   'value',
+  'deleted',
+  'version',
+];
+
+/** The columns of a `_kch_txn_batches` row, in order. */
+export const TXN_BATCH_ROW_COLUMNS: readonly string[] = TXN_BATCH_COLUMNS.map((c) => c.name);
+
+/** Their types, in the same order (inserts of many rows go through a file with them, on chdb). */
+export const TXN_BATCH_ROW_TYPES: readonly string[] = TXN_BATCH_COLUMNS.map((c) => c.type);
+
+/** The columns of a `_kch_transactions` row, in order. */
+export const TRANSACTION_ROW_COLUMNS: readonly string[] = [
+  'transactional_id',
+  'producer_id',
+  'producer_epoch',
+  'state',
+  'timeout_ms',
+  'started_at',
+  'updated_at',
+  'previous_producer_id',
+  'last_producer_epoch',
+  'partitions',
+  'groups',
   'deleted',
   'version',
 ];

@@ -16,8 +16,7 @@ import {
   type SecurityStore,
   StorageError,
 } from '../storage.js';
-import type { Backend } from './backend.js';
-import type { MetadataStore } from './metadata-store.js';
+import { OrderedStore } from './ordered-store.js';
 import type { RowBinaryReader } from './rowbinary.js';
 import {
   ACL_ROW_COLUMNS,
@@ -42,20 +41,7 @@ const MECHANISMS: readonly string[] = [
 const NULL_BYTES = Buffer.from('NULL', 'latin1');
 const EMPTY = Buffer.alloc(0);
 
-export class ClickHouseSecurityStore implements SecurityStore {
-  /** The writes in the order they were called (see {@link write}). */
-  private writes: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly backend: Backend,
-    private readonly metadata: MetadataStore,
-  ) {}
-
-  /** Resolves once the writes called so far are stored (or failed): close() waits for them. */
-  async drain(): Promise<void> {
-    await this.writes;
-  }
-
+export class ClickHouseSecurityStore extends OrderedStore implements SecurityStore {
   // --------------------------------------------------------------------------- credentials
 
   async listScramCredentials(): Promise<ScramCredential[]> {
@@ -234,17 +220,6 @@ export class ClickHouseSecurityStore implements SecurityStore {
   private read(what: string, statement: (database: string) => string): Promise<RowBinaryReader> {
     this.backend.checkOpen();
     return this.backend.select(what, statement(this.backend.database));
-  }
-
-  /**
-   * Runs the writes one after another, in the order they were called: a delete's check and its row
-   * (or a put called after it) cannot interleave, and each takes its version when its turn comes.
-   */
-  private async write<T>(f: () => Promise<T>): Promise<T> {
-    this.backend.checkOpen();
-    const next = this.writes.then(f, f);
-    this.writes = next.catch(() => {});
-    return next;
   }
 }
 

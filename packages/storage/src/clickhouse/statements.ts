@@ -25,6 +25,8 @@ import {
   SCRAM_CREDENTIALS_TABLE,
   TOPIC_READ_COLUMNS,
   TOPICS_TABLE,
+  TRANSACTIONS_TABLE,
+  TXN_BATCHES_TABLE,
 } from './schema.js';
 import { ident, int, str, tableName } from './sql.js';
 
@@ -162,7 +164,11 @@ export function storedTopics(database: string): string {
   return `SELECT name, topic_id, partition_count, configs, created_at, table_name, table_uuid FROM ${tableName(database, TOPICS_TABLE)} FINAL WHERE deleted = 0`;
 }
 
-/** The highest version of every versioned metadata table (UInt64). */
+/**
+ * The highest version of every versioned metadata table (UInt64). Not `_kch_txn_batches`: it grows
+ * with every transactional batch, and a row ending a batch takes a version above the batch row's own
+ * (./transaction-ends.ts), whatever the clock says.
+ */
 export function lastMetadataVersion(database: string): string {
   const max = (table: string) => `ifNull((SELECT max(version) FROM ${tableName(database, table)}), 0)`;
   return `SELECT toUInt64(greatest(
@@ -171,7 +177,8 @@ export function lastMetadataVersion(database: string): string {
   ${max(GROUP_OFFSETS_TABLE)},
   ${max(SCRAM_CREDENTIALS_TABLE)},
   ${max(ACLS_TABLE)},
-  ${max(CLIENT_QUOTAS_TABLE)}))`;
+  ${max(CLIENT_QUOTAS_TABLE)},
+  ${max(TRANSACTIONS_TABLE)}))`;
 }
 
 /** The end of the last block of producer ids reserved (Int64; 0 when none). */
@@ -214,8 +221,10 @@ export function deleteRows(table: string, where: string): string {
 // ----------------------------------------------------------------------------- partitions
 
 /**
- * What a partition's end and start are recovered from (4 × Int64): its lowest and highest offset
- * stored (-1 when none), and from `_kch_partitions` its DeleteRecords marker and checkpointed end.
+ * What a partition's end and start are recovered from (5 × Int64): its lowest and highest offset
+ * stored (-1 when none), from `_kch_partitions` its DeleteRecords marker and checkpointed end, and
+ * the last offset of its batches in `_kch_txn_batches` (-1 when none; staged batches and markers take
+ * offsets without a row in the topic's table; ended ones keep their offsets, aborted included).
  */
 export function recoverPartition(
   table: string,
@@ -223,14 +232,21 @@ export function recoverPartition(
   database: string,
   topicId: string,
   partition: number,
+  fences: readonly LeaderEpochStart[],
 ): string {
   const marks = tableName(database, PARTITIONS_TABLE);
-  const where = `topic_id = ${str(topicId)} AND partition = ${int(partition)}`;
+  const where = partitionOfTopic(topicId, partition);
   return `SELECT
   toInt64(ifNull((SELECT toInt64(minOrNull(${rows.offset})) FROM ${table} WHERE ${rows.where}), -1)),
   toInt64(ifNull((SELECT toInt64(maxOrNull(${rows.offset})) FROM ${table} WHERE ${rows.where}), -1)),
   toInt64(ifNull((SELECT max(log_start_offset) FROM ${marks} WHERE ${where}), 0)),
-  toInt64(ifNull((SELECT max(end_offset) FROM ${marks} WHERE ${where}), 0))`;
+  toInt64(ifNull((SELECT max(end_offset) FROM ${marks} WHERE ${where}), 0)),
+  toInt64(ifNull((SELECT maxOrNull(last_offset) FROM ${tableName(database, TXN_BATCHES_TABLE)} WHERE ${sideRows(topicId, partition, fences)}), -1))`;
+}
+
+/** A partition's rows in a metadata table keyed by topic id and partition. */
+function partitionOfTopic(topicId: string, partition: number): string {
+  return `topic_id = ${str(topicId)} AND partition = ${int(partition)}`;
 }
 
 /** The first offset stored at or after `from` (Int64; -1 when none). */
@@ -258,6 +274,100 @@ export function producerBatches(table: string, rows: PartitionRows, end: number)
     AND offset < ${int(end)}
   GROUP BY batch_offset
 ) ORDER BY batch_offset DESC LIMIT ${PRODUCER_BATCHES_KEPT} BY pid`;
+}
+
+// ------------------------------------------------------------------ transactions (side table)
+
+/** The side rows of one partition (`_kch_txn_batches`), under its fences by their batch's last offset. */
+export function sideRows(topicId: string, partition: number, fences: readonly LeaderEpochStart[]): string {
+  const visible =
+    fences.length > 0 ? ` AND ${visibleUnderFences(fences, 'leader_epoch', 'last_offset')}` : '';
+  return `${partitionOfTopic(topicId, partition)}${visible}`;
+}
+
+/**
+ * The staged batches and markers of `rows` (a partition's side rows) that reach into [from, to), in
+ * offset order, at most `limit`: base_offset Int64, bytes String.
+ */
+export function sideBatchesBetween(
+  database: string,
+  rows: string,
+  from: number,
+  to: number,
+  limit: number,
+): string {
+  return `SELECT base_offset, bytes FROM ${tableName(database, TXN_BATCHES_TABLE)} FINAL
+WHERE ${rows} AND kind IN ('staged', 'marker') AND last_offset >= ${int(from)} AND base_offset < ${int(to)}
+ORDER BY base_offset LIMIT ${int(limit)}`;
+}
+
+/**
+ * Every side row of a partition (`rows`) that ends at or after `from`, in offset order, for recovery:
+ * base_offset, last_offset, producer_id Int64, producer_epoch Int16, leader_epoch Int32, kind Int8
+ * (1 staged, 2 marker, 3 committed, 4 aborted), version UInt64, and the bytes of a marker or the
+ * header of another batch (its first 61 bytes: sequence and timestamps).
+ */
+export function sideRowsFrom(database: string, rows: string, from: number): string {
+  return `SELECT base_offset, last_offset, producer_id, producer_epoch, leader_epoch, toInt8(kind), version,
+  if(kind = 'marker', bytes, substring(bytes, 1, 61))
+FROM ${tableName(database, TXN_BATCHES_TABLE)} FINAL WHERE ${rows} AND last_offset >= ${int(from)}
+ORDER BY base_offset`;
+}
+
+/**
+ * Of a producer's batches at `offsets` (base offsets), those still staged, with their bytes, in offset
+ * order: base_offset Int64, bytes String. What a COMMIT copies into the topic's table.
+ */
+export function stagedBatches(
+  database: string,
+  rows: string,
+  producerId: number,
+  offsets: readonly number[],
+): string {
+  return `SELECT base_offset, bytes FROM ${tableName(database, TXN_BATCHES_TABLE)} FINAL
+WHERE ${rows} AND producer_id = ${int(producerId)} AND kind = 'staged' AND base_offset IN (${offsets.map(int).join(', ')})
+ORDER BY base_offset`;
+}
+
+/**
+ * Which of `offsets` the topic's table (`rows`, offsets `from` to `to` inclusive) holds in `column`
+ * (batch_offset in kch's own table, the offset of a bound one): the batches a commit copied already
+ * (Int64 each).
+ */
+export function offsetsPresent(
+  table: string,
+  rows: PartitionRows,
+  column: string,
+  from: number,
+  to: number,
+  offsets: readonly number[],
+): string {
+  return `SELECT DISTINCT toInt64(${column}) FROM ${table}
+WHERE ${rowsBetween(rows, from, to + 1)} AND ${column} IN (${offsets.map(int).join(', ')})`;
+}
+
+/** A partition's side rows from `from` on (of a leader's epoch or older when `epoch` is set). */
+export function sideRowsAtOrAfter(rows: string, from: number, epoch: number | null): string {
+  const mine = epoch === null ? '' : ` AND leader_epoch <= ${int(epoch)}`;
+  return `${rows}${mine} AND base_offset >= ${int(from)}`;
+}
+
+/** A topic's side rows: all of them, or the batches of a partition that end before `offset`. */
+export function sideRowsOfTopic(topicId: string, partition?: number, before?: number): string {
+  if (partition === undefined) return `topic_id = ${str(topicId)}`;
+  const where = partitionOfTopic(topicId, partition);
+  return before === undefined ? where : `${where} AND last_offset < ${int(before)}`;
+}
+
+/**
+ * The transaction coordinator's state of every transactional id: transactional_id, producer_id Int64,
+ * producer_epoch Int16, state, timeout_ms, started_at, updated_at, previous_producer_id Int64,
+ * last_producer_epoch Int16, partitions, groups (see ./schema.ts, migration 5).
+ */
+export function storedTransactions(database: string): string {
+  return `SELECT transactional_id, producer_id, producer_epoch, state, timeout_ms, started_at, updated_at,
+  previous_producer_id, last_producer_epoch, partitions, groups
+FROM ${tableName(database, TRANSACTIONS_TABLE)} FINAL WHERE deleted = 0 ORDER BY transactional_id`;
 }
 
 // ---------------------------------------------------------------------- reads (own table)

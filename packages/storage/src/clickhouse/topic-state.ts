@@ -8,6 +8,7 @@ import { type RecordCheck, StorageError, type TopicPartition, type TopicRecord }
 import { recordCheckFor } from './bound-check.js';
 import type { Binding, BoundSchema } from './bound-table.js';
 import type { Flusher } from './flusher.js';
+import type { SideIndex } from './side-index.js';
 import { ownPartitionRows, type PartitionRows } from './statements.js';
 import type { OwnTable } from './topic-tables.js';
 import { type BackendFailure, UNKNOWN_TABLE } from './transport.js';
@@ -29,6 +30,8 @@ export interface PartitionState {
   suspectQueries: string[];
   /** Appends handed to the flusher and not settled yet (pipelined appends), and where the log ends. */
   readonly appends: InFlightAppends;
+  /** Its rows in `_kch_txn_batches`: pending transactional batches, and where markers are. */
+  readonly side: SideIndex;
 }
 
 /** A partition as recovered from its rows and `_kch_partitions`, nothing in flight. */
@@ -37,8 +40,10 @@ export function recoveredPartition(
   logStartOffset: number,
   marker: number,
   checkpointedEnd: number,
+  side: SideIndex,
 ): PartitionState {
   return {
+    side,
     get nextOffset() {
       return this.appends.storedEnd;
     },

@@ -70,6 +70,27 @@ export function testBatch(spec: BatchSpec): StoredBatch {
   };
 }
 
+/**
+ * A batch of `records` at `offset`: of transactional producer `producerId` (epoch 0, sequences from
+ * `sequence`) when one is given, of a plain producer otherwise.
+ */
+export function producerBatch(
+  offset: number,
+  records: RecordInput[],
+  producerId?: number,
+  sequence = 0,
+): StoredBatch {
+  const transactional = producerId !== undefined;
+  return testBatch({
+    baseOffset: offset,
+    records,
+    producerId: producerId ?? -1,
+    producerEpoch: transactional ? 0 : -1,
+    baseSequence: transactional ? sequence : -1,
+    transactional,
+  });
+}
+
 /** A COMMIT or ABORT marker of producer `producerId` at `offset`, as the broker writes it. */
 export function testMarker(
   offset: number,

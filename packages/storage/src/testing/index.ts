@@ -8,7 +8,7 @@ import { runTransactionContract } from './transactions.js';
 
 export { type ClusterContractOptions, runClusterStoreContract } from './cluster.js';
 export { leadership, stamped } from './fencing.js';
-export { type BatchSpec, testBatch, testMarker, testTopic } from './fixtures.js';
+export { type BatchSpec, producerBatch, testBatch, testMarker, testTopic } from './fixtures.js';
 export { runSecurityStoreContract, type SecurityContractOptions } from './security.js';
 
 export interface ContractOptions {

@@ -8,21 +8,13 @@
 import type { RecordInput } from '@kch/protocol';
 import { expect, it } from 'vitest';
 import type { Storage, StoredBatch, TopicPartition, TransactionMetadata } from '../storage.js';
-import { testBatch, testMarker, testTopic } from './fixtures.js';
+import { producerBatch, testMarker, testTopic } from './fixtures.js';
 
 const rec = (value: string): RecordInput => ({ key: Buffer.from(`k-${value}`), value: Buffer.from(value) });
 
 /** A batch of `values` at `offset`: transactional when `pid` is given, plain otherwise. */
-function batch(offset: number, values: string[], pid?: number, sequence = 0): StoredBatch {
-  return testBatch({
-    baseOffset: offset,
-    records: values.map(rec),
-    producerId: pid ?? -1,
-    producerEpoch: pid === undefined ? -1 : 0,
-    baseSequence: pid === undefined ? -1 : sequence,
-    transactional: pid !== undefined,
-  });
-}
+const batch = (offset: number, values: string[], pid?: number, sequence = 0): StoredBatch =>
+  producerBatch(offset, values.map(rec), pid, sequence);
 
 /**
  * What a read from `from` returns, as [baseOffset, hex of the bytes] of each batch that holds a
