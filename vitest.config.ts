@@ -22,6 +22,8 @@ const CLIENT_TESTS = [
   'packages/broker/test/produce-fetch.test.ts',
   'packages/broker/test/groups-clients.test.ts',
   'packages/broker/test/dead-letters-clients.test.ts',
+  'packages/broker/test/transactions-protocol.test.ts',
+  'packages/broker/test/transactions-kafkajs.test.ts',
 ];
 
 export default defineConfig({

@@ -21,6 +21,7 @@ import {
   countRows,
   deleteRows,
   firstOffsetFrom,
+  firstSideOffset,
   ownBatchesBefore,
   recoverPartition,
   rowsHiddenUnderFences,
@@ -184,7 +185,21 @@ export class PartitionStates {
       firstOffsetFrom(t.table, rows, p.logStartOffset),
       t,
     );
-    const first = earliest(r.i64(), p.side.firstPendingFrom(p.logStartOffset));
+    let first = earliest(r.i64(), p.side.firstPendingFrom(p.logStartOffset));
+    // Transactions are the log's too where the table has no row: markers, and an aborted
+    // transaction's batches, whose offsets are holes, not records retention removed. A marker always
+    // follows those, so the side index tells when one may come before the first row.
+    const upTo = first < 0 ? p.nextOffset : first;
+    if (p.side.meets(p.logStartOffset, upTo)) {
+      const rows = this.side.rowsOf(t.record.topicId, tp.partition, fencesOf(t, tp.partition).starts);
+      const s = await this.backend.select(
+        `find the log start of ${tp.topic}-${tp.partition}`,
+        firstSideOffset(this.backend.database, rows, p.logStartOffset, upTo),
+        t,
+      );
+      const side = s.i64();
+      if (side >= 0) first = earliest(first, Math.max(side, p.logStartOffset));
+    }
     const start = first < 0 ? p.nextOffset : first;
     if (start > p.logStartOffset) p.logStartOffset = Math.min(start, p.nextOffset);
     return p.logStartOffset;

@@ -1,6 +1,7 @@
 /**
  * What a partition keeps in memory of its rows in `_kch_txn_batches` (./side-batches.ts): the
- * transactional batches no marker has ended yet, exactly, and where markers are, roughly. Loaded when
+ * transactional batches no marker has ended yet, exactly, and where markers and ended batches are,
+ * roughly. Loaded when
  * the partition is recovered (./transaction-ends.ts), updated by appends (./partition-writer.ts).
  *
  * It lets reads of a topic without transactions never ask the side table (`meets`), and answers
@@ -109,9 +110,17 @@ export class SideIndex {
     return this.pending.filter((b) => b.producerId === producerId && b.baseOffset < markerOffset);
   }
 
-  /** Forgets the batches a marker ended, once its append is stored. */
+  /**
+   * Forgets the batches a marker ended, once its append is stored. Where they were stays covered, as
+   * markers are: an aborted batch's offsets are the log's holes, which the log start must not pass
+   * (./partition-states.ts `currentLogStart` asks the side table for them).
+   */
   end(producerId: number, markerOffset: number): void {
-    this.pending = this.pending.filter((b) => b.producerId !== producerId || b.baseOffset >= markerOffset);
+    this.pending = this.pending.filter((b) => {
+      const ended = b.producerId === producerId && b.baseOffset < markerOffset;
+      if (ended) this.markers.add(b.baseOffset);
+      return !ended;
+    });
   }
 
   /** Forgets the batches from `offset` on: a rejected append's, whose rows are removed. */

@@ -302,6 +302,15 @@ ORDER BY base_offset LIMIT ${int(limit)}`;
 }
 
 /**
+ * The first offset of `rows` (a partition's side rows, of any kind: staged batches, markers, and the
+ * rows of ended transactions, whose offsets stay the log's) in [from, to) (Int64; -1 when none).
+ */
+export function firstSideOffset(database: string, rows: string, from: number, to: number): string {
+  return `SELECT toInt64(ifNull(minOrNull(base_offset), -1)) FROM ${tableName(database, TXN_BATCHES_TABLE)} FINAL
+WHERE ${rows} AND last_offset >= ${int(from)} AND base_offset < ${int(to)}`;
+}
+
+/**
  * Every side row of a partition (`rows`) that ends at or after `from`, in offset order, for recovery:
  * base_offset, last_offset, producer_id Int64, producer_epoch Int16, leader_epoch Int32, kind Int8
  * (1 staged, 2 marker, 3 committed, 4 aborted), version UInt64, and the bytes of a marker or the

@@ -106,6 +106,8 @@ export function runTransactionContract(
     await s.append(tp, [abort]);
     expect(await readAll(s, tp)).toEqual(seen(plain, abort));
     expect(await readAll(s, tp, 3)).toEqual(seen(abort));
+    // The aborted batches' offsets are holes, not records retention removed: the log still starts at 0.
+    expect(await s.currentLogStartOffset(tp)).toBe(0);
     const snapshot = await s.openPartition(tp);
     expect(snapshot.nextOffset).toBe(5);
     expect(snapshot.openTransactions ?? []).toEqual([]);
@@ -115,6 +117,16 @@ export function runTransactionContract(
     await s.append(tp, [again]);
     await s.append(tp, [commit]);
     expect(await readAll(s, tp)).toEqual(seen(plain, abort, again, commit));
+  });
+
+  it('keeps the log start of a partition that begins with an aborted transaction', async () => {
+    const s = storage();
+    const tp = await topic(s);
+    await s.append(tp, [batch(0, ['t1', 't2'], 7)]);
+    const abort = testMarker(2, 7, 0, 'abort');
+    await s.append(tp, [abort]);
+    expect(await s.currentLogStartOffset(tp)).toBe(0);
+    expect(await readAll(s, tp)).toEqual(seen(abort));
   });
 
   it('ends the transactions of two producers apart', async () => {
