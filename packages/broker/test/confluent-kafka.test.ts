@@ -4,14 +4,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBroker, startBroker, testStorage } from './helpers/broker.js';
+import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { run } from './helpers/run.js';
 import { skipEachUnless } from './helpers/skip.js';
 import { confluentKafka, PYTHON } from './helpers/tools.js';
 
 const script = (name: string) => fileURLToPath(new URL(`./python/${name}`, import.meta.url));
-/** Whether the test storage keeps transactions (storage.ts `transactions`); else they are refused. */
-const served = testStorage().transactions !== undefined;
 
 describe('confluent-kafka', () => {
   skipEachUnless(confluentKafka);
@@ -58,18 +56,15 @@ describe('confluent-kafka', () => {
     for (const name of ['c0', 'c1', 'c2']) expect(out.reads[name] ?? 0).toBeGreaterThan(0);
   });
 
-  it.runIf(served)(
-    'transactions: a consume-transform-produce loop, aborted once and restarted with a transaction open, yields every input exactly once',
-    async () => {
-      const r = await run(PYTHON, [script('confluent_transactions.py'), b.bootstrap, 'ck-eos'], {
-        timeoutMs: 170_000,
-      });
-      expect(r.code, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout);
-      expect(out.values).toEqual(Array.from({ length: 100 }, (_, i) => `V${String(i).padStart(3, '0')}`));
-      expect(out.committed).toBe(100);
-      // librdkafka names the fencing error the zombie's commit got.
-      expect(out.zombie_error).toMatch(/FENCED|INVALID_PRODUCER_EPOCH/);
-    },
-  );
+  it('transactions: a consume-transform-produce loop, aborted once and restarted with a transaction open, yields every input exactly once', async () => {
+    const r = await run(PYTHON, [script('confluent_transactions.py'), b.bootstrap, 'ck-eos'], {
+      timeoutMs: 170_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.values).toEqual(Array.from({ length: 100 }, (_, i) => `V${String(i).padStart(3, '0')}`));
+    expect(out.committed).toBe(100);
+    // librdkafka names the fencing error the zombie's commit got.
+    expect(out.zombie_error).toMatch(/FENCED|INVALID_PRODUCER_EPOCH/);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBroker, startBroker, testStorage } from './helpers/broker.js';
+import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { consumeMessages } from './helpers/kafkajs.js';
 
 let b: RunningBroker;
@@ -25,8 +25,6 @@ afterAll(async () => {
   await b?.close();
 });
 
-const served = testStorage().transactions !== undefined;
-
 async function createTopic(topic: string, numPartitions = 1): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -38,7 +36,7 @@ function transactionalProducer(transactionalId: string) {
   return kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
 }
 
-describe.runIf(served)('kafkajs transactions', () => {
+describe('kafkajs transactions', () => {
   it('read_committed consumers get committed records only, in order', async () => {
     const topic = 'kjs-txn';
     await createTopic(topic, 2);
@@ -148,14 +146,5 @@ describe.runIf(served)('kafkajs transactions', () => {
     const got = await consumeMessages(consumer, topic, 1);
     expect(got.map((m) => m.message.value!.toString())).toEqual(['fresh']);
     await Promise.all([consumer.disconnect(), first.disconnect(), second.disconnect()]);
-  });
-});
-
-describe.skipIf(served)('kafkajs transactions over a storage without them', () => {
-  it('fail at the first transaction with the reason', async () => {
-    const producer = transactionalProducer('kjs-refused');
-    await producer.connect();
-    await expect(producer.transaction()).rejects.toThrow();
-    await producer.disconnect();
   });
 });
