@@ -210,6 +210,43 @@ describe('the ClickHouse Kafka engine consumes from kch', () => {
     expect(await sql('SELECT uniqExact(partition, offset) = count() FROM orders')).toBe('1\n');
   });
 
+  it('reads committed records only (read_committed, the librdkafka default): an open transaction waits, an aborted one never comes', async () => {
+    const topic = 'ke-transactions';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const txnProducer = kafka.producer({
+      transactionalId: 'ke-tx',
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await txnProducer.connect();
+    const send = async (values: string[], end: 'commit' | 'abort' | 'open') => {
+      const txn = await txnProducer.transaction();
+      await txn.send({
+        topic,
+        messages: values.map((v, i) => ({ key: `k${i}`, value: JSON.stringify({ v }) })),
+      });
+      if (end === 'commit') await txn.commit();
+      if (end === 'abort') await txn.abort();
+      return txn;
+    };
+    await send(['c1', 'c2', 'c3'], 'commit');
+    await send(['a1', 'a2'], 'abort');
+    const open = await send(['later'], 'open');
+    await sql(`CREATE TABLE txn_queue (v String) ${kafkaEngine(topic, 'ch-txn', 'JSONEachRow')}`);
+    cleanup.push('txn_queue');
+    await sql('CREATE TABLE txn_values (v String, offset UInt64) ENGINE = MergeTree ORDER BY offset');
+    await sql('CREATE MATERIALIZED VIEW txn_mv TO txn_values AS SELECT v, _offset AS offset FROM txn_queue');
+    cleanup.push('txn_mv');
+    const values = () => sql('SELECT v FROM txn_values ORDER BY offset');
+    expect(await waitFor(values, (t) => t === 'c1\nc2\nc3\n'), await consumersState('txn_queue')).toBe(
+      'c1\nc2\nc3\n',
+    );
+    // The open transaction holds back what follows it until it commits.
+    await open.commit();
+    await txnProducer.disconnect();
+    expect(await waitFor(values, (t) => t.includes('later'))).toBe('c1\nc2\nc3\nlater\n');
+  });
+
   it('starts from the offsets its group committed earlier', async () => {
     const topic = 'ke-resume';
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
