@@ -3,44 +3,21 @@
  * writes with acks=all; after a restart on the same data directory every acknowledged record is there,
  * at its offset, and offsets are dense.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
 import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
 import { clickhouseStorage } from '@kch/storage';
 import { describe, expect, it } from 'vitest';
-
-const script = fileURLToPath(new URL('./scripts/chdb-broker.ts', import.meta.url));
-
-function startChild(dir: string, database: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    // node itself, not npx, so that SIGKILL reaches the broker's own process.
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', script, dir, database], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /LISTENING (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
-  });
-}
+import { startChdbChild } from './helpers/chdb-child.js';
 
 describe('crash', () => {
   it('keeps every record acknowledged before a SIGKILL, at its offset, with dense offsets', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kch-crash-'));
     const database = 'crash';
-    const { child, port } = await startChild(dir, database);
+    const { child, port } = await startChdbChild(dir, database);
     const client = await RawClient.connect('127.0.0.1', port);
     const created = await client.send('CreateTopics', 7, {
       topics: [{ name: 'durable', numPartitions: 2, replicationFactor: 1 }],

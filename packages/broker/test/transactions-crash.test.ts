@@ -5,38 +5,15 @@
  * commit completes (its records readable by read_committed consumers and rows of the topic's table),
  * and the open transaction stays invisible until its producer initialises again, which aborts it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
 import { RawClient } from '@kch/kafka-connection';
 import { decodeBatch, ErrorCode, encodeRecordBatchSync, splitBatches } from '@kch/protocol';
 import { type ClickHouseStorage, clickhouseStorage } from '@kch/storage';
 import { describe, expect, it } from 'vitest';
-
-const script = fileURLToPath(new URL('./scripts/chdb-broker.ts', import.meta.url));
-
-function startChild(dir: string, database: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', script, dir, database], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KCH_TEST_HOLD_MARKERS: '1' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /LISTENING (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${err}`)));
-  });
-}
+import { startChdbChild } from './helpers/chdb-child.js';
 
 async function ok<T extends { errorCode: number }>(p: Promise<T>): Promise<T> {
   const r = await p;
@@ -98,7 +75,7 @@ describe('transactions and SIGKILL', () => {
   it('completes an acknowledged commit after a restart, and keeps an open transaction out until it is aborted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kch-txn-crash-'));
     const database = 'txn_crash';
-    const { child, port } = await startChild(dir, database);
+    const { child, port } = await startChdbChild(dir, database, { KCH_TEST_HOLD_MARKERS: '1' });
     const client = await RawClient.connect('127.0.0.1', port);
     const created = await client.send('CreateTopics', 7, {
       topics: [
