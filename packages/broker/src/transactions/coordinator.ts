@@ -31,6 +31,9 @@ import {
   verifyPartition,
 } from './transitions.js';
 
+/** How long EndTxn waits for the markers before it answers anyway (see `endTxn`). */
+export const MARKER_WAIT_MS = 5_000;
+
 export type TransactionConfig = Pick<
   BrokerConfig,
   'transactionMaxTimeoutMs' | 'transactionAbortTimedOutIntervalMs' | 'transactionalIdExpirationMs'
@@ -72,7 +75,7 @@ export class TransactionCoordinator {
   async start(): Promise<void> {
     for (const m of await this.o.store.list()) this.states.set(m.transactionalId, m);
     for (const m of this.states.values())
-      if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort') this.markers.write(m);
+      if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort') void this.markers.write(m);
     this.timer = setInterval(() => void this.sweep(), this.o.config.transactionAbortTimedOutIntervalMs);
     this.timer.unref?.();
     this.o.logger.info('transaction coordinator started', { transactionalIds: this.states.size });
@@ -116,7 +119,7 @@ export class TransactionCoordinator {
         const fenced = fenceAndAbort(m, now);
         const error = await this.persist(fenced);
         if (error !== ErrorCode.NONE) return refused(error);
-        this.ended(fenced, 'fenced');
+        void this.ended(fenced, 'fenced');
         return refused(ErrorCode.CONCURRENT_TRANSACTIONS);
       }
       // An exhausted epoch moves the transactional id to a new producer id (taken ahead: rules are sync).
@@ -192,16 +195,21 @@ export class TransactionCoordinator {
   }
 
   /**
-   * EndTxn: answered once PrepareCommit or PrepareAbort is stored; the markers are written after
-   * (CONCURRENT_TRANSACTIONS meanwhile), as Kafka answers before its markers.
+   * EndTxn: the decision (PrepareCommit, PrepareAbort) is stored, then the markers are written
+   * (CONCURRENT_TRANSACTIONS meanwhile). Kafka answers once the decision is stored; kch answers once
+   * the markers are written too, so that a committed transaction's records are rows of its topics'
+   * tables when the producer hears of the commit, as a plain record is when it is acknowledged. A
+   * partition slower than MARKER_WAIT_MS does not hold the answer longer: it is then Kafka's (the
+   * decision is stored, and the markers follow).
    */
-  endTxn(
+  async endTxn(
     transactionalId: string,
     producerId: number,
     producerEpoch: number,
     commit: boolean,
   ): Promise<number> {
-    return this.serialized(transactionalId, async () => {
+    let written: Promise<void> | undefined;
+    const error = await this.serialized(transactionalId, async () => {
       const t = endTransaction(
         this.states.get(transactionalId),
         producerId,
@@ -212,10 +220,17 @@ export class TransactionCoordinator {
       );
       if ('error' in t) return t.error;
       if (!t.next) return ErrorCode.NONE;
-      const error = await this.persist(t.next);
-      if (error === ErrorCode.NONE) this.ended(t.next, 'client');
-      return error;
+      const stored = await this.persist(t.next);
+      if (stored === ErrorCode.NONE) written = this.ended(t.next, 'client');
+      return stored;
     });
+    // Outside the transactional id's turn: the markers' completion takes it.
+    if (written) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([written, new Promise((resolve) => (timer = setTimeout(resolve, MARKER_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    return error;
   }
 
   /**
@@ -228,7 +243,7 @@ export class TransactionCoordinator {
       if (m?.state !== 'Ongoing') return ErrorCode.INVALID_TXN_STATE;
       const fenced = fenceAndAbort(m, Date.now());
       const error = await this.persist(fenced);
-      if (error === ErrorCode.NONE) this.ended(fenced, reason);
+      if (error === ErrorCode.NONE) void this.ended(fenced, reason);
       return error;
     });
   }
@@ -273,14 +288,15 @@ export class TransactionCoordinator {
   }
 
   /** A transaction whose end is decided: its markers go out now. */
-  private ended(m: TransactionMetadata, reason: 'client' | 'fenced' | 'timeout' | 'admin'): void {
+  /** A transaction whose end was decided: its markers go out now; resolves once they are written. */
+  private ended(m: TransactionMetadata, reason: 'client' | 'fenced' | 'timeout' | 'admin'): Promise<void> {
     this.o.events.emit('transaction', {
       transactionalId: m.transactionalId,
       producerId: m.producerId,
       outcome: m.state === 'PrepareCommit' ? 'commit' : 'abort',
       reason,
     });
-    this.markers.write(m);
+    return this.markers.write(m);
   }
 
   /** Every marker of the transaction is written: Complete{Commit,Abort}, stored (retried until it is). */

@@ -26,7 +26,7 @@ const LAST_RETRY_MS = 5_000;
 
 export class MarkerWriter {
   /** Transactions whose markers are being written, so that one is never written by two loops. */
-  private readonly writing = new Set<string>();
+  private readonly writing = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(
@@ -36,11 +36,23 @@ export class MarkerWriter {
     private readonly complete: (transactionalId: string) => Promise<boolean>,
   ) {}
 
-  /** Starts writing the markers of a PrepareCommit or PrepareAbort transaction. */
-  write(m: TransactionMetadata): void {
-    if (this.writing.has(m.transactionalId)) return;
-    this.writing.add(m.transactionalId);
-    void this.run(m).finally(() => this.writing.delete(m.transactionalId));
+  /**
+   * Starts writing the markers of a PrepareCommit or PrepareAbort transaction; resolves once they are
+   * written and the transaction is stored complete (or the writer stopped).
+   */
+  write(m: TransactionMetadata): Promise<void> {
+    const running = this.writing.get(m.transactionalId);
+    if (running) return running;
+    const run = this.run(m)
+      .catch((e: unknown) =>
+        this.logger.error('transaction markers not written', {
+          transactionalId: m.transactionalId,
+          error: e,
+        }),
+      )
+      .finally(() => this.writing.delete(m.transactionalId));
+    this.writing.set(m.transactionalId, run);
+    return run;
   }
 
   stop(): void {
