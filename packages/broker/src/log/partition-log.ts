@@ -253,19 +253,7 @@ export class PartitionLog {
       coordinatorEpoch,
       timestamp: BigInt(Date.now()),
     });
-    if (this.leadership === null) throw notLeader(this.topic, this.partition);
-    await new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({
-        prepared: [incomingBatch(bytes)],
-        marker: true,
-        logAppendTime: false,
-        baseOffset: -1,
-        recordCount: 0,
-        resolve,
-        reject,
-      });
-      if (!this.draining) void this.drain();
-    });
+    await this.enqueue([incomingBatch(bytes)], false, true);
   }
 
   /**
@@ -280,9 +268,18 @@ export class PartitionLog {
     // A validation failure is handled when the drain reaches this append, which may be after an
     // earlier write finishes: mark it handled now so it is not reported as an unhandled rejection.
     if (prepared instanceof Promise) prepared.catch(() => undefined);
+    return this.enqueue(prepared, logAppendTime, false);
+  }
+
+  /** Queues an append (or a marker) for the drain; refused at once where another broker leads. */
+  private enqueue(
+    prepared: Promise<IncomingBatch[]> | IncomingBatch[],
+    logAppendTime: boolean,
+    marker: boolean,
+  ): Promise<AppendResult> {
     if (this.leadership === null) return Promise.reject(notLeader(this.topic, this.partition));
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ prepared, logAppendTime, baseOffset: -1, recordCount: 0, resolve, reject });
+      this.queue.push({ prepared, marker, logAppendTime, baseOffset: -1, recordCount: 0, resolve, reject });
       if (!this.draining) void this.drain();
     });
   }
