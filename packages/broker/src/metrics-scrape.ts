@@ -84,7 +84,7 @@ export interface TransactionsScrape {
 /** Transactions open on this broker's coordinator, and the partitions held back by open ones. */
 export function scrapeTransactions(broker: Broker): TransactionsScrape {
   const { transactions, topics } = broker.context;
-  const open = transactions?.all().filter((m) => m.state === 'Ongoing').length ?? 0;
+  const open = transactions?.openCount() ?? 0;
   const unstable: TransactionsScrape['unstable'] = [];
   for (const t of topics.list())
     for (const log of t.logs) {

@@ -361,14 +361,18 @@ export interface Storage {
   readonly transactions?: TransactionStore;
 }
 
+/** The states a transaction is stored in, by Kafka's TransactionState names. */
+export const TRANSACTION_STATE_NAMES = [
+  'Empty',
+  'Ongoing',
+  'PrepareCommit',
+  'PrepareAbort',
+  'CompleteCommit',
+  'CompleteAbort',
+] as const;
+
 /** A transaction's state as the coordinator moves it (Kafka's TransactionState names). */
-export type TransactionStateName =
-  | 'Empty'
-  | 'Ongoing'
-  | 'PrepareCommit'
-  | 'PrepareAbort'
-  | 'CompleteCommit'
-  | 'CompleteAbort';
+export type TransactionStateName = (typeof TRANSACTION_STATE_NAMES)[number];
 
 /** The pending offsets a transaction holds for a group (AddOffsetsToTxn, then TxnOffsetCommit). */
 export interface TransactionGroupOffsets {

@@ -1,20 +1,14 @@
 import { ErrorCode } from '@kch/protocol';
-import type { TransactionStateName } from '@kch/storage';
+import { TRANSACTION_STATE_NAMES, type TransactionStateName } from '@kch/storage';
 import { defineHandler } from '../handler.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
 import { allowed } from '../security/authorize.js';
 
-/** Kafka's state names (TransactionState), Dead and PrepareEpochFence included: known as filters. */
-const STATE_NAMES = new Set<string>([
-  'Empty',
-  'Ongoing',
-  'PrepareCommit',
-  'PrepareAbort',
-  'CompleteCommit',
-  'CompleteAbort',
-  'Dead',
-  'PrepareEpochFence',
-]);
+/**
+ * Kafka's state names (TransactionState): those kch stores, and Dead and PrepareEpochFence, which Kafka
+ * knows as filters too (kch never lists a transaction in them).
+ */
+const STATE_NAMES = new Set<string>([...TRANSACTION_STATE_NAMES, 'Dead', 'PrepareEpochFence']);
 
 /**
  * ListTransactions (KIP-664, KIP-994 for v1's duration filter): the transactional ids this broker

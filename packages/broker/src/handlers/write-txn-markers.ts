@@ -27,11 +27,9 @@ export default defineHandler({
 
 async function writeMarker(m: Marker, ctx: RequestContext) {
   const producerId = Number(m.producerId);
-  const open = ctx.broker.transactions
-    ?.all()
-    .find((t) => t.producerId === producerId && t.state === 'Ongoing');
-  if (open && !m.transactionResult) {
-    const code = await ctx.broker.transactions!.abort(open.transactionalId, 'admin');
+  const open = ctx.broker.transactions?.openTransactionOf(producerId);
+  if (open !== undefined && !m.transactionResult) {
+    const code = await ctx.broker.transactions!.abort(open, 'admin');
     return result(m, () => code);
   }
   const codes = await Promise.all(

@@ -97,6 +97,20 @@ export class TransactionCoordinator {
     return [...this.states.values()].map((m) => structuredClone(m));
   }
 
+  /** How many transactions are open (Ongoing) now: read at every metrics scrape, without copies. */
+  openCount(): number {
+    let n = 0;
+    for (const m of this.states.values()) if (m.state === 'Ongoing') n++;
+    return n;
+  }
+
+  /** The transactional id whose open (Ongoing) transaction is the producer's, if any. */
+  openTransactionOf(producerId: number): string | undefined {
+    for (const m of this.states.values())
+      if (m.producerId === producerId && m.state === 'Ongoing') return m.transactionalId;
+    return undefined;
+  }
+
   /** InitProducerId with a transactional id (KIP-98, KIP-360). */
   initProducerId(
     transactionalId: string,

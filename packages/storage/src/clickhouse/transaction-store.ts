@@ -12,6 +12,7 @@ import {
   type CommittedOffset,
   StorageError,
   type TopicPartition,
+  TRANSACTION_STATE_NAMES,
   type TransactionGroupOffsets,
   type TransactionMetadata,
   type TransactionStateName,
@@ -26,14 +27,7 @@ import { TsvWriter } from './tsv.js';
 
 const NULL_BYTES = Buffer.from('NULL', 'latin1');
 
-const STATES: readonly string[] = [
-  'Empty',
-  'Ongoing',
-  'PrepareCommit',
-  'PrepareAbort',
-  'CompleteCommit',
-  'CompleteAbort',
-] satisfies TransactionStateName[];
+const STATES: readonly string[] = TRANSACTION_STATE_NAMES;
 
 /** The row of a removed id: its fields empty. */
 function removed(transactionalId: string): TransactionMetadata {
