@@ -113,7 +113,7 @@ async function fetch(t: string, isolationLevel: 0 | 1, offset = 0n) {
   const seen: [number, string][] = [];
   for (const bytes of splitBatches(p.records ?? Buffer.alloc(0)).batches) {
     const batch = await decodeBatch(bytes);
-    batch.records.forEach((rec, i) => {
+    for (const rec of batch.records) {
       const offset = Number(batch.header.baseOffset) + rec.offsetDelta;
       if (!batch.header.isControl) seen.push([offset, rec.value!.toString()]);
       else
@@ -121,8 +121,7 @@ async function fetch(t: string, isolationLevel: 0 | 1, offset = 0n) {
           offset,
           decodeControlRecordKey(rec.key).type === ControlRecordType.Commit ? 'COMMIT' : 'ABORT',
         ]);
-      void i;
-    });
+    }
   }
   return {
     seen,
