@@ -355,6 +355,58 @@ describe('transactions over the wire', () => {
     expect(await offsetFetch(true)).toMatchObject({ errorCode: 0, committedOffset: 5n, metadata: 'm' });
   });
 
+  it('keeps an offset committed after the transaction sent its own, when the transaction commits', async () => {
+    const t = await topic();
+    const group = `g-${t}`;
+    const p = await init(`tx-${t}`);
+    const partitions = (committedOffset: bigint) => [
+      {
+        name: t,
+        partitions: [{ partitionIndex: 0, committedOffset, committedLeaderEpoch: -1, committedMetadata: '' }],
+      },
+    ];
+    const added = await client.send('AddOffsetsToTxn', 3, {
+      transactionalId: p.id,
+      producerId: p.producerId,
+      producerEpoch: p.epoch,
+      groupId: group,
+    });
+    expect(added.errorCode).toBe(0);
+    const sent = await client.send('TxnOffsetCommit', 3, {
+      transactionalId: p.id,
+      groupId: group,
+      producerId: p.producerId,
+      producerEpoch: p.epoch,
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      topics: partitions(5n),
+    });
+    expect(sent.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    // Commit times are in ms: the plain commit must come at a later one to be later.
+    const sentAt = Date.now();
+    while (Date.now() === sentAt);
+    const plain = await client.send('OffsetCommit', 8, {
+      groupId: group,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      topics: partitions(9n),
+    });
+    expect(plain.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    expect(await endTxn(p, true)).toBe(0);
+    const fetched = async () =>
+      (
+        await client.send('OffsetFetch', 7, {
+          groupId: group,
+          topics: [{ name: t, partitionIndexes: [0] }],
+          requireStable: true,
+        })
+      ).topics[0]!.partitions[0]!;
+    for (let i = 0; i < 100 && (await fetched()).errorCode !== 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await fetched()).toMatchObject({ errorCode: 0, committedOffset: 9n });
+  });
+
   it('lists and describes transactions, and DescribeProducers shows where an open one starts', async () => {
     const t = await topic();
     await produce(t, ['before']);

@@ -369,7 +369,7 @@ export class GroupCoordinator {
 
   /** Stores the offsets a committed transaction held for a group (its markers are written). */
   commitTransactionalOffsets(groupId: string, offsets: readonly CommittedOffset[]): Promise<void> {
-    return this.offsets.store(groupId, offsets);
+    return this.offsets.store(groupId, offsets, true);
   }
 
   /** OffsetFetch of one group; `topics` null for every committed partition. */

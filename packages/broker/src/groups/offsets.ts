@@ -207,12 +207,24 @@ export class OffsetManager {
     return response;
   }
 
-  /** Stores committed offsets of a group, after every earlier write of the group. */
-  async store(groupId: string, records: readonly CommittedOffset[]): Promise<void> {
+  /**
+   * Stores committed offsets of a group, after every earlier write of the group. With
+   * `transactional`, the offsets a committed transaction held are stored only where no later commit
+   * replaced them: an OffsetCommit made after the TxnOffsetCommit (by commit time) wins, as on Kafka,
+   * where the offset appended later to __consumer_offsets wins when the transaction's marker arrives.
+   */
+  async store(groupId: string, records: readonly CommittedOffset[], transactional = false): Promise<void> {
     const offsets = this.offsetsOf(groupId);
     await offsets.write(async () => {
-      await this.storage.commitOffsets(groupId, records);
-      for (const r of records) offsets.byPartition.set(offsetKey(r.topic, r.partition), r);
+      const kept = transactional
+        ? records.filter((r) => {
+            const current = offsets.byPartition.get(offsetKey(r.topic, r.partition));
+            return current === undefined || current.commitTimestamp <= r.commitTimestamp;
+          })
+        : records;
+      if (kept.length === 0) return;
+      await this.storage.commitOffsets(groupId, kept);
+      for (const r of kept) offsets.byPartition.set(offsetKey(r.topic, r.partition), r);
     });
   }
 
