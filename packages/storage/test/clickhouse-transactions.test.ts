@@ -29,10 +29,10 @@ const commit = (offset: number, pid: number) => testMarker(offset, pid, 0, 'comm
 const abort = (offset: number, pid: number) => testMarker(offset, pid, 0, 'abort');
 
 /** A new kch database with a storage over it, and a one-partition topic in its own table. */
-async function ownTopic(options?: Parameters<typeof broker>[1]) {
+async function ownTopic(options?: Parameters<typeof broker>[1], configs: Record<string, string> = {}) {
   const database = `txn_${++databases}`;
   const s = await broker(database, options);
-  const t = testTopic(1);
+  const t = testTopic(1, configs);
   await s.createTopic(t);
   return { s, database, tp: { topic: t.name, partition: 0 }, table: `${database}.\`${t.name}\``, t };
 }
@@ -373,6 +373,22 @@ describe('side rows and the life of a topic', () => {
     expect((await s.openPartition(tp)).openTransactions).toEqual([
       { producerId: 8, producerEpoch: 0, firstOffset: 3 },
     ]);
+  });
+
+  it('lets retention take transaction rows with the records around them: the log start moves past them', async () => {
+    // retention.ms=1: every record of 2023 (the fixtures' time) expires; one stamped ten years ahead stays.
+    const { s, tp, database, table } = await ownTopic(undefined, { 'retention.ms': '1' });
+    await s.append(tp, [batch(0, ['t1'], 7)]);
+    await s.append(tp, [commit(1, 7)]);
+    await s.append(tp, [batch(2, ['u1'], 8)]);
+    await s.append(tp, [abort(3, 8)]);
+    const later = testBatch({ baseOffset: 4, records: [rec('kept')], baseTimestamp: Date.now() + 3.2e11 });
+    await s.append(tp, [later]);
+    await query(`OPTIMIZE TABLE ${table} FINAL`); // the TTL merge
+    expect(await rows(table)).toBe('4\tkept\n');
+    expect(await s.currentLogStartOffset(tp)).toBe(4);
+    expect(await readBack(s, tp)).toEqual(seen(later));
+    expect(await query(`SELECT count() FROM ${database}._kch_txn_batches`)).toBe('0\n');
   });
 
   it("hides a replaced leader's late staged batches under the partition's leader fences", async () => {

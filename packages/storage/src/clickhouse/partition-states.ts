@@ -15,6 +15,7 @@ import type { TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { BoundTopics } from './bound-topics.js';
 import type { MetadataStore } from './metadata-store.js';
+import { retentionOf } from './schema.js';
 import type { SideBatches } from './side-batches.js';
 import { int } from './sql.js';
 import {
@@ -188,21 +189,36 @@ export class PartitionStates {
     let first = earliest(r.i64(), p.side.firstPendingFrom(p.logStartOffset));
     // Transactions are the log's too where the table has no row: markers, and an aborted
     // transaction's batches, whose offsets are holes, not records retention removed. A marker always
-    // follows those, so the side index tells when one may come before the first row.
+    // follows those, so the side index tells when one may come before the first row. Those written
+    // longer ago than retention.ms are gone with the records around them.
     const upTo = first < 0 ? p.nextOffset : first;
     if (p.side.meets(p.logStartOffset, upTo)) {
       const rows = this.side.rowsOf(t.record.topicId, tp.partition, fencesOf(t, tp.partition).starts);
+      const retention = retentionOf(t.record.configs);
+      const now = Date.now();
+      const writtenSince = retention === null || retention >= now ? null : (now - retention) * 1000;
       const s = await this.backend.select(
         `find the log start of ${tp.topic}-${tp.partition}`,
-        firstSideOffset(this.backend.database, rows, p.logStartOffset, upTo),
+        firstSideOffset(this.backend.database, rows, p.logStartOffset, upTo, writtenSince),
         t,
       );
       const side = s.i64();
       if (side >= 0) first = earliest(first, Math.max(side, p.logStartOffset));
     }
-    const start = first < 0 ? p.nextOffset : first;
-    if (start > p.logStartOffset) p.logStartOffset = Math.min(start, p.nextOffset);
+    const start = Math.min(first < 0 ? p.nextOffset : first, p.nextOffset);
+    if (start > p.logStartOffset) {
+      const passed = p.side.meets(p.logStartOffset, start);
+      p.logStartOffset = start;
+      if (passed) await this.dropSideRowsBefore(t, tp, p, start).catch(() => {});
+    }
     return p.logStartOffset;
+  }
+
+  /** Transaction rows wholly before `offset` (the new log start) go, from the index and the table. */
+  private async dropSideRowsBefore(t: TopicState, tp: TopicPartition, p: PartitionState, offset: number) {
+    p.side.dropBefore(offset);
+    const side = sideRowsOfTopic(t.record.topicId, tp.partition, offset);
+    await this.side.remove(`transaction rows before ${offset} of ${tp.topic}-${tp.partition}`, side, false);
   }
 
   /** DeleteRecords: moves the log start forward to `offset` (never past the end) and returns it. */
@@ -234,11 +250,7 @@ export class PartitionStates {
       before = `${rows.where} AND ${rows.offset} < ${int(target)}`;
     } else before = ownBatchesBefore(tp.partition, target);
     await this.backend.t.command(deleteRows(t.table, before)).catch(() => {});
-    p.side.dropBefore(target);
-    const side = sideRowsOfTopic(t.record.topicId, tp.partition, target);
-    await this.side
-      .remove(`transaction rows before ${target} of ${tp.topic}-${tp.partition}`, side, false)
-      .catch(() => {});
+    await this.dropSideRowsBefore(t, tp, p, target).catch(() => {});
     return target;
   }
 

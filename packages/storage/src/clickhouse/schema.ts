@@ -12,6 +12,8 @@
  * readers take the latest one (ReplacingMergeTree, read with FINAL, or max() where values only grow),
  * so a crash between two statements leaves either the old or the new state, never a torn one.
  */
+
+import { StorageError } from '../storage.js';
 import { type Dialect, SINGLE_SERVER } from './cluster-ddl.js';
 import { ident, int, str, tableName } from './sql.js';
 
@@ -129,6 +131,20 @@ export const TOPIC_READ_COLUMNS: readonly string[] = [
   'value',
   'headers',
 ];
+
+/** retention.ms of a config map: a number, or null for none; INVALID_REQUEST when malformed. */
+export function retentionOf(configs: Record<string, string>): number | null {
+  const v = configs['retention.ms'];
+  if (v === undefined) return null;
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v)) || Number(v) < -1) {
+    throw new StorageError(
+      'INVALID_REQUEST',
+      `retention.ms must be an integer of -1 or more, not ${JSON.stringify(v)}`,
+    );
+  }
+  const n = Number(v);
+  return n < 0 ? null : n;
+}
 
 /** `TTL ...` for a retention.ms value, or null when records are kept forever (-1 or unset). */
 export function ttlExpression(retentionMs: number | null): string | null {

@@ -303,11 +303,20 @@ ORDER BY base_offset LIMIT ${int(limit)}`;
 
 /**
  * The first offset of `rows` (a partition's side rows, of any kind: staged batches, markers, and the
- * rows of ended transactions, whose offsets stay the log's) in [from, to) (Int64; -1 when none).
+ * rows of ended transactions, whose offsets stay the log's) in [from, to) (Int64; -1 when none). With
+ * `writtenSince` (µs since the epoch; a row's version is when it was written), older rows are past
+ * the topic's retention, as the records around them are, and do not count.
  */
-export function firstSideOffset(database: string, rows: string, from: number, to: number): string {
+export function firstSideOffset(
+  database: string,
+  rows: string,
+  from: number,
+  to: number,
+  writtenSince: number | null,
+): string {
+  const recent = writtenSince === null ? '' : ` AND version >= ${int(writtenSince)}`;
   return `SELECT toInt64(ifNull(minOrNull(base_offset), -1)) FROM ${tableName(database, TXN_BATCHES_TABLE)} FINAL
-WHERE ${rows} AND last_offset >= ${int(from)} AND base_offset < ${int(to)}`;
+WHERE ${rows} AND last_offset >= ${int(from)} AND base_offset < ${int(to)}${recent}`;
 }
 
 /**

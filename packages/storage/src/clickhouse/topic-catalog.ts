@@ -24,6 +24,7 @@ import type { PartitionStates } from './partition-states.js';
 import {
   DEFAULT_TOPIC_TABLE_SETTINGS,
   RESERVED_PREFIX,
+  retentionOf,
   type TableSettings,
   topicTableDdl,
   ttlExpression,
@@ -62,20 +63,6 @@ interface Written {
   row: TopicRow;
   deleted: boolean;
   version: number;
-}
-
-/** retention.ms of a config map: a number, or null for none; INVALID_REQUEST when malformed. */
-function retentionOf(configs: Record<string, string>): number | null {
-  const v = configs['retention.ms'];
-  if (v === undefined) return null;
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v)) || Number(v) < -1) {
-    throw new StorageError(
-      'INVALID_REQUEST',
-      `retention.ms must be an integer of -1 or more, not ${JSON.stringify(v)}`,
-    );
-  }
-  const n = Number(v);
-  return n < 0 ? null : n;
 }
 
 export class TopicCatalog {
