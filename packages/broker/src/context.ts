@@ -2,6 +2,7 @@ import type { RecordCheck, Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import type { Leadership, PartitionLeader } from './cluster/leadership.js';
 import type { BrokerEvents } from './events.js';
+import { CommittedReaders } from './groups/committed-readers.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import { codeSchemaChecks } from './log/declared-topics.js';
 import { LEADER_EPOCH } from './log/partition-log.js';
@@ -29,6 +30,8 @@ export class BrokerContext {
   readonly codeChecks: ReadonlyMap<string, RecordCheck>;
   /** Client quotas (KIP-13, KIP-55, KIP-124), from the security store; `load()` them before serving. */
   readonly quotas: ClientQuotas;
+  /** Which consumer groups read with read_committed, for their lag (metrics). */
+  readonly committedReaders = new CommittedReaders();
   /** Partition leadership among several brokers over one database; unset with one broker. */
   leadership: Leadership | undefined;
   /**

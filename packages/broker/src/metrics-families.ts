@@ -236,7 +236,7 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
     ),
     lag: groupsGauge(
       'kch_consumer_group_lag',
-      'High watermark minus committed offset: records the group has not consumed yet.',
+      'High watermark (last stable offset for a group whose consumers read committed) minus committed offset: records the group has not consumed yet.',
       ['group', 'topic', 'partition'],
       (g, { offsets }) => {
         for (const o of offsets)

@@ -1,7 +1,9 @@
 /**
  * What the broker metrics read from the broker when they are scraped rather than counted as events
- * happen: consumer groups and their members, committed offsets against the partitions' high
- * watermarks (consumer lag), and the high watermarks of partitions produced to since start.
+ * happen: consumer groups and their members, committed offsets against the partitions' ends
+ * (consumer lag: the high watermark, or the last stable offset for a group that reads committed, as a
+ * read_committed consumer cannot read past it), and the high watermarks of partitions produced to
+ * since start.
  */
 import type { Broker } from './broker.js';
 import { computeLag } from './groups/lag.js';
@@ -43,35 +45,40 @@ export async function scrapeGroups(
   broker: Broker,
   produced: ReadonlyMap<string, ReadonlySet<number>>,
 ): Promise<GroupsScrape> {
-  const { topics, groups } = broker.context;
+  const { topics, groups, committedReaders } = broker.context;
   const scrape: GroupsScrape = { members: [], offsets: [], highWatermarks: [] };
-  const ends = new Map<string, number | null>();
-  const endOffset = async (topic: string, partition: number): Promise<number | null> => {
+  const ends = new Map<string, { highWatermark: number; lastStable: number } | null>();
+  const endsOf = async (topic: string, partition: number) => {
     const key = `${topic}\u0000${partition}`;
     if (ends.has(key)) return ends.get(key)!;
     const log = topics.log(topic, partition);
-    let end: number | null = null;
+    let end: { highWatermark: number; lastStable: number } | null = null;
     if (log) {
       try {
         await log.open();
-        end = log.highWatermark;
+        end = { highWatermark: log.highWatermark, lastStable: log.lastStableOffset };
       } catch {
         end = null; // storage unavailable: no lag for this partition in this scrape
       }
     }
     ends.set(key, end);
-    if (end !== null) scrape.highWatermarks.push({ topic, partition, highWatermark: end });
+    if (end !== null) scrape.highWatermarks.push({ topic, partition, highWatermark: end.highWatermark });
     return end;
   };
+  const highWatermark = async (topic: string, partition: number) =>
+    (await endsOf(topic, partition))?.highWatermark ?? null;
+  const lastStable = async (topic: string, partition: number) =>
+    (await endsOf(topic, partition))?.lastStable ?? null;
   for (const g of groups.listGroups()) {
     const described = groups.describeGroup(g.groupId);
     scrape.members.push({ group: g.groupId, state: g.groupState, members: described.members.length });
+    const endOffset = committedReaders.readsCommitted(g.groupId) ? lastStable : highWatermark;
     for (const row of await computeLag(groups.committedOffsets(g.groupId), endOffset)) {
       const { topic, partition, committedOffset, lag } = row;
       scrape.offsets.push({ group: g.groupId, topic, partition, committedOffset, lag });
     }
   }
-  for (const [topic, partitions] of produced) for (const p of partitions) await endOffset(topic, p);
+  for (const [topic, partitions] of produced) for (const p of partitions) await endsOf(topic, p);
   return scrape;
 }
 

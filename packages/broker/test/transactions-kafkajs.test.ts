@@ -1,8 +1,10 @@
 /**
  * kafkajs transactions, unchanged, over TCP: a transactional producer commits and aborts, read_committed
  * and read_uncommitted consumers read what Kafka gives them, offsets sent in a transaction are
- * committed with it, and a second producer with the same transactional id fences the first.
+ * committed with it, a second producer with the same transactional id fences the first, and the lag
+ * of a read_committed group is measured against the last stable offset.
  */
+import { brokerMetrics } from '@kch/broker';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
@@ -146,5 +148,49 @@ describe('kafkajs transactions', () => {
     const got = await consumeMessages(consumer, topic, 1);
     expect(got.map((m) => m.message.value!.toString())).toEqual(['fresh']);
     await Promise.all([consumer.disconnect(), first.disconnect(), second.disconnect()]);
+  });
+
+  it("measures a read_committed group's lag against the last stable offset, a read_uncommitted one's against the high watermark", async () => {
+    const topic = 'kjs-txn-lag';
+    await createTopic(topic);
+    const plain = kafka.producer();
+    await plain.connect();
+    const producer = transactionalProducer('kjs-tx-lag');
+    await producer.connect();
+    await plain.send({ topic, messages: [{ value: 'a' }, { value: 'b' }] }); // offsets 0, 1
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: [{ value: 'open' }] }); // 2: the last stable offset
+    await plain.send({ topic, messages: [{ value: 'c' }] }); // 3; the high watermark is 4
+    // Each group's consumers under their own client id: that is how their fetches are told apart.
+    const consumerOf = (clientId: string, groupId: string, readUncommitted: boolean) =>
+      new Kafka({ clientId, brokers: [b.bootstrap], logLevel: logLevel.NOTHING }).consumer({
+        groupId,
+        readUncommitted,
+      });
+    const committed = consumerOf('kjs-lag-committed', 'kjs-lag-c', false);
+    const uncommitted = consumerOf('kjs-lag-uncommitted', 'kjs-lag-u', true);
+    await committed.connect();
+    await uncommitted.connect();
+    await consumeMessages(committed, topic, 2);
+    await consumeMessages(uncommitted, topic, 4);
+    // Disconnecting commits what was consumed: 2 (all a read_committed consumer can read) and 4.
+    await Promise.all([committed.disconnect(), uncommitted.disconnect()]);
+    const metrics = brokerMetrics(b.broker);
+    const lag = async (group: string) => {
+      const line = (await metrics.render())
+        .split('\n')
+        .find((l) => l.startsWith(`kch_consumer_group_lag{group="${group}",topic="${topic}",partition="0"}`));
+      return Number(line?.split(' ')[1]);
+    };
+    try {
+      expect(await lag('kjs-lag-c')).toBe(0);
+      expect(await lag('kjs-lag-u')).toBe(0);
+      await txn.commit(); // the marker at 4: both ends are 5
+      expect(await lag('kjs-lag-c')).toBe(3);
+      expect(await lag('kjs-lag-u')).toBe(1);
+    } finally {
+      metrics.close();
+      await Promise.all([plain.disconnect(), producer.disconnect()]);
+    }
   });
 });

@@ -107,6 +107,7 @@ export default defineHandler({
     // that list null to read_uncommitted consumers.
     const isolation: Isolation = request.isolationLevel === READ_COMMITTED ? 'committed' : 'uncommitted';
     if (isolation === 'uncommitted') for (const w of wanted) w.out.abortedTransactions = null;
+    if (!follower) broker.committedReaders.fetched(ctx.header.clientId, isolation === 'committed');
     for (;;) {
       const bytes = await readAll(wanted, maxBytes, isolation);
       const failed = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);

@@ -16,6 +16,7 @@ export default defineHandler({
     // Read on the group; refused, the member id is Kafka's UNKNOWN_MEMBER_ID ("").
     if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
       return { throttleTimeMs: 0, ...joinFailure(ErrorCode.GROUP_AUTHORIZATION_FAILED, '', v) };
+    if (ctx.header.clientId) ctx.broker.committedReaders.joined(request.groupId, ctx.header.clientId);
     const result = await ctx.broker.groups.joinGroup({
       groupId: request.groupId,
       memberId: request.memberId,
