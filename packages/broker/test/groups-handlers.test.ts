@@ -18,6 +18,7 @@ import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
 import { BrokerContext } from '../src/context.js';
 import type { BrokerEvents } from '../src/events.js';
+import { CommittedReaders } from '../src/groups/committed-readers.js';
 import { GroupCoordinator } from '../src/groups/coordinator.js';
 import type { ApiHandler, RequestContext } from '../src/handler.js';
 import deleteGroups from '../src/handlers/delete-groups.js';
@@ -57,6 +58,7 @@ async function makeContext(): Promise<{ broker: BrokerContext; groups: GroupCoor
     storage,
     events,
     logger: silentLogger,
+    committedReaders: new CommittedReaders(),
   }) as BrokerContext;
   return { broker, groups };
 }

@@ -100,6 +100,47 @@ async function endTxn(p: Producer, commit: boolean, version = 3): Promise<number
 }
 
 /** What a Fetch returns from `offset`: values of data records, 'COMMIT'/'ABORT' for markers. */
+async function addOffsets(p: Producer, group: string): Promise<number> {
+  const r = await client.send('AddOffsetsToTxn', 3, {
+    transactionalId: p.id,
+    producerId: p.producerId,
+    producerEpoch: p.epoch,
+    groupId: group,
+  });
+  return r.errorCode;
+}
+
+/** TxnOffsetCommit of `offset` (metadata 'm') for partition 0 of `t`, in `p`'s transaction. */
+function txnOffsetCommit(p: Producer, group: string, t: string, offset: bigint, version = 3) {
+  return client.send('TxnOffsetCommit', version, {
+    transactionalId: p.id,
+    groupId: group,
+    producerId: p.producerId,
+    producerEpoch: p.epoch,
+    generationId: -1,
+    memberId: '',
+    groupInstanceId: null,
+    topics: [
+      {
+        name: t,
+        partitions: [
+          { partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: 'm' },
+        ],
+      },
+    ],
+  });
+}
+
+/** OffsetFetch of partition 0 of `t` for `group`. */
+async function fetchOffset(group: string, t: string, requireStable: boolean) {
+  const r = await client.send('OffsetFetch', 7, {
+    groupId: group,
+    topics: [{ name: t, partitionIndexes: [0] }],
+    requireStable,
+  });
+  return r.topics[0]!.partitions[0]!;
+}
+
 async function fetch(t: string, isolationLevel: 0 | 1, offset = 0n) {
   const r = await client.send('Fetch', 12, {
     replicaId: -1,
@@ -300,50 +341,15 @@ describe('transactions over the wire', () => {
     const t = await topic();
     const group = `g-${t}`;
     const p = await init(`tx-${t}`);
-    const txnCommit = (offset: bigint, version = 3) =>
-      client.send('TxnOffsetCommit', version, {
-        transactionalId: p.id,
-        groupId: group,
-        producerId: p.producerId,
-        producerEpoch: p.epoch,
-        generationId: -1,
-        memberId: '',
-        groupInstanceId: null,
-        topics: [
-          {
-            name: t,
-            partitions: [
-              {
-                partitionIndex: 0,
-                committedOffset: offset,
-                committedLeaderEpoch: -1,
-                committedMetadata: 'm',
-              },
-            ],
-          },
-        ],
-      });
+    const txnCommit = (offset: bigint, version = 3) => txnOffsetCommit(p, group, t, offset, version);
     // The group was not added to the transaction.
     expect((await txnCommit(5n, 3)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.INVALID_TXN_STATE);
     expect((await txnCommit(5n, 4)).topics[0]!.partitions[0]!.errorCode).toBe(
       ErrorCode.TRANSACTION_ABORTABLE,
     );
-    const added = await client.send('AddOffsetsToTxn', 3, {
-      transactionalId: p.id,
-      producerId: p.producerId,
-      producerEpoch: p.epoch,
-      groupId: group,
-    });
-    expect(added.errorCode).toBe(0);
+    expect(await addOffsets(p, group)).toBe(0);
     expect((await txnCommit(5n)).topics[0]!.partitions[0]!.errorCode).toBe(0);
-    const offsetFetch = async (requireStable: boolean) =>
-      (
-        await client.send('OffsetFetch', 7, {
-          groupId: group,
-          topics: [{ name: t, partitionIndexes: [0] }],
-          requireStable,
-        })
-      ).topics[0]!.partitions[0]!;
+    const offsetFetch = (requireStable: boolean) => fetchOffset(group, t, requireStable);
     expect(await offsetFetch(false)).toMatchObject({ errorCode: 0, committedOffset: -1n });
     expect(await offsetFetch(true)).toMatchObject({
       errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
@@ -359,29 +365,8 @@ describe('transactions over the wire', () => {
     const t = await topic();
     const group = `g-${t}`;
     const p = await init(`tx-${t}`);
-    const partitions = (committedOffset: bigint) => [
-      {
-        name: t,
-        partitions: [{ partitionIndex: 0, committedOffset, committedLeaderEpoch: -1, committedMetadata: '' }],
-      },
-    ];
-    const added = await client.send('AddOffsetsToTxn', 3, {
-      transactionalId: p.id,
-      producerId: p.producerId,
-      producerEpoch: p.epoch,
-      groupId: group,
-    });
-    expect(added.errorCode).toBe(0);
-    const sent = await client.send('TxnOffsetCommit', 3, {
-      transactionalId: p.id,
-      groupId: group,
-      producerId: p.producerId,
-      producerEpoch: p.epoch,
-      generationId: -1,
-      memberId: '',
-      groupInstanceId: null,
-      topics: partitions(5n),
-    });
+    expect(await addOffsets(p, group)).toBe(0);
+    const sent = await txnOffsetCommit(p, group, t, 5n);
     expect(sent.topics[0]!.partitions[0]!.errorCode).toBe(0);
     // Commit times are in ms: the plain commit must come at a later one to be later.
     const sentAt = Date.now();
@@ -390,18 +375,11 @@ describe('transactions over the wire', () => {
       groupId: group,
       generationIdOrMemberEpoch: -1,
       memberId: '',
-      topics: partitions(9n),
+      topics: [{ name: t, partitions: [{ partitionIndex: 0, committedOffset: 9n, committedMetadata: '' }] }],
     });
     expect(plain.topics[0]!.partitions[0]!.errorCode).toBe(0);
     expect(await endTxn(p, true)).toBe(0);
-    const fetched = async () =>
-      (
-        await client.send('OffsetFetch', 7, {
-          groupId: group,
-          topics: [{ name: t, partitionIndexes: [0] }],
-          requireStable: true,
-        })
-      ).topics[0]!.partitions[0]!;
+    const fetched = () => fetchOffset(group, t, true);
     for (let i = 0; i < 100 && (await fetched()).errorCode !== 0; i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(await fetched()).toMatchObject({ errorCode: 0, committedOffset: 9n });

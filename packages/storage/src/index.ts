@@ -19,3 +19,4 @@ export {
 export * from './storage.js';
 export { storedBatchOf } from './stored-batch.js';
 export { isStaged, markerType, openTransactionsOf } from './transaction-batches.js';
+export { KeyedTurns, Turns } from './turns.js';

@@ -126,8 +126,11 @@ export interface StorageHealth {
  * the optional {@link Storage.onFlush}.
  */
 export interface FlushStats {
-  /** What was written: a topic's records, or committed offsets of consumer groups. */
-  kind: 'records' | 'offsets';
+  /**
+   * What was written: a topic's records, committed offsets of consumer groups, or transactions' staged
+   * batches and markers (of every topic: they share one group commit).
+   */
+  kind: 'records' | 'offsets' | 'transactions';
   /** The topic, for `records`. */
   topic?: string;
   /** Appends (or offset commits) the write carried together. */

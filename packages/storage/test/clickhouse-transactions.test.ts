@@ -375,6 +375,20 @@ describe('side rows and the life of a topic', () => {
     ]);
   });
 
+  it('reports the inserts of staged batches and markers to onFlush listeners, as kind transactions', async () => {
+    const { s, tp } = await ownTopic();
+    const seenKinds: { kind: string; rows: number; ok: boolean }[] = [];
+    const off = s.onFlush((f) => seenKinds.push({ kind: f.kind, rows: f.rows, ok: f.ok }));
+    await s.append(tp, [batch(0, ['t1'], 7)]);
+    await s.append(tp, [commit(1, 7)]);
+    off();
+    expect(seenKinds.filter((f) => f.kind === 'transactions')).toEqual([
+      { kind: 'transactions', rows: 1, ok: true }, // the staged batch
+      { kind: 'transactions', rows: 1, ok: true }, // the marker
+      { kind: 'transactions', rows: 1, ok: true }, // the batch's committed row
+    ]);
+  });
+
   it('lets retention take transaction rows with the records around them: the log start moves past them', async () => {
     // retention.ms=1: every record of 2023 (the fixtures' time) expires; one stamped ten years ahead stays.
     const { s, tp, database, table } = await ownTopic(undefined, { 'retention.ms': '1' });

@@ -10,7 +10,7 @@
  * asked through `validateCommit`, which the coordinator wires to the classic protocol.
  */
 import { ErrorCode } from '@kch/protocol';
-import { type CommittedOffset, type Storage, StorageError, type TopicPartition } from '@kch/storage';
+import { type CommittedOffset, type Storage, StorageError, type TopicPartition, Turns } from '@kch/storage';
 import type { Logger } from '../logger.js';
 import type { BrokerConfig } from '../options.js';
 import type { ClassicGroup } from './classic/group.js';
@@ -91,17 +91,12 @@ const SETTLED: Promise<void> = Promise.resolve();
 class GroupOffsets {
   /** By offsetKey(topic, partition). */
   readonly byPartition = new Map<string, CommittedOffset>();
-  /** The tail of the group's writes: they run one at a time, in the order they were asked for. */
-  writes: Promise<void> = SETTLED;
+  /** The group's storage writes: they run one at a time, in the order they were asked for. */
+  readonly writes = new Turns();
 
   /** Runs `op` after the group's earlier writes; rejects with its error, never breaks the chain. */
   write<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.writes.then(op);
-    this.writes = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+    return this.writes.run(op);
   }
 }
 
@@ -237,7 +232,7 @@ export class OffsetManager {
     groupId: string,
     topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
   ): Promise<FetchOffsetsResult> {
-    if (this.groups.get(groupId)) await (this.byGroup.get(groupId)?.writes ?? SETTLED);
+    if (this.groups.get(groupId)) await this.byGroup.get(groupId)?.writes.drain();
     const group = this.groups.get(groupId);
     const offsets = group && !group.is('Dead') ? this.byGroup.get(groupId)?.byPartition : undefined;
     const fetched = (o: CommittedOffset | undefined, partitionIndex: number): FetchedPartition =>
@@ -396,12 +391,12 @@ export class OffsetManager {
 
   /** Settles when the group's offset writes running now have. */
   writesOf(groupId: string): Promise<void> {
-    return this.byGroup.get(groupId)?.writes ?? SETTLED;
+    return this.byGroup.get(groupId)?.writes.drain() ?? SETTLED;
   }
 
   /** The writes still running, for close. */
   pendingWrites(): Promise<void>[] {
-    return [...this.byGroup.values()].map((g) => g.writes);
+    return [...this.byGroup.values()].map((g) => g.writes.drain());
   }
 
   private offsetsOf(groupId: string): GroupOffsets {

@@ -7,12 +7,13 @@
  * slot, as groups are.
  */
 import { ErrorCode } from '@kch/protocol';
-import type {
-  CommittedOffset,
-  Storage,
-  TopicPartition,
-  TransactionMetadata,
-  TransactionStore,
+import {
+  type CommittedOffset,
+  KeyedTurns,
+  type Storage,
+  type TopicPartition,
+  type TransactionMetadata,
+  type TransactionStore,
 } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import type { BrokerEvents } from '../events.js';
@@ -58,7 +59,7 @@ export interface InitResult {
 export class TransactionCoordinator {
   private readonly states = new Map<string, TransactionMetadata>();
   /** The requests of each transactional id run one after the other (Kafka's pending transition). */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly turns = new KeyedTurns<string>();
   private readonly markers: MarkerWriter;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -352,13 +353,6 @@ export class TransactionCoordinator {
   }
 
   private serialized<T>(transactionalId: string, f: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(transactionalId) ?? Promise.resolve();
-    const run = previous.then(f, f);
-    const tail = run.catch(() => {});
-    this.locks.set(transactionalId, tail);
-    void tail.then(() => {
-      if (this.locks.get(transactionalId) === tail) this.locks.delete(transactionalId);
-    });
-    return run;
+    return this.turns.run(transactionalId, f);
   }
 }

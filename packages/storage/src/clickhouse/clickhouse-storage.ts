@@ -164,7 +164,7 @@ export class ClickHouseStorage implements SqlStorage {
     this.metadata = new MetadataStore(backend);
     this.bound = new BoundTopics(backend, inserts, c, this.reports, () => this.cluster?.manyBrokers === true);
     const rows = new TopicRows(this.bound, inserts, c, this.reports);
-    this.side = new SideBatches(backend, inserts, c);
+    this.side = new SideBatches(backend, inserts, c, this.reports);
     const ends = new TransactionEnds(backend, this.side, rows, this.bound, this.metadata);
     this.states = new PartitionStates(backend, this.metadata, this.bound, this.side, ends);
     this.offsets = new CommittedOffsets(backend, this.metadata, this.reports);

@@ -5,7 +5,9 @@
  * Rows are never updated in place: each change inserts a row with a higher version than any before
  * (microseconds of the clock, or one more than the last), and readers take the latest.
  */
+
 import { StorageError, type TopicRecord } from '../storage.js';
+import { Turns } from '../turns.js';
 import type { Backend } from './backend.js';
 import {
   MIGRATIONS,
@@ -29,7 +31,7 @@ export interface StoredTopic {
 
 export class MetadataStore {
   private lastVersion = 0;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly topicChanges = new Turns();
 
   constructor(private readonly backend: Backend) {}
 
@@ -85,9 +87,7 @@ export class MetadataStore {
 
   /** Runs `f` after every change of topics begun before it has ended (creates, deletes, config changes). */
   withLock<T>(f: () => Promise<T>): Promise<T> {
-    const next = this.lock.then(f, f);
-    this.lock = next.catch(() => {});
-    return next;
+    return this.topicChanges.run(f);
   }
 
   async loadTopics(): Promise<StoredTopic[]> {

@@ -3,11 +3,13 @@
  * another, in the order they were called: a check and the row it leads to (or a later write) cannot
  * interleave, and each row takes its version when its turn comes. close() waits for them (`drain`).
  */
+
+import { Turns } from '../turns.js';
 import type { Backend } from './backend.js';
 import type { MetadataStore } from './metadata-store.js';
 
 export abstract class OrderedStore {
-  private last: Promise<unknown> = Promise.resolve();
+  private readonly turns = new Turns();
 
   constructor(
     protected readonly backend: Backend,
@@ -15,15 +17,13 @@ export abstract class OrderedStore {
   ) {}
 
   /** Resolves once the writes called so far are stored (or failed). */
-  async drain(): Promise<void> {
-    await this.last;
+  drain(): Promise<void> {
+    return this.turns.drain();
   }
 
   /** Runs `f` after the writes called before it have settled (whatever their outcome). */
   protected write<T>(f: () => Promise<T>): Promise<T> {
     this.backend.checkOpen();
-    const next = this.last.then(f, f);
-    this.last = next.catch(() => {});
-    return next;
+    return this.turns.run(f);
   }
 }

@@ -39,21 +39,6 @@ interface EncodedRows {
   insert(chunk: Buffer, rows: number): Promise<void>;
 }
 
-/**
- * Runs `f` once everything queued on the partition's lock before it has settled, and holds the lock
- * until `f` settles.
- */
-function underPartitionLock<T>(t: TopicState, partition: number, f: () => Promise<T>): Promise<T> {
-  const previous = t.locks.get(partition) ?? Promise.resolve();
-  const run = previous.then(f, f);
-  const tail = run.catch(() => {});
-  t.locks.set(partition, tail);
-  void tail.then(() => {
-    if (t.locks.get(partition) === tail) t.locks.delete(partition);
-  });
-  return run;
-}
-
 export class PartitionWriter {
   /** Clean-ups after rejected appends under way (./partition-states.ts `cleanSuspects`). */
   private readonly cleanUps = new Set<Promise<void>>();
@@ -71,7 +56,7 @@ export class PartitionWriter {
     this.backend.checkOpen();
     const t = this.catalog.topicOf(tp.topic);
     // The lock covers checking, encoding and handing the rows to the flusher, not the insert.
-    const { stored } = await underPartitionLock(t, tp.partition, () =>
+    const { stored } = await t.locks.run(tp.partition, () =>
       this.appendLocked(tp, batches, options?.confirm),
     );
     return stored.catch((e: unknown) => {
@@ -87,10 +72,12 @@ export class PartitionWriter {
    * (./topic-catalog.ts `partition`); appends that follow wait for it on the partition's lock.
    */
   private cleanUpSoon(t: TopicState, tp: TopicPartition): void {
-    const cleaning = underPartitionLock(t, tp.partition, async () => {
-      const p = await t.partitions.get(tp.partition);
-      if (p && p.suspectFrom !== null) await this.states.cleanSuspects(t, tp.partition, p);
-    }).catch(() => {});
+    const cleaning = t.locks
+      .run(tp.partition, async () => {
+        const p = await t.partitions.get(tp.partition);
+        if (p && p.suspectFrom !== null) await this.states.cleanSuspects(t, tp.partition, p);
+      })
+      .catch(() => {});
     this.cleanUps.add(cleaning);
     void cleaning.then(() => this.cleanUps.delete(cleaning));
   }
@@ -221,7 +208,7 @@ export class PartitionWriter {
   async lead(tp: TopicPartition, leadership: PartitionLeadership): Promise<void> {
     this.backend.checkOpen();
     const t = this.catalog.topicOf(tp.topic);
-    await underPartitionLock(t, tp.partition, async () => {
+    await t.locks.run(tp.partition, async () => {
       const before = fencesOf(t, tp.partition).before(tp, leadership);
       await this.bound.canLead(t);
       if (t.partitions.has(tp.partition)) {
@@ -300,7 +287,7 @@ export class PartitionWriter {
     for (let p = 0; p < t.record.partitionCount; p++) {
       acquired.push(
         new Promise<void>((r) => {
-          void underPartitionLock(t, p, () => {
+          void t.locks.run(p, () => {
             r();
             return held;
           });

@@ -15,6 +15,7 @@ import type { LeaderEpochStart, StoredBatch } from '../storage.js';
 import { storedBatchOf } from '../stored-batch.js';
 import type { Backend } from './backend.js';
 import type { SinkPacing } from './bound-topics.js';
+import type { FlushReports } from './flush-reports.js';
 import { Flusher } from './flusher.js';
 import { type InsertContext, insertWithRetry } from './insert-retry.js';
 import { TXN_BATCH_ROW_COLUMNS, TXN_BATCH_ROW_TYPES, TXN_BATCHES_TABLE } from './schema.js';
@@ -86,6 +87,7 @@ export class SideBatches {
     private readonly backend: Backend,
     inserts: InsertContext,
     pacing: SinkPacing,
+    reports: FlushReports,
   ) {
     this.flusher = new Flusher(
       (chunks) =>
@@ -99,7 +101,7 @@ export class SideBatches {
         ),
       pacing.lingerMs,
       pacing.maxFlushBytes,
-      undefined,
+      (o) => reports.report('transactions', undefined, o),
       pacing.insertsInFlight,
     );
   }
@@ -162,16 +164,7 @@ export class SideBatches {
    * `limit` of them; bytes exactly as appended.
    */
   async between(what: string, rows: string, from: number, to: number, limit: number): Promise<StoredBatch[]> {
-    const r = await this.backend.select(
-      what,
-      sideBatchesBetween(this.backend.database, rows, from, to, limit),
-    );
-    const out: StoredBatch[] = [];
-    while (!r.done) {
-      r.i64();
-      out.push(storedBatchOf(r.bytes()));
-    }
-    return out;
+    return this.batches(what, sideBatchesBetween(this.backend.database, rows, from, to, limit));
   }
 
   /** Of a producer's batches at `offsets`, those still staged, with their bytes, in offset order. */
@@ -182,7 +175,11 @@ export class SideBatches {
     offsets: readonly number[],
   ): Promise<StoredBatch[]> {
     if (offsets.length === 0) return [];
-    const sql = stagedBatches(this.backend.database, rows, producerId, offsets);
+    return this.batches(what, stagedBatches(this.backend.database, rows, producerId, offsets));
+  }
+
+  /** The batches a query of (base_offset, bytes) rows returns. */
+  private async batches(what: string, sql: string): Promise<StoredBatch[]> {
     const r = await this.backend.select(what, sql);
     const out: StoredBatch[] = [];
     while (!r.done) {

@@ -15,6 +15,7 @@ import {
   type TopicPartition,
   type TopicRecord,
 } from '../storage.js';
+import { KeyedTurns } from '../turns.js';
 import type { Backend } from './backend.js';
 import { type Binding, type BoundSchema, bindingOf, TABLE_CONFIG } from './bound-table.js';
 import type { BoundTopics } from './bound-topics.js';
@@ -217,7 +218,7 @@ export class TopicCatalog {
       own: ownTable,
       partitions: new Map(),
       fences: new Map(),
-      locks: new Map(),
+      locks: new KeyedTurns(),
       flusher: null,
       bytesPerRecord: 256,
       tableMissing: false,

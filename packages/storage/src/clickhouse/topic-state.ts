@@ -5,6 +5,7 @@
 import { InFlightAppends } from '../in-flight-appends.js';
 import { LeaderFences } from '../leader-fences.js';
 import { type RecordCheck, StorageError, type TopicPartition, type TopicRecord } from '../storage.js';
+import type { KeyedTurns } from '../turns.js';
 import { recordCheckFor } from './bound-check.js';
 import type { Binding, BoundSchema } from './bound-table.js';
 import type { Flusher } from './flusher.js';
@@ -69,7 +70,7 @@ export interface TopicState {
    */
   fences: Map<number, PartitionFence>;
   /** Appends of a partition run one after the other (the contract says so; this makes sure). */
-  locks: Map<number, Promise<unknown>>;
+  locks: KeyedTurns<number>;
   /** The group commit into the topic's own table, made by the first append (./partition-writer.ts). */
   flusher: Flusher | null;
   /** Encoded batch bytes per record seen so far, to size reads. */
