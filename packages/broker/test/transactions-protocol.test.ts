@@ -306,7 +306,10 @@ describe('transactions over the wire', () => {
     expect(await addPartitions(p, t)).toBe(ErrorCode.NONE);
     await produce(t, ['v'], p);
     expect(await endTxn(p, true)).toBe(ErrorCode.NONE);
-    await stable(t);
+    // Answered once the markers are written and the transaction is complete: its records are readable.
+    const described = await client.send('DescribeTransactions', 0, { transactionalIds: [p.id] });
+    expect(described.transactionStates[0]!.transactionState).toBe('CompleteCommit');
+    expect(await latest(t, 1)).toBe(2n);
     expect(await endTxn(p, true)).toBe(ErrorCode.NONE);
     expect(await endTxn(p, false)).toBe(ErrorCode.INVALID_TXN_STATE);
     const unknown = { ...p, id: `never-${t}` };

@@ -302,7 +302,6 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** A transaction whose end is decided: its markers go out now. */
   /** A transaction whose end was decided: its markers go out now; resolves once they are written. */
   private ended(m: TransactionMetadata, reason: 'client' | 'fenced' | 'timeout' | 'admin'): Promise<void> {
     this.o.events.emit('transaction', {
