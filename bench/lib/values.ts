@@ -6,7 +6,8 @@
  * compression sees data about as random as the alphabet allows).
  *
  * Printable values need no TSV escaping; that is the common case (JSON, text). Binary values are
- * measured separately by the direct-insert limit (`binary: true`), where invalid UTF-8 becomes \xHH.
+ * measured separately by the direct-insert limit (`binary: true`): random bytes, of which 5 in 256
+ * need a TSV escape (invalid UTF-8 passes as it is where the transport takes bytes).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -47,6 +47,8 @@ interface Options {
   limitOnly?: boolean;
   /** Time single inserts of these many rows, `reps` times each. */
   latencyCurve?: { rows: number[]; reps: number };
+  /** Strings as the storage writes them for this transport (default), or forced (before/after runs). */
+  rawBytes?: boolean;
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -57,6 +59,7 @@ const pool: Buffer[] = [];
 for (let at = 0; at + o.size <= data.length; at += o.size) pool.push(data.subarray(at, at + o.size));
 
 const t = await ChdbTransport.open(o.dir);
+const rawBytes = o.rawBytes ?? t.rawBytes;
 await t.command(`CREATE DATABASE IF NOT EXISTS ${DB}`);
 const versionRow = await t.selectBytes('SELECT version()');
 const clickhouseVersion = versionRow.subarray(1, 1 + versionRow[0]!).toString('utf8');
@@ -94,7 +97,7 @@ async function encodeGroup(
   from: number,
   target: number,
 ): Promise<{ tsv: Buffer; next: number; rows: number }> {
-  const w = new TsvWriter(Math.min(target * 2, 256 * MiB));
+  const w = new TsvWriter(Math.min(target * 2, 256 * MiB), rawBytes);
   let i = from;
   let rows = 0;
   while (i < batches.length && (i === from || w.pos < target)) {
@@ -299,7 +302,7 @@ if (o.latencyCurve) {
   }
   for (const rows of o.latencyCurve.rows) {
     const pick = batches.slice(0, Math.max(1, Math.ceil(rows / batches[0]!.count)));
-    const w = new TsvWriter(1024 * 1024);
+    const w = new TsvWriter(1024 * 1024, rawBytes);
     let n = 0;
     for (const b of pick) {
       n += (await writeBatchRows(w, prefixes[b.partition]!, stored(b))).records;

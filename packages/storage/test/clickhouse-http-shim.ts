@@ -11,6 +11,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadNative } from '../src/clickhouse/chdb-transport.js';
 import { ChdbSessionPool } from './chdb-session-pool.js';
 
 /**
@@ -65,13 +66,16 @@ function withSettings(sql: string, clause: string): string {
   return `${sql.replace(/[\s;]+$/, '')}\n${clause}`;
 }
 
-/** The statement to run and the format of its answer, as a server reads them from a request. */
-function statement(params: URLSearchParams, body: Buffer): { sql: string; format: string } {
+/**
+ * The statement to run and the format of its answer, as a server reads them from a request; for an
+ * INSERT with its rows in the body, the statement alone and the rows as bytes (`data`).
+ */
+function statement(params: URLSearchParams, body: Buffer): { sql: string; format: string; data?: Buffer } {
   const settings = settingsClause(params);
   const query = params.get('query');
   if (query !== null && /^\s*INSERT\b/i.test(query)) {
     // INSERT ... FORMAT X with the data in the body.
-    return { sql: `${withSettings(query, settings)}\n${body.toString('utf8')}`, format: 'TabSeparated' };
+    return { sql: withSettings(query, settings), format: 'TabSeparated', data: body };
   }
   let sql = (query ?? '') + body.toString('utf8');
   let format = 'TabSeparated';
@@ -83,7 +87,12 @@ function statement(params: URLSearchParams, body: Buffer): { sql: string; format
   return { sql: withSettings(sql, settings), format };
 }
 
+const EMPTY: Uint8Array = new Uint8Array(0);
+
 export async function startHttpShim(dataDir: string, options: HttpShimOptions = {}): Promise<HttpShim> {
+  const native = loadNative();
+  if (!native)
+    throw new Error('this chdb has no native insert (InsertRawAsyncConnection): the HTTP stand-in needs it');
   const pool = new ChdbSessionPool(dataDir, options.connectionArgs ?? [], options.sessions ?? 4);
   const shim: HttpShim = { url: '', requests: 0, failWith: null, close: async () => {} };
   let closing = false;
@@ -107,9 +116,12 @@ export async function startHttpShim(dataDir: string, options: HttpShimOptions = 
       }
       const params = new URL(req.url ?? '/', 'http://shim').searchParams;
       try {
-        const { sql, format } = statement(params, Buffer.concat(chunks));
-        const result = await pool.run((s) => s.queryAsync(sql, { format }));
-        const bytes = result.bytes();
+        const { sql, format, data } = statement(params, Buffer.concat(chunks));
+        // The rows go to the engine as bytes, as a server takes them (SQL text would have to be UTF-8).
+        let bytes = EMPTY;
+        if (!data) bytes = (await pool.run((s) => s.queryAsync(sql, { format }))).bytes();
+        else if (data.length > 0)
+          await pool.run((s) => native.InsertRawAsyncConnection(s.connection, sql, data, false));
         reply(
           200,
           { 'Content-Type': 'application/octet-stream', 'X-ClickHouse-Summary': '{}' },

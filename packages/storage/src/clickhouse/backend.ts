@@ -14,7 +14,7 @@ import {
   type ClickHouseTransport,
   describeFailure,
 } from './transport.js';
-import type { TsvWriter } from './tsv.js';
+import { TsvWriter } from './tsv.js';
 
 export function closedError(): StorageError {
   return new StorageError('UNAVAILABLE', 'the ClickHouse storage is closed', false);
@@ -39,6 +39,11 @@ export class Backend {
      */
     public dialect: Dialect,
   ) {}
+
+  /** A writer for rows of records (any bytes in their strings when the transport takes bytes). */
+  rowWriter(initialSize: number): TsvWriter {
+    return new TsvWriter(initialSize, this.t.rawBytes === true);
+  }
 
   /** The transport, for internal calls (close() still flushes through it). */
   get t(): ClickHouseTransport {

@@ -40,7 +40,7 @@ interface ChdbSession {
 }
 
 /** The part of chdb's native addon the transport uses directly. */
-interface ChdbNative {
+export interface ChdbNative {
   InsertRawAsyncConnection(
     connection: unknown,
     prefix: string,
@@ -78,7 +78,7 @@ export const CHDB_INSTALL_HINT =
  * chdb's native addon, through the package's own loader (not an export of the package, so resolved
  * next to its entry point); undefined when this chdb has no such entry.
  */
-function loadNative(): ChdbNative | undefined {
+export function loadNative(): ChdbNative | undefined {
   try {
     const require = createRequire(import.meta.url);
     const loader = require(join(dirname(require.resolve('chdb')), 'dist', 'loader.js')) as {
@@ -130,6 +130,11 @@ function byteLength(chunks: readonly Buffer[]): number {
 
 export class ChdbTransport implements ClickHouseTransport {
   readonly remote = false;
+
+  /** Rows go to the engine as bytes through the native insert; the SQL-text fallback needs UTF-8. */
+  get rawBytes(): boolean {
+    return this.native !== undefined;
+  }
   readonly location: string;
   /**
    * The connection for `query` (people's and tools' SQL: `kch sql`, `POST /sql`), opened on first use.

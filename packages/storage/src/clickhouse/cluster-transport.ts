@@ -43,6 +43,7 @@ export function dialectTransport(inner: ClickHouseTransport, dialect: () => Dial
   return {
     location: inner.location,
     remote: inner.remote,
+    rawBytes: inner.rawBytes,
     command(sql: string, settings?: Settings): Promise<void> {
       const d = dialect();
       if (d.onCluster !== '' && isSchemaChange(sql) && !sql.includes(d.onCluster)) {

@@ -25,6 +25,7 @@ async function drain(stream: Readable): Promise<Buffer> {
 
 export class HttpTransport implements ClickHouseTransport {
   readonly remote = true;
+  readonly rawBytes = true;
 
   constructor(
     private readonly client: ClickHouseClient,

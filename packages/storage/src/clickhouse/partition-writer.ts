@@ -24,7 +24,7 @@ import type { TopicCatalog } from './topic-catalog.js';
 import type { TopicRows } from './topic-rows.js';
 import { fencesOf, noteRecordSize, type PartitionState, setFences, type TopicState } from './topic-state.js';
 import { isSideBatch, type TransactionEnds } from './transaction-ends.js';
-import { TsvWriter } from './tsv.js';
+import type { TsvWriter } from './tsv.js';
 
 /** What an append wrote into its rows buffer, and how to insert them. */
 interface EncodedRows {
@@ -122,7 +122,7 @@ export class PartitionWriter {
       expected += b.recordCount;
     }
     // About what the rows take (values as they are, ~100 bytes of other fields per row); grown if not.
-    const w = new TsvWriter(Math.max(4096, bytes + expected * 112 + plain.length * 256));
+    const w = this.backend.rowWriter(Math.max(4096, bytes + expected * 112 + plain.length * 256));
     const rows =
       plain.length === 0
         ? null

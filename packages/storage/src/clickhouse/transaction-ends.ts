@@ -65,7 +65,7 @@ export class TransactionEnds {
   stage(t: TopicState, partition: number, index: SideIndex, batches: readonly StoredBatch[]): Promise<void> {
     let bytes = 0;
     for (const b of batches) bytes += b.bytes.length;
-    const w = new TsvWriter(bytes * 2 + batches.length * 128);
+    const w = this.backend.rowWriter(bytes * 2 + batches.length * 128);
     const version = this.metadata.nextVersion();
     for (const b of batches) {
       this.side.writeBatch(w, t.record.topicId, partition, b, version);
@@ -158,7 +158,7 @@ export class TransactionEnds {
     const schema = t.bound ? await this.bound.schema(t) : null;
     let size = 0;
     for (const b of batches) size += b.bytes.length + b.recordCount * 112;
-    const w = new TsvWriter(Math.max(4096, size));
+    const w = this.backend.rowWriter(Math.max(4096, size));
     const prefix = Buffer.from(`${partition}\t`, 'latin1');
     const copied: CopiedBatch[] = [];
     for (const b of batches) {

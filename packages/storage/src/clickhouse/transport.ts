@@ -31,13 +31,19 @@ export interface ClickHouseTransport {
   readonly location: string;
   /** True when a failed call may still have taken effect on the other side (a network in between). */
   readonly remote: boolean;
+  /**
+   * True when inserts carry their rows as bytes, not SQL text: strings may then hold any byte as it
+   * is (./tsv.ts `rawBytes`), which keeps binary values the size they are and fast to parse. Unset:
+   * rows must be valid UTF-8 (invalid bytes are written as `\xHH` escapes).
+   */
+  readonly rawBytes?: boolean;
   /** A statement without a result (DDL, ALTER, DELETE, INSERT ... SELECT). */
   command(sql: string, settings?: Settings): Promise<void>;
   /** The result of a SELECT (given without a FORMAT clause) as RowBinary bytes. */
   selectBytes(sql: string, settings?: Settings): Promise<Buffer>;
   /**
-   * Inserts rows (the concatenation of `chunks`, each whole rows; TabSeparated and valid UTF-8 as
-   * ./tsv.ts writes them unless `options.format` says otherwise) into `table` (quoted, qualified) for
+   * Inserts rows (the concatenation of `chunks`, each whole rows; TabSeparated as ./tsv.ts writes
+   * them, valid UTF-8 unless `rawBytes`, and unless `options.format` says otherwise) into `table` (quoted, qualified) for
    * `columns` (all columns, matched by the format's own names, when empty). Resolves once ClickHouse
    * has stored them.
    */

@@ -3,10 +3,12 @@
  *
  * Strings are escaped as ClickHouse's TSV format reads them: backslash, tab, newline, carriage return
  * and NUL become `\\`, `\t`, `\n`, `\r`, `\0`; inside quoted strings (array elements) `'` becomes `\'`.
- * Bytes that are not part of a valid UTF-8 sequence become `\xHH`. So the whole payload is valid UTF-8
- * with no NUL: chdb, which takes an insert as SQL text, gets it through a JavaScript string unchanged
- * (decoding valid UTF-8 and encoding it again is the identity), and a server gets the same bytes.
- * Valid UTF-8 (all text, JSON, Avro strings...) passes as is, so the payload stays as small as the data.
+ * Every other byte passes as it is when the transport takes bytes (`rawBytes`: a server over HTTP,
+ * chdb's native insert), so binary values (Avro, Protobuf, compressed) stay the size they are, and
+ * ClickHouse parses them as fast as text. Otherwise bytes that are not part of a valid UTF-8 sequence
+ * become `\xHH` (2.4 times the bytes of a random value), so the whole payload is valid UTF-8 with no
+ * NUL: chdb without its native insert takes an insert as SQL text through a JavaScript string, which
+ * carries valid UTF-8 unchanged. Valid UTF-8 (text, JSON) passes as is in both modes.
  */
 
 import { isUtf8 } from 'node:buffer';
@@ -33,7 +35,11 @@ export class TsvWriter {
   buf: Buffer;
   pos = 0;
 
-  constructor(initialSize = 16 * 1024) {
+  constructor(
+    initialSize = 16 * 1024,
+    /** Strings may hold any byte (the transport takes bytes); else invalid UTF-8 becomes `\xHH`. */
+    readonly rawBytes = false,
+  ) {
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
@@ -162,8 +168,8 @@ export class TsvWriter {
   }
 
   private escape(src: Uint8Array, start: number, end: number, quoted: boolean): void {
-    // Worst case: every byte becomes \xHH.
-    this.ensure((end - start) * 4);
+    // Worst case: every byte becomes \xHH (or \c when raw).
+    this.ensure((end - start) * (this.rawBytes ? 2 : 4));
     const out = this.buf;
     let p = this.pos;
     if (end - start >= NATIVE_CHECK_MIN) {
@@ -175,12 +181,16 @@ export class TsvWriter {
         view.indexOf(0x0d) < 0 &&
         view.indexOf(0x00) < 0 &&
         !(quoted && view.indexOf(QUOTE) >= 0) &&
-        isUtf8(view)
+        (this.rawBytes || isUtf8(view))
       ) {
         out.set(view, p);
         this.pos = p + view.length;
         return;
       }
+    }
+    if (this.rawBytes) {
+      this.pos = escapeRaw(src, start, end, quoted, out, p);
+      return;
     }
     let i = start;
     while (i < end) {
@@ -213,6 +223,31 @@ export class TsvWriter {
     }
     this.pos = p;
   }
+}
+
+/** Writes `src[start, end)` to `out` at `p` with only TSV's escapes; returns the position after it. */
+function escapeRaw(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  quoted: boolean,
+  out: Buffer,
+  p: number,
+): number {
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    const e = ESCAPE[c]!;
+    if (e !== 0) {
+      out[p++] = BACKSLASH;
+      out[p++] = e;
+    } else if (c === QUOTE && quoted) {
+      out[p++] = BACKSLASH;
+      out[p++] = QUOTE;
+    } else {
+      out[p++] = c;
+    }
+  }
+  return p;
 }
 
 const cont = (b: number | undefined): boolean => b !== undefined && (b & 0xc0) === 0x80;
