@@ -196,16 +196,7 @@ export class TsvWriter {
     while (i < end) {
       const c = src[i]!;
       if (c < 0x80) {
-        const e = ESCAPE[c]!;
-        if (e !== 0) {
-          out[p++] = BACKSLASH;
-          out[p++] = e;
-        } else if (c === QUOTE && quoted) {
-          out[p++] = BACKSLASH;
-          out[p++] = QUOTE;
-        } else {
-          out[p++] = c;
-        }
+        p = put(out, p, c, quoted);
         i++;
         continue;
       }
@@ -234,20 +225,25 @@ function escapeRaw(
   out: Buffer,
   p: number,
 ): number {
-  for (let i = start; i < end; i++) {
-    const c = src[i]!;
-    const e = ESCAPE[c]!;
-    if (e !== 0) {
-      out[p++] = BACKSLASH;
-      out[p++] = e;
-    } else if (c === QUOTE && quoted) {
-      out[p++] = BACKSLASH;
-      out[p++] = QUOTE;
-    } else {
-      out[p++] = c;
-    }
-  }
+  for (let i = start; i < end; i++) p = put(out, p, src[i]!, quoted);
   return p;
+}
+
+/** Writes byte `c` to `out` at `p`, escaped if TSV needs it; returns the position after it. */
+function put(out: Buffer, p: number, c: number, quoted: boolean): number {
+  const e = ESCAPE[c]!;
+  if (e !== 0) {
+    out[p] = BACKSLASH;
+    out[p + 1] = e;
+    return p + 2;
+  }
+  if (c === QUOTE && quoted) {
+    out[p] = BACKSLASH;
+    out[p + 1] = QUOTE;
+    return p + 2;
+  }
+  out[p] = c;
+  return p + 1;
 }
 
 const cont = (b: number | undefined): boolean => b !== undefined && (b & 0xc0) === 0x80;
