@@ -1,7 +1,5 @@
-import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../security/acl-codes.js';
-import { allowed } from '../security/authorize.js';
+import { coordinatorFor } from '../transactions/access.js';
 import { fencedFor } from '../transactions/transitions.js';
 
 /**
@@ -12,12 +10,8 @@ export default defineHandler({
   api: 'AddOffsetsToTxn',
   async handle(request, ctx) {
     const answer = (errorCode: number) => ({ throttleTimeMs: 0, errorCode });
-    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
-      return answer(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
-      return answer(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    const coordinator = ctx.broker.transactions;
-    if (!coordinator) return answer(ErrorCode.NOT_COORDINATOR);
+    const coordinator = coordinatorFor(ctx, request.transactionalId, request.groupId);
+    if (typeof coordinator === 'number') return answer(coordinator);
     const code = await coordinator.addGroup(
       request.transactionalId,
       Number(request.producerId),

@@ -3,6 +3,7 @@ import type { TopicPartition } from '@kch/storage';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
+import { coordinatorFor } from '../transactions/access.js';
 import { fencedFor } from '../transactions/transitions.js';
 
 type Topics = AddPartitionsToTxnRequest['v3AndBelowTopics'];
@@ -29,21 +30,21 @@ export default defineHandler({
         producerEpoch: request.v3AndBelowProducerEpoch,
         topics: request.v3AndBelowTopics,
       };
-      if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, r.transactionalId))
-        return {
-          throttleTimeMs: 0,
-          resultsByTopicV3AndBelow: every(r.topics, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
-        };
+      const serving = coordinatorFor(ctx, r.transactionalId);
+      if (serving === ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        return { throttleTimeMs: 0, resultsByTopicV3AndBelow: every(r.topics, serving) };
+      // Kafka's order: the topics are checked before the coordinator is asked.
       const refused = partitionErrors(r.topics, ctx);
       if (refused) return { throttleTimeMs: 0, resultsByTopicV3AndBelow: refused };
-      const code = coordinator
-        ? await coordinator.addPartitions(
-            r.transactionalId,
-            r.producerId,
-            r.producerEpoch,
-            partitionsOf(r.topics),
-          )
-        : ErrorCode.NOT_COORDINATOR;
+      const code =
+        typeof serving === 'number'
+          ? serving
+          : await serving.addPartitions(
+              r.transactionalId,
+              r.producerId,
+              r.producerEpoch,
+              partitionsOf(r.topics),
+            );
       return {
         throttleTimeMs: 0,
         resultsByTopicV3AndBelow: every(r.topics, fencedFor(code, ctx.apiVersion, 2)),

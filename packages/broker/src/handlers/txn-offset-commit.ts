@@ -3,7 +3,8 @@ import type { CommittedOffset } from '@kch/storage';
 import { OFFSET_METADATA_MAX_SIZE } from '../groups/offsets.js';
 import { defineHandler } from '../handler.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
-import { allowed, allowedNames } from '../security/authorize.js';
+import { allowedNames } from '../security/authorize.js';
+import { coordinatorFor } from '../transactions/access.js';
 
 type Topics = { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[];
 
@@ -19,12 +20,8 @@ export default defineHandler({
   async handle(request, ctx) {
     const v = ctx.apiVersion;
     const all = (code: number) => ({ throttleTimeMs: 0, topics: every(request, code) });
-    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
-      return all(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
-      return all(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    const coordinator = ctx.broker.transactions;
-    if (!coordinator) return all(ErrorCode.NOT_COORDINATOR);
+    const coordinator = coordinatorFor(ctx, request.transactionalId, request.groupId);
+    if (typeof coordinator === 'number') return all(coordinator);
     const readable = allowedNames(
       ctx,
       AclOperation.READ,
