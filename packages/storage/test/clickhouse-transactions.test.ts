@@ -361,6 +361,36 @@ describe('a marker append whose confirmation is refused (a leader that lost the 
   });
 });
 
+describe('a COMMIT whose rows that end its batches fail to insert (the broker running on)', () => {
+  it('fails the marker, and the COMMIT appended again inserts no record twice', async () => {
+    let failing = true;
+    const refuseEnds = (inner: ClickHouseTransport): ClickHouseTransport => ({
+      location: inner.location,
+      remote: inner.remote,
+      command: (sql, settings) => inner.command(sql, settings),
+      selectBytes: (sql, settings) => inner.selectBytes(sql, settings),
+      insertBytes: (table, columns, chunks, options) =>
+        failing && table.includes('_kch_txn_batches') && Buffer.concat(chunks).includes('\tcommitted\t')
+          ? Promise.reject(new Error('test: the rows that end the batches were refused'))
+          : inner.insertBytes(table, columns, chunks, options),
+      query: inner.query?.bind(inner),
+      killQuery: inner.killQuery?.bind(inner),
+      close: () => inner.close(),
+    });
+    const { s, tp, table } = await ownTopic({ wrapTransport: refuseEnds, insertRetries: 0 });
+    const staged = batch(0, ['t1', 't2'], 7);
+    await s.append(tp, [staged]);
+    await expect(s.append(tp, [commit(2, 7)])).rejects.toThrow();
+    // The records were copied before the failure, and stay (their transaction commits).
+    expect(await rows(table)).toBe('0\tt1\n1\tt2\n');
+    failing = false;
+    const again = commit(2, 7);
+    await s.append(tp, [again]);
+    expect(await query(`SELECT count(), uniqExact(offset) FROM ${table}`)).toBe('2\t2\n');
+    expect(await readBack(s, tp)).toEqual(seen(staged, again));
+  });
+});
+
 describe('side rows and the life of a topic', () => {
   it('drops transaction rows before the log start (DeleteRecords)', async () => {
     const { s, tp, database } = await ownTopic();

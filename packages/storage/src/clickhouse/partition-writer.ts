@@ -188,13 +188,22 @@ export class PartitionWriter {
     inserted: Promise<void>,
     before: Promise<boolean>,
   ): Promise<void> {
-    const staged = this.transactions.stage(t, tp.partition, p.side, side);
-    await Promise.all([inserted, staged]);
+    const stored = Promise.all([inserted, this.transactions.stage(t, tp.partition, p.side, side)]).then(
+      () => undefined,
+    );
+    // Its rejection is thrown below, by whichever await meets it first.
+    stored.catch(() => {});
     const markers = side.filter((b) => b.isControl);
-    if (markers.length === 0) return;
+    // Markers alone (as the broker appends them): what they end is read while their rows are being
+    // stored (nothing is written before). Staged batches of this append must be stored before.
+    if (markers.length < side.length) await stored;
     // A marker ends batches of appends before it: they must be stored (else this one fails anyway).
-    if (!(await before)) throw earlierAppendRejected(tp);
-    for (const m of markers) await this.transactions.end(t, tp.partition, p.side, m);
+    if (markers.length > 0 && !(await before)) {
+      await stored;
+      throw earlierAppendRejected(tp);
+    }
+    for (const m of markers) await this.transactions.end(t, tp.partition, p.side, m, stored);
+    await stored;
   }
 
   /**

@@ -91,14 +91,37 @@ export class SideIndex {
   /** Ascending by offset, disjoint. */
   private pending: PendingBatch[] = [];
   private readonly markers = new OffsetRanges(MAX_MARKER_RANGES);
+  /**
+   * Pending batches staged by this index's appends (not loaded by recovery) that no commit has tried
+   * to copy into the topic's table yet: none of their records can be there.
+   */
+  private readonly uncopied = new WeakSet<PendingBatch>();
   /** Bytes per batch the side table returned so far, to size its reads (as bytesPerRecord does rows). */
   bytesPerBatch = 16 * 1024;
 
-  /** A staged batch, after those there are. */
-  addPending(b: PendingBatch): void {
+  /**
+   * A staged batch, after those there are; `staged`: appended just now (not recovered), so no commit
+   * has copied any of its records yet.
+   */
+  addPending(b: PendingBatch, staged = false): void {
     const last = this.pending[this.pending.length - 1];
     if (!last || last.baseOffset < b.baseOffset) this.pending.push(b);
     else this.pending = [...this.pending.filter((p) => p.baseOffset !== b.baseOffset), b].sort(byOffset);
+    if (staged) this.uncopied.add(b);
+  }
+
+  /**
+   * Whether a commit may have copied records of `batches` into the topic's table already (one cut
+   * short, or one of a broker before a restart): false only when every one of them was staged by
+   * this index and never copied. From now on they count as copied.
+   */
+  copying(batches: readonly PendingBatch[]): boolean {
+    let maybe = false;
+    for (const b of batches) {
+      if (!this.uncopied.has(b)) maybe = true;
+      this.uncopied.delete(b);
+    }
+    return maybe;
   }
 
   addMarker(offset: number): void {

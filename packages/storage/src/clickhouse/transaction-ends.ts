@@ -11,9 +11,11 @@
  *   side rows with `committed` rows; an ABORT replaces them with `aborted` rows, which no read returns.
  * - Each step can be cut short (a failed insert, a crash). A COMMIT is therefore finished idempotently:
  *   only batches still staged are copied, and of those only the ones the topic's table does not hold
- *   yet (by offset); recovery (`recover`) finishes every marker whose batches are still staged. Kafka's
- *   coordinator never turns back a transaction whose commit began, so records a COMMIT copied before
- *   its append failed are records of a transaction that will commit.
+ *   yet (by offset; asked only where a commit may have copied them before: batches recovered, or
+ *   whose commit was tried already, see SideIndex.copying); recovery (`recover`) finishes every
+ *   marker whose batches are still staged. Kafka's coordinator never turns back a transaction whose
+ *   commit began, so records a COMMIT copied before its append failed are records of a transaction
+ *   that will commit.
  */
 
 import { batchLeaderEpoch } from '../leader-fences.js';
@@ -70,18 +72,27 @@ export class TransactionEnds {
     for (const b of batches) {
       this.side.writeBatch(w, t.record.topicId, partition, b, version);
       if (b.isControl) index.addMarker(b.baseOffset);
-      else index.addPending(pendingOf(b, batchLeaderEpoch(b), b.bytes, version));
+      else index.addPending(pendingOf(b, batchLeaderEpoch(b), b.bytes, version), true);
     }
     return this.side.insert(w.view(), batches.length);
   }
 
-  /** Ends what `marker` (stored in the side table) ends: its producer's pending batches before it. */
-  async end(t: TopicState, partition: number, index: SideIndex, marker: StoredBatch): Promise<void> {
+  /**
+   * Ends what `marker` ends: its producer's pending batches before it. `stored` resolves once the
+   * marker's row is stored: what it ends may be read before, nothing is written before.
+   */
+  async end(
+    t: TopicState,
+    partition: number,
+    index: SideIndex,
+    marker: StoredBatch,
+    stored: Promise<void>,
+  ): Promise<void> {
     const type = markerType(marker);
     // Another control batch (none that kch appends) ends nothing.
     if (!type) return;
     const pending = index.endedBy(marker.producerId, marker.baseOffset);
-    if (pending.length > 0) await this.finish(t, partition, pending, type);
+    if (pending.length > 0) await this.finish(t, partition, pending, type, stored, index.copying(pending));
   }
 
   /**
@@ -118,21 +129,28 @@ export class TransactionEnds {
     }
     let firstCommitted = -1;
     for (const u of unfinished) {
-      await this.finish(t, partition, u.batches, u.type);
+      await this.finish(t, partition, u.batches, u.type, Promise.resolve(), true);
       const first = u.batches[0]!.baseOffset;
       if (u.type === 'commit' && (firstCommitted < 0 || first < firstCommitted)) firstCommitted = first;
     }
     return { index, firstCommitted };
   }
 
-  /** Commits (copies, then `committed` rows) or aborts (`aborted` rows) a producer's `pending` batches. */
+  /**
+   * Commits (copies, then `committed` rows) or aborts (`aborted` rows) a producer's `pending` batches,
+   * writing nothing before `stored` (the marker's row) resolves. `maybeCopied`: an earlier commit may
+   * have copied some of them (see `copy`).
+   */
   private async finish(
     t: TopicState,
     partition: number,
     pending: readonly PendingBatch[],
     type: 'commit' | 'abort',
+    stored: Promise<void>,
+    maybeCopied: boolean,
   ): Promise<void> {
-    const ended = type === 'commit' ? await this.copy(t, partition, pending) : pending;
+    const ended = type === 'commit' ? await this.copy(t, partition, pending, stored, maybeCopied) : pending;
+    await stored;
     if (ended.length === 0) return;
     const w = new TsvWriter(ended.length * 96);
     const version = this.metadata.nextVersion();
@@ -143,12 +161,15 @@ export class TransactionEnds {
 
   /**
    * Inserts the records of those of `pending` still staged into the topic's table, but not those the
-   * table holds already (a commit cut short), and returns the ones that were still staged.
+   * table holds already (a commit cut short: the table is only asked when `maybeCopied`), once
+   * `stored` resolves; returns the ones that were still staged.
    */
   private async copy(
     t: TopicState,
     partition: number,
     pending: readonly PendingBatch[],
+    stored: Promise<void>,
+    maybeCopied: boolean,
   ): Promise<PendingBatch[]> {
     const what = `commit a transaction in ${t.record.name}-${partition}`;
     const producerId = pending[0]!.producerId;
@@ -180,8 +201,11 @@ export class TransactionEnds {
           end: w.pos,
         });
     }
-    const present = await this.present(t, partition, copied, schema !== null);
+    const present = maybeCopied
+      ? await this.present(t, partition, copied, schema !== null)
+      : new Set<number>();
     const missing = copied.filter((c) => !present.has(schema ? c.firstOffset : c.baseOffset));
+    await stored;
     if (missing.length > 0) {
       if (schema) {
         // Each batch its own chunk: a refused insert is then cleaned up by its exact offsets.
