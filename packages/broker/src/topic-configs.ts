@@ -381,60 +381,72 @@ export interface DescribedConfig {
  * Every topic config with its effective value and where it comes from, in name order: the topic's
  * override (TOPIC_CONFIG), the broker default under the broker synonym's name (STATIC_BROKER_CONFIG),
  * Kafka's default under the same name (DEFAULT_CONFIG), as Kafka's ConfigHelper.createTopicConfigEntry.
+ * kch's own configs that are not set (kch.table, kch.schema...) are left out: on Kafka only a
+ * sensitive config has a null value, and clients that write a topic's configs back (librdkafka's
+ * admin) refuse a null one.
  */
 export function describeTopicConfigs(
   overrides: Record<string, string>,
   brokerDefaults: Record<string, string>,
   storageTable: string | null = null,
 ): DescribedConfig[] {
-  return TOPIC_CONFIGS.map((def) => {
-    if (def.readOnly) {
-      return {
-        name: def.name,
-        value: storageTable,
-        source: ConfigSource.DEFAULT_CONFIG,
-        readOnly: true,
-        sensitive: false,
-        synonyms: [],
-        type: def.type,
-        doc: def.doc,
-      };
-    }
-    const sensitive = def.sensitive ?? false;
-    const shown = (v: string | null) => (sensitive ? null : v);
-    const synonyms: ConfigSynonym[] = [];
-    const override = overrides[def.name];
-    if (override !== undefined)
-      synonyms.push({ name: def.name, value: shown(override), source: ConfigSource.TOPIC_CONFIG });
-    const brokerValue = brokerDefaults[def.name];
-    if (def.brokerSynonym !== undefined) {
-      if (brokerValue !== undefined) {
-        synonyms.push({
-          name: def.brokerSynonym,
-          value: shown(brokerValue),
-          source: ConfigSource.STATIC_BROKER_CONFIG,
-        });
-      }
-      if (def.defaultValue !== null) {
-        synonyms.push({
-          name: def.brokerSynonym,
-          value: shown(def.defaultValue),
-          source: ConfigSource.DEFAULT_CONFIG,
-        });
-      }
-    } else if (brokerValue !== undefined) {
-      // A broker default for a config Kafka has no broker synonym for: reported under the topic name.
-      synonyms.push({ name: def.name, value: shown(brokerValue), source: ConfigSource.STATIC_BROKER_CONFIG });
-    }
+  return TOPIC_CONFIGS.map((def) => describeTopicConfig(def, overrides, brokerDefaults, storageTable)).filter(
+    (c) => c.value !== null || c.sensitive,
+  );
+}
+
+function describeTopicConfig(
+  def: TopicConfigDefinition,
+  overrides: Record<string, string>,
+  brokerDefaults: Record<string, string>,
+  storageTable: string | null,
+): DescribedConfig {
+  if (def.readOnly) {
     return {
       name: def.name,
-      value: shown(override ?? brokerValue ?? def.defaultValue),
-      source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
-      readOnly: false,
-      sensitive,
-      synonyms,
+      value: storageTable,
+      source: ConfigSource.DEFAULT_CONFIG,
+      readOnly: true,
+      sensitive: false,
+      synonyms: [],
       type: def.type,
       doc: def.doc,
     };
-  });
+  }
+  const sensitive = def.sensitive ?? false;
+  const shown = (v: string | null) => (sensitive ? null : v);
+  const synonyms: ConfigSynonym[] = [];
+  const override = overrides[def.name];
+  if (override !== undefined)
+    synonyms.push({ name: def.name, value: shown(override), source: ConfigSource.TOPIC_CONFIG });
+  const brokerValue = brokerDefaults[def.name];
+  if (def.brokerSynonym !== undefined) {
+    if (brokerValue !== undefined) {
+      synonyms.push({
+        name: def.brokerSynonym,
+        value: shown(brokerValue),
+        source: ConfigSource.STATIC_BROKER_CONFIG,
+      });
+    }
+    if (def.defaultValue !== null) {
+      synonyms.push({
+        name: def.brokerSynonym,
+        value: shown(def.defaultValue),
+        source: ConfigSource.DEFAULT_CONFIG,
+      });
+    }
+  } else if (brokerValue !== undefined) {
+    // A broker default for a config Kafka has no broker synonym for: reported under the topic name.
+    synonyms.push({ name: def.name, value: shown(brokerValue), source: ConfigSource.STATIC_BROKER_CONFIG });
+  }
+  return {
+    name: def.name,
+    value: shown(override ?? brokerValue ?? def.defaultValue),
+    source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+    readOnly: false,
+    sensitive,
+    synonyms,
+    type: def.type,
+    doc: def.doc,
+  };
 }
