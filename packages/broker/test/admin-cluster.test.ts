@@ -1,4 +1,7 @@
-/** DeleteRecords, DescribeCluster, DescribeTopicPartitions, DescribeLogDirs; error responses of every admin API. */
+/**
+ * DeleteRecords, DescribeCluster, DescribeTopicPartitions, DescribeLogDirs, ElectLeaders; error responses
+ * of every admin API.
+ */
 import { ErrorCode, encodeRecordBatchSync, ZERO_UUID } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
 import type { ApiHandler } from '../src/handler.js';
@@ -11,6 +14,7 @@ import describeCluster, { CLUSTER_OPERATIONS } from '../src/handlers/describe-cl
 import describeConfigs from '../src/handlers/describe-configs.js';
 import describeLogDirs from '../src/handlers/describe-log-dirs.js';
 import describeTopicPartitions, { TOPIC_OPERATIONS } from '../src/handlers/describe-topic-partitions.js';
+import electLeaders from '../src/handlers/elect-leaders.js';
 import incrementalAlterConfigs from '../src/handlers/incremental-alter-configs.js';
 import { AUTHORIZED_OPERATIONS_OMITTED } from '../src/handlers/metadata.js';
 import type { PartitionLog } from '../src/log/partition-log.js';
@@ -279,6 +283,69 @@ describe('DescribeLogDirs', () => {
   });
 });
 
+describe('ElectLeaders', () => {
+  it('answers ELECTION_NOT_NEEDED for each partition named, and nothing for a request of every partition', async () => {
+    const { broker } = await adminBroker();
+    await broker.topics.create('a', 2, {});
+    for (const v of versionsOf('ElectLeaders')) {
+      // Version 0 has no election type (preferred).
+      const named = await call(broker, electLeaders, v, {
+        ...(v >= 1 ? { electionType: 0 } : {}),
+        topicPartitions: [
+          { topic: 'a', partitions: [0, 1, 5] },
+          { topic: 'missing', partitions: [0] },
+        ],
+        timeoutMs: 1000,
+      });
+      if (v >= 1) expect(named.errorCode).toBe(ErrorCode.NONE);
+      expect(named.replicaElectionResults).toEqual([
+        {
+          topic: 'a',
+          partitionResult: [
+            {
+              partitionId: 0,
+              errorCode: ErrorCode.ELECTION_NOT_NEEDED,
+              errorMessage: 'Leader election not needed for topic partition.',
+            },
+            {
+              partitionId: 1,
+              errorCode: ErrorCode.ELECTION_NOT_NEEDED,
+              errorMessage: 'Leader election not needed for topic partition.',
+            },
+            {
+              partitionId: 5,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              errorMessage: 'No such partition as a-5',
+            },
+          ],
+        },
+        {
+          topic: 'missing',
+          partitionResult: [
+            {
+              partitionId: 0,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              errorMessage: 'No such topic as missing',
+            },
+          ],
+        },
+      ]);
+      const all = await call(broker, electLeaders, v, {
+        ...(v >= 1 ? { electionType: 1 } : {}),
+        topicPartitions: null,
+        timeoutMs: 1000,
+      });
+      expect(all.replicaElectionResults).toEqual([]);
+    }
+    const unknownType = await call(broker, electLeaders, 2, {
+      electionType: 7,
+      topicPartitions: [{ topic: 'a', partitions: [0] }],
+      timeoutMs: 1000,
+    });
+    expect(unknownType.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+  });
+});
+
 describe('admin error responses', () => {
   it('encode at every version', async () => {
     const { broker } = await adminBroker();
@@ -293,6 +360,7 @@ describe('admin error responses', () => {
       describeCluster,
       describeTopicPartitions,
       describeLogDirs,
+      electLeaders,
     ];
     for (const handler of handlers) {
       expect(handler.serial, handler.api).toBe(true);

@@ -24,6 +24,7 @@ import describeProducers from './describe-producers.js';
 import describeTopicPartitions from './describe-topic-partitions.js';
 import describeTransactions from './describe-transactions.js';
 import describeUserScramCredentials from './describe-user-scram-credentials.js';
+import electLeaders from './elect-leaders.js';
 import endTxn from './end-txn.js';
 import fetch from './fetch.js';
 import findCoordinator from './find-coordinator.js';
@@ -73,6 +74,7 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   describeCluster,
   describeTopicPartitions,
   describeLogDirs,
+  electLeaders,
   findCoordinator,
   joinGroup,
   syncGroup,
