@@ -1,11 +1,12 @@
 /**
- * DeleteRecords, DescribeCluster, DescribeTopicPartitions, DescribeLogDirs, ElectLeaders; error responses
- * of every admin API.
+ * DeleteRecords, DescribeCluster, DescribeTopicPartitions, DescribeLogDirs, ElectLeaders, the features
+ * of ApiVersions (DescribeFeatures); error responses of every admin API.
  */
 import { ErrorCode, encodeRecordBatchSync, ZERO_UUID } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
 import type { ApiHandler } from '../src/handler.js';
 import alterConfigs from '../src/handlers/alter-configs.js';
+import apiVersions from '../src/handlers/api-versions.js';
 import createPartitions from '../src/handlers/create-partitions.js';
 import createTopics from '../src/handlers/create-topics.js';
 import deleteRecords from '../src/handlers/delete-records.js';
@@ -343,6 +344,29 @@ describe('ElectLeaders', () => {
       timeoutMs: 1000,
     });
     expect(unknownType.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+  });
+});
+
+describe('features (DescribeFeatures)', () => {
+  it('reports metadata.version 3.9-IV0 finalized, and group and transaction versions supported at 0 only', async () => {
+    const { broker } = await adminBroker();
+    for (const v of versionsOf('ApiVersions')) {
+      const r = await call(broker, apiVersions, v, {
+        ...(v >= 3 ? { clientSoftwareName: 'test', clientSoftwareVersion: '1' } : {}),
+      });
+      expect(r.errorCode).toBe(ErrorCode.NONE);
+      if (v < 3) continue;
+      expect(r.supportedFeatures).toEqual([
+        { name: 'group.version', minVersion: 0, maxVersion: 0 },
+        { name: 'metadata.version', minVersion: 7, maxVersion: 21 },
+        { name: 'transaction.version', minVersion: 0, maxVersion: 0 },
+      ]);
+      // Level 0 features are left out; a client reads transaction.version 2 as EndTxn v5, not served.
+      expect(r.finalizedFeatures).toEqual([
+        { name: 'metadata.version', maxVersionLevel: 21, minVersionLevel: 21 },
+      ]);
+      expect(r.finalizedFeaturesEpoch).toBe(0n);
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 import { ErrorCode } from '@kch/protocol';
+import { FINALIZED_FEATURES, FINALIZED_FEATURES_EPOCH, SUPPORTED_FEATURES } from '../features.js';
 import { defineHandler } from '../handler.js';
 
-/** ApiVersions: what this broker serves, built from the handler registry. */
+/** ApiVersions: what this broker serves, built from the handler registry, and its features (../features.ts). */
 export default defineHandler({
   api: 'ApiVersions',
   handle(request, ctx) {
@@ -13,7 +14,13 @@ export default defineHandler({
       errorCode: ErrorCode.NONE,
       apiKeys: ctx.apis.servedVersions(),
       throttleTimeMs: 0,
-      finalizedFeaturesEpoch: -1n,
+      supportedFeatures: SUPPORTED_FEATURES.map((f) => ({ ...f })),
+      finalizedFeaturesEpoch: FINALIZED_FEATURES_EPOCH,
+      finalizedFeatures: FINALIZED_FEATURES.map((f) => ({
+        name: f.name,
+        maxVersionLevel: f.level,
+        minVersionLevel: f.level,
+      })),
     };
   },
   errorResponse(_request, errorCode, ctx) {
