@@ -247,7 +247,14 @@ export function writeReport(r: Results, outDir: string): string {
   // Limits
   const sizes = (m.sizes as number[]) ?? [100, 1024];
   const limitRows: string[][] = [];
-  const limitKeys = [...new Set([...Object.keys(r.limits.tcp), ...Object.keys(r.limits.direct)])];
+  // By size, then payload (an object lists integer-like keys such as `1024` before `100-binary`).
+  const order = (k: string) => {
+    const { size, payload } = parsePayloadKey(k);
+    return size * PAYLOADS.length + PAYLOADS.indexOf(payload);
+  };
+  const limitKeys = [...new Set([...Object.keys(r.limits.tcp), ...Object.keys(r.limits.direct)])].sort(
+    (a, b) => order(a) - order(b),
+  );
   for (const key of limitKeys.length ? limitKeys : sizes.map(String)) {
     const { size, payload } = parsePayloadKey(key);
     const tcp = r.limits.tcp[key];
