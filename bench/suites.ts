@@ -117,21 +117,31 @@ export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const tagOf = ({ storage, size, payload }: Values) =>
   `${storage}-${size}B${payload === 'printable' ? '' : `-${payload}`}`;
 
+/** A client suite's start: its values' pool, a data directory (chdb), a new broker and a raw client to it. */
+async function startSuite(bench: Bench, client: 'librdkafka' | 'kafkajs', values: Values) {
+  const { storage, size, payload } = values;
+  bench.log(`${client}, ${storage} storage, ${valuesName(size, payload)} values`);
+  const tag = tagOf(values);
+  const dir = storage === 'chdb' ? bench.newDataDir() : undefined;
+  const { b } = await bench.startBroker(
+    storage,
+    `broker-${client === 'kafkajs' ? 'kafkajs' : 'rdkafka'}-${tag}`,
+    dir,
+  );
+  const admin = await RawClient.connect('127.0.0.1', b.port);
+  return { tag, valuePool: bench.pool(size, payload), dir, b, admin };
+}
+
 /**
  * librdkafka against a new broker: produce at full speed, tail consume, produce at half speed, with
  * the first payload of the run also end-to-end latency and SQL visibility; then cold replay (chdb).
  */
 export async function rdkafkaSuite(bench: Bench, values: Values): Promise<void> {
-  const { args, plan, results, log, pool, newDataDir, startBroker, phase, rdkafka, fetcher } = bench;
+  const { args, plan, results, log, startBroker, phase, rdkafka, fetcher } = bench;
   const { storage, size, payload } = values;
   const P = args.partitions;
-  log(`librdkafka, ${storage} storage, ${valuesName(size, payload)} values`);
-  const tag = tagOf(values);
-  const valuePool = pool(size, payload);
-  const dir = storage === 'chdb' ? newDataDir() : undefined;
+  const { tag, valuePool, dir, b, admin } = await startSuite(bench, 'librdkafka', values);
   const bootstrap = (port: number) => `127.0.0.1:${port}`;
-  const { b } = await startBroker(storage, `broker-rdkafka-${tag}`, dir);
-  const admin = await RawClient.connect('127.0.0.1', b.port);
   let produced = 0;
   try {
     await createTopic(admin, 'max', P);
@@ -326,15 +336,10 @@ async function sqlVisibility(bench: Bench, b: BrokerProcess, admin: RawClient): 
 
 /** kafkajs against a new broker: produce at full speed, then at half of it. */
 export async function kafkajsSuite(bench: Bench, values: Values): Promise<void> {
-  const { args, plan, results, log, pool, newDataDir, startBroker, phase, kafkajs } = bench;
-  const { storage, size, payload } = values;
+  const { args, plan, results, log, phase, kafkajs } = bench;
+  const { size } = values;
   const P = args.partitions;
-  log(`kafkajs, ${storage} storage, ${valuesName(size, payload)} values`);
-  const tag = tagOf(values);
-  const valuePool = pool(size, payload);
-  const dir = storage === 'chdb' ? newDataDir() : undefined;
-  const { b } = await startBroker(storage, `broker-kafkajs-${tag}`, dir);
-  const admin = await RawClient.connect('127.0.0.1', b.port);
+  const { tag, valuePool, dir, b, admin } = await startSuite(bench, 'kafkajs', values);
   const bootstrap = `127.0.0.1:${b.port}`;
   const batchRecords = size <= 100 ? 1000 : 200;
   try {

@@ -4,6 +4,7 @@
  * a broker: 5 in 256 bytes need a TSV escape) and JSON objects (order-like records). Every kind is a
  * pool of values of exactly the value size, so the clients and limits read all of them alike.
  */
+import { createHash } from 'node:crypto';
 
 export type Payload = 'printable' | 'binary' | 'json';
 
@@ -30,15 +31,18 @@ export function valuesName(size: number, payload: Payload = 'printable'): string
   return payload === 'printable' ? sizeName(size) : `${sizeName(size)} ${payload}`;
 }
 
-/** mulberry32: a small seeded generator, so the JSON pool is the same in every run. */
+/** Numbers in [0, 1) from SHA-256 of the seed and a counter: the JSON pool is the same in every run. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
+  let block = Buffer.alloc(0);
+  let at = 0;
+  let blocks = 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    if (at + 4 > block.length) {
+      block = createHash('sha256').update(`${seed}/${blocks++}`).digest();
+      at = 0;
+    }
+    at += 4;
+    return block.readUInt32LE(at - 4) / 2 ** 32;
   };
 }
 
