@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { PAYLOADS, type Payload } from './lib/payloads.js';
 
 export interface Args {
   quick: boolean;
@@ -12,6 +13,8 @@ export interface Args {
   sustainedRate: number;
   only: Set<string>;
   sizes: number[];
+  /** The kinds of value every produce and consume phase runs with (printable only with --quick). */
+  payloads: Payload[];
   partitions: number;
   /** Storages to run the client scenarios against (default both). */
   storages: ('chdb' | 'memory')[];
@@ -32,6 +35,7 @@ const OPTIONS = {
   'sustained-rate': { type: 'string' },
   only: { type: 'string' },
   sizes: { type: 'string' },
+  payloads: { type: 'string' },
   partitions: { type: 'string' },
   storages: { type: 'string' },
   rates: { type: 'string' },
@@ -68,6 +72,7 @@ export function parseBenchArgs(argv: readonly string[], usageOf: URL): Args {
     sustainedRate: values['sustained-rate'] === undefined ? 0 : Number(values['sustained-rate']),
     only: new Set(values.only === undefined ? DEFAULT_GROUPS : values.only.split(',')),
     sizes: values.sizes === undefined ? [100, 1024] : numbers(values.sizes),
+    payloads: payloadsOf(values.payloads, values.quick ?? false),
     partitions: values.partitions === undefined ? 4 : Number(values.partitions),
     storages: (values.storages?.split(',') ?? ['chdb', 'memory']) as Args['storages'],
     rates: values.rates === undefined ? [] : numbers(values.rates),
@@ -79,6 +84,16 @@ export function parseBenchArgs(argv: readonly string[], usageOf: URL): Args {
   if (args.sustained > 0 && values.only === undefined) args.only.add('sustained');
   if (args.only.has('sustained') && args.sustained <= 0) args.sustained = args.quick ? 10 : 60;
   return args;
+}
+
+/** --payloads' list in its order; all of them by default, printable alone with --quick (CI's run). */
+function payloadsOf(list: string | undefined, quick: boolean): Payload[] {
+  if (list === undefined) return quick ? ['printable'] : [...PAYLOADS];
+  const names = [...new Set(list.split(','))];
+  const unknown = names.filter((p) => !PAYLOADS.includes(p as Payload));
+  if (unknown.length || names.length === 0)
+    throw new Error(`--payloads takes ${PAYLOADS.join(', ')}, not ${unknown.join(', ') || list}`);
+  return names as Payload[];
 }
 
 /** parseArgs' errors in the words the bench always used: `unknown option --x (see --help)`. */

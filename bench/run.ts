@@ -3,7 +3,8 @@
  * side in one run. See docs/benchmarks.md.
  *
  *   pnpm bench [--quick] [--cpu-prof] [--sustained <seconds>] [--sustained-rate <rec/s>] [--only <groups>] [--sizes 100,1024]
- *              [--partitions 4] [--storages chdb,memory] [--rates <rec/s per size>] [--produce-only]
+ *              [--payloads printable,binary,json] [--partitions 4] [--storages chdb,memory]
+ *              [--rates <rec/s per size>] [--produce-only]
  *              [--out <dir>] [--keep]
  *   pnpm bench --report <results dir>     rewrites results.md and charts/ from its results.json
  *
@@ -22,7 +23,11 @@
  *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
  *             partitions: librdkafka produce and consume; the failover gap after SIGTERM and SIGKILL
  *
- * --storages limits the client scenarios to some storages; --rates fixes the rate of the "half" phases
+ * --payloads names the kinds of value every produce and consume phase of the limits, rdkafka and kafkajs
+ * groups runs with, each with a broker of its own: printable (base64url random bytes), binary (random
+ * bytes) and json (order-like JSON objects), all of exactly the value size; all three by default,
+ * printable alone with --quick. `latency` sends the first of them; security, transactions, sustained
+ * and cluster send printable values. --storages limits the client scenarios to some storages; --rates fixes the rate of the "half" phases
  * (one figure per size, in the order of --sizes) instead of half of the measured maximum, so that runs
  * before and after a change compare latency at the same load; --produce-only skips the consume phases
  * (shorter runs, to repeat and interleave them on a busy machine).
@@ -43,7 +48,6 @@ import {
 } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeRecordBatchSync } from '@kch/protocol';
 import { parseBenchArgs } from './args.js';
 import { clusterGroup } from './cluster.js';
 import {
@@ -51,7 +55,6 @@ import {
   type BrokerStart,
   type BrokerStats,
   type ClientOut,
-  clientCost,
   nodeArgs,
   PYTHON,
   ROOT,
@@ -59,15 +62,17 @@ import {
 } from './lib/children.js';
 import type { Bench } from './lib/context.js';
 import { machine } from './lib/machine.js';
+import { type Payload, payloadKey } from './lib/payloads.js';
 import { cpuDelta, cpuSnapshot, memoryStatus, RssSampler, resetPeakRss } from './lib/proc.js';
 import { createTopic, endOffsets, RawClient } from './lib/raw-client.js';
 import { writeReport } from './lib/report.js';
-import type { BrokerCost, ConsumeResult, ProduceResult, Results } from './lib/results.js';
+import type { BrokerCost, Results } from './lib/results.js';
 import { MiB, percentiles, si } from './lib/stats.js';
 import { writePool } from './lib/values.js';
 import { limits } from './limits/group.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 import { securityGroup } from './security.js';
+import { kafkajsSuite, produceResult, rdkafkaSuite, sum } from './suites.js';
 import { transactionsGroup } from './transactions.js';
 
 // ------------------------------------------------------------------------------------ options
@@ -101,7 +106,6 @@ const plan = {
   e2eSeconds: quick ? 1.5 : 10,
   sqlProbes: quick ? 5 : 50,
   insertSizes: quick ? [4 * MiB] : [1 * MiB, 4 * MiB, 16 * MiB, 64 * MiB],
-  binaryLimit: !quick,
   tailCacheBytes: 256 * MiB,
   timeoutMs: quick ? 120_000 : 900_000,
 };
@@ -134,9 +138,9 @@ const results: Results = {
 
 // ------------------------------------------------------------------------------------ phases
 
-function pool(size: number, binary = false): string {
-  const file = join(poolDir, `values-${size}${binary ? '-binary' : ''}.bin`);
-  if (!existsSync(file)) writePool(file, size, binary);
+function pool(size: number, payload: Payload = 'printable'): string {
+  const file = join(poolDir, `values-${payloadKey(size, payload)}.bin`);
+  if (!existsSync(file)) writePool(file, size, payload);
   return file;
 }
 
@@ -277,362 +281,20 @@ const fetcher = (opts: Record<string, unknown>) =>
     (r) => r.result,
   );
 
-/** What the groups in modules of their own (limits, security) use of the harness. */
-const bench: Bench = { args, plan, results, log, pool, newDataDir, startBroker, phase, rdkafka };
-
-function directLimit(size: number): number | null {
-  return results.limits.direct[String(size)]?.limit?.recordsPerSec ?? null;
-}
-function tcpLimit(size: number): number | null {
-  return results.limits.tcp[String(size)]?.recordsPerSec ?? null;
-}
-
-function produceResult(
-  client: 'rdkafka' | 'kafkajs',
-  storage: 'memory' | 'chdb',
-  size: number,
-  mode: 'max' | 'half',
-  targetRate: number | null,
-  o: ClientOut,
-  broker: BrokerCost,
-  stored: number | null,
-): ProduceResult {
-  const rps = o.records / o.seconds;
-  const direct = directLimit(size);
-  const tcp = tcpLimit(size);
-  const r: ProduceResult = {
-    client,
-    storage,
-    size,
-    mode,
-    targetRate,
-    records: o.records,
-    seconds: Math.round(o.seconds * 1000) / 1000,
-    recordsPerSec: Math.round(rps),
-    valueMiBPerSec: Math.round(((o.records * size) / MiB / o.seconds) * 10) / 10,
-    storedRecords: stored,
-    errors: (o.errors ?? 0) + (o.unflushed ?? 0),
-    ackMs: percentiles(o.latencies_ms ?? []),
-    ratioToDirectInsert: storage === 'chdb' && direct ? Math.round((rps / direct) * 1000) / 1000 : null,
-    ratioToTcp: tcp ? Math.round((rps / tcp) * 1000) / 1000 : null,
-    broker,
-    clientCost: clientCost(o),
-  };
-  const lat = r.ackMs ? `ack p50 ${r.ackMs.p50} p99 ${r.ackMs.p99} p999 ${r.ackMs.p999} ms` : '';
-  const ins = broker.inserts;
-  const req = broker.produceRequestMs;
-  const insertLine = ins
-    ? `\n      broker Produce ms p50 ${req?.p50} p99 ${req?.p99}; ${ins.count} inserts × ${si(ins.avgRows)} rows, ms p50 ${ins.ms?.p50} p99 ${ins.ms?.p99}, queued before insert p50 ${ins.queuedMs?.p50} p99 ${ins.queuedMs?.p99}; event loop delay p99 ${broker.eventLoopDelayMs.p99} max ${broker.eventLoopDelayMs.max} ms`
-    : '';
-  log(
-    `    ${client} -> ${storage} ${size} B ${mode}: ${si(r.recordsPerSec)} rec/s, ${r.valueMiBPerSec} MiB/s, ${lat}; broker ${broker.cores} cores, peak RSS ${broker.peakRssMiB} MiB${r.errors ? `, ${r.errors} ERRORS ${o.error ?? ''}` : ''}${insertLine}`,
-  );
-  if (r.errors)
-    results.errors.push(`${client} -> ${storage} ${size} B ${mode}: ${r.errors} records failed: ${o.error}`);
-  return r;
-}
-
-function consumeResult(
-  kind: 'tail' | 'cold',
-  client: 'fetch' | 'rdkafka',
-  storage: 'memory' | 'chdb',
-  size: number,
-  expected: number,
-  o: ClientOut,
-  broker: BrokerCost,
-): ConsumeResult {
-  const rps = o.records / o.seconds;
-  const limit =
-    kind === 'tail' ? tcpLimit(size) : (results.limits.direct[String(size)]?.read?.recordsPerSec ?? null);
-  const r: ConsumeResult = {
-    kind,
-    client,
-    storage,
-    size,
-    records: o.records,
-    expected,
-    seconds: Math.round(o.seconds * 1000) / 1000,
-    recordsPerSec: Math.round(rps),
-    valueMiBPerSec: Math.round(((o.records * size) / MiB / o.seconds) * 10) / 10,
-    ratioToLimit: limit ? Math.round((rps / limit) * 1000) / 1000 : null,
-    broker,
-    clientCost: clientCost(o),
-  };
-  log(
-    `    ${kind} consume ${client} <- ${storage} ${size} B: ${si(r.recordsPerSec)} rec/s (${o.records}/${expected}), broker ${broker.cores} cores`,
-  );
-  if (o.records < expected)
-    results.errors.push(`${kind} ${client} ${storage} ${size}: ${o.records} of ${expected}`);
-  return r;
-}
-
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-// ------------------------------------------------------------------------------------ scenarios
-
-async function rdkafkaSuite(storage: 'memory' | 'chdb', size: number): Promise<void> {
-  log(`librdkafka, ${storage} storage, ${size} B values`);
-  const tag = `${storage}-${size}B`;
-  const dir = storage === 'chdb' ? newDataDir() : undefined;
-  const bootstrap = (port: number) => `127.0.0.1:${port}`;
-  const { b } = await startBroker(storage, `broker-rdkafka-${tag}`, dir);
-  const admin = await RawClient.connect('127.0.0.1', b.port);
-  let produced = 0;
-  try {
-    await createTopic(admin, 'max', P);
-    const count = plan.count(size);
-    const max = await phase(b, `produce-max-rdkafka-${tag}`, () =>
-      rdkafka({
-        mode: 'produce',
-        bootstrap: bootstrap(b.port),
-        topic: 'max',
-        size,
-        pool: pool(size),
-        count,
-        sample_every: 64,
-      }),
-    );
-    const hws = await endOffsets(admin, 'max', P);
-    produced = sum(hws);
-    const maxResult = produceResult('rdkafka', storage, size, 'max', null, max.value, max.broker, produced);
-    results.produce.push(maxResult);
-    if (storage === 'chdb') {
-      const { count: rows } = await b.call<{ count: number }>('sql-count', { table: 'max' });
-      if (rows !== produced)
-        results.errors.push(`chdb ${size}: table holds ${rows} rows, high watermarks say ${produced}`);
-    }
-
-    // Tail consume: from where the tail cache starts (everything, unless the budget evicted some).
-    const { offsets } = await b.call<{ offsets: number[] }>('tail-start', { topic: 'max' });
-    if (args.produceOnly) {
-      produced = 0; // no cold replay either
-    } else {
-      const inTail = sum(hws.map((h, p) => h - offsets[p]!));
-      const tf = await phase(b, `tail-fetch-${tag}`, () =>
-        fetcher({ host: '127.0.0.1', port: b.port, topic: 'max', offsets, count: inTail }),
-      );
-      results.consume.push(consumeResult('tail', 'fetch', storage, size, inTail, tf.value, tf.broker));
-      const tr = await phase(b, `tail-rdkafka-${tag}`, () =>
-        rdkafka({
-          mode: 'consume',
-          bootstrap: bootstrap(b.port),
-          topic: 'max',
-          size,
-          pool: pool(size),
-          offsets,
-          count: inTail,
-        }),
-      );
-      results.consume.push(consumeResult('tail', 'rdkafka', storage, size, inTail, tr.value, tr.broker));
-    }
-
-    // Ack latency at half of the measured maximum.
-    await createTopic(admin, 'half', P);
-    const fixed = args.rates[args.sizes.indexOf(size)];
-    const rate = fixed ?? Math.max(100, Math.round(maxResult.recordsPerSec / 2));
-    const half = await phase(b, `produce-half-rdkafka-${tag}`, () =>
-      rdkafka({
-        mode: 'produce',
-        bootstrap: bootstrap(b.port),
-        topic: 'half',
-        size,
-        pool: pool(size),
-        rate,
-        duration: plan.halfSeconds,
-        sample_every: 8,
-      }),
-    );
-    const halfStored = sum(await endOffsets(admin, 'half', P));
-    results.produce.push(
-      produceResult('rdkafka', storage, size, 'half', rate, half.value, half.broker, halfStored),
-    );
-
-    if (args.only.has('latency')) {
-      // Produce to consume, in one librdkafka process, at a moderate fixed rate.
-      await createTopic(admin, 'e2e', P);
-      const e2e = await phase(b, `e2e-rdkafka-${tag}`, () =>
-        rdkafka({
-          mode: 'e2e',
-          bootstrap: bootstrap(b.port),
-          topic: 'e2e',
-          size,
-          pool: pool(size),
-          rate: plan.e2eRate,
-          duration: plan.e2eSeconds,
-          partitions: P,
-          start_offsets: new Array(P).fill(0),
-        }),
-      );
-      const lat = percentiles(e2e.value.latencies_ms ?? []);
-      results.e2e.push({
-        storage,
-        size,
-        rate: plan.e2eRate,
-        records: e2e.value.records,
-        expected: e2e.value.expected ?? 0,
-        latencyMs: lat,
-        broker: e2e.broker,
-      });
-      log(`    end to end at ${plan.e2eRate} rec/s: p50 ${lat?.p50} p99 ${lat?.p99} p999 ${lat?.p999} ms`);
-      if (storage === 'chdb' && size === args.sizes[0]) await sqlVisibility(b, admin);
-    }
-  } catch (e) {
-    results.errors.push(`rdkafka ${tag}: ${(e as Error).stack ?? e}\n${b.lastStderr}`);
-    log(`    FAILED: ${(e as Error).message}`);
-  } finally {
-    admin.close();
-    await b.close();
-  }
-
-  if (storage === 'chdb' && produced > 0) {
-    // Cold replay: a new broker process on the same data directory, so the tail cache is empty (and
-    // ClickHouse's caches in the process too); one per reader, so neither warms the other's.
-    const zeros = new Array(P).fill(0);
-    for (const reader of ['fetch', 'rdkafka'] as const) {
-      const { b: cold } = await startBroker(storage, `broker-cold-${reader}-${tag}`, dir);
-      try {
-        const r = await phase(cold, `cold-${reader}-${tag}`, () =>
-          reader === 'fetch'
-            ? fetcher({ host: '127.0.0.1', port: cold.port, topic: 'max', offsets: zeros, count: produced })
-            : rdkafka({
-                mode: 'consume',
-                bootstrap: bootstrap(cold.port),
-                topic: 'max',
-                size,
-                pool: pool(size),
-                offsets: zeros,
-                count: produced,
-              }),
-        );
-        results.consume.push(consumeResult('cold', reader, storage, size, produced, r.value, r.broker));
-      } catch (e) {
-        results.errors.push(`cold replay ${reader} ${tag}: ${(e as Error).stack ?? e}\n${cold.lastStderr}`);
-      } finally {
-        await cold.close();
-      }
-    }
-  }
-  if (dir && !args.keep) rmSync(dir, { recursive: true, force: true });
-}
-
-/** Produce one record at a time (acks=all) and time until `SELECT count()` in a second session sees it. */
-async function sqlVisibility(b: BrokerProcess, admin: RawClient): Promise<void> {
-  await createTopic(admin, 'visible', 1);
-  const now = () => performance.timeOrigin + performance.now();
-  const ack: number[] = [];
-  const visible: number[] = [];
-  const afterAck: number[] = [];
-  let polls = 0;
-  await phase(b, 'sql-visible-chdb', async () => {
-    for (let k = 1; k <= plan.sqlProbes; k++) {
-      const [armed, seen] = b.request<{ seenAt: number | null; polls: number }>(
-        'sql-watch',
-        { table: 'visible', target: k, timeoutMs: 10_000 },
-        ['armed', 'seen'],
-      );
-      await armed;
-      const records = encodeRecordBatchSync({
-        records: [{ key: null, value: Buffer.from(`probe-${k}`), timestamp: BigInt(Date.now()) }],
-      });
-      const t0 = now();
-      const r = await admin.send('Produce', 9, {
-        acks: -1,
-        timeoutMs: 10_000,
-        topicData: [{ name: 'visible', partitionData: [{ index: 0, records }] }],
-      });
-      const t1 = now();
-      const code = r.responses[0]!.partitionResponses[0]!.errorCode;
-      if (code !== 0) throw new Error(`probe produce failed with ${code}`);
-      const s = await seen!;
-      ack.push(t1 - t0);
-      polls += s.polls;
-      if (s.seenAt !== null) {
-        visible.push(s.seenAt - t0);
-        afterAck.push(s.seenAt - t1);
-      }
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    return { records: plan.sqlProbes };
-  });
-  results.sqlVisible = {
-    storage: 'chdb',
-    probes: plan.sqlProbes,
-    ackMs: percentiles(ack),
-    visibleMs: percentiles(visible),
-    visibleAfterAckMs: percentiles(afterAck),
-    pollsPerProbe: Math.round(polls / plan.sqlProbes),
-  };
-  log(
-    `    visible in SQL: p50 ${results.sqlVisible.visibleMs?.p50} p99 ${results.sqlVisible.visibleMs?.p99} ms after the produce (ack p50 ${results.sqlVisible.ackMs?.p50} ms)`,
-  );
-}
-
-async function kafkajsSuite(storage: 'memory' | 'chdb', size: number): Promise<void> {
-  log(`kafkajs, ${storage} storage, ${size} B values`);
-  const tag = `${storage}-${size}B`;
-  const dir = storage === 'chdb' ? newDataDir() : undefined;
-  const { b } = await startBroker(storage, `broker-kafkajs-${tag}`, dir);
-  const admin = await RawClient.connect('127.0.0.1', b.port);
-  const bootstrap = `127.0.0.1:${b.port}`;
-  const batchRecords = size <= 100 ? 1000 : 200;
-  try {
-    await createTopic(admin, 'max', P);
-    const max = await phase(b, `produce-max-kafkajs-${tag}`, () =>
-      kafkajs({
-        bootstrap,
-        topic: 'max',
-        size,
-        pool: pool(size),
-        count: plan.kafkajsCount(size),
-        batchRecords,
-        concurrency: 8,
-      }),
-    );
-    const maxResult = produceResult(
-      'kafkajs',
-      storage,
-      size,
-      'max',
-      null,
-      max.value,
-      max.broker,
-      sum(await endOffsets(admin, 'max', P)) - 1, // one warm-up record
-    );
-    results.produce.push(maxResult);
-    await createTopic(admin, 'half', P);
-    const rate = Math.max(100, Math.round(maxResult.recordsPerSec / 2));
-    const half = await phase(b, `produce-half-kafkajs-${tag}`, () =>
-      kafkajs({
-        bootstrap,
-        topic: 'half',
-        size,
-        pool: pool(size),
-        rate,
-        duration: plan.halfSeconds,
-        tickMs: 5,
-      }),
-    );
-    results.produce.push(
-      produceResult(
-        'kafkajs',
-        storage,
-        size,
-        'half',
-        rate,
-        half.value,
-        half.broker,
-        sum(await endOffsets(admin, 'half', P)) - 1,
-      ),
-    );
-  } catch (e) {
-    results.errors.push(`kafkajs ${tag}: ${(e as Error).stack ?? e}\n${b.lastStderr}`);
-    log(`    FAILED: ${(e as Error).message}`);
-  } finally {
-    admin.close();
-    await b.close();
-    if (dir && !args.keep) rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** What the groups in modules of their own (limits, clients, security, ...) use of the harness. */
+const bench: Bench = {
+  args,
+  plan,
+  results,
+  log,
+  pool,
+  newDataDir,
+  startBroker,
+  phase,
+  rdkafka,
+  kafkajs,
+  fetcher,
+};
 
 /** Records/s of 1 KiB of the steady sustained run unless --sustained-rate says otherwise. */
 const DEFAULT_SUSTAINED_RATE = 30_000;
@@ -681,9 +343,9 @@ async function sustainedRun(seconds: number): Promise<void> {
       );
       const stored = sum(await endOffsets(admin, 'sustained', P));
       const result = produceResult(
+        bench,
         'rdkafka',
-        'chdb',
-        size,
+        { storage: 'chdb', size, payload: 'printable' },
         rate ? 'half' : 'max',
         rate || null,
         r.value,
@@ -712,6 +374,7 @@ async function main(): Promise<void> {
     cpuProf: args.cpuProf,
     partitions: P,
     sizes: args.sizes,
+    payloads: args.payloads,
     plan: { ...plan, count: Object.fromEntries(args.sizes.map((s) => [s, plan.count(s)])) },
     machine: machine(),
   };
@@ -733,11 +396,14 @@ async function main(): Promise<void> {
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
   // Per record size: the limits, then the chdb broker right after them (the ratio to the limit is only
   // fair when both ran under the same load on a shared machine), then memory storage.
+  // Each payload (--payloads) in turn, with a broker of its own.
   for (const size of args.sizes) {
     if (args.only.has('limits')) await limits(bench, size);
     for (const storage of args.storages) {
-      if (args.only.has('rdkafka')) await rdkafkaSuite(storage, size);
-      if (args.only.has('kafkajs')) await kafkajsSuite(storage, size);
+      for (const payload of args.payloads) {
+        if (args.only.has('rdkafka')) await rdkafkaSuite(bench, { storage, size, payload });
+        if (args.only.has('kafkajs')) await kafkajsSuite(bench, { storage, size, payload });
+      }
     }
   }
   if (args.only.has('security')) await securityGroup(bench);

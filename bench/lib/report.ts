@@ -3,6 +3,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PAYLOADS, type Payload, parsePayloadKey, sizeName, valuesName } from './payloads.js';
 import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
 import { median, type Percentiles, pct, si } from './stats.js';
 import { barChartSvg } from './svg.js';
@@ -11,7 +12,7 @@ const MiB = 1024 * 1024;
 const n1 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(1));
 const n2 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(2));
 const lat = (p: Percentiles | null | undefined) => (p ? `${n1(p.p50)} / ${n1(p.p99)} / ${n1(p.p999)}` : '–');
-const sizeName = (s: number) => (s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+const payloadOf = (x: { payload?: Payload }): Payload => x.payload ?? 'printable';
 
 function table(head: string[], rows: string[][]): string {
   return [
@@ -31,14 +32,17 @@ export interface TargetRow {
 /** The issue's targets for this 2-core machine, against what the run measured. */
 export function targets(r: Results): TargetRow[] {
   const rows: TargetRow[] = [];
-  const prod = (size: number) =>
+  const run = (size: number, mode: 'max' | 'half', payload: Payload = 'printable') =>
     r.produce.find(
-      (p) => p.client === 'rdkafka' && p.storage === 'chdb' && p.size === size && p.mode === 'max',
+      (p) =>
+        p.client === 'rdkafka' &&
+        p.storage === 'chdb' &&
+        p.size === size &&
+        p.mode === mode &&
+        payloadOf(p) === payload,
     );
-  const half = (size: number) =>
-    r.produce.find(
-      (p) => p.client === 'rdkafka' && p.storage === 'chdb' && p.size === size && p.mode === 'half',
-    );
+  const prod = (size: number) => run(size, 'max');
+  const half = (size: number) => run(size, 'half');
   for (const size of [100, 1024]) {
     const p = prod(size);
     if (!p) continue;
@@ -72,8 +76,20 @@ export function targets(r: Results): TargetRow[] {
       });
     }
   }
+  const binary = run(1024, 'max', 'binary');
+  const printable = prod(1024);
+  if (binary && printable) {
+    const ratio = binary.recordsPerSec / printable.recordsPerSec;
+    rows.push({
+      target: 'chdb produce, 1 KiB binary ≥ 0.8 × printable in the same run (issue 19)',
+      measured: `×${n2(ratio)} (${si(binary.recordsPerSec)} of ${si(printable.recordsPerSec)} rec/s)`,
+      met: ratio >= 0.8,
+      gap: ratio >= 0.8 ? 'met' : `×${(0.8 / ratio).toFixed(2)} to go`,
+    });
+  }
+  const printableOnly = (c: ConsumeResult) => payloadOf(c) === 'printable';
   const tail = r.consume
-    .filter((c) => c.kind === 'tail' && c.size === 100 && c.storage === 'chdb')
+    .filter((c) => c.kind === 'tail' && c.size === 100 && c.storage === 'chdb' && printableOnly(c))
     .sort((a, b) => b.recordsPerSec - a.recordsPerSec)[0];
   if (tail) {
     rows.push({
@@ -84,7 +100,7 @@ export function targets(r: Results): TargetRow[] {
     });
   }
   const cold = r.consume
-    .filter((c) => c.kind === 'cold' && c.size === 100)
+    .filter((c) => c.kind === 'cold' && c.size === 100 && printableOnly(c))
     .sort((a, b) => b.recordsPerSec - a.recordsPerSec)[0];
   if (cold) {
     rows.push({
@@ -107,11 +123,70 @@ export function targets(r: Results): TargetRow[] {
   return rows;
 }
 
+const PAYLOAD_TEXT: Record<Payload, string> = {
+  printable: 'printable (base64url random bytes)',
+  binary: 'binary (random bytes)',
+  json: 'JSON (order-like objects)',
+};
+
+/** The run's payloads in words: `printable (base64url random bytes), binary (random bytes)`. */
+function payloadsText(payloads: Payload[]): string {
+  const list = payloads.map((p) => PAYLOAD_TEXT[p] ?? p).join(', ');
+  return payloads.length > 1 ? `${list} (a row names its payload unless printable)` : list;
+}
+
+/**
+ * Full-speed produce of each payload against printable's, per client, storage and size: what binary
+ * and JSON values cost the broker and its inserts (issue 19: 1 KiB binary ≥ 0.8 × printable on chdb).
+ */
+function payloadSection(maxRuns: ProduceResult[]): string[] {
+  const others = PAYLOADS.filter((p) => p !== 'printable' && maxRuns.some((x) => payloadOf(x) === p));
+  if (others.length === 0) return [];
+  const rows: string[][] = [];
+  for (const base of maxRuns.filter((x) => payloadOf(x) === 'printable')) {
+    const same = (p: Payload) =>
+      maxRuns.find(
+        (x) =>
+          x.client === base.client &&
+          x.storage === base.storage &&
+          x.size === base.size &&
+          payloadOf(x) === p,
+      );
+    rows.push([
+      base.client,
+      base.storage,
+      sizeName(base.size),
+      si(base.recordsPerSec),
+      ...others.flatMap((p) => {
+        const x = same(p);
+        return x ? [si(x.recordsPerSec), `×${n2(x.recordsPerSec / base.recordsPerSec)}`] : ['–', '–'];
+      }),
+    ]);
+  }
+  return [
+    '## Payloads: produce throughput against printable values',
+    '',
+    'Full speed, acks=all, each payload with a broker of its own in the same run; the ratios divide by the printable row.',
+    '',
+    table(
+      [
+        'client',
+        'storage',
+        'size',
+        'printable rec/s',
+        ...others.flatMap((p) => [`${p} rec/s`, `${p} ÷ printable`]),
+      ],
+      rows,
+    ),
+    '',
+  ];
+}
+
 function produceRows(list: ProduceResult[]): string[][] {
   return list.map((p) => [
     p.client,
     p.storage,
-    sizeName(p.size),
+    valuesName(p.size, p.payload),
     p.mode === 'max' ? 'max' : `half (${si(p.targetRate)}/s)`,
     si(p.recordsPerSec),
     n1(p.valueMiBPerSec),
@@ -138,7 +213,7 @@ function consumeRows(list: ConsumeResult[]): string[][] {
     c.kind,
     c.storage,
     c.client,
-    sizeName(c.size),
+    valuesName(c.size, c.payload),
     `${c.records}/${c.expected}`,
     si(c.recordsPerSec),
     n1(c.valueMiBPerSec),
@@ -165,22 +240,30 @@ export function writeReport(r: Results, outDir: string): string {
     `Machine: ${mach.nproc} CPUs (${mach.cpuModel}), ${mach.memoryGiB} GiB, Linux ${mach.kernel}; Node ${mach.node}; ` +
       `chdb ${mach.chdb} (ClickHouse ${m.clickhouse ?? '?'}); librdkafka ${m.librdkafka ?? '?'}; kafkajs ${mach.kafkajs}. ` +
       `Load average at start ${mach.loadavgStart?.join(' ')}, at end ${mach.loadavgEnd?.join(' ')}. ` +
-      `${m.partitions} partitions per topic; values are printable (base64url) random bytes, keys null.`,
+      `${m.partitions} partitions per topic; keys null; values: ${payloadsText(m.payloads ?? ['printable'])}.`,
     '',
   );
 
   // Limits
   const sizes = (m.sizes as number[]) ?? [100, 1024];
   const limitRows: string[][] = [];
-  for (const key of Object.keys(r.limits.direct).length ? Object.keys(r.limits.direct) : sizes.map(String)) {
-    const size = Number.parseInt(key, 10);
-    const tcp = r.limits.tcp[String(size)];
+  // By size, then payload (an object lists integer-like keys such as `1024` before `100-binary`).
+  const order = (k: string) => {
+    const { size, payload } = parsePayloadKey(k);
+    return size * PAYLOADS.length + PAYLOADS.indexOf(payload);
+  };
+  const limitKeys = [...new Set([...Object.keys(r.limits.tcp), ...Object.keys(r.limits.direct)])].sort(
+    (a, b) => order(a) - order(b),
+  );
+  for (const key of limitKeys.length ? limitKeys : sizes.map(String)) {
+    const { size, payload } = parsePayloadKey(key);
+    const tcp = r.limits.tcp[key];
     const d = r.limits.direct[key];
     const seq = d?.sequential;
     const us = (ms: number | undefined) => (ms === undefined || !d ? '–' : n2((ms * 1000) / d.records));
     limitRows.push([
-      key.includes('binary') ? `${sizeName(size)} binary` : sizeName(size),
-      tcp && !key.includes('binary') ? `${si(tcp.recordsPerSec)} (${si(tcp.wireMiBPerSec)} MiB/s)` : '–',
+      valuesName(size, payload),
+      tcp ? `${si(tcp.recordsPerSec)} (${si(tcp.wireMiBPerSec)} MiB/s)` : '–',
       d
         ? `${si(d.limit.recordsPerSec)} (${n1(d.limit.valueMiBPerSec)} MiB/s), ${n1(d.limit.insertTargetBytes / MiB)} MiB inserts`
         : '–',
@@ -283,6 +366,7 @@ export function writeReport(r: Results, outDir: string): string {
   ];
   out.push('## Produce, acks=all', '', table(produceHead, produceRows(maxRuns)), '');
   out.push('## Ack latency at half of the maximum rate', '', table(produceHead, produceRows(halfRuns)), '');
+  out.push(...payloadSection(maxRuns));
 
   // Consume
   out.push(
@@ -475,13 +559,16 @@ export function writeReport(r: Results, outDir: string): string {
 
   // Charts
   for (const size of sizes) {
-    const d = r.limits.direct[String(size)];
+    const d = r.limits.direct[String(size)]; // the printable limits: the chart's markers
     const rows: { label: string; values: (number | null)[] }[] = [];
     if (d) rows.push({ label: 'direct insert limit (chdb)', values: [d.limit.recordsPerSec] });
     if (d?.storageAppend)
       rows.push({ label: 'storage.append, no broker (chdb)', values: [d.storageAppend.recordsPerSec] });
     for (const p of maxRuns.filter((x) => x.size === size))
-      rows.push({ label: `${p.client} → ${p.storage}`, values: [p.recordsPerSec] });
+      rows.push({
+        label: `${p.client} → ${p.storage}, ${valuesName(p.size, p.payload)}`,
+        values: [p.recordsPerSec],
+      });
     if (rows.length === 0) continue;
     const markers = [];
     if (d) markers.push({ value: d.limit.recordsPerSec * 0.6, label: '60% of limit' });
@@ -510,7 +597,7 @@ export function writeReport(r: Results, outDir: string): string {
         unit: 'ms',
         series: ['p50', 'p99', 'p99.9'],
         rows: latRuns.map((p) => ({
-          label: `${p.client} → ${p.storage}, ${sizeName(p.size)}`,
+          label: `${p.client} → ${p.storage}, ${valuesName(p.size, p.payload)}`,
           values: [p.ackMs!.p50, p.ackMs!.p99, p.ackMs!.p999],
         })),
         markers: [{ value: 20, label: 'p99 target 20 ms' }],
@@ -519,7 +606,7 @@ export function writeReport(r: Results, outDir: string): string {
   }
   if (r.consume.length) {
     const rows = r.consume.map((c) => ({
-      label: `${c.kind} ${c.client} ← ${c.storage}, ${sizeName(c.size)}`,
+      label: `${c.kind} ${c.client} ← ${c.storage}, ${valuesName(c.size, c.payload)}`,
       values: [c.recordsPerSec],
     }));
     for (const size of sizes) {

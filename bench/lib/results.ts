@@ -3,6 +3,7 @@
  * module, so that the report does not import the runner).
  */
 import type { selfTimes } from '../profile-top.js';
+import type { Payload } from './payloads.js';
 import type { CpuUsage } from './proc.js';
 import type { Percentiles } from './stats.js';
 
@@ -54,6 +55,8 @@ export interface ProduceResult {
   client: 'rdkafka' | 'kafkajs';
   storage: 'memory' | 'chdb';
   size: number;
+  /** The kind of values (--payloads); absent for printable ones (and in runs before payloads). */
+  payload?: Payload;
   mode: 'max' | 'half';
   targetRate: number | null;
   records: number;
@@ -74,6 +77,8 @@ export interface ConsumeResult {
   client: 'fetch' | 'rdkafka';
   storage: 'memory' | 'chdb';
   size: number;
+  /** As ProduceResult's. */
+  payload?: Payload;
   records: number;
   expected: number;
   seconds: number;

@@ -5,13 +5,15 @@
  * spans at least 4 MiB, so repeats are far apart (beyond LZ4's 64 KiB window: ClickHouse's column
  * compression sees data about as random as the alphabet allows).
  *
- * Printable values need no TSV escaping; that is the common case (JSON, text). Binary values are
- * measured separately by the direct-insert limit (`binary: true`): random bytes, of which 5 in 256
- * need a TSV escape (invalid UTF-8 passes as it is where the transport takes bytes).
+ * Printable values need no TSV escaping (text). The other payloads (`--payloads`, bench/lib/payloads.ts)
+ * have pools of their own of the same form: binary values are random bytes, of which 5 in 256 need a
+ * TSV escape (invalid UTF-8 passes as it is where the transport takes bytes); JSON values are
+ * order-like objects of exactly the value size (their quotes need no escape in TSV).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeRecordBatchSync } from '@kch/protocol';
+import { jsonPool, type Payload } from './payloads.js';
 
 const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
 
@@ -20,10 +22,10 @@ export function poolSize(valueBytes: number): number {
 }
 
 /** Writes the value pool for `valueBytes` to `file`: poolSize(valueBytes) values back to back. */
-export function writePool(file: string, valueBytes: number, binary = false): void {
+export function writePool(file: string, valueBytes: number, payload: Payload = 'printable'): void {
   const n = poolSize(valueBytes);
-  const buf = randomBytes(n * valueBytes);
-  if (!binary) for (let i = 0; i < buf.length; i++) buf[i] = ALPHABET[buf[i]! & 63]!;
+  const buf = payload === 'json' ? jsonPool(n, valueBytes) : randomBytes(n * valueBytes);
+  if (payload === 'printable') for (let i = 0; i < buf.length; i++) buf[i] = ALPHABET[buf[i]! & 63]!;
   writeFileSync(file, buf);
 }
 

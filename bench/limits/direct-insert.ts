@@ -12,7 +12,7 @@
  * - `limit` (per insert size): encode a group while the previous insert runs (one in flight, as the
  *   storage's flusher does): what a broker could reach at best; the best size is "the" limit;
  * - `sequential`: encode, then insert, one after the other, for the breakdown (encode ms, utf8 decode of
- *   the payload ms, insert ms);
+ *   the payload ms where the transport takes SQL text (0 where it takes bytes), insert ms);
  * - `storageAppend`: ClickHouseStorage.append per partition (group commit, partition state) with no broker;
  * - `read`: range SELECTs of about 10 MiB, and the same re-encoded into RecordBatches;
  * - `insertLatency`: how long one insert of 1 ... 50,000 rows takes, with and without the dedup token.
@@ -186,8 +186,10 @@ if (!o.limitOnly) {
       const g = await encodeGroup(i, target);
       i = g.next;
       const e1 = performance.now();
-      // What insertBytes does first on the main thread: the payload becomes a JS string (SQL text).
-      g.tsv.toString('utf8');
+      // What insertBytes does first on the main thread where the transport takes SQL text: the payload
+      // becomes a JS string. Where it takes bytes (chdb's native insert), nothing is decoded (and
+      // decoding binary values would cost what no insert spends).
+      if (!rawBytes) g.tsv.toString('utf8');
       const e2 = performance.now();
       await insert(table, g.tsv);
       const e3 = performance.now();
