@@ -14,10 +14,7 @@ import {
   TOPIC_CONFIGS,
   topicConfigDefinition,
 } from '../src/topic-configs.js';
-import { adminBroker, call, versionsOf } from './admin-helpers.js';
-
-/** kch's topic configs a new topic of a memory-storage broker leaves unset. */
-const UNSET = new Set(['kch.dead.letter.topic', 'kch.schema', 'kch.storage.table', 'kch.table']);
+import { adminBroker, call, UNSET, versionsOf } from './admin-helpers.js';
 
 const { TOPIC, BROKER, BROKER_LOGGER } = ConfigResourceType;
 

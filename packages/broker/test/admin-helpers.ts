@@ -116,3 +116,6 @@ export function versionsOf(api: ApiName): number[] {
   const d = apiByKey(ApiKeys[api])!;
   return Array.from({ length: d.maxVersion - d.minVersion + 1 }, (_, i) => d.minVersion + i);
 }
+
+/** kch's topic configs a new topic of a memory-storage broker leaves unset (DescribeConfigs leaves them out). */
+export const UNSET = new Set(['kch.dead.letter.topic', 'kch.schema', 'kch.storage.table', 'kch.table']);
