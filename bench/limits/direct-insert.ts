@@ -1,6 +1,6 @@
 /**
  * The ClickHouse limit: the same rows the broker stores, inserted straight into embedded ClickHouse
- * from Node with the storage's own row writer (records.ts `writeBatchRows` into tsv.ts `TsvWriter`) and
+ * from Node with the storage's own row writer (records.ts `writeBatchRows`, RowBinary) and
  * its own transport (chdb-transport.ts `insertBytes`, same columns and dedup settings as a group commit),
  * with no Kafka in between. Then the same rows read back the storage's way (RowBinary range SELECTs,
  * re-encoded into RecordBatches by records.ts), the limit of a cold replay. In a process of its own:
@@ -11,8 +11,7 @@
  * - `insertOnly`: rows encoded beforehand, inserts back to back: chdb's own speed for this format;
  * - `limit` (per insert size): encode a group while the previous insert runs (one in flight, as the
  *   storage's flusher does): what a broker could reach at best; the best size is "the" limit;
- * - `sequential`: encode, then insert, one after the other, for the breakdown (encode ms, utf8 decode of
- *   the payload ms where the transport takes SQL text (0 where it takes bytes), insert ms);
+ * - `sequential`: encode, then insert, one after the other, for the breakdown (encode ms, insert ms);
  * - `storageAppend`: ClickHouseStorage.append per partition (group commit, partition state) with no broker;
  * - `read`: range SELECTs of about 10 MiB, and the same re-encoded into RecordBatches;
  * - `insertLatency`: how long one insert of 1 ... 50,000 rows takes, with and without the dedup token.
@@ -23,13 +22,13 @@ import type { StoredBatch } from '@kch/storage';
 import { clickhouseStorage } from '@kch/storage';
 import { ChdbTransport } from '../../packages/storage/src/clickhouse/chdb-transport.js';
 import { encodeRowGroup, groupRows, writeBatchRows } from '../../packages/storage/src/clickhouse/records.js';
+import { RowBinaryWriter } from '../../packages/storage/src/clickhouse/rowbinary.js';
 import {
   TOPIC_INSERT_COLUMNS,
   TOPIC_INSERT_TYPES,
   TOPIC_READ_COLUMNS,
   topicTableDdl,
 } from '../../packages/storage/src/clickhouse/schema.js';
-import { TsvWriter } from '../../packages/storage/src/clickhouse/tsv.js';
 import { type EncodedBatch, encodeBatches } from '../lib/values.js';
 
 interface Options {
@@ -38,7 +37,7 @@ interface Options {
   pool: string;
   count: number;
   partitions: number;
-  /** TSV bytes per insert to try for the limit. */
+  /** Row bytes per insert to try for the limit. */
   insertSizes: number[];
   /** Also measure ClickHouseStorage.append and the read path. */
   storageAppend?: boolean;
@@ -47,8 +46,6 @@ interface Options {
   limitOnly?: boolean;
   /** Time single inserts of these many rows, `reps` times each. */
   latencyCurve?: { rows: number[]; reps: number };
-  /** Strings as the storage writes them for this transport (default), or forced (before/after runs). */
-  rawBytes?: boolean;
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -59,7 +56,6 @@ const pool: Buffer[] = [];
 for (let at = 0; at + o.size <= data.length; at += o.size) pool.push(data.subarray(at, at + o.size));
 
 const t = await ChdbTransport.open(o.dir);
-const rawBytes = o.rawBytes ?? t.rawBytes;
 await t.command(`CREATE DATABASE IF NOT EXISTS ${DB}`);
 const versionRow = await t.selectBytes('SELECT version()');
 const clickhouseVersion = versionRow.subarray(1, 1 + versionRow[0]!).toString('utf8');
@@ -74,7 +70,6 @@ const batches = encodeBatches(pool, o.count, o.partitions);
 const records = o.count;
 const valueBytes = records * o.size;
 const batchBytes = batches.reduce((n, b) => n + b.bytes.length, 0);
-const prefixes = Array.from({ length: o.partitions }, (_, p) => Buffer.from(`${p}\t`, 'latin1'));
 
 function stored(b: EncodedBatch): StoredBatch {
   return {
@@ -92,25 +87,26 @@ function stored(b: EncodedBatch): StoredBatch {
   };
 }
 
-/** Encodes batches from `from` into TSV until about `target` bytes; returns the rows and where it stopped. */
+/** Encodes batches from `from` into rows until about `target` bytes; returns the rows and where it stopped. */
 async function encodeGroup(
   from: number,
   target: number,
-): Promise<{ tsv: Buffer; next: number; rows: number }> {
-  const w = new TsvWriter(Math.min(target * 2, 256 * MiB), rawBytes);
+): Promise<{ bytes: Buffer; next: number; rows: number }> {
+  const w = new RowBinaryWriter(Math.min(target * 2, 256 * MiB));
   let i = from;
   let rows = 0;
   while (i < batches.length && (i === from || w.pos < target)) {
     const b = batches[i++]!;
-    rows += (await writeBatchRows(w, prefixes[b.partition]!, stored(b))).records;
+    rows += (await writeBatchRows(w, b.partition, stored(b))).records;
   }
-  return { tsv: w.view(), next: i, rows };
+  return { bytes: w.view(), next: i, rows };
 }
 
 let seq = 0;
-function insert(table: string, tsv: Buffer): Promise<void> {
+function insert(table: string, rows: Buffer): Promise<void> {
   const token = `direct-${process.pid}-${++seq}`;
-  return t.insertBytes(table, TOPIC_INSERT_COLUMNS, [tsv], {
+  return t.insertBytes(table, TOPIC_INSERT_COLUMNS, [rows], {
+    format: 'RowBinary',
     types: TOPIC_INSERT_TYPES,
     queryId: `kch-${token}-0`,
     settings: { insert_deduplicate: 1, insert_deduplication_token: token },
@@ -145,15 +141,15 @@ for (const target of o.limitOnly ? o.insertSizes.slice(0, 1) : o.insertSizes) {
   const table = await newTable();
   let inflight: Promise<void> | null = null;
   let inserts = 0;
-  let tsvBytes = 0;
+  let rowBytes = 0;
   const c0 = cpu();
   const t0 = performance.now();
   for (let i = 0; i < batches.length; ) {
     const g = await encodeGroup(i, target);
     i = g.next;
-    tsvBytes += g.tsv.length;
+    rowBytes += g.bytes.length;
     if (inflight) await inflight;
-    inflight = insert(table, g.tsv);
+    inflight = insert(table, g.bytes);
     inserts++;
   }
   await inflight;
@@ -162,9 +158,9 @@ for (const target of o.limitOnly ? o.insertSizes.slice(0, 1) : o.insertSizes) {
     figure(s, {
       insertTargetBytes: target,
       inserts,
-      tsvBytes,
+      rowBytes,
       cpuSeconds: cpu() - c0,
-      tsvPerValue: tsvBytes / valueBytes,
+      rowBytesPerValue: rowBytes / valueBytes,
     }),
   );
 }
@@ -178,7 +174,6 @@ if (!o.limitOnly) {
   {
     const table = await newTable();
     let encodeMs = 0;
-    let decodeMs = 0;
     let insertMs = 0;
     const t0 = performance.now();
     for (let i = 0; i < batches.length; ) {
@@ -186,23 +181,15 @@ if (!o.limitOnly) {
       const g = await encodeGroup(i, target);
       i = g.next;
       const e1 = performance.now();
-      // What insertBytes does first on the main thread where the transport takes SQL text: the payload
-      // becomes a JS string. Where it takes bytes (chdb's native insert), nothing is decoded (and
-      // decoding binary values would cost what no insert spends).
-      if (!rawBytes) g.tsv.toString('utf8');
+      await insert(table, g.bytes);
       const e2 = performance.now();
-      await insert(table, g.tsv);
-      const e3 = performance.now();
       encodeMs += e1 - e0;
-      decodeMs += e2 - e1;
-      insertMs += e3 - e2;
+      insertMs += e2 - e1;
     }
     const s = (performance.now() - t0) / 1000;
     out.sequential = figure(s, {
       encodeMs,
-      utf8DecodeMs: decodeMs,
       insertMs,
-      chdbMs: insertMs - decodeMs,
       encodeRecordsPerSec: records / (encodeMs / 1000),
     });
   }
@@ -213,7 +200,7 @@ if (!o.limitOnly) {
     for (let i = 0; i < batches.length; ) {
       const g = await encodeGroup(i, target);
       i = g.next;
-      groups.push(Buffer.from(g.tsv));
+      groups.push(Buffer.from(g.bytes));
     }
     const c0 = cpu();
     const t0 = performance.now();
@@ -303,28 +290,22 @@ if (o.latencyCurve) {
     roundTrip.push(performance.now() - s0);
   }
   for (const rows of o.latencyCurve.rows) {
-    const pick = batches.slice(0, Math.max(1, Math.ceil(rows / batches[0]!.count)));
-    const w = new TsvWriter(1024 * 1024, rawBytes);
+    // Exactly `rows` records, in batches as the producer would make them.
+    const w = new RowBinaryWriter(1024 * 1024);
     let n = 0;
-    for (const b of pick) {
-      n += (await writeBatchRows(w, prefixes[b.partition]!, stored(b))).records;
-    }
-    // Whole rows up to `rows`: cut the TSV after the rows-th newline.
-    const tsv = w.view();
-    let cut = 0;
-    for (let k = 0; k < Math.min(rows, n); k++) cut = tsv.indexOf(0x0a, cut) + 1;
-    const payload = Buffer.from(tsv.subarray(0, cut));
+    for (const b of encodeBatches(pool, rows, 1)) n += (await writeBatchRows(w, 0, stored(b))).records;
+    const payload = Buffer.from(w.view());
     for (const dedup of [true, false]) {
       const ms: number[] = [];
       for (let i = 0; i < o.latencyCurve.reps; i++) {
         const s0 = performance.now();
         if (dedup) await insert(table, payload);
-        else await t.insertBytes(table, TOPIC_INSERT_COLUMNS, [payload]);
+        else await t.insertBytes(table, TOPIC_INSERT_COLUMNS, [payload], { format: 'RowBinary' });
         ms.push(performance.now() - s0);
       }
       ms.sort((a, b) => a - b);
       curve.push({
-        rows: Math.min(rows, n),
+        rows: n,
         dedup,
         medianMs: ms[ms.length >> 1],
         minMs: ms[0],

@@ -136,7 +136,7 @@ export interface FlushStats {
   /** Appends (or offset commits) the write carried together. */
   appends: number;
   rows: number;
-  /** Bytes of rows sent (the encoding the storage uses, e.g. TabSeparated). */
+  /** Bytes of rows sent (the encoding the storage uses, e.g. RowBinary). */
   bytes: number;
   durationMs: number;
   /** How long the oldest rows waited before the write started (linger, earlier writes), when known. */

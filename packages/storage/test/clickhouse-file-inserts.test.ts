@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChdbTransport, FILE_INSERT_MIN_BYTES } from '../src/clickhouse/chdb-transport.js';
 import { writeBatchRows } from '../src/clickhouse/records.js';
+import { RowBinaryReader, RowBinaryWriter } from '../src/clickhouse/rowbinary.js';
 import { TOPIC_INSERT_COLUMNS, TOPIC_INSERT_TYPES, topicTableDdl } from '../src/clickhouse/schema.js';
-import { TsvWriter } from '../src/clickhouse/tsv.js';
 import { clickhouseStorage } from '../src/index.js';
 import { testTopic } from '../src/testing/index.js';
 import { batch, expectSameBatch } from './clickhouse-helpers.js';
@@ -32,7 +32,7 @@ async function count(table: string): Promise<number> {
   return Number(row.readBigUInt64LE(0));
 }
 
-/** Records whose bytes need every TSV escape, and bytes that are not UTF-8. */
+/** Records with every byte TSV would escape, and bytes that are not UTF-8. */
 function nastyValue(i: number, size: number): Buffer {
   const b = randomBytes(size);
   b.set([0x09, 0x0a, 0x5c, 0x00, 0xff, 0xc3, 0x28, 0x27], i % (size - 8));
@@ -40,8 +40,8 @@ function nastyValue(i: number, size: number): Buffer {
 }
 
 async function rowsOf(batches: Awaited<ReturnType<typeof batch>>[]): Promise<Buffer> {
-  const w = new TsvWriter(1 << 20);
-  for (const b of batches) await writeBatchRows(w, Buffer.from('0\t'), b);
+  const w = new RowBinaryWriter(1 << 20);
+  for (const b of batches) await writeBatchRows(w, 0, b);
   return Buffer.from(w.view());
 }
 
@@ -50,32 +50,52 @@ describe('file inserts (chdb)', () => {
     await t.command(topicTableDdl('files', 'big', null));
     const table = 'files.`big`';
     const records = Array.from({ length: 400 }, (_, i) => ({ key: null, value: nastyValue(i, 1024) }));
-    const tsv = await rowsOf([await batch({ baseOffset: 0n, records })]);
-    expect(tsv.length).toBeGreaterThanOrEqual(FILE_INSERT_MIN_BYTES);
+    const rows = await rowsOf([await batch({ baseOffset: 0n, records })]);
+    expect(rows.length).toBeGreaterThanOrEqual(FILE_INSERT_MIN_BYTES);
     const before = t.fileInserts;
     const options = {
+      format: 'RowBinary',
       types: TOPIC_INSERT_TYPES,
       settings: { insert_deduplicate: 1, insert_deduplication_token: 'big-1' },
     };
     await t.insertBytes(
       table,
       TOPIC_INSERT_COLUMNS,
-      [tsv.subarray(0, tsv.length / 2), tsv.subarray(tsv.length / 2)],
+      [rows.subarray(0, rows.length / 2), rows.subarray(rows.length / 2)],
       options,
     );
-    await t.insertBytes(table, TOPIC_INSERT_COLUMNS, [tsv], options);
+    await t.insertBytes(table, TOPIC_INSERT_COLUMNS, [rows], options);
     expect(t.fileInserts - before).toBe(2);
     expect(await count(table)).toBe(400);
     expect(readdirSync(join(dir, 'kch-inserts'))).toEqual([]);
   });
 
-  it('keeps small payloads inline', async () => {
+  it('keeps small payloads inline, binary rows with newline bytes included', async () => {
     await t.command(topicTableDdl('files', 'small', null));
-    const tsv = await rowsOf([await batch({ baseOffset: 0n, records: [{ value: Buffer.from('v') }] })]);
+    // Newlines in values and in Int64s (offset 10): chdb reads inline data as text and cuts binary
+    // rows short (seen: `Cannot read all data` at the second row), so RowBinary rows go as TSV.
+    const values = Array.from({ length: 300 }, (_, i) =>
+      i % 2 === 0 ? nastyValue(i, 40) : Buffer.from('a\nb\n\n\r\\c'),
+    );
+    const rows = await rowsOf([
+      await batch({ baseOffset: 0n, records: values.map((value) => ({ key: null, value })) }),
+    ]);
+    expect(rows.length).toBeLessThan(FILE_INSERT_MIN_BYTES);
     const before = t.fileInserts;
-    await t.insertBytes('files.`small`', TOPIC_INSERT_COLUMNS, [tsv], { types: TOPIC_INSERT_TYPES });
+    await t.insertBytes('files.`small`', TOPIC_INSERT_COLUMNS, [rows], {
+      format: 'RowBinary',
+      types: TOPIC_INSERT_TYPES,
+    });
     expect(t.fileInserts).toBe(before);
-    expect(await count('files.`small`')).toBe(1);
+    const back = new RowBinaryReader(
+      await t.selectBytes('SELECT offset, value FROM files.`small` ORDER BY offset'),
+    );
+    const read: Buffer[] = [];
+    while (!back.done) {
+      expect(back.i64()).toBe(read.length);
+      read.push(Buffer.from(back.isNull() ? Buffer.alloc(0) : back.bytes()));
+    }
+    expect(read).toEqual(values);
   });
 
   it('reports a refused file insert as ClickHouse words it and removes the file', async () => {

@@ -42,6 +42,9 @@ const SPECIAL = [
   'N',
   '\t',
   '\n',
+  // A blank line ends inline data that chdb reads as text (binary rows must not go that way).
+  '\n\n',
+  'a\n\nb',
   '\r',
   '\0',
   "'",

@@ -9,8 +9,10 @@
  * effect. Requests run on a few chdb sessions at once (./chdb-session-pool.ts), each answered with
  * its own query's result.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { loadNative } from '../src/clickhouse/chdb-transport.js';
 import { ChdbSessionPool } from './chdb-session-pool.js';
 
@@ -88,6 +90,9 @@ function statement(params: URLSearchParams, body: Buffer): { sql: string; format
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+/** The FORMAT clause of an INSERT whose rows are binary. */
+const BINARY_INSERT = /\bFORMAT\s+(RowBinary|Native)\s*$/i;
+let files = 0;
 
 export async function startHttpShim(dataDir: string, options: HttpShimOptions = {}): Promise<HttpShim> {
   const native = loadNative();
@@ -120,7 +125,20 @@ export async function startHttpShim(dataDir: string, options: HttpShimOptions = 
         // The rows go to the engine as bytes, as a server takes them (SQL text would have to be UTF-8).
         let bytes = EMPTY;
         if (!data) bytes = (await pool.run((s) => s.queryAsync(sql, { format }))).bytes();
-        else if (data.length > 0)
+        else if (data.length > 0 && BINARY_INSERT.test(sql)) {
+          // chdb reads inline data as text (a newline byte cuts a binary row), a server does not: the
+          // rows go through a file, in the insertion table's structure.
+          const file = join(dataDir, `shim-insert-${process.pid}-${++files}.bin`);
+          writeFileSync(file, data);
+          const select = `SELECT * FROM file('${file}', '${BINARY_INSERT.exec(sql)![1]}')`;
+          try {
+            await pool.run((s) =>
+              s.queryAsync(sql.replace(BINARY_INSERT, select), { format: 'TabSeparated' }),
+            );
+          } finally {
+            rmSync(file, { force: true });
+          }
+        } else if (data.length > 0)
           await pool.run((s) => native.InsertRawAsyncConnection(s.connection, sql, data, false));
         reply(
           200,

@@ -11,6 +11,9 @@
  * directory), so two inserts, or an insert and a read, run side by side. Should the native entry be
  * missing (another chdb version), inserts fall back to SQL text with the rows inline: the TSV writer
  * keeps the rows valid UTF-8 (invalid bytes as \xHH escapes), so the text carries them exactly.
+ * Inline data is read as text either way (cut at a newline byte), so small RowBinary inserts (the rows
+ * of kch's own topic tables) are rewritten as TSV first (./rowbinary-tsv.ts); large ones go through a
+ * file (below), which takes any format.
  * Reads use `queryAsync(sql, { format: 'RowBinary' })` and `.bytes()`, which are byte-exact.
  *
  * Large payloads whose column types the caller gives (`InsertOptions.types`) take a faster road: the
@@ -25,6 +28,7 @@ import { open as openFile, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { StorageError } from '../storage.js';
+import { rowBinaryToTsv } from './rowbinary-tsv.js';
 import { columnList, ident, str } from './sql.js';
 import type { ClickHouseTransport, InsertOptions, Settings } from './transport.js';
 
@@ -220,10 +224,11 @@ export class ChdbTransport implements ClickHouseTransport {
     chunks: readonly Buffer[],
     options?: InsertOptions,
   ): Promise<void> {
-    const format = options?.format ?? 'TabSeparated';
+    let format = options?.format ?? 'TabSeparated';
     const settings = settingsClause(options?.settings);
     const types = options?.types;
-    if (types && types.length === columns.length && byteLength(chunks) >= FILE_INSERT_MIN_BYTES) {
+    const typed = types !== undefined && types.length === columns.length;
+    if (typed && byteLength(chunks) >= FILE_INSERT_MIN_BYTES) {
       await this.insertFromFile(
         `INSERT INTO ${table}${columnList(columns)}${settings}`,
         columns,
@@ -232,6 +237,12 @@ export class ChdbTransport implements ClickHouseTransport {
         chunks,
       );
       return;
+    }
+    if (format === 'RowBinary') {
+      // Inline data is read as text (cut at a newline byte): small binary rows go as TSV.
+      if (!typed) throw new RangeError('a RowBinary insert into chdb needs the types of its columns');
+      chunks = [rowBinaryToTsv(chunks, types, this.native !== undefined)];
+      format = 'TabSeparated';
     }
     const head = `INSERT INTO ${table}${columnList(columns)}${settings} FORMAT ${format}`;
     if (!this.native) {

@@ -1,6 +1,6 @@
 /**
- * Appends: each append's batches become rows in one TsvWriter (./records.ts for kch's own table,
- * ./bound-rows.ts for a bound one), handed to the topic's group commit (./flusher.ts), which sends the
+ * Appends: each append's batches become rows in one buffer (RowBinary for kch's own table,
+ * ./records.ts; the table's own format for a bound one, ./bound-rows.ts), handed to the topic's group commit (./flusher.ts), which sends the
  * rows of many appends and partitions as one insert (./topic-rows.ts). Transactional batches and
  * markers are not rows of the topic's table: they go to the side table, and a marker ends its
  * transaction before its append counts (./transaction-ends.ts).
@@ -20,14 +20,15 @@ import type { BoundTopics } from './bound-topics.js';
 import { FlushError } from './flush-error.js';
 import type { PartitionStates } from './partition-states.js';
 import { writeBatchRows } from './records.js';
+import { RowBinaryWriter } from './rowbinary.js';
 import type { TopicCatalog } from './topic-catalog.js';
 import type { TopicRows } from './topic-rows.js';
 import { fencesOf, noteRecordSize, type PartitionState, setFences, type TopicState } from './topic-state.js';
 import { isSideBatch, type TransactionEnds } from './transaction-ends.js';
-import type { TsvWriter } from './tsv.js';
 
-/** What an append wrote into its rows buffer, and how to insert them. */
+/** The rows of an append, and how to insert them. */
 interface EncodedRows {
+  chunk: Buffer;
   records: number;
   /** The last row is the log's end, so recovery finds it (else the end is written down). */
   endKnown: boolean;
@@ -122,19 +123,19 @@ export class PartitionWriter {
       expected += b.recordCount;
     }
     // About what the rows take (values as they are, ~100 bytes of other fields per row); grown if not.
-    const w = this.backend.rowWriter(Math.max(4096, bytes + expected * 112 + plain.length * 256));
+    const size = Math.max(4096, bytes + expected * 112 + plain.length * 256);
     const rows =
       plain.length === 0
         ? null
         : t.bound
-          ? await this.boundRows(t, tp.partition, plain, w)
-          : await this.ownRows(t, tp.partition, plain, w);
+          ? await this.boundRows(t, tp.partition, plain, size)
+          : await this.ownRows(t, tp.partition, plain, size);
     const records = rows?.records ?? 0;
     // An append it follows failed while this one was being encoded: it fails too.
     if (appends.rejections !== rejections) throw earlierFailed();
     const from = batches[0]!.baseOffset;
     // Batches whose records were all left out make no rows, but take their offsets all the same.
-    const inserted = records === 0 ? Promise.resolve() : rows!.insert(w.view(), records);
+    const inserted = records === 0 ? Promise.resolve() : rows!.insert(rows!.chunk, records);
     const written = side ? this.writeSide(t, tp, p, side, inserted, before) : inserted;
     // The rows do not show where the log ends (records left out at its end): the end is written down
     // before the append counts as stored, or a restart would hand those offsets out again. A batch of
@@ -234,21 +235,22 @@ export class PartitionWriter {
     });
   }
 
-  /** Rows of batches in kch's own table (TabSeparated, ./records.ts). */
+  /** Rows of batches in kch's own table (RowBinary, ./records.ts). */
   private async ownRows(
     t: TopicState,
     partition: number,
     batches: readonly StoredBatch[],
-    w: TsvWriter,
+    size: number,
   ): Promise<EncodedRows> {
-    const prefix = Buffer.from(`${partition}\t`, 'latin1');
+    const w = new RowBinaryWriter(size);
     let records = 0;
     for (const b of batches) {
       // A batch whose records were all left out (holes) has no row; its offsets are used all the same.
-      if (b.recordCount > 0) records += (await writeBatchRows(w, prefix, b)).records;
+      if (b.recordCount > 0) records += (await writeBatchRows(w, partition, b)).records;
     }
     const last = batches[batches.length - 1]!;
     return {
+      chunk: w.view(),
       records,
       endKnown: last.recordCount === last.lastOffset - last.baseOffset + 1,
       epochKept: true,
@@ -261,9 +263,10 @@ export class PartitionWriter {
     t: TopicState,
     partition: number,
     batches: readonly StoredBatch[],
-    w: TsvWriter,
+    size: number,
   ): Promise<EncodedRows> {
     const s = await this.bound.schema(t);
+    const w = this.backend.rowWriter(size);
     let records = 0;
     let lastRow = -1;
     for (const batch of batches) {
@@ -274,6 +277,7 @@ export class PartitionWriter {
     const from = batches[0]!.baseOffset;
     const end = batches[batches.length - 1]!.lastOffset;
     return {
+      chunk: w.view(),
       records,
       endKnown: lastRow === end,
       epochKept: s.virtuals.has('_leader_epoch'),

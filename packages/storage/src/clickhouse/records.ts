@@ -1,9 +1,9 @@
 /**
  * Batches to rows and back.
  *
- * Append: each RecordBatch is decompressed and its records become TabSeparated rows of the topic
+ * Append: each RecordBatch is decompressed and its records become RowBinary rows of the topic
  * table (columns {@link TOPIC_INSERT_COLUMNS}), keys, values and header keys and values copied from
- * the batch as raw bytes (escaped, never decoded).
+ * the batch as they are (never escaped or decoded: binary values cost what text does).
  *
  * Read: RowBinary rows (columns {@link TOPIC_READ_COLUMNS}) are grouped by batch base offset and each
  * group is encoded as a RecordBatch v2 again: same base offset, lastOffsetDelta, timestamps,
@@ -26,12 +26,9 @@ import {
   readBatchHeader,
 } from '@kch/protocol';
 import { StorageError, type StoredBatch } from '../storage.js';
-import { readInt64 } from './rowbinary.js';
-import type { TsvWriter } from './tsv.js';
+import { RowBinaryWriter, readInt64 } from './rowbinary.js';
 
 // -------------------------------------------------------------------------------------- append
-
-const NULL_BYTES = Buffer.from('NULL', 'latin1');
 
 export interface RowsWritten {
   records: number;
@@ -39,13 +36,16 @@ export interface RowsWritten {
   recordBytes: number;
 }
 
+/** Bytes of a row's batch-level columns, batch_offset to base_sequence (see TOPIC_INSERT_COLUMNS). */
+const BATCH_COLUMNS_SIZE = 48;
+
 /**
- * Writes one row per record of `batch` to `w`. `partitionPrefix` is the partition number followed by
- * a tab. Throws INVALID_REQUEST for a batch that is not a well-formed RecordBatch v2 with records.
+ * Writes one RowBinary row per record of `batch` (columns {@link TOPIC_INSERT_COLUMNS}) to `w`.
+ * Throws INVALID_REQUEST for a batch that is not a well-formed RecordBatch v2 with records.
  */
 export async function writeBatchRows(
-  w: TsvWriter,
-  partitionPrefix: Buffer,
+  w: RowBinaryWriter,
+  partition: number,
   batch: StoredBatch,
 ): Promise<RowsWritten> {
   let body: Buffer;
@@ -75,12 +75,18 @@ export async function writeBatchRows(
     );
   }
   const baseOffset = batch.baseOffset;
-  const suffix = Buffer.from(
-    `\t${header.baseOffset}\t${header.lastOffsetDelta}\t${header.baseTimestamp}\t${header.maxTimestamp}` +
-      `\t${header.attributes}\t${header.partitionLeaderEpoch}\t${header.producerId}\t${header.producerEpoch}` +
-      `\t${header.baseSequence}\n`,
-    'latin1',
-  );
+  // The batch-level columns are the same on every row: written once, copied after each record.
+  const suffix = new RowBinaryWriter(BATCH_COLUMNS_SIZE)
+    .big64(header.baseOffset)
+    .i32(header.lastOffsetDelta)
+    .big64(header.baseTimestamp)
+    .big64(header.maxTimestamp)
+    .i16(header.attributes)
+    .i32(header.partitionLeaderEpoch)
+    .big64(header.producerId)
+    .i16(header.producerEpoch)
+    .i32(header.baseSequence)
+    .view();
   const r = new Reader(body, 0, body.length);
   try {
     for (let i = 0; i < header.recordCount; i++) {
@@ -93,30 +99,21 @@ export async function writeBatchRows(
       if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) {
         throw corrupt(`record ${i} has offset delta ${offsetDelta} outside 0..${header.lastOffsetDelta}`);
       }
-      w.raw(partitionPrefix)
-        .int(baseOffset + offsetDelta)
-        .tab();
-      bytesField(w, r, body, end, false);
-      w.tab();
-      bytesField(w, r, body, end, false);
-      w.tab();
+      w.i32(partition).i64(baseOffset + offsetDelta);
+      bytesField(w, r, body, end);
+      bytesField(w, r, body, end);
       const headerCount = r.varint();
       if (headerCount < 0 || headerCount * 2 > end - r.offset)
         throw corrupt(`record ${i} has ${headerCount} headers`);
-      w.byte(0x5b); // [
+      w.uvarint(headerCount);
       for (let h = 0; h < headerCount; h++) {
-        if (h > 0) w.byte(0x2c); // ,
-        w.byte(0x28); // (
         const n = r.varint();
         if (n < 0 || n > end - r.offset) throw corrupt(`record ${i} header ${h} has key length ${n}`);
-        w.quoted(body, r.offset, r.offset + n);
+        w.string(body, r.offset, r.offset + n);
         r.offset += n;
-        w.byte(0x2c);
-        bytesField(w, r, body, end, true);
-        w.byte(0x29); // )
+        bytesField(w, r, body, end);
       }
-      w.byte(0x5d).tab(); // ]
-      w.int(attributes).tab().int(timestampDelta).raw(suffix);
+      w.i8(attributes).i64(timestampDelta).raw(suffix);
       if (r.offset !== end)
         throw corrupt(`record ${i} has length ${length} but its fields take ${r.offset - end + length}`);
     }
@@ -127,17 +124,15 @@ export async function writeBatchRows(
   return { records: header.recordCount, recordBytes: body.length };
 }
 
-/** A varint-length byte string of a record as a Nullable(String) field (quoted inside headers). */
-function bytesField(w: TsvWriter, r: Reader, body: Buffer, end: number, quoted: boolean): void {
+/** A varint-length byte string of a record (-1: null) as a Nullable(String). */
+function bytesField(w: RowBinaryWriter, r: Reader, body: Buffer, end: number): void {
   const n = r.varint();
   if (n === -1) {
-    if (quoted) w.raw(NULL_BYTES);
-    else w.null();
+    w.nullFlag(true);
     return;
   }
   if (n < 0 || n > end - r.offset) throw corrupt(`a field has length ${n}, outside its record`);
-  if (quoted) w.quoted(body, r.offset, r.offset + n);
-  else w.string(body, r.offset, r.offset + n);
+  w.nullFlag(false).string(body, r.offset, r.offset + n);
   r.offset += n;
 }
 

@@ -22,7 +22,7 @@ export class TopicRows {
     private readonly reports: FlushReports,
   ) {}
 
-  /** Inserts rows (TabSeparated, ./records.ts) into the topic's own table with the next group commit. */
+  /** Inserts rows (RowBinary, ./records.ts) into the topic's own table with the next group commit. */
   intoOwn(t: TopicState, chunk: Buffer, rows: number): Promise<void> {
     return this.flusherOf(t).add(chunk, rows);
   }
@@ -77,6 +77,7 @@ export class TopicRows {
   private insertOwnRows(t: TopicState, chunks: Buffer[]): Promise<void> {
     return insertWithRetry(this.inserts, t.table, TOPIC_INSERT_COLUMNS, chunks, this.inserts.token(), {
       records: `topic ${t.record.name}`,
+      format: 'RowBinary',
       types: TOPIC_INSERT_TYPES,
       onFailure: (f) => noteTableFailure(t, f),
     });

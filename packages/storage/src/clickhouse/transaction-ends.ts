@@ -25,8 +25,10 @@ import { markerType } from '../transaction-batches.js';
 import type { Backend } from './backend.js';
 import { writeBoundRows } from './bound-rows.js';
 import type { BoundTopics } from './bound-topics.js';
+import type { ByteWriter } from './byte-writer.js';
 import type { MetadataStore } from './metadata-store.js';
 import { writeBatchRows } from './records.js';
+import { RowBinaryWriter } from './rowbinary.js';
 import { ABORTED, COMMITTED, MARKER, pendingOf, type SideBatches, STAGED } from './side-batches.js';
 import { type PendingBatch, SideIndex } from './side-index.js';
 import { offsetsPresent } from './statements.js';
@@ -179,18 +181,20 @@ export class TransactionEnds {
     const schema = t.bound ? await this.bound.schema(t) : null;
     let size = 0;
     for (const b of batches) size += b.bytes.length + b.recordCount * 112;
-    const w = this.backend.rowWriter(Math.max(4096, size));
-    const prefix = Buffer.from(`${partition}\t`, 'latin1');
+    // A bound table's rows in its own format, kch's own table's in RowBinary (as appends write them).
+    const tsv = schema ? this.backend.rowWriter(Math.max(4096, size)) : null;
+    const binary = schema ? null : new RowBinaryWriter(Math.max(4096, size));
+    const w: ByteWriter = tsv ?? binary!;
     const copied: CopiedBatch[] = [];
     for (const b of batches) {
       const start = w.pos;
       let rows = 0;
       let firstOffset = b.baseOffset;
       if (schema) {
-        const r = await writeBoundRows(w, schema, partition, b);
+        const r = await writeBoundRows(tsv!, schema, partition, b);
         rows = r.rows;
         firstOffset = r.firstOffset;
-      } else if (b.recordCount > 0) rows = (await writeBatchRows(w, prefix, b)).records;
+      } else if (b.recordCount > 0) rows = (await writeBatchRows(binary!, partition, b)).records;
       if (rows > 0)
         copied.push({
           baseOffset: b.baseOffset,

@@ -3,9 +3,10 @@
  * embedded engine chdb, ./chdb-transport.ts, and a server through @clickhouse/client,
  * ./http-transport.ts). Everything above it is shared, so both run the same SQL.
  *
- * Data always travels as bytes: inserts as TabSeparated (./tsv.ts), reads as RowBinary
- * (./rowbinary.ts). JSON formats cannot carry arbitrary bytes, so kch's own tables never use them;
- * only topics bound to a user's table insert their records' own text format (./bound-rows.ts).
+ * Data always travels as bytes: the rows of kch's own topic tables as RowBinary (./records.ts), its
+ * metadata rows as TabSeparated (./tsv.ts), reads as RowBinary (./rowbinary.ts). JSON formats cannot
+ * carry arbitrary bytes, so kch's own tables never use them; only topics bound to a user's table
+ * insert their records' own text format (./bound-rows.ts).
  */
 
 export type Settings = Record<string, string | number>;
@@ -15,8 +16,9 @@ export interface InsertOptions {
   /** Lets the storage stop the insert later (KILL QUERY) when its outcome is unknown. */
   queryId?: string;
   /**
-   * The input format of the rows; default TabSeparated (what ./tsv.ts writes, for kch's own tables).
-   * Topics bound to a user's table send the records' own format (JSONEachRow, CSV...).
+   * The input format of the rows; default TabSeparated (what ./tsv.ts writes: metadata rows). The
+   * rows of kch's own topic tables are RowBinary (with `types`, which chdb needs to take them); topics
+   * bound to a user's table send the records' own format (JSONEachRow, CSV...).
    */
   format?: string;
   /**
@@ -42,8 +44,8 @@ export interface ClickHouseTransport {
   /** The result of a SELECT (given without a FORMAT clause) as RowBinary bytes. */
   selectBytes(sql: string, settings?: Settings): Promise<Buffer>;
   /**
-   * Inserts rows (the concatenation of `chunks`, each whole rows; TabSeparated as ./tsv.ts writes
-   * them, valid UTF-8 unless `rawBytes`, and unless `options.format` says otherwise) into `table` (quoted, qualified) for
+   * Inserts rows (the concatenation of `chunks`, each whole rows, in `options.format`; TabSeparated
+   * rows as ./tsv.ts writes them, valid UTF-8 unless `rawBytes`) into `table` (quoted, qualified) for
    * `columns` (all columns, matched by the format's own names, when empty). Resolves once ClickHouse
    * has stored them.
    */

@@ -12,6 +12,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
+import { ByteWriter } from './byte-writer.js';
 
 const BACKSLASH = 0x5c;
 /**
@@ -31,33 +32,13 @@ ESCAPE[0x0a] = 0x6e; // \n
 ESCAPE[0x0d] = 0x72; // \r
 ESCAPE[BACKSLASH] = BACKSLASH; // \\
 
-export class TsvWriter {
-  buf: Buffer;
-  pos = 0;
-
+export class TsvWriter extends ByteWriter {
   constructor(
     initialSize = 16 * 1024,
     /** Strings may hold any byte (the transport takes bytes); else invalid UTF-8 becomes `\xHH`. */
     readonly rawBytes = false,
   ) {
-    this.buf = Buffer.allocUnsafe(initialSize);
-  }
-
-  /** Makes room for `n` more bytes. */
-  ensure(n: number): void {
-    const need = this.pos + n;
-    if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  byte(b: number): this {
-    this.ensure(1);
-    this.buf[this.pos++] = b;
-    return this;
+    super(initialSize);
   }
 
   tab(): this {
@@ -66,14 +47,6 @@ export class TsvWriter {
 
   newline(): this {
     return this.byte(0x0a);
-  }
-
-  /** Bytes known to need no escaping (ASCII digits, separators, prebuilt row parts). */
-  raw(bytes: Uint8Array): this {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
-    return this;
   }
 
   /** A safe integer in decimal. */
@@ -153,18 +126,6 @@ export class TsvWriter {
     this.escape(src, start, end, true);
     this.byte(QUOTE);
     return this;
-  }
-
-  /** The bytes written so far (a view; valid until the next write). */
-  view(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-
-  /** A copy of the bytes written so far, and a reset. */
-  take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.pos));
-    this.pos = 0;
-    return out;
   }
 
   private escape(src: Uint8Array, start: number, end: number, quoted: boolean): void {
