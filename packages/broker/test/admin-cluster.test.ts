@@ -1,6 +1,7 @@
 /**
- * DeleteRecords, DescribeCluster, DescribeTopicPartitions, DescribeLogDirs, ElectLeaders, the features
- * of ApiVersions (DescribeFeatures); error responses of every admin API.
+ * DeleteRecords, DescribeCluster, Metadata's authorized operations, DescribeTopicPartitions,
+ * DescribeLogDirs, ElectLeaders, the features of ApiVersions (DescribeFeatures); error responses of
+ * every admin API.
  */
 import { ErrorCode, encodeRecordBatchSync, ZERO_UUID } from '@kch/protocol';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import describeLogDirs from '../src/handlers/describe-log-dirs.js';
 import describeTopicPartitions, { TOPIC_OPERATIONS } from '../src/handlers/describe-topic-partitions.js';
 import electLeaders from '../src/handlers/elect-leaders.js';
 import incrementalAlterConfigs from '../src/handlers/incremental-alter-configs.js';
-import { AUTHORIZED_OPERATIONS_OMITTED } from '../src/handlers/metadata.js';
+import metadata, { AUTHORIZED_OPERATIONS_OMITTED } from '../src/handlers/metadata.js';
 import type { PartitionLog } from '../src/log/partition-log.js';
 import { adminBroker, call, versionsOf } from './admin-helpers.js';
 
@@ -166,6 +167,40 @@ describe('DescribeCluster', () => {
       errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
       errorMessage: 'Unsupported endpoint type 9',
     });
+  });
+});
+
+describe('Metadata authorized operations without an authorizer', () => {
+  it('are every operation of the resource type when asked (AuthHelper.authorizedOperations), Integer.MIN_VALUE when not', async () => {
+    const { broker } = await adminBroker();
+    await broker.topics.create('t', 1, {});
+    for (const v of versionsOf('Metadata').filter((v) => v >= 8)) {
+      const asked = await call(broker, metadata, v, {
+        topics: [{ name: 't' }, { name: 'missing' }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: v <= 10,
+        includeTopicAuthorizedOperations: true,
+      });
+      // An unknown topic the principal may describe gets them too, as Kafka sets them on every
+      // topic that passed Describe.
+      expect(asked.topics.map((t) => [t.name, t.errorCode, t.topicAuthorizedOperations])).toEqual([
+        ['t', ErrorCode.NONE, TOPIC_OPERATIONS],
+        ['missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, TOPIC_OPERATIONS],
+      ]);
+      // v11+ leave the cluster's to DescribeCluster.
+      expect(asked.clusterAuthorizedOperations).toBe(
+        v <= 10 ? CLUSTER_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+      );
+      const notAsked = await call(broker, metadata, v, {
+        topics: [{ name: 't' }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      expect(notAsked.topics[0]!.topicAuthorizedOperations).toBe(AUTHORIZED_OPERATIONS_OMITTED);
+      expect(notAsked.clusterAuthorizedOperations).toBe(AUTHORIZED_OPERATIONS_OMITTED);
+    }
+    expect(TOPIC_OPERATIONS).toBe(3576);
   });
 });
 
