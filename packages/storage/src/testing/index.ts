@@ -2,6 +2,7 @@ import type { RecordInput } from '@kch/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Storage, StoredBatch } from '../storage.js';
 import { StorageError } from '../storage.js';
+import { runCompactionContract } from './compaction.js';
 import { runFencingContract } from './fencing.js';
 import { nextCount, testBatch, testTopic } from './fixtures.js';
 import { runTransactionContract } from './transactions.js';
@@ -18,6 +19,8 @@ export interface ContractOptions {
   timeoutMs?: number;
   /** The storage has `transactions`: run the transaction contract (./transactions.ts) too. */
   transactions?: boolean;
+  /** The storage has `compact`: run the compaction contract (./compaction.ts) too. */
+  compaction?: boolean;
 }
 
 const rec = (value: string, timestamp?: number): RecordInput => ({
@@ -259,6 +262,19 @@ export function runStorageContract(
     });
 
     runFencingContract(() => storage);
+
+    if (options.compaction) {
+      it('offers compaction', () => {
+        expect(storage.compact).toBeDefined();
+      });
+      runCompactionContract(
+        () => storage,
+        options.reopen,
+        (s) => {
+          storage = s;
+        },
+      );
+    }
 
     if (options.transactions) {
       it('offers transactions', () => {
