@@ -263,30 +263,23 @@ export function runStorageContract(
 
     runFencingContract(() => storage);
 
+    // The suites that reopen the storage hand the new one back, for afterEach to close.
+    const replace = (s: Storage) => {
+      storage = s;
+    };
+
     if (options.compaction) {
       it('offers compaction', () => {
         expect(storage.compact).toBeDefined();
       });
-      runCompactionContract(
-        () => storage,
-        options.reopen,
-        (s) => {
-          storage = s;
-        },
-      );
+      runCompactionContract(() => storage, options.reopen, replace);
     }
 
     if (options.transactions) {
       it('offers transactions', () => {
         expect(storage.transactions).toBeDefined();
       });
-      runTransactionContract(
-        () => storage,
-        options.reopen,
-        (s) => {
-          storage = s;
-        },
-      );
+      runTransactionContract(() => storage, options.reopen, replace);
     }
 
     it('fails unknown partitions with UNKNOWN_TOPIC_OR_PARTITION', async () => {
