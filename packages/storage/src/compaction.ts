@@ -50,13 +50,16 @@ export async function compactBatches(
       if (Number(recordTimestamp(d.header, r)) > request.maxTimestamp) cleanedTo = offset;
     }
   }
-  // The latest offset of each key below it.
+  // The latest offset of each key below it, and the last record there, which stays.
   const latest = new Map<string, number>();
+  let last = -1;
   for (const [b, d] of decoded) {
     for (const r of d.records) {
       const offset = b.baseOffset + r.offsetDelta;
       const key = keyOf(r);
-      if (offset < cleanedTo && key !== null) latest.set(key, offset);
+      if (offset >= cleanedTo) break;
+      last = offset;
+      if (key !== null) latest.set(key, offset);
     }
   }
   const kept = lastBatchOfEachProducer(batches);
@@ -70,7 +73,7 @@ export async function compactBatches(
     }
     const records = d.records.filter((r) => {
       const offset = b.baseOffset + r.offsetDelta;
-      if (offset >= cleanedTo) return true;
+      if (offset >= cleanedTo || offset === last) return true;
       const key = keyOf(r);
       if (key === null || latest.get(key) !== offset) return false;
       return !(r.value === null && offset < request.tombstonesBefore);

@@ -360,8 +360,10 @@ export interface Storage {
    * and the tombstones below `request.tombstonesBefore`. Offsets never change: removed records leave
    * holes (a batch keeps its header, base offset, last offset delta and producer fields, with fewer
    * records, or goes from reads when none is left), the end and the log start stay where they are.
-   * Never removed: control batches (transaction markers) and the last batch of each idempotent
-   * producer (its sequence is what duplicate detection recovers on open), whole. A storage may keep
+   * Never removed: control batches (transaction markers), the last batch of each idempotent
+   * producer (its sequence is what duplicate detection recovers on open), whole, and the last record
+   * before where the cleaning stops (Kafka never cleans its active segment: a log does not end in
+   * holes, which a consumer could not read past to the high watermark). A storage may keep
    * what it does not compact (a table the user owns) and answer `removed: 0`.
    */
   compact?(tp: TopicPartition, request: CompactionRequest): Promise<CompactionResult>;

@@ -428,7 +428,8 @@ WHERE ${records} AND timestamp > fromUnixTimestamp64Milli(toInt64(${int(ms)}), '
  * The rows a compaction removes (Storage.compact; docs/compaction.md) among a partition's `rows` of
  * kch's own table from `from` to `to`: a record without a key, one a later record of its key up to
  * `to` supersedes, a tombstone below `tombstonesBefore`; never a control record, nor a record of an
- * idempotent producer's last batch, which producer state is recovered from.
+ * idempotent producer's last batch, which producer state is recovered from, nor the last record
+ * before `to`, so that the log never ends in holes a consumer could not read past.
  */
 export function compactedAway(
   table: string,
@@ -438,7 +439,7 @@ export function compactedAway(
   tombstonesBefore: number,
 ): string {
   const records = ownRecordsBetween(rows, from, to);
-  return `${records} AND (key IS NULL
+  return `${records} AND offset < (SELECT max(offset) FROM ${table} WHERE ${records}) AND (key IS NULL
   OR (assumeNotNull(key), offset) NOT IN (
     SELECT assumeNotNull(key), max(offset) FROM ${table} WHERE ${records} AND key IS NOT NULL GROUP BY key)
   OR (value IS NULL AND offset < ${int(tombstonesBefore)}))

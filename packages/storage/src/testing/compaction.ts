@@ -2,8 +2,8 @@
  * The contract of log compaction (storage.ts, `compact`; docs/compaction.md): the latest record of
  * each key stays at its offset, the records it supersedes and records without a key go and leave
  * holes, tombstones go only below `tombstonesBefore`, the cleaning stops at `endOffset` and at the
- * first record newer than `maxTimestamp`, a batch keeps its header when some of its records go, and
- * the last batch of an idempotent producer stays whole. Part of runStorageContract for storages with
+ * first record newer than `maxTimestamp`, the last record before that stays, a batch keeps its header
+ * when some of its records go, and the last batch of an idempotent producer stays whole. Part of runStorageContract for storages with
  * `compact`.
  */
 import { decodeBatch, type RecordInput } from '@kch/protocol';
@@ -81,6 +81,18 @@ export function runCompactionContract(
     expect(await records(s, tp)).toEqual(['2 k1=c', '6 k3=y']);
   });
 
+  it('compaction keeps the last record before where it stops, so the log never ends in holes', async () => {
+    const s = storage();
+    const tp = await compacted(s);
+    await s.append(tp, [testBatch({ baseOffset: 0, records: [rec('k', 'a'), rec('k', null)] })]);
+    // The tombstone is past its horizon, but it is the last record: it stays until one follows it.
+    expect(await s.compact!(tp, cleanAll(2, 2))).toEqual({ cleanedTo: 2, removed: 1 });
+    expect(await records(s, tp)).toEqual(['1 k=~']);
+    await s.append(tp, [testBatch({ baseOffset: 2, records: [rec('j', 'x')] })]);
+    expect(await s.compact!(tp, cleanAll(3, 3))).toEqual({ cleanedTo: 3, removed: 1 });
+    expect(await records(s, tp)).toEqual(['2 j=x']);
+  });
+
   it('compaction stops at endOffset and at the first record newer than maxTimestamp', async () => {
     const s = storage();
     const tp = await compacted(s);
@@ -154,14 +166,15 @@ export function runCompactionContract(
       await s.append(tp, [
         testBatch({ baseOffset: 0, records: [rec('k1', 'a')] }),
         testBatch({ baseOffset: 1, records: [rec('k1', 'b'), rec('k2', null)] }),
+        testBatch({ baseOffset: 3, records: [rec('k3', 'z')] }),
       ]);
-      expect(await s.compact!(tp, cleanAll(3, 3))).toEqual({ cleanedTo: 3, removed: 2 });
+      expect(await s.compact!(tp, cleanAll(4, 4))).toEqual({ cleanedTo: 4, removed: 2 });
       s = await reopen(s);
       replace(s);
       const snapshot = await s.openPartition(tp);
-      expect([snapshot.logStartOffset, snapshot.nextOffset]).toEqual([0, 3]);
+      expect([snapshot.logStartOffset, snapshot.nextOffset]).toEqual([0, 4]);
       expect(await s.currentLogStartOffset(tp)).toBe(0);
-      expect(await records(s, tp)).toEqual(['1 k1=b']);
+      expect(await records(s, tp)).toEqual(['1 k1=b', '3 k3=z']);
     });
   }
 }
