@@ -107,4 +107,32 @@ describe('cleanup.policy=compact', () => {
     expect(await ends()).toEqual([['0', '5']]);
     expect(await readFromStart(topic, 2)).toEqual(['2 k1=c', '4 k3=x']);
   });
+
+  it('leaves records younger than min.compaction.lag.ms alone', async () => {
+    const topic = 'compacted-min-lag';
+    const configEntries = [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'min.compaction.lag.ms', value: '3600000' },
+    ];
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries }] });
+    let last: CompactionEvent | undefined;
+    const looked = compactions(topic, (_, e) => {
+      last = e;
+      return true;
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'k', value: 'a' },
+        { key: 'k', value: 'b' },
+      ],
+    });
+    await producer.disconnect();
+    await looked;
+    // The cleaning stopped at the first record too young: offset 0, nothing removed.
+    expect(last).toMatchObject({ cleanedTo: 0, removed: 0 });
+    expect(await readFromStart(topic, 2)).toEqual(['0 k=a', '1 k=b']);
+  });
 });
