@@ -5,7 +5,7 @@
  * (docs/compaction.md).
  */
 import type { CompactionEvent } from '@kch/broker';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { consumeMessages } from './helpers/kafkajs.js';
@@ -55,6 +55,17 @@ async function readFromStart(topic: string, count: number): Promise<string[]> {
   }
 }
 
+/** Sends each of `sends` as one produce request (one batch) to `topic`. */
+async function produce(topic: string, ...sends: Message[][]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (const messages of sends) await producer.send({ topic, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 describe('cleanup.policy=compact', () => {
   it('keeps the latest record of each key at its offset, then drops the tombstone after delete.retention.ms', async () => {
     const topic = 'compacted-kafkajs';
@@ -65,22 +76,17 @@ describe('cleanup.policy=compact', () => {
     ];
     await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: configs }] });
     const firstRemoval = compactions(topic, (removed) => removed >= 2);
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
+    await produce(
       topic,
-      messages: [
+      [
         { key: 'k1', value: 'a' },
         { key: 'k2', value: 'b' },
       ],
-    });
-    await producer.send({
-      topic,
-      messages: [
+      [
         { key: 'k1', value: 'c' },
         { key: 'k2', value: null },
       ],
-    });
+    );
     await firstRemoval;
     // Offsets 0 and 1 are holes: a consumer from the start gets k1's latest value and k2's tombstone.
     expect(await readFromStart(topic, 2)).toEqual(['2 k1=c', '3 k2=~']);
@@ -89,8 +95,7 @@ describe('cleanup.policy=compact', () => {
 
     // The tombstone is the log's last record, which is never removed (a log does not end in holes):
     // a record after it first.
-    await producer.send({ topic, messages: [{ key: 'k3', value: 'x' }] });
-    await producer.disconnect();
+    await produce(topic, [{ key: 'k3', value: 'x' }]);
     // delete.retention.ms passed (0 now) since the cleaner first cleaned past the tombstone: it goes.
     const tombstoneGone = compactions(topic, (removed, e) => removed >= 1 && e.tombstonesBefore >= 4);
     await admin.alterConfigs({
@@ -120,16 +125,10 @@ describe('cleanup.policy=compact', () => {
       last = e;
       return true;
     });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic,
-      messages: [
-        { key: 'k', value: 'a' },
-        { key: 'k', value: 'b' },
-      ],
-    });
-    await producer.disconnect();
+    await produce(topic, [
+      { key: 'k', value: 'a' },
+      { key: 'k', value: 'b' },
+    ]);
     await looked;
     // The cleaning stopped at the first record too young: offset 0, nothing removed.
     expect(last).toMatchObject({ cleanedTo: 0, removed: 0 });
