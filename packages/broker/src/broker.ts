@@ -9,6 +9,7 @@ import { GroupCoordinator } from './groups/coordinator.js';
 import { keepTableGroupsAtEnd, type TableGroups } from './groups/table-groups.js';
 import { HANDLERS } from './handlers/index.js';
 import { applyDeclaredTopics } from './log/declared-topics.js';
+import { LogCleaner } from './log/log-cleaner.js';
 import { TopicManager } from './log/topics.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from './options.js';
@@ -175,6 +176,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         .catch((e: unknown) =>
           this.context.logger.warn('broker registration not removed', { error: (e as Error).message }),
         );
+      await this.context.cleaner?.close();
       await this.tableGroups.close();
       await this.context.transactions?.close();
       await this.context.groups.close();
@@ -229,6 +231,16 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   context.onClosing(() => void groups.close());
   await groups.start();
   context.transactions = await startTransactions(context);
+  if (config.logCleanerEnable) {
+    context.cleaner = new LogCleaner({
+      topics,
+      topicDefaults: () => context.topicDefaults,
+      backoffMs: config.logCleanerBackoffMs,
+      logger,
+      events,
+    });
+    context.cleaner.start();
+  }
   const broker = new Broker(
     context,
     keepTableGroupsAtEnd(context, config.tableGroups),
@@ -290,6 +302,7 @@ const EVENT_NAMES: (keyof BrokerEvents)[] = [
   'topic-deleted',
   'group-change',
   'transaction',
+  'compaction',
   'invalid-records',
   'error',
 ];

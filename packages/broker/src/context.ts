@@ -5,6 +5,7 @@ import type { BrokerEvents } from './events.js';
 import { CommittedReaders } from './groups/committed-readers.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import { codeSchemaChecks } from './log/declared-topics.js';
+import type { LogCleaner } from './log/log-cleaner.js';
 import { LEADER_EPOCH } from './log/partition-log.js';
 import type { Topic, TopicManager } from './log/topics.js';
 import type { Logger } from './logger.js';
@@ -39,6 +40,8 @@ export class BrokerContext {
    * `transactionsRefused`).
    */
   transactions: TransactionCoordinator | undefined;
+  /** The log cleaner (docs/compaction.md); unset when log.cleaner.enable is off. */
+  cleaner: LogCleaner | undefined;
   /** Set when the broker begins to close: long polls return at once. */
   closing = false;
   private readonly closingListeners = new Set<() => void>();

@@ -25,6 +25,8 @@ export interface BrokerEvents {
    * append failed, lost from it (the error log names their original offsets).
    */
   'invalid-records': [info: InvalidRecordsEvent];
+  /** The log cleaner compacted a partition (cleanup.policy compact; docs/compaction.md). */
+  compaction: [info: CompactionEvent];
   /**
    * A transaction's end was decided (its markers go out next): by its producer's EndTxn, or by the
    * coordinator when the producer was fenced, the transaction timed out or an operator aborted it.
@@ -32,6 +34,18 @@ export interface BrokerEvents {
   transaction: [info: TransactionEvent];
   /** Something went wrong that did not stop the broker (a request failed unexpectedly, storage failed). */
   error: [error: Error, context: Record<string, unknown>];
+}
+
+export interface CompactionEvent {
+  topic: string;
+  partition: number;
+  /** Where the cleaning stopped (exclusive): the last stable offset, or the first record too young. */
+  cleanedTo: number;
+  /** Records removed; 0 when there was nothing to remove. */
+  removed: number;
+  /** The tombstones below this offset were removed too (delete.retention.ms had passed for them). */
+  tombstonesBefore: number;
+  durationMs: number;
 }
 
 export interface AuthenticationEvent {

@@ -152,6 +152,10 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
       'kch_dead_letter_failures_total',
       'Records that failed the checks but could not be stored in the dead-letter topic (their offsets are in the error log), by (source) topic.',
     ),
+    recordsCompacted: topicCounter(
+      'kch_compacted_records_total',
+      'Records the log cleaner removed from topics with cleanup.policy compact (docs/compaction.md), by topic.',
+    ),
     connections: gauge('kch_connections', 'Client connections open now.'),
     connectionsTotal: counter('kch_connections_total', 'Client connections accepted since start.'),
     errors: counter(

@@ -99,6 +99,7 @@ export class BrokerMetrics {
             : f.deadLetterFailures;
       counter.inc({ topic: e.topic }, e.records);
     });
+    on('compaction', (e) => f.recordsCompacted.inc({ topic: e.topic }, e.removed));
     on('connection', () => {
       f.connections.inc();
       f.connectionsTotal.inc();

@@ -66,6 +66,14 @@ export const brokerOptionsSchema = z.object({
   /** How long an idle transactional id is kept (transactional.id.expiration.ms). */
   transactionalIdExpirationMs: positiveInt.default(7 * 24 * 3600 * 1000),
 
+  /**
+   * Whether the log cleaner compacts topics whose cleanup.policy holds `compact` (log.cleaner.enable);
+   * off, they keep every record (docs/compaction.md).
+   */
+  logCleanerEnable: z.boolean().default(true),
+  /** How often the log cleaner looks for partitions to compact (log.cleaner.backoff.ms). */
+  logCleanerBackoffMs: positiveInt.default(15_000),
+
   /** Bytes of recent batches kept in memory per broker so tail consumers never wait on storage. */
   tailCacheBytes: positiveInt.default(256 * 1024 * 1024),
 

@@ -64,6 +64,7 @@ const NUMBERS: readonly [string, keyof PropertiesBrokerOptions, 'int' | 'long', 
     1,
   ],
   ['transactional.id.expiration.ms', 'transactionalIdExpirationMs', 'int', 1],
+  ['log.cleaner.backoff.ms', 'logCleanerBackoffMs', 'long', 1],
   ['connections.max.reauth.ms', 'connectionsMaxReauthMs', 'long', 0],
   ['connection.failed.authentication.delay.ms', 'connectionFailedAuthenticationDelayMs', 'int', 0],
 ];
@@ -86,6 +87,8 @@ function general(reader: PropertyReader, options: PropertiesBrokerOptions): void
   if (rack) options.rack = rack.value.trim();
   const autoCreate = reader.boolean(reader.get('auto.create.topics.enable'));
   if (autoCreate !== undefined) options.autoCreateTopics = autoCreate;
+  const cleaner = reader.boolean(reader.get('log.cleaner.enable'));
+  if (cleaner !== undefined) options.logCleanerEnable = cleaner;
   const retentionMinutes = reader.number(reader.get('offsets.retention.minutes'), 'int', 1);
   if (retentionMinutes !== undefined) options.offsetsRetentionMs = retentionMinutes * 60_000;
 

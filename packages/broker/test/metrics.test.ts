@@ -45,6 +45,14 @@ function emitOneOfEach(broker: Broker): void {
     ['dead-letter-failed', 1],
   ] as const)
     broker.emit('invalid-records', { topic, partition: 0, records, outcome, reason: 'x' });
+  broker.emit('compaction', {
+    topic,
+    partition: 0,
+    cleanedTo: 4,
+    removed: 2,
+    tombstonesBefore: 0,
+    durationMs: 1,
+  });
   broker.emit('connection', { connectionId: 1, remoteAddress: '127.0.0.1', remotePort: 1 });
   broker.emit('connection', { connectionId: 2, remoteAddress: '127.0.0.1', remotePort: 2 });
   broker.emit('disconnect', { connectionId: 1 });

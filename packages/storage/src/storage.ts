@@ -213,6 +213,34 @@ export interface AppendOptions {
   confirm?(): Promise<void>;
 }
 
+/**
+ * What {@link Storage.compact} is asked to clean (Kafka's log cleaner, docs/compaction.md). Records
+ * at or past `endOffset`, and from the first record newer than `maxTimestamp` on, are not touched:
+ * kch has no segments, so this is its active segment.
+ */
+export interface CompactionRequest {
+  /** Nothing at or past it is compacted: the broker passes the partition's last stable offset. */
+  endOffset: number;
+  /**
+   * min.compaction.lag.ms: the cleaning stops at the first record whose timestamp is after this
+   * (now minus the lag), as Kafka's stops at the first segment holding a record that young.
+   */
+  maxTimestamp: number;
+  /**
+   * Tombstones (null values) below this offset go too: the broker passes the end of a cleaning done
+   * at least delete.retention.ms ago, so a tombstone stays that long after it was first cleaned past.
+   */
+  tombstonesBefore: number;
+}
+
+/** What {@link Storage.compact} did. */
+export interface CompactionResult {
+  /** Where the cleaning stopped (exclusive): the first offset it did not look at. */
+  cleanedTo: number;
+  /** Records removed. */
+  removed: number;
+}
+
 export interface Storage {
   /** A short name for logs and metrics, e.g. "memory" or "clickhouse". */
   readonly name: string;
@@ -325,6 +353,20 @@ export interface Storage {
   currentLogStartOffset(tp: TopicPartition): Promise<number>;
   /** Moves the log start offset forward to `offset` (never back) and returns the new log start. */
   deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number>;
+  /**
+   * Optional: log compaction (cleanup.policy contains `compact`; docs/compaction.md). Among the
+   * partition's records from the log start to where the cleaning stops (see {@link CompactionRequest}),
+   * removes every record a later record of the same key there supersedes, every record without a key,
+   * and the tombstones below `request.tombstonesBefore`. Offsets never change: removed records leave
+   * holes (a batch keeps its header, base offset, last offset delta and producer fields, with fewer
+   * records, or goes from reads when none is left), the end and the log start stay where they are.
+   * Never removed: control batches (transaction markers), the last batch of each idempotent
+   * producer (its sequence is what duplicate detection recovers on open), whole, and the last record
+   * before where the cleaning stops (Kafka never cleans its active segment: a log does not end in
+   * holes, which a consumer could not read past to the high watermark). A storage may keep
+   * what it does not compact (a table the user owns) and answer `removed: 0`.
+   */
+  compact?(tp: TopicPartition, request: CompactionRequest): Promise<CompactionResult>;
   /**
    * Optional, for storages that several brokers share (a `cluster` store with `manyBrokers`): the
    * partition's end as stored now, read afresh rather than from what this storage cached, because

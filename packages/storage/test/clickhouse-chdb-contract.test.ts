@@ -16,6 +16,7 @@ const create = () => clickhouseStorage({ chdb: dir, database: 'kafka_contract' }
 
 runStorageContract('clickhouse (chdb)', create, {
   transactions: true,
+  compaction: true,
   reopen: async (old) => {
     await old.close();
     const next = create();

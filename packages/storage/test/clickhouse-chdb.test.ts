@@ -239,6 +239,18 @@ describe('retention', () => {
     });
   });
 
+  it('gives a topic that only compacts no TTL, and compact,delete its retention.ms', async () => {
+    const s = await storage();
+    const t = testTopic(1, { 'retention.ms': '86400000', 'cleanup.policy': 'compact' });
+    await s.createTopic(t);
+    const show = () => query(`SHOW CREATE TABLE ${DB}.\`${t.name}\``);
+    expect(await show()).not.toMatch(/TTL timestamp/);
+    await s.setTopicConfigs(t.name, { 'retention.ms': '86400000', 'cleanup.policy': 'compact,delete' });
+    expect(await show()).toContain('TTL timestamp + toIntervalMillisecond(86400000)');
+    await s.setTopicConfigs(t.name, { 'retention.ms': '86400000', 'cleanup.policy': 'compact' });
+    expect(await show()).not.toMatch(/TTL timestamp/);
+  });
+
   it('keeps offsets and the log start when every record is gone (as after TTL)', async () => {
     let s = await storage();
     const t = testTopic(1);

@@ -12,7 +12,12 @@
  * This module is what a dead letter is; ./pipeline.ts delivers them, through the append that every
  * produced record takes.
  */
-import { CompressionType, type DecodedBatch, encodeRecordBatch, type KafkaRecord } from '@kch/protocol';
+import {
+  type DecodedBatch,
+  encodeBatchWithRecords,
+  encodeRecordBatch,
+  type KafkaRecord,
+} from '@kch/protocol';
 import { type IncomingBatch, incomingBatch } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
 import { topicConfigValue } from '../topic-configs.js';
@@ -45,23 +50,8 @@ export interface InvalidRecord {
  * records' offset and timestamp deltas, compressed with the same codec (none when nothing is left).
  */
 export async function withoutRecords(batch: DecodedBatch, drop: ReadonlySet<number>): Promise<IncomingBatch> {
-  const { header } = batch;
   const kept = batch.records.filter((_, i) => !drop.has(i));
-  const bytes = await encodeRecordBatch({
-    partitionLeaderEpoch: header.partitionLeaderEpoch,
-    compression: kept.length > 0 ? header.compression : CompressionType.None,
-    timestampType: header.timestampType,
-    isTransactional: header.isTransactional,
-    hasDeleteHorizonMs: header.hasDeleteHorizonMs,
-    baseTimestamp: header.baseTimestamp,
-    maxTimestamp: header.maxTimestamp,
-    lastOffsetDelta: header.lastOffsetDelta,
-    producerId: header.producerId,
-    producerEpoch: header.producerEpoch,
-    baseSequence: header.baseSequence,
-    records: kept,
-  });
-  return incomingBatch(bytes);
+  return incomingBatch(await encodeBatchWithRecords(batch, kept));
 }
 
 /** Where the invalid records of one append came from. */

@@ -14,6 +14,8 @@ import {
   readBatchHeader,
 } from '@kch/protocol';
 import {
+  type CompactionRequest,
+  type CompactionResult,
   earlierAppendRejected,
   InFlightAppends,
   isStaged,
@@ -577,6 +579,26 @@ export class PartitionLog {
       this.cache.trimBefore(this, this.logStartOffset);
     }
     return this.logStartOffset;
+  }
+
+  /**
+   * Compacts the log (Storage.compact; docs/compaction.md) up to its last stable offset: kch has no
+   * segments, and an open transaction's records are not cleaned, as Kafka cleans only below the LSO.
+   * The cached tail over what changed goes, so reads come from storage, holes and all. Null where
+   * the storage does not compact, or another broker leads the partition.
+   */
+  async compact(request: Omit<CompactionRequest, 'endOffset'>): Promise<CompactionResult | null> {
+    if (!this.storage.compact || !this.isLeader) return null;
+    await this.open();
+    const tp = { topic: this.topic, partition: this.partition };
+    let result: CompactionResult;
+    try {
+      result = await this.storage.compact(tp, { ...request, endOffset: this.lastStableOffset });
+    } catch (e) {
+      throw storageFailure(e, this.topic, this.partition);
+    }
+    if (result.removed > 0) this.cache.trimStartingBefore(this, result.cleanedTo);
+    return result;
   }
 
   /** Calls `listener` after every append; returns the function that stops it. */

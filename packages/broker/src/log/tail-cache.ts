@@ -47,6 +47,13 @@ export class TailCache {
     this.removeFront(log, n);
   }
 
+  /** Drops cached batches that begin before `offset` (compaction changed what is stored there). */
+  trimStartingBefore(log: CachedLog, offset: number): void {
+    let n = 0;
+    while (n < log.tail.length && log.tail[n]!.baseOffset < offset) n++;
+    this.removeFront(log, n);
+  }
+
   /** Forgets a log entirely (topic deleted). */
   drop(log: CachedLog): void {
     this.removeFront(log, log.tail.length);

@@ -66,6 +66,7 @@ export {
   decodeBatchSync,
   decodeRecords,
   decodeRecordsSync,
+  encodeBatchWithRecords,
   encodeRecordBatch,
   encodeRecordBatchSync,
   type KafkaRecord,

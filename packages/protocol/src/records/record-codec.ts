@@ -449,6 +449,34 @@ export async function encodeRecordBatch(init: RecordBatchInit): Promise<Buffer> 
   return assemble(init, body, payload);
 }
 
+/**
+ * `batch` encoded again with `records` (some of its own) under its header: the same offsets, offset
+ * deltas, timestamps, producer fields and codec (none when nothing is left). Records taken out leave
+ * holes, as after Kafka's compaction.
+ */
+export function encodeBatchWithRecords(
+  batch: DecodedBatch,
+  records: readonly KafkaRecord[],
+): Promise<Buffer> {
+  const { header } = batch;
+  return encodeRecordBatch({
+    baseOffset: header.baseOffset,
+    partitionLeaderEpoch: header.partitionLeaderEpoch,
+    compression: records.length > 0 ? header.compression : CompressionType.None,
+    timestampType: header.timestampType,
+    isTransactional: header.isTransactional,
+    isControl: header.isControl,
+    hasDeleteHorizonMs: header.hasDeleteHorizonMs,
+    baseTimestamp: header.baseTimestamp,
+    maxTimestamp: header.maxTimestamp,
+    lastOffsetDelta: header.lastOffsetDelta,
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    records,
+  });
+}
+
 /** {@link encodeRecordBatch} without a promise, for every codec but zstd (which throws COMPRESSION). */
 export function encodeRecordBatchSync(init: RecordBatchInit): Buffer {
   const body = encodeBody(init);

@@ -33,6 +33,8 @@ import {
   type AppendOptions,
   type ClusterStore,
   type CommittedOffset,
+  type CompactionRequest,
+  type CompactionResult,
   type FlushStats,
   type PartitionLeadership,
   type PartitionSnapshot,
@@ -57,6 +59,7 @@ import {
 } from './cluster-store.js';
 import { dialectTransport } from './cluster-transport.js';
 import { CommittedOffsets } from './committed-offsets.js';
+import { compactOwnPartition } from './compaction.js';
 import { connect, describeLocation } from './connect.js';
 import { FlushReports } from './flush-reports.js';
 import type { InsertContext } from './insert-retry.js';
@@ -386,6 +389,16 @@ export class ClickHouseStorage implements SqlStorage {
   async deleteRecordsBefore(tp: TopicPartition, offset: number): Promise<number> {
     const { t, p } = await this.catalog.partition(tp);
     return this.states.deleteRecordsBefore(t, tp, p, offset);
+  }
+
+  /**
+   * Compacts kch's own table of the topic (./compaction.ts). A table the topic is bound to
+   * (`kch.table`) is the user's: nothing of it is removed (docs/compaction.md).
+   */
+  async compact(tp: TopicPartition, request: CompactionRequest): Promise<CompactionResult> {
+    const { t, p } = await this.catalog.partition(tp);
+    if (t.bound) return { cleanedTo: p.logStartOffset, removed: 0 };
+    return compactOwnPartition(this.backend, t, tp, p, request);
   }
 
   // ------------------------------------------------------------------------------ groups

@@ -15,7 +15,7 @@ import type { TopicPartition } from '../storage.js';
 import type { Backend } from './backend.js';
 import type { BoundTopics } from './bound-topics.js';
 import type { MetadataStore } from './metadata-store.js';
-import { retentionOf } from './schema.js';
+import { deletesByRetention, retentionOf } from './schema.js';
 import type { SideBatches } from './side-batches.js';
 import { int } from './sql.js';
 import {
@@ -38,6 +38,15 @@ import { TsvWriter } from './tsv.js';
 function earliest(a: number, b: number): number {
   if (a < 0) return b;
   return b < 0 ? a : Math.min(a, b);
+}
+
+/**
+ * kch's own table of a topic that compacts and never deletes by time: rows it lacks went to
+ * compaction, holes that do not move the log start. (A user's table is not compacted: its first row
+ * is where it starts.)
+ */
+function compactsOnly(t: TopicState): boolean {
+  return !t.bound && !deletesByRetention(t.record.configs);
 }
 
 export class PartitionStates {
@@ -67,7 +76,13 @@ export class PartitionStates {
     // Staged batches hold the log start as records do (and those just committed are records now);
     // markers alone do not.
     const first = earliest(earliest(minOffset, side.firstPendingFrom(marker)), firstCommitted);
-    const logStartOffset = first < 0 ? nextOffset : Math.min(nextOffset, Math.max(marker, first));
+    // A topic that only compacts loses records to compaction alone, whose offsets are holes, not a
+    // new start: only DeleteRecords moves it (docs/compaction.md).
+    const logStartOffset = compactsOnly(t)
+      ? Math.min(nextOffset, marker)
+      : first < 0
+        ? nextOffset
+        : Math.min(nextOffset, Math.max(marker, first));
     return recoveredPartition(nextOffset, logStartOffset, marker, checkpointedEnd, side);
   }
 
@@ -179,6 +194,8 @@ export class PartitionStates {
 
   /** The log start as it is now: never back, forward to the first record TTL (or a DeleteRecords) left. */
   async currentLogStart(t: TopicState, tp: TopicPartition, p: PartitionState): Promise<number> {
+    // No TTL on a topic that only compacts: what its table lacks are compaction's holes (see recover).
+    if (compactsOnly(t)) return p.logStartOffset;
     // Rows go in whole parts, so this moves by jumps.
     const rows = await this.bound.partitionRows(t, tp.partition);
     const r = await this.backend.select(

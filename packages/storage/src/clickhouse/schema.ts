@@ -132,7 +132,19 @@ export const TOPIC_READ_COLUMNS: readonly string[] = [
   'headers',
 ];
 
-/** retention.ms of a config map: a number, or null for none; INVALID_REQUEST when malformed. */
+/**
+ * Whether the topic's records go by time: cleanup.policy holds `delete` (or is unset: Kafka's
+ * default). A topic that only compacts keeps its records whatever retention.ms says, as in Kafka.
+ */
+export function deletesByRetention(configs: Record<string, string>): boolean {
+  const policy = configs['cleanup.policy'];
+  return policy === undefined || policy.split(',').some((p) => p.trim() === 'delete');
+}
+
+/**
+ * retention.ms of a config map: a number, or null for none (also when cleanup.policy has no
+ * `delete`); INVALID_REQUEST when malformed.
+ */
 export function retentionOf(configs: Record<string, string>): number | null {
   const v = configs['retention.ms'];
   if (v === undefined) return null;
@@ -143,7 +155,7 @@ export function retentionOf(configs: Record<string, string>): number | null {
     );
   }
   const n = Number(v);
-  return n < 0 ? null : n;
+  return n < 0 || !deletesByRetention(configs) ? null : n;
 }
 
 /** `TTL ...` for a retention.ms value, or null when records are kept forever (-1 or unset). */

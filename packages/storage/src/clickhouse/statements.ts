@@ -416,6 +416,39 @@ export function ownMaxTimestamp(table: string, records: string): string {
 WHERE ${records} ORDER BY timestamp DESC, offset ASC LIMIT 1`;
 }
 
+// ------------------------------------------------------------------ compaction (own tables)
+
+/** The first of `records` (kch's own table) with a timestamp after `ms`: offset Int64, -1 when none. */
+export function firstRecordAfter(table: string, records: string, ms: number): string {
+  return `SELECT toInt64(ifNull(minOrNull(offset), -1)) FROM ${table}
+WHERE ${records} AND timestamp > fromUnixTimestamp64Milli(toInt64(${int(ms)}), 'UTC')`;
+}
+
+/**
+ * The rows a compaction removes (Storage.compact; docs/compaction.md) among a partition's `rows` of
+ * kch's own table from `from` to `to`: a record without a key, one a later record of its key up to
+ * `to` supersedes, a tombstone below `tombstonesBefore`; never a control record, nor a record of an
+ * idempotent producer's last batch, which producer state is recovered from, nor the last record
+ * before `to`, so that the log never ends in holes a consumer could not read past.
+ */
+export function compactedAway(
+  table: string,
+  rows: PartitionRows,
+  from: number,
+  to: number,
+  tombstonesBefore: number,
+): string {
+  const records = ownRecordsBetween(rows, from, to);
+  return `${records} AND offset < (SELECT max(offset) FROM ${table} WHERE ${records}) AND (key IS NULL
+  OR (assumeNotNull(key), offset) NOT IN (
+    SELECT assumeNotNull(key), max(offset) FROM ${table} WHERE ${records} AND key IS NOT NULL GROUP BY key)
+  OR (value IS NULL AND offset < ${int(tombstonesBefore)}))
+AND (producer_id < 0 OR (producer_id, batch_offset) NOT IN (
+  SELECT producer_id, max(batch_offset) FROM ${table}
+  WHERE ${rows.where} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
+  GROUP BY producer_id))`;
+}
+
 // -------------------------------------------------------------------- reads (bound tables)
 
 /** As ownOffsetForTimestamp, over a bound table whose record time (ms, Int64) is `time`. */

@@ -1,10 +1,13 @@
 import { firstRecordAtOrAfter, recordWithMaxTimestamp } from '../batch-records.js';
+import { compactBatches } from '../compaction.js';
 import { appendEnd } from '../in-flight-appends.js';
 import { LeaderFences } from '../leader-fences.js';
 import { lastProducerBatches } from '../producer-batches.js';
 import {
   type AppendOptions,
   type CommittedOffset,
+  type CompactionRequest,
+  type CompactionResult,
   type PartitionLeadership,
   type PartitionSnapshot,
   type ProducerBatchInfo,
@@ -212,6 +215,22 @@ export class MemoryStorage implements Storage {
       p.batches.splice(0, batchIndexFor(p.batches, p.logStartOffset));
     }
     return p.logStartOffset;
+  }
+
+  async compact(tp: TopicPartition, request: CompactionRequest): Promise<CompactionResult> {
+    const p = this.partitionOf(tp);
+    const from = batchIndexFor(p.batches, p.logStartOffset);
+    const taken = p.batches.slice(from);
+    const { batches, result } = await compactBatches(taken, {
+      ...request,
+      endOffset: Math.min(request.endOffset, p.nextOffset),
+    });
+    // Decoding awaits: an append may have come meanwhile (kept, it is past the end cleaned), but
+    // anything else that changed the batches taken (DeleteRecords, an abort, fences) drops this
+    // cleaning, and the next one starts over.
+    if (taken.some((b, i) => p.batches[from + i] !== b)) return { cleanedTo: p.logStartOffset, removed: 0 };
+    p.batches.splice(from, taken.length, ...batches);
+    return result;
   }
 
   async commitOffsets(group: string, offsets: readonly CommittedOffset[]): Promise<void> {

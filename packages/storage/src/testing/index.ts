@@ -2,6 +2,7 @@ import type { RecordInput } from '@kch/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Storage, StoredBatch } from '../storage.js';
 import { StorageError } from '../storage.js';
+import { runCompactionContract } from './compaction.js';
 import { runFencingContract } from './fencing.js';
 import { nextCount, testBatch, testTopic } from './fixtures.js';
 import { runTransactionContract } from './transactions.js';
@@ -18,6 +19,8 @@ export interface ContractOptions {
   timeoutMs?: number;
   /** The storage has `transactions`: run the transaction contract (./transactions.ts) too. */
   transactions?: boolean;
+  /** The storage has `compact`: run the compaction contract (./compaction.ts) too. */
+  compaction?: boolean;
 }
 
 const rec = (value: string, timestamp?: number): RecordInput => ({
@@ -260,17 +263,23 @@ export function runStorageContract(
 
     runFencingContract(() => storage);
 
+    // The suites that reopen the storage hand the new one back, for afterEach to close.
+    const replace = (s: Storage) => {
+      storage = s;
+    };
+
+    if (options.compaction) {
+      it('offers compaction', () => {
+        expect(storage.compact).toBeDefined();
+      });
+      runCompactionContract(() => storage, options.reopen, replace);
+    }
+
     if (options.transactions) {
       it('offers transactions', () => {
         expect(storage.transactions).toBeDefined();
       });
-      runTransactionContract(
-        () => storage,
-        options.reopen,
-        (s) => {
-          storage = s;
-        },
-      );
+      runTransactionContract(() => storage, options.reopen, replace);
     }
 
     it('fails unknown partitions with UNKNOWN_TOPIC_OR_PARTITION', async () => {
