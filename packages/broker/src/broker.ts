@@ -291,5 +291,6 @@ const EVENT_NAMES: (keyof BrokerEvents)[] = [
   'group-change',
   'transaction',
   'invalid-records',
+  'client-telemetry',
   'error',
 ];

@@ -1,5 +1,11 @@
 export { Broker, createBroker, type ListenOptions } from './broker.js';
-export type { AuthenticationEvent, BrokerEvents, InvalidRecordsEvent, RequestEvent } from './events.js';
+export type {
+  AuthenticationEvent,
+  BrokerEvents,
+  ClientTelemetryEvent,
+  InvalidRecordsEvent,
+  RequestEvent,
+} from './events.js';
 export { DEAD_LETTER_HEADERS } from './ingest/dead-letters.js';
 export type { StandardSchemaV1 } from './ingest/value-schemas.js';
 export { TopicDeclarationError } from './log/declared-topics.js';
