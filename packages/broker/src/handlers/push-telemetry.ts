@@ -46,8 +46,10 @@ export default defineHandler({
       }
     }
     telemetry.record(checked.instance, points);
+    // A terminating client's values were dropped: it adds no family to show them.
+    const kept = request.terminating ? [] : points;
     const metrics = new Map(
-      points.map((p) => [p.name, { name: p.name, type: p.type, description: p.description }]),
+      kept.map((p) => [p.name, { name: p.name, type: p.type, description: p.description }]),
     );
     ctx.broker.events.emit('client-telemetry', {
       clientInstanceId: request.clientInstanceId,

@@ -10,14 +10,14 @@
  * terminating (its series go at once; the instance stays to refuse further pushes until it expires),
  * and the least recently heard from when there are more than `maxClients`.
  */
-import { randomBytes } from 'node:crypto';
-import { CompressionType, crc32c, ErrorCode } from '@kch/protocol';
+import { CompressionType, crc32c, ErrorCode, ZERO_UUID } from '@kch/protocol';
+import { newTopicId } from '../log/topics.js';
 import type { TelemetryPoint } from './otlp.js';
 
 /** Kafka's ClientMetricsManager DEFAULT_CACHE_EXPIRY_MS. */
 const MIN_EXPIRY_MS = 60_000;
-/** Kafka's Uuid.ZERO_UUID and Uuid.METADATA_TOPIC_ID (Uuid.RESERVED), printed. */
-const RESERVED_IDS = new Set(['AAAAAAAAAAAAAAAAAAAAAA', 'AAAAAAAAAAAAAAAAAAAAAQ']);
+/** Kafka's Uuid.RESERVED: the zero id and METADATA_TOPIC_ID, printed. */
+const RESERVED_IDS = new Set([ZERO_UUID, 'AAAAAAAAAAAAAAAAAAAAAQ']);
 /** In Kafka's order: a client compresses with the first it supports (SUPPORTED_COMPRESSION_TYPES). */
 export const ACCEPTED_COMPRESSION_TYPES = [
   CompressionType.Zstd,
@@ -79,7 +79,8 @@ export class ClientTelemetry {
     clientId: string,
   ): { errorCode: number; clientInstanceId: string; subscriptionId: number } {
     const now = this.now();
-    const id = RESERVED_IDS.has(requestedId) ? this.newId() : requestedId;
+    // Only the zero id asks for one (Kafka's processGetTelemetrySubscriptionRequest).
+    const id = requestedId === ZERO_UUID ? this.newId() : requestedId;
     const instance = this.instance(id, clientId, now);
     // ClientMetricsInstance.maybeUpdateGetRequestTimestamp: one request a push interval, unless the
     // last push failed in a way that sends the client back for a new subscription.
@@ -202,10 +203,10 @@ export class ClientTelemetry {
   }
 
   private newId(): string {
-    // As Kafka's Uuid.randomUuid: never a reserved id, nor one already in use.
+    // Kafka's Uuid.randomUuid (as a topic id's), and not one in use (generateNewClientId).
     for (;;) {
-      const id = randomBytes(16).toString('base64url');
-      if (!RESERVED_IDS.has(id) && !id.startsWith('-') && !this.instances.has(id)) return id;
+      const id = newTopicId();
+      if (!RESERVED_IDS.has(id) && !this.instances.has(id)) return id;
     }
   }
 
