@@ -2,12 +2,15 @@
  * Client telemetry (KIP-714) over TCP: GetTelemetrySubscriptions and PushTelemetry as Kafka answers
  * them, and the pushed metrics in the broker's Prometheus exposition per client.
  *
- * The push that reaches /metrics is sent by @platformatic/kafka's own encoding of the two APIs, with
- * an OTLP payload made by OpenTelemetry's SDK and serializer and gzipped by node:zlib, so none of it
- * is kch's code. librdkafka pushes telemetry from 2.5 on; the machine's python3-confluent-kafka is
- * built on librdkafka 2.0.2, so no librdkafka client is driven here. The error paths go through kch's
- * codec on a raw socket.
+ * A librdkafka producer (python3-confluent-kafka) pushes its own metrics where librdkafka is 2.5 or
+ * later; Debian 12's is 2.0.2, which pushes none, so there that test is skipped with the reason (it
+ * runs with LD_LIBRARY_PATH naming a newer librdkafka.so.1). The push that reaches /metrics on every
+ * machine is sent by @platformatic/kafka's own encoding of the two APIs, with an OTLP payload made by
+ * OpenTelemetry's SDK and serializer and gzipped by node:zlib, so none of it is kch's code. The error
+ * paths go through kch's codec on a raw socket.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { type Broker, brokerMetrics } from '@kch/broker';
@@ -30,6 +33,8 @@ import { Connection, getTelemetrySubscriptionsV0, pushTelemetryV0 } from '@platf
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientTelemetry } from '../src/telemetry/client-telemetry.js';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
+import { skipEachUnless } from './helpers/skip.js';
+import { PYTHON } from './helpers/tools.js';
 
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
@@ -184,6 +189,56 @@ describe('client telemetry from a client of its own encoding (@platformatic/kafk
     } finally {
       await connection.close();
       metrics.close();
+    }
+  });
+});
+
+/** librdkafka as python3-confluent-kafka loads it: telemetry needs 2.5 (0x020500ff) or later. */
+const librdkafka = (() => {
+  const r = spawnSync(PYTHON, ['-c', 'import confluent_kafka; print(confluent_kafka.libversion()[1])'], {
+    encoding: 'utf8',
+  });
+  const version = r.status === 0 ? Number(r.stdout.trim()) : 0;
+  const available = version >= 0x020500ff;
+  const seen = version ? `librdkafka 0x${version.toString(16)}` : 'python3-confluent-kafka is missing';
+  return {
+    available,
+    reason: available
+      ? ''
+      : `${seen}: KIP-714 telemetry needs librdkafka 2.5+ (LD_LIBRARY_PATH to a newer librdkafka.so.1)`,
+  };
+})();
+
+describe('client telemetry from librdkafka (python3-confluent-kafka, enable.metrics.push)', () => {
+  skipEachUnless(librdkafka);
+
+  it("shows the producer's own metrics in /metrics with its client id, and drops them when it closes", async () => {
+    const fast = await startBroker({ clientTelemetry: { pushIntervalMs: 500 } });
+    const metrics = brokerMetrics(fast.broker);
+    const script = new URL('./python/confluent_telemetry.py', import.meta.url).pathname;
+    const child = spawn(PYTHON, [script, fast.bootstrap, 'telemetry-rdkafka', 'rdkafka-producer'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    try {
+      const pushed = await new Promise((resolve) => fast.broker.once('client-telemetry', resolve));
+      expect(pushed).toMatchObject({ clientId: 'rdkafka-producer', terminating: false });
+      const text = await metrics.render();
+      expect(text).toContain('# TYPE kch_client_org_apache_kafka_producer_connection_creation_total counter');
+      expect(text).toMatch(
+        /^kch_client_org_apache_kafka_producer_node_request_latency_avg\{node_id="\d+",client_id="rdkafka-producer",client_instance_id="[\w-]{22}"\} [\d.]+$/m,
+      );
+      const terminated = new Promise((resolve) =>
+        fast.broker.on('client-telemetry', (e) => e.terminating && resolve(e)),
+      );
+      child.stdin.end();
+      await terminated;
+      expect(await metrics.render()).not.toContain('client_id="rdkafka-producer"');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      child.kill();
+      metrics.close();
+      await fast.close();
     }
   });
 });
