@@ -86,6 +86,8 @@ function general(reader: PropertyReader, options: PropertiesBrokerOptions): void
   if (rack) options.rack = rack.value.trim();
   const autoCreate = reader.boolean(reader.get('auto.create.topics.enable'));
   if (autoCreate !== undefined) options.autoCreateTopics = autoCreate;
+  const telemetryMaxBytes = reader.number(reader.get('telemetry.max.bytes'), 'int', 1);
+  if (telemetryMaxBytes !== undefined) options.clientTelemetry = { maxBytes: telemetryMaxBytes };
   const retentionMinutes = reader.number(reader.get('offsets.retention.minutes'), 'int', 1);
   if (retentionMinutes !== undefined) options.offsetsRetentionMs = retentionMinutes * 60_000;
 

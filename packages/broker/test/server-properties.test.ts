@@ -343,6 +343,7 @@ group.max.session.timeout.ms=60000
 group.initial.rebalance.delay.ms=0
 group.max.size=50
 offsets.retention.minutes=60
+telemetry.max.bytes=65536
 log.retention.ms=-5
 log.retention.hours=1
 log.cleanup.policy=delete, compact
@@ -361,6 +362,7 @@ compression.type=zstd
       groupInitialRebalanceDelayMs: 0,
       groupMaxSize: 50,
       offsetsRetentionMs: 3_600_000,
+      clientTelemetry: { maxBytes: 65536 },
       // log.retention.ms wins over hours; below zero is forever.
       topicDefaults: { 'retention.ms': '-1', 'cleanup.policy': 'delete,compact', 'compression.type': 'zstd' },
     });
