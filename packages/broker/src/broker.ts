@@ -304,5 +304,6 @@ const EVENT_NAMES: (keyof BrokerEvents)[] = [
   'transaction',
   'compaction',
   'invalid-records',
+  'client-telemetry',
   'error',
 ];

@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import type { BrokerConfig } from './options.js';
 import { ClientQuotas } from './quotas/client-quotas.js';
 import type { BrokerSecurity } from './security/context.js';
+import { ClientTelemetry } from './telemetry/client-telemetry.js';
 import { brokerTopicDefaults } from './topic-configs.js';
 import type { TransactionCoordinator } from './transactions/coordinator.js';
 
@@ -31,6 +32,8 @@ export class BrokerContext {
   readonly codeChecks: ReadonlyMap<string, RecordCheck>;
   /** Client quotas (KIP-13, KIP-55, KIP-124), from the security store; `load()` them before serving. */
   readonly quotas: ClientQuotas;
+  /** Client telemetry (KIP-714): subscriptions and the latest values clients pushed. */
+  readonly telemetry: ClientTelemetry;
   /** Which consumer groups read with read_committed, for their lag (metrics). */
   readonly committedReaders = new CommittedReaders();
   /** Partition leadership among several brokers over one database; unset with one broker. */
@@ -58,6 +61,7 @@ export class BrokerContext {
     this.topicDefaults = brokerTopicDefaults(config);
     this.codeChecks = codeSchemaChecks(config);
     this.quotas = new ClientQuotas(security.store);
+    this.telemetry = new ClientTelemetry(config.clientTelemetry);
   }
 
   /**

@@ -32,6 +32,8 @@ export interface BrokerEvents {
    * coordinator when the producer was fenced, the transaction timed out or an operator aborted it.
    */
   transaction: [info: TransactionEvent];
+  /** A client's metrics push (KIP-714) was accepted: the metrics in it, each named once. */
+  'client-telemetry': [info: ClientTelemetryEvent];
   /** Something went wrong that did not stop the broker (a request failed unexpectedly, storage failed). */
   error: [error: Error, context: Record<string, unknown>];
 }
@@ -92,6 +94,13 @@ export interface InvalidRecordsEvent {
   reason: string;
   /** For the dead-letter outcomes. */
   deadLetterTopic?: string;
+}
+
+export interface ClientTelemetryEvent {
+  clientInstanceId: string;
+  clientId: string;
+  metrics: { name: string; type: 'counter' | 'gauge'; description: string }[];
+  terminating: boolean;
 }
 
 export interface TransactionEvent {

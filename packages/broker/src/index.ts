@@ -2,6 +2,7 @@ export { Broker, createBroker, type ListenOptions } from './broker.js';
 export type {
   AuthenticationEvent,
   BrokerEvents,
+  ClientTelemetryEvent,
   CompactionEvent,
   InvalidRecordsEvent,
   RequestEvent,

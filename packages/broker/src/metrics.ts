@@ -18,6 +18,7 @@ import type { Broker } from './broker.js';
 import type { BrokerEvents, RequestEvent } from './events.js';
 import { type BrokerFamilies, createBrokerFamilies, type MetricsRegistry } from './metrics-families.js';
 import { type GroupsScrape, scrapeGroups, scrapeTransactions } from './metrics-scrape.js';
+import { ClientTelemetryFamilies } from './metrics-telemetry.js';
 
 export type { MetricsRegistry } from './metrics-families.js';
 
@@ -38,6 +39,8 @@ export class BrokerMetrics {
   /** The prom-client registry the metrics are in. */
   readonly registry: MetricsRegistry;
   private readonly families: BrokerFamilies;
+  /** What clients push (KIP-714), a family per metric name. */
+  private readonly telemetry: ClientTelemetryFamilies;
   /** Partitions produced to since start: their high watermark is shown even without consumers. */
   private readonly produced = new Map<string, Set<number>>();
   /** The groups read in progress, shared by the families that a scrape collects together. */
@@ -59,6 +62,7 @@ export class BrokerMetrics {
       clientQuotas: () => broker.context.quotas.scrape(),
       transactions: () => scrapeTransactions(broker),
     });
+    this.telemetry = new ClientTelemetryFamilies(this.registry, broker.context.telemetry);
     this.subscribe();
     const off = broker.context.storage.onFlush?.((s) => this.observeFlush(s));
     if (off) this.unsubscribe.push(off);
@@ -107,6 +111,7 @@ export class BrokerMetrics {
     on('disconnect', () => f.connections.dec());
     on('error', () => f.errors.inc());
     on('transaction', (e) => f.transactionsEnded.inc({ outcome: e.outcome, reason: e.reason }));
+    on('client-telemetry', (e) => this.telemetry.pushed(e.metrics));
     on('group-change', (e) => {
       if (e.state === 'PreparingRebalance') f.rebalances.inc({ group: e.groupId });
     });
@@ -156,6 +161,7 @@ export class BrokerMetrics {
   /** Stops listening to the broker and storage, and takes the broker's metrics out of the registry. */
   close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
+    this.telemetry.close();
     const ours = new Set(this.families.created);
     for (const m of this.registry.getMetricsAsArray())
       if (ours.has(m)) this.registry.removeSingleMetric(m.name);

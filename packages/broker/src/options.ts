@@ -90,6 +90,26 @@ export const brokerOptionsSchema = z.object({
    */
   tableGroups: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
 
+  /**
+   * Client telemetry (KIP-714): what every client that pushes metrics (librdkafka >= 2.5 with
+   * enable.metrics.push, the Java client) is asked for. Their latest values are shown in `/metrics`
+   * as kch_client_* series.
+   */
+  clientTelemetry: z
+    .object({
+      /** Metric name prefixes asked for (`org.apache.kafka.producer.`); `['*']`: all, `[]`: none. */
+      metrics: z.array(z.string()).default(['*']),
+      /** How often clients push (Kafka's client-metrics interval.ms, default 5 minutes; kch's 30 s). */
+      pushIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+      /** Largest payload, compressed and decompressed (telemetry.max.bytes). */
+      maxBytes: positiveInt.default(1024 * 1024),
+      /** Client instances whose values are kept; past it the least recently heard from is dropped. */
+      maxClients: positiveInt.default(1000),
+      /** Series kept per client instance; the rest of its pushes is dropped. */
+      maxSeriesPerClient: positiveInt.default(1000),
+    })
+    .prefault({}),
+
   /** Listeners, TLS, SASL and the authorizer (./security/options.ts). */
   ...securityOptionsSchema.shape,
 });

@@ -89,6 +89,8 @@ function general(reader: PropertyReader, options: PropertiesBrokerOptions): void
   if (autoCreate !== undefined) options.autoCreateTopics = autoCreate;
   const cleaner = reader.boolean(reader.get('log.cleaner.enable'));
   if (cleaner !== undefined) options.logCleanerEnable = cleaner;
+  const telemetryMaxBytes = reader.number(reader.get('telemetry.max.bytes'), 'int', 1);
+  if (telemetryMaxBytes !== undefined) options.clientTelemetry = { maxBytes: telemetryMaxBytes };
   const retentionMinutes = reader.number(reader.get('offsets.retention.minutes'), 'int', 1);
   if (retentionMinutes !== undefined) options.offsetsRetentionMs = retentionMinutes * 60_000;
 

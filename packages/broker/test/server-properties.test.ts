@@ -345,6 +345,7 @@ group.max.size=50
 offsets.retention.minutes=60
 log.cleaner.enable=false
 log.cleaner.backoff.ms=500
+telemetry.max.bytes=65536
 log.retention.ms=-5
 log.retention.hours=1
 log.cleanup.policy=delete, compact
@@ -365,6 +366,7 @@ compression.type=zstd
       offsetsRetentionMs: 3_600_000,
       logCleanerEnable: false,
       logCleanerBackoffMs: 500,
+      clientTelemetry: { maxBytes: 65536 },
       // log.retention.ms wins over hours; below zero is forever.
       topicDefaults: { 'retention.ms': '-1', 'cleanup.policy': 'delete,compact', 'compression.type': 'zstd' },
     });

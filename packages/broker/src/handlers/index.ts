@@ -28,6 +28,7 @@ import electLeaders from './elect-leaders.js';
 import endTxn from './end-txn.js';
 import fetch from './fetch.js';
 import findCoordinator from './find-coordinator.js';
+import getTelemetrySubscriptions from './get-telemetry-subscriptions.js';
 import heartbeat from './heartbeat.js';
 import incrementalAlterConfigs from './incremental-alter-configs.js';
 import initProducerId from './init-producer-id.js';
@@ -42,6 +43,7 @@ import offsetDelete from './offset-delete.js';
 import offsetFetch from './offset-fetch.js';
 import offsetForLeaderEpoch from './offset-for-leader-epoch.js';
 import produce from './produce.js';
+import pushTelemetry from './push-telemetry.js';
 import saslAuthenticate from './sasl-authenticate.js';
 import saslHandshake from './sasl-handshake.js';
 import syncGroup from './sync-group.js';
@@ -95,4 +97,6 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   alterClientQuotas,
   saslHandshake,
   saslAuthenticate,
+  getTelemetrySubscriptions,
+  pushTelemetry,
 ];
