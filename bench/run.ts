@@ -8,7 +8,8 @@
  *              [--out <dir>] [--keep]
  *   pnpm bench --report <results dir>     rewrites results.md and charts/ from its results.json
  *
- * Groups (--only, comma separated; all but `sustained` and `cluster` by default, `sustained` with --sustained):
+ * Groups (--only, comma separated; all but `sustained` and `cluster` by default (and `mock` with --quick),
+ * `sustained` with --sustained):
  *   limits    raw TCP loopback; direct insert into embedded ClickHouse in the storage's format; the
  *             storage layer without a broker; the storage's read path
  *   rdkafka   librdkafka (python3-confluent-kafka) producer at full speed and at half of it, acks=all;
@@ -18,6 +19,9 @@
  *   security  librdkafka produce then consume over PLAINTEXT, SSL and SASL_SSL (SCRAM-SHA-512) listeners
  *             of one memory-storage broker, rounds in alternating order: what TLS and SASL cost
  *   transactions librdkafka idempotent, then in transactions of 1,000 records: what a commit costs
+ *   mock      librdkafka against kch (memory storage) and against librdkafka's mock cluster (an
+ *             in-memory Kafka in C, started through ctypes): produce, consume and ack latency, kch ÷ mock;
+ *             not part of --quick unless named
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
  *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
@@ -70,6 +74,7 @@ import type { BrokerCost, Results } from './lib/results.js';
 import { MiB, percentiles, si } from './lib/stats.js';
 import { writePool } from './lib/values.js';
 import { limits } from './limits/group.js';
+import { mockGroup } from './mock.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 import { securityGroup } from './security.js';
 import { kafkajsSuite, produceResult, rdkafkaSuite, sum } from './suites.js';
@@ -390,7 +395,7 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions'])
+    for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions', 'mock'])
       args.only.delete(group);
   }
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
@@ -408,6 +413,7 @@ async function main(): Promise<void> {
   }
   if (args.only.has('security')) await securityGroup(bench);
   if (args.only.has('transactions')) await transactionsGroup(bench);
+  if (args.only.has('mock')) await mockGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
   if (args.only.has('cluster')) await clusterGroup(bench);
   const m = results.meta.machine as Record<string, unknown>;

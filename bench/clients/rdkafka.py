@@ -12,6 +12,8 @@ Modes (options.mode):
            transaction is begun, filled, then committed; commit_ms holds how long each commit took
            (commit_transaction: the flush of its last records, then EndTxn).
   consume  reads count records from the given offsets (assign, no group), counting them.
+  watermarks  the low and high watermarks of partitions 0..partitions-1 (what the broker still
+           holds: librdkafka's mock cluster keeps only the last ~5 MiB of each partition).
   e2e      a producer thread at a fixed rate stamps perf_counter() into each value; a consumer in the
            same process measures produce-to-consume latency.
 Prints one JSON line with the figures and this process's CPU time (cpu_seconds: the whole process;
@@ -239,6 +241,14 @@ def consume():
     print(json.dumps(out))
 
 
+def watermarks():
+    topic = opts["topic"]
+    c = Consumer(consumer_config())
+    marks = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in range(opts["partitions"])]
+    c.close()
+    print(json.dumps({"records": 0, "bytes": 0, "seconds": 0, "low": [m[0] for m in marks], "high": [m[1] for m in marks]}))
+
+
 def e2e():
     pool = load_pool()
     npool = len(pool)
@@ -297,7 +307,7 @@ def e2e():
 
 
 try:
-    {"produce": produce, "txn": produce_transactional, "consume": consume, "e2e": e2e}[opts["mode"]]()
+    {"produce": produce, "txn": produce_transactional, "consume": consume, "e2e": e2e, "watermarks": watermarks}[opts["mode"]]()
 except KafkaException as e:
     print(json.dumps({"error": str(e)}))
     sys.exit(1)

@@ -82,6 +82,9 @@ export interface ClientOut {
   max_rss_mib?: number;
   librdkafka?: string;
   expected?: number;
+  /** rdkafka.py's watermarks mode: each partition's low and high watermark. */
+  low?: number[];
+  high?: number[];
 }
 
 export function clientCost(o: ClientOut): ClientCost {

@@ -3,7 +3,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { table } from './markdown.js';
 import { PAYLOADS, type Payload, parsePayloadKey, sizeName, valuesName } from './payloads.js';
+import { mockSection } from './report-mock.js';
 import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
 import { median, type Percentiles, pct, si } from './stats.js';
 import { barChartSvg } from './svg.js';
@@ -13,14 +15,6 @@ const n1 = (x: number | null | undefined) => (x === null || x === undefined ? '�
 const n2 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(2));
 const lat = (p: Percentiles | null | undefined) => (p ? `${n1(p.p50)} / ${n1(p.p99)} / ${n1(p.p999)}` : '–');
 const payloadOf = (x: { payload?: Payload }): Payload => x.payload ?? 'printable';
-
-function table(head: string[], rows: string[][]): string {
-  return [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
-}
 
 export interface TargetRow {
   target: string;
@@ -479,6 +473,7 @@ export function writeReport(r: Results, outDir: string): string {
 
   const cl = r.cluster;
   if (cl?.summary.length) out.push(...clusterSection(cl));
+  if (r.mock?.summary.length) out.push(...mockSection(r.mock));
 
   // Sustained
   const s = r.sustained;

@@ -140,16 +140,20 @@ export interface SecuritySummary {
   } | null;
 }
 
-/** One client run of the `cluster` group (bench/cluster.ts) against 1 or 3 brokers. */
-export interface ClusterRun {
-  brokers: number;
-  kind: 'produce' | 'consume';
+/** What every client run of a group in rounds (cluster, mock) measured on the client's clock. */
+export interface RoundRun {
   size: number;
   round: number;
   records: number;
   seconds: number;
   recordsPerSec: number;
   valueMiBPerSec: number;
+}
+
+/** One client run of the `cluster` group (bench/cluster.ts) against 1 or 3 brokers. */
+export interface ClusterRun extends RoundRun {
+  brokers: number;
+  kind: 'produce' | 'consume';
   errors: number;
   ackMs: Percentiles | null;
   /** CPU seconds per wall second of the run (client start-up included, as every phase's). */
@@ -191,6 +195,47 @@ export interface FailoverRun {
   failures: Record<string, number>;
   /** The steady librdkafka load beside the probes: records, and those that failed. */
   load: { rate: number; records: number; errors: number };
+}
+
+/** Which server a run of the `mock` group (bench/mock.ts) was against. */
+export type MockTarget = 'kch' | 'mock';
+
+/** One librdkafka client run of the `mock` group against kch or librdkafka's mock cluster. */
+export interface MockRun extends RoundRun {
+  target: MockTarget;
+  /** max: full speed; steady: a fixed rate both servers meet (for ack latency); consume: read back. */
+  kind: 'max' | 'steady' | 'consume';
+  /** Produce only: msg.latency() of sampled delivery reports (produce() call to acknowledgement). */
+  ackMs: Percentiles | null;
+  targetRate: number | null;
+  /** The server process's CPU (all threads) from /proc. */
+  serverCpuMicrosPerRecord: number | null;
+  serverCores: number | null;
+  loadavg1: number;
+}
+
+/** Medians over the rounds of one size and kind: kch's, the mock's, and kch ÷ mock. */
+export interface MockSummary {
+  kind: MockRun['kind'];
+  size: number;
+  runs: number;
+  kch: MockFigures;
+  mock: MockFigures;
+  /** kch ÷ mock: above 1 kch is faster (rates) or slower (latency, CPU). */
+  ratio: {
+    recordsPerSec: number | null;
+    ackP50: number | null;
+    ackP99: number | null;
+    serverCpu: number | null;
+  };
+}
+
+export interface MockFigures {
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  ackP50: number | null;
+  ackP99: number | null;
+  serverCpuMicrosPerRecord: number | null;
 }
 
 /** One run of the `transactions` group (bench/transactions.ts). */
@@ -260,6 +305,8 @@ export interface Results {
     summary: ClusterSummary[];
     failover: FailoverRun[];
   } | null;
+  /** The `mock` group: kch (memory storage) against librdkafka's in-memory mock cluster. */
+  mock?: { rounds: number; runs: MockRun[]; summary: MockSummary[] } | null;
   profiles: {
     phase: string;
     file: string;
