@@ -31,6 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type AppendOptions,
+  type BrokerConfigStore,
   type ClusterStore,
   type CommittedOffset,
   type CompactionRequest,
@@ -50,6 +51,7 @@ import {
 } from '../storage.js';
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
+import { ClickHouseBrokerConfigStore } from './broker-config-store.js';
 import { clusterDialect } from './cluster-ddl.js';
 import {
   KeeperClusterStore,
@@ -115,6 +117,8 @@ export class ClickHouseStorage implements SqlStorage {
   cluster: ClusterStore | undefined;
   /** The transaction coordinator's state, kept in this database; usable once open. */
   readonly transactions: TransactionStore;
+  /** Dynamic broker configs, kept in this database; usable once open. */
+  readonly brokerConfigs: BrokerConfigStore;
 
   private readonly backend: Backend;
   private readonly metadata: MetadataStore;
@@ -127,6 +131,7 @@ export class ClickHouseStorage implements SqlStorage {
   private readonly producerIds: ProducerIds;
   private readonly securityStore: ClickHouseSecurityStore;
   private readonly transactionStore: ClickHouseTransactionStore;
+  private readonly brokerConfigStore: ClickHouseBrokerConfigStore;
   private readonly side: SideBatches;
   private readonly tools: SqlTools;
   private readonly reports = new FlushReports();
@@ -189,6 +194,8 @@ export class ClickHouseStorage implements SqlStorage {
     this.security = this.securityStore;
     this.transactionStore = new ClickHouseTransactionStore(backend, this.metadata);
     this.transactions = this.transactionStore;
+    this.brokerConfigStore = new ClickHouseBrokerConfigStore(backend, this.metadata);
+    this.brokerConfigs = this.brokerConfigStore;
     this.tools = new SqlTools(backend, this.catalog, this.writer);
   }
 
@@ -248,7 +255,11 @@ export class ClickHouseStorage implements SqlStorage {
       const flushers: Promise<void>[] = [];
       for (const t of this.catalog.all()) if (t.flusher) flushers.push(t.flusher.drain());
       flushers.push(this.bound.drain(), this.side.drain(), this.offsets.drain());
-      flushers.push(this.securityStore.drain(), this.transactionStore.drain());
+      flushers.push(
+        this.securityStore.drain(),
+        this.transactionStore.drain(),
+        this.brokerConfigStore.drain(),
+      );
       await Promise.all(flushers);
     };
     await drain();
