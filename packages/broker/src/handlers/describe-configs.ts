@@ -37,7 +37,12 @@ export default defineHandler({
   async handle(request, ctx) {
     // Broker configs as stored now: another broker over the same database may have changed them.
     if (request.resources.some((r) => r.resourceType === ConfigResourceType.BROKER)) {
-      await ctx.broker.dynamicConfigs.load();
+      // Storage out of reach: the values last read are still this broker's, so they are shown.
+      await ctx.broker.dynamicConfigs
+        .load()
+        .catch((e: unknown) =>
+          ctx.broker.logger.warn('dynamic broker configs not read', { error: (e as Error).message }),
+        );
     }
     for (const r of request.resources) {
       if (!KNOWN_TYPES.has(r.resourceType)) {

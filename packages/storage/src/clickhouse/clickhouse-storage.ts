@@ -13,7 +13,8 @@
  * - SCRAM credentials, ACLs and client quotas: `_kch_scram_credentials`, `_kch_acls`,
  *   `_kch_client_quotas`;
  * - transactions: staged batches and markers in `_kch_txn_batches` until their transaction ends, the
- *   coordinator's state in `_kch_transactions`.
+ *   coordinator's state in `_kch_transactions`;
+ * - dynamic broker configs: `_kch_broker_configs`.
  *
  * This class is the front: it opens and closes, and hands each call to the room that does it:
  * - ./metadata-store.ts: migrations, the metadata lock, versioned rows of topics and partitions;
@@ -25,7 +26,8 @@
  * - ./transaction-ends.ts (with ./side-batches.ts, ./side-index.ts, ./side-reads.ts): transactions
  *   kept apart from the topic's table until they commit; ./transaction-store.ts: `transactions`;
  * - ./committed-offsets.ts and ./producer-ids.ts;
- * - ./security-store.ts: the Storage's SecurityStore (`security`);
+ * - ./security-store.ts: the Storage's SecurityStore (`security`); ./broker-config-store.ts:
+ *   `brokerConfigs`;
  * - ./views.ts and ./tables-config.ts, for tools (./sql-storage.ts).
  */
 import { randomBytes } from 'node:crypto';
