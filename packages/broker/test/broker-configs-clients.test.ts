@@ -7,6 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createBroker, silentLogger } from '@kch/broker';
 import { RawClient } from '@kch/kafka-connection';
 import { ErrorCode } from '@kch/protocol';
@@ -17,6 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSource } from '../src/topic-configs.js';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { eventually, shared } from './helpers/cluster.js';
+import { run } from './helpers/run.js';
+import { skipEachUnless } from './helpers/skip.js';
+import { confluentKafka, PYTHON } from './helpers/tools.js';
 
 const { BROKER, TOPIC } = ConfigResourceTypes;
 const BROKER_LOGGER = 8;
@@ -276,6 +280,26 @@ describe('dynamic broker configs through IncrementalAlterConfigs', () => {
     expect(await describeOwn('message.max.bytes')).toEqual([
       ['message.max.bytes', '1000000', ConfigSource.STATIC_BROKER_CONFIG, [4, 5]],
     ]);
+  });
+});
+
+describe('dynamic broker configs through librdkafka (python3-confluent-kafka)', () => {
+  skipEachUnless(confluentKafka);
+  it("AlterConfigs on this broker changes message.max.bytes at once; a read-only config is refused with Kafka's message", async () => {
+    await admin.createTopics({ topics: [{ topic: 'dyn-rdkafka', numPartitions: 1 }] });
+    const script = fileURLToPath(new URL('./python/confluent_broker_configs.py', import.meta.url));
+    const r = await run(PYTHON, [script, b.bootstrap, 'dyn-rdkafka'], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      before: 'stored',
+      altered: null,
+      described: ['2000', 'DYNAMIC_BROKER_CONFIG', false],
+      too_large: 'MSG_SIZE_TOO_LARGE',
+      read_only: ['INVALID_REQUEST', 'Cannot update these configs dynamically: Set(log.retention.ms)'],
+      reset: null,
+      after_reset: 'stored',
+      described_after_reset: ['1000000', 'STATIC_BROKER_CONFIG', false],
+    });
   });
 });
 
