@@ -14,7 +14,7 @@ import { brokerTopicDefaults, TOPIC_CONFIGS, type TopicConfigDefinition } from '
 
 /** The topic configs whose broker synonyms are dynamic in kch, by topic config name. */
 const LIVE_TOPIC_DEFAULTS: readonly string[] = [
-  'cleanup.policy', // compact makes Produce refuse records without a key
+  'cleanup.policy', // compact: Produce refuses records without a key; the log cleaner compacts
   'max.message.bytes', // message.max.bytes: the largest batch Produce accepts
   'message.timestamp.after.max.ms',
   'message.timestamp.before.max.ms',
