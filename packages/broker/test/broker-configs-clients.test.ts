@@ -8,15 +8,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBroker, silentLogger } from '@kch/broker';
 import { RawClient } from '@kch/kafka-connection';
 import { ErrorCode } from '@kch/protocol';
-import { clickhouseStorage, MemoryClusterStore, memoryStorage } from '@kch/storage';
+import { MemoryClusterStore, memoryStorage } from '@kch/storage';
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { type Admin, ConfigResourceTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSource } from '../src/topic-configs.js';
-import { type RunningBroker, startBroker } from './helpers/broker.js';
+import { type RunningBroker, startBroker, startChdbBroker } from './helpers/broker.js';
 import { eventually, shared } from './helpers/cluster.js';
 import { run } from './helpers/run.js';
 import { skipEachUnless } from './helpers/skip.js';
@@ -305,21 +304,7 @@ describe('dynamic broker configs through librdkafka (python3-confluent-kafka)', 
 
 describe('dynamic broker configs on embedded ClickHouse', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kch-dyn-configs-'));
-  const start = async () => {
-    const broker = await createBroker({
-      storage: clickhouseStorage({ chdb: dir, database: 'dyn' }),
-      logger: silentLogger,
-    });
-    const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
-    const client = await RawClient.connect('127.0.0.1', port);
-    return {
-      client,
-      async stop() {
-        client.close();
-        await broker.close();
-      },
-    };
-  };
+  const start = () => startChdbBroker(dir, 'dyn');
 
   it('keeps the cluster-wide and per-broker values across a restart', async () => {
     const first = await start();
