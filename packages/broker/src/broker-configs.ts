@@ -1,9 +1,10 @@
 /**
  * The broker's own configs as DescribeConfigs reports them (Kafka's names and defaults, read from the
- * running broker), and the refusal of changes to them: kch takes its settings from `createBroker`
- * options. Topic configs are in ./topic-configs.ts.
+ * running broker, with the dynamic values of ./dynamic-broker-configs.ts over them), and the checks of
+ * a change to them. Topic configs are in ./topic-configs.ts.
  */
 import { KafkaProtocolError } from '@kch/protocol';
+import { DYNAMIC_BROKER_CONFIGS, type DynamicLayers } from './dynamic-broker-configs.js';
 import type { BrokerConfig } from './options.js';
 import { DEFAULT_QUEUED_MAX_REQUEST_BYTES } from './server/request-memory.js';
 import {
@@ -12,6 +13,7 @@ import {
   ConfigSource,
   type ConfigSynonym,
   type DescribedConfig,
+  parseConfigValue,
   TOPIC_CONFIGS,
 } from './topic-configs.js';
 
@@ -20,6 +22,7 @@ export interface BrokerView {
   config: BrokerConfig;
   advertisedListeners: ReadonlyMap<string, { host: string; port: number; securityProtocol: string }>;
   storage: { location: string };
+  dynamicConfigs: DynamicLayers;
 }
 
 interface BrokerConfigDefinition extends ConfigDefinition {
@@ -64,48 +67,137 @@ const BROKER_CONFIGS: readonly BrokerConfigDefinition[] = [
   { name: 'transactional.id.expiration.ms', type: 'int', defaultValue: '604800000', value: (b) => String(b.config.transactionalIdExpirationMs), doc: 'How long an idle transactional id is kept (transactionalIdExpirationMs).' },
 ];
 
-/**
- * The broker's configs as DescribeConfigs reports them for this broker's id, in name order. Values
- * set by the broker's options are STATIC_BROKER_CONFIG, the rest DEFAULT_CONFIG. All are read-only:
- * kch takes its settings from `createBroker` options and changes none of them at run time.
- */
-export function describeBrokerConfigs(b: BrokerView): DescribedConfig[] {
-  const entries: { def: ConfigDefinition; value: string | null; isStatic: boolean }[] = [];
+interface BrokerEntry {
+  def: ConfigDefinition;
+  /** The value set in the broker's options (STATIC_BROKER_CONFIG), if any. */
+  staticValue: string | undefined;
+}
+
+/** Every broker config kch describes, by name: its own, then the broker synonyms of topic configs. */
+function brokerEntries(b: BrokerView): Map<string, BrokerEntry> {
+  const entries = new Map<string, BrokerEntry>();
   for (const def of BROKER_CONFIGS) {
     const value = def.value(b);
-    entries.push({ def, value, isStatic: value !== def.defaultValue });
+    entries.set(def.name, {
+      def,
+      staticValue: value !== def.defaultValue ? (value ?? undefined) : undefined,
+    });
   }
   const topicDefaults = brokerTopicDefaults(b.config);
   for (const def of TOPIC_CONFIGS) {
     if (def.brokerSynonym === undefined) continue;
-    const set = topicDefaults[def.name];
-    entries.push({
+    entries.set(def.brokerSynonym, {
       def: { ...def, name: def.brokerSynonym },
-      value: set ?? def.defaultValue,
-      isStatic: set !== undefined,
+      staticValue: topicDefaults[def.name],
     });
   }
-  entries.sort((x, y) => (x.def.name < y.def.name ? -1 : x.def.name > y.def.name ? 1 : 0));
-  return entries.map(({ def, value, isStatic }) => {
-    const sensitive = def.sensitive ?? false;
-    const shown = (v: string | null) => (sensitive ? null : v);
-    const synonyms: ConfigSynonym[] = [];
-    if (isStatic)
-      synonyms.push({ name: def.name, value: shown(value), source: ConfigSource.STATIC_BROKER_CONFIG });
-    if (def.defaultValue !== null) {
-      synonyms.push({ name: def.name, value: shown(def.defaultValue), source: ConfigSource.DEFAULT_CONFIG });
+  return entries;
+}
+
+/** The definitions of the broker configs kch knows, by name: those not dynamic cannot be set at run time. */
+const KNOWN_BROKER_CONFIGS: ReadonlyMap<string, ConfigDefinition> = new Map<string, ConfigDefinition>([
+  ...BROKER_CONFIGS.map((d): [string, ConfigDefinition] => [d.name, d]),
+  ...TOPIC_CONFIGS.flatMap((d): [string, ConfigDefinition][] =>
+    d.brokerSynonym === undefined ? [] : [[d.brokerSynonym, { ...d, name: d.brokerSynonym }]],
+  ),
+]);
+
+/** The definition of a broker config kch knows (its type and default), or undefined. */
+export function brokerConfigDefinition(name: string): ConfigDefinition | undefined {
+  return KNOWN_BROKER_CONFIGS.get(name);
+}
+
+/**
+ * One broker config as Kafka's ConfigHelper.createBrokerConfigEntry reports it: its synonyms are the
+ * dynamic per-broker value, the dynamic default, the static value and the default, in that order (the
+ * per-broker one left out for the cluster-wide resource), the first being the value and its source.
+ */
+function describeEntry(
+  name: string,
+  entry: BrokerEntry | undefined,
+  layers: DynamicLayers,
+  perBroker: boolean,
+): DescribedConfig {
+  const def = entry?.def;
+  const sensitive = def?.sensitive ?? false;
+  const shown = (v: string | null) => (sensitive ? null : v);
+  const synonyms: ConfigSynonym[] = [];
+  const add = (value: string | null | undefined, source: number) => {
+    if (value !== undefined && value !== null) synonyms.push({ name, value: shown(value), source });
+  };
+  if (perBroker) add(layers.broker[name], ConfigSource.DYNAMIC_BROKER_CONFIG);
+  add(layers.cluster[name], ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
+  add(entry?.staticValue, ConfigSource.STATIC_BROKER_CONFIG);
+  add(def?.defaultValue, ConfigSource.DEFAULT_CONFIG);
+  const first = synonyms[0];
+  return {
+    name,
+    value: first ? first.value : null,
+    source: first?.source ?? ConfigSource.DEFAULT_CONFIG,
+    // A config kch does not know (Kafka allows custom ones) can be changed as it was set.
+    readOnly: def !== undefined && !DYNAMIC_BROKER_CONFIGS.has(name),
+    sensitive,
+    synonyms,
+    type: def?.type ?? 'string',
+    doc: def?.doc ?? 'A config kch does not know, kept as it was set.',
+  };
+}
+
+const byName = (x: { name: string }, y: { name: string }) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+
+/**
+ * The broker's configs as DescribeConfigs reports them for this broker's id, in name order. Values
+ * set by the broker's options are STATIC_BROKER_CONFIG, values set by AlterConfigs
+ * DYNAMIC_BROKER_CONFIG (this broker) or DYNAMIC_DEFAULT_BROKER_CONFIG (every broker), the rest
+ * DEFAULT_CONFIG. Only the configs kch applies at run time are not read-only.
+ */
+export function describeBrokerConfigs(b: BrokerView): DescribedConfig[] {
+  const entries = brokerEntries(b);
+  const layers = b.dynamicConfigs;
+  const names = new Set([...entries.keys(), ...Object.keys(layers.cluster), ...Object.keys(layers.broker)]);
+  return [...names].map((name) => describeEntry(name, entries.get(name), layers, true)).sort(byName);
+}
+
+/**
+ * The cluster-wide dynamic defaults (the BROKER resource ""), as Kafka describes them: only the configs
+ * set there, each with its default, static and default synonyms.
+ */
+export function describeClusterDefaultConfigs(b: BrokerView): DescribedConfig[] {
+  const entries = brokerEntries(b);
+  const layers = b.dynamicConfigs;
+  return Object.keys(layers.cluster)
+    .map((name) => describeEntry(name, entries.get(name), layers, false))
+    .sort(byName);
+}
+
+/**
+ * Kafka's DynamicBrokerConfig.validateConfigs and validateConfigTypes over the whole set a resource
+ * would have: the broker configs kch knows that are not dynamic are refused together, then each
+ * dynamic value is parsed (its canonical form kept). Names kch does not know are kept as they are, as
+ * Kafka allows custom configs. Errors are INVALID_REQUEST, as ConfigAdminManager turns a
+ * ConfigException into (KAFKA-13609).
+ */
+export function validateDynamicConfigs(configs: Readonly<Record<string, string>>): Record<string, string> {
+  const refused = Object.keys(configs).filter(
+    (n) => KNOWN_BROKER_CONFIGS.has(n) && !DYNAMIC_BROKER_CONFIGS.has(n),
+  );
+  if (refused.length > 0) {
+    throw new KafkaProtocolError(
+      'INVALID_REQUEST',
+      `Cannot update these configs dynamically: Set(${refused.join(', ')})`,
+    );
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(configs)) {
+    const def = DYNAMIC_BROKER_CONFIGS.get(name);
+    try {
+      out[name] = def ? parseConfigValue({ ...def, name }, value) : value;
+    } catch (e) {
+      if (e instanceof KafkaProtocolError) throw new KafkaProtocolError('INVALID_REQUEST', e.message);
+      throw e;
     }
-    return {
-      name: def.name,
-      value: shown(value),
-      source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
-      readOnly: true,
-      sensitive,
-      synonyms,
-      type: def.type,
-      doc: def.doc,
-    };
-  });
+  }
+  return out;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -117,16 +209,4 @@ export function parseJavaInt(s: string): number | null {
   if (!/^[+-]?\d+$/.test(s)) return null;
   const n = Number(s);
   return n >= -(2 ** 31) && n < 2 ** 31 ? n : null;
-}
-
-/**
- * The error for a change to broker configs: kch has no dynamic broker configs, so any value set is
- * refused as Kafka refuses its read-only ones (DynamicBrokerConfig.validateConfigs).
- */
-export function brokerConfigChangeError(keys: readonly string[]): KafkaProtocolError | null {
-  if (keys.length === 0) return null;
-  return new KafkaProtocolError(
-    'INVALID_REQUEST',
-    `Cannot update these configs dynamically: Set(${keys.join(', ')}); kch takes broker settings from its createBroker options`,
-  );
 }

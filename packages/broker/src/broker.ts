@@ -1,7 +1,7 @@
 import { MemorySecurityStore } from '@kch/storage';
 import { EventEmitter } from 'eventemitter3';
 import { apiTable } from './api-table.js';
-import { Leadership } from './cluster/leadership.js';
+import { Leadership, LOOK_INTERVAL_MS } from './cluster/leadership.js';
 import { Membership } from './cluster/membership.js';
 import { BrokerContext } from './context.js';
 import type { BrokerEvents } from './events.js';
@@ -126,6 +126,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (this.assignNodeId) {
         this.config.nodeId = nodeId;
         this.context.logger.info('node id assigned', { nodeId });
+        // The broker's own dynamic configs are those stored under the id it now has.
+        await this.context.dynamicConfigs.load();
       }
       if (store.manyBrokers) {
         const leadership = new Leadership(
@@ -138,6 +140,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
           this.context.topicDefaults,
         );
         this.context.leadership = leadership;
+        // Dynamic broker configs set through another broker apply here at the next look too.
+        this.context.dynamicConfigs.follow(LOOK_INTERVAL_MS, (e) =>
+          this.context.logger.warn('dynamic broker configs not read', { error: e.message }),
+        );
         // Groups are coordinated by the holders of their slots from now on, this broker's among them.
         this.context.groups.shareSlots(membership);
         // New partitions get their leaders before their creation is answered, not at the next look.
@@ -162,6 +168,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   close(): Promise<void> {
     this.closed ??= (async () => {
       this.context.beginClosing();
+      this.context.dynamicConfigs.stop();
       // Partitions and coordinator slots are handed over first, so that the other brokers take them
       // at their next look (≤ 1 s) while this one finishes its requests: those still coming answer
       // NOT_LEADER_OR_FOLLOWER or NOT_COORDINATOR, and the clients move.
@@ -227,6 +234,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
     authorizer,
   });
   await context.quotas.load();
+  await context.dynamicConfigs.load();
   // Parked JoinGroup/SyncGroup requests are answered at once when the broker begins to close.
   context.onClosing(() => void groups.close());
   await groups.start();

@@ -1,6 +1,7 @@
-import type { RecordCheck, Storage } from '@kch/storage';
+import { MemoryBrokerConfigStore, type RecordCheck, type Storage } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import type { Leadership, PartitionLeader } from './cluster/leadership.js';
+import { DynamicBrokerConfigs } from './dynamic-broker-configs.js';
 import type { BrokerEvents } from './events.js';
 import { CommittedReaders } from './groups/committed-readers.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
@@ -23,8 +24,13 @@ export class BrokerContext {
    * in the order the listeners were opened; set by `listen`.
    */
   readonly advertisedListeners = new Map<string, { host: string; port: number; securityProtocol: string }>();
-  /** Topic config defaults set at the broker level (topicDefaults, message.max.bytes). */
+  /**
+   * Topic config defaults set at the broker level (topicDefaults, message.max.bytes, and the dynamic
+   * broker configs over them): one object, changed in place when a dynamic config changes.
+   */
   readonly topicDefaults: Record<string, string>;
+  /** Dynamic broker configs (AlterConfigs on BROKER resources); `load()` them before serving. */
+  readonly dynamicConfigs: DynamicBrokerConfigs;
   /**
    * Record checks of schemas given in code (`topics.<name>.schema` as a zod schema), by topic. They
    * cannot be stored with the topic, so they apply while this broker runs.
@@ -59,6 +65,12 @@ export class BrokerContext {
     readonly security: BrokerSecurity,
   ) {
     this.topicDefaults = brokerTopicDefaults(config);
+    this.dynamicConfigs = new DynamicBrokerConfigs(
+      storage.brokerConfigs ?? new MemoryBrokerConfigStore(),
+      config,
+      this.topicDefaults,
+      () => config.nodeId,
+    );
     this.codeChecks = codeSchemaChecks(config);
     this.quotas = new ClientQuotas(security.store);
     this.telemetry = new ClientTelemetry(config.clientTelemetry);

@@ -389,17 +389,30 @@ export function describeTopicConfigs(
   overrides: Record<string, string>,
   brokerDefaults: Record<string, string>,
   storageTable: string | null = null,
+  dynamic: DynamicBrokerValues = NO_DYNAMIC_VALUES,
 ): DescribedConfig[] {
-  return TOPIC_CONFIGS.map((def) => describeTopicConfig(def, overrides, brokerDefaults, storageTable)).filter(
-    (c) => c.value !== null || c.sensitive,
-  );
+  return TOPIC_CONFIGS.map((def) =>
+    describeTopicConfig(def, overrides, brokerDefaults, storageTable, dynamic),
+  ).filter((c) => c.value !== null || c.sensitive);
 }
+
+/**
+ * Dynamic broker configs by broker config name: this broker's (DYNAMIC_BROKER_CONFIG), then the
+ * cluster-wide ones (DYNAMIC_DEFAULT_BROKER_CONFIG). With them, `brokerDefaults` are the static ones.
+ */
+export interface DynamicBrokerValues {
+  readonly broker: Readonly<Record<string, string>>;
+  readonly cluster: Readonly<Record<string, string>>;
+}
+
+const NO_DYNAMIC_VALUES: DynamicBrokerValues = { broker: {}, cluster: {} };
 
 function describeTopicConfig(
   def: TopicConfigDefinition,
   overrides: Record<string, string>,
   brokerDefaults: Record<string, string>,
   storageTable: string | null,
+  dynamic: DynamicBrokerValues,
 ): DescribedConfig {
   if (def.readOnly) {
     return {
@@ -421,6 +434,22 @@ function describeTopicConfig(
     synonyms.push({ name: def.name, value: shown(override), source: ConfigSource.TOPIC_CONFIG });
   const brokerValue = brokerDefaults[def.name];
   if (def.brokerSynonym !== undefined) {
+    // As Kafka's ConfigHelper.createTopicConfigEntry: the broker synonym's dynamic values first.
+    const perBroker = dynamic.broker[def.brokerSynonym];
+    if (perBroker !== undefined)
+      synonyms.push({
+        name: def.brokerSynonym,
+        value: shown(perBroker),
+        source: ConfigSource.DYNAMIC_BROKER_CONFIG,
+      });
+    const cluster = dynamic.cluster[def.brokerSynonym];
+    if (cluster !== undefined) {
+      synonyms.push({
+        name: def.brokerSynonym,
+        value: shown(cluster),
+        source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+      });
+    }
     if (brokerValue !== undefined) {
       synonyms.push({
         name: def.brokerSynonym,
@@ -441,7 +470,7 @@ function describeTopicConfig(
   }
   return {
     name: def.name,
-    value: shown(override ?? brokerValue ?? def.defaultValue),
+    value: synonyms[0] ? synonyms[0].value : shown(def.defaultValue),
     source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
     readOnly: false,
     sensitive,

@@ -6,31 +6,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBroker, silentLogger } from '@kch/broker';
-import { RawClient } from '@kch/kafka-connection';
+import type { RawClient } from '@kch/kafka-connection';
 import { encodeRecordBatchSync } from '@kch/protocol';
-import { clickhouseStorage } from '@kch/storage';
 import { Session } from 'chdb';
 import { describe, expect, it } from 'vitest';
+import { startChdbBroker } from './helpers/broker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kch-restart-'));
 const database = 'restart';
 
-async function start() {
-  const broker = await createBroker({
-    storage: clickhouseStorage({ chdb: dir, database }),
-    logger: silentLogger,
-  });
-  const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
-  const client = await RawClient.connect('127.0.0.1', port);
-  return {
-    client,
-    async stop() {
-      client.close();
-      await broker.close();
-    },
-  };
-}
+const start = () => startChdbBroker(dir, database);
 
 const batch = (values: string[], producerId: bigint, baseSequence: number) =>
   encodeRecordBatchSync({

@@ -6,6 +6,7 @@ export {
   earlierAppendRejected,
   InFlightAppends,
 } from './in-flight-appends.js';
+export { MemoryBrokerConfigStore } from './memory/memory-broker-configs.js';
 export { MemoryClusterStore } from './memory/memory-cluster.js';
 export { aclKey, MemorySecurityStore, quotaEntityKey } from './memory/memory-security.js';
 export { MemoryStorage, memoryStorage } from './memory/memory-storage.js';

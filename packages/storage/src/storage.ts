@@ -404,6 +404,32 @@ export interface Storage {
    * refuses transactional producers.
    */
   readonly transactions?: TransactionStore;
+
+  /**
+   * Optional: dynamic broker configs (Kafka's KIP-226, set by AlterConfigs on a BROKER resource). A
+   * broker over a storage without it keeps them in process memory.
+   */
+  readonly brokerConfigs?: BrokerConfigStore;
+}
+
+/**
+ * A dynamic broker config as stored: `resource` is "" for the cluster-wide default (Kafka's
+ * DYNAMIC_DEFAULT_BROKER_CONFIG) or a broker's node id in decimal (DYNAMIC_BROKER_CONFIG).
+ */
+export interface BrokerConfigEntry {
+  readonly resource: string;
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * Where dynamic broker configs persist, shared by every broker over the same data. `list` reads what
+ * is stored now (also what another broker wrote); a write is durable when its promise resolves.
+ */
+export interface BrokerConfigStore {
+  list(): Promise<BrokerConfigEntry[]>;
+  /** Sets each config given with a value and removes each given with null, for one resource. */
+  alter(resource: string, changes: Readonly<Record<string, string | null>>): Promise<void>;
 }
 
 /** The states a transaction is stored in, by Kafka's TransactionState names. */

@@ -1,5 +1,5 @@
 import { type AlterConfigsRequest, ErrorCode, KafkaProtocolError } from '@kch/protocol';
-import { brokerConfigChangeError, parseJavaInt } from '../broker-configs.js';
+import { parseJavaInt, validateDynamicConfigs } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/acl-codes.js';
@@ -9,9 +9,9 @@ import { brokerTopicDefaults, ConfigResourceType, normalizeTopicConfigs } from '
 type Resource = AlterConfigsRequest['resources'][number];
 
 /**
- * AlterConfigs (the legacy API): the configs given replace all of a topic's overrides, as in Kafka (a
- * key left out goes back to its default). Broker configs cannot change at run time in kch: setting one
- * is refused as Kafka refuses its read-only ones. Each resource gets its own error and message.
+ * AlterConfigs (the legacy API): the configs given replace all of a topic's overrides, or all of a
+ * BROKER resource's dynamic configs, as in Kafka (a key left out goes back to its default). Each
+ * resource gets its own error and message.
  */
 export default defineHandler({
   api: 'AlterConfigs',
@@ -68,11 +68,10 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
   checkNullValues(r.configs.filter((c) => c.value === null).map((c) => c.name));
   switch (r.resourceType) {
     case ConfigResourceType.BROKER: {
-      checkBrokerResourceName(r.resourceName, ctx.broker.config.nodeId);
-      const refused = brokerConfigChangeError(r.configs.map((c) => c.name));
-      if (refused) throw refused;
-      // The broker validates broker configs before the controller authorizes (ConfigAdminManager).
-      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
+      const resource = checkBrokerResourceName(r.resourceName, ctx.broker.config.nodeId);
+      const configs: Record<string, string> = {};
+      for (const c of r.configs) configs[c.name] = c.value!;
+      await replaceBrokerConfigs(r, resource, configs, validateOnly, ctx);
       return;
     }
     case ConfigResourceType.TOPIC: {
@@ -165,9 +164,29 @@ export function checkNullValues(names: readonly string[]): void {
   }
 }
 
-/** A broker resource is "" (the cluster-wide default) or this broker's id. */
-export function checkBrokerResourceName(name: string, nodeId: number): void {
-  if (name === '') return;
+/**
+ * Validates `configs` as the whole set of dynamic configs of a BROKER resource (on the broker, as
+ * Kafka's ConfigAdminManager does), then asks whether the request may alter the cluster's configs (the
+ * controller's check), then stores and applies them unless `validateOnly`.
+ */
+export async function replaceBrokerConfigs(
+  r: ResourceRef,
+  resource: string,
+  configs: Record<string, string>,
+  validateOnly: boolean,
+  ctx: RequestContext,
+): Promise<void> {
+  const canonical = validateDynamicConfigs(configs);
+  checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
+  if (!validateOnly) await ctx.broker.dynamicConfigs.replace(resource, canonical);
+}
+
+/**
+ * A broker resource is "" (the cluster-wide default) or this broker's id: returns the resource's key
+ * in the broker config store ("" or the id in decimal).
+ */
+export function checkBrokerResourceName(name: string, nodeId: number): string {
+  if (name === '') return '';
   const id = parseJavaInt(name);
   if (id === null)
     throw new KafkaProtocolError('INVALID_REQUEST', `Node id must be an integer, but it is: ${name}`);
@@ -177,6 +196,7 @@ export function checkBrokerResourceName(name: string, nodeId: number): void {
       `Unexpected broker id, expected ${nodeId}, but received ${name}`,
     );
   }
+  return String(id);
 }
 
 export function checkTopicResourceName(name: string): void {

@@ -5,7 +5,7 @@ import {
   type Init,
   KafkaProtocolError,
 } from '@kch/protocol';
-import { describeBrokerConfigs, parseJavaInt } from '../broker-configs.js';
+import { describeBrokerConfigs, describeClusterDefaultConfigs, parseJavaInt } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { topicNameError } from '../log/topics.js';
 import { AclOperation } from '../security/acl-codes.js';
@@ -28,13 +28,22 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(
 
 /**
  * DescribeConfigs, as Kafka's ConfigHelper answers it: TOPIC (the effective value of every topic config
- * with its source and synonyms), BROKER (this broker's configs, all read-only; "" is the cluster-wide
- * dynamic default, which kch never has), BROKER_LOGGER (no runtime-adjustable loggers in kch).
+ * with its source and synonyms), BROKER (this broker's configs with their dynamic values; "" the
+ * cluster-wide dynamic defaults), BROKER_LOGGER (no runtime-adjustable loggers in kch).
  */
 export default defineHandler({
   api: 'DescribeConfigs',
   serial: true,
-  handle(request, ctx) {
+  async handle(request, ctx) {
+    // Broker configs as stored now: another broker over the same database may have changed them.
+    if (request.resources.some((r) => r.resourceType === ConfigResourceType.BROKER)) {
+      // Storage out of reach: the values last read are still this broker's, so they are shown.
+      await ctx.broker.dynamicConfigs
+        .load()
+        .catch((e: unknown) =>
+          ctx.broker.logger.warn('dynamic broker configs not read', { error: (e as Error).message }),
+        );
+    }
     for (const r of request.resources) {
       if (!KNOWN_TYPES.has(r.resourceType)) {
         throw new KafkaProtocolError(
@@ -118,12 +127,13 @@ function describe(r: Resource, ctx: RequestContext): DescribedConfig[] | null {
       if (!topic) return null;
       return describeTopicConfigs(
         topic.record.configs,
-        broker.topicDefaults,
+        broker.dynamicConfigs.staticTopicDefaults(),
         broker.storage.topicLocation?.(topic.record.name) ?? null,
+        broker.dynamicConfigs,
       );
     }
     case ConfigResourceType.BROKER:
-      if (r.resourceName === '') return []; // the cluster-wide dynamic defaults: kch has none
+      if (r.resourceName === '') return describeClusterDefaultConfigs(broker);
       if (brokerId(r.resourceName) !== nodeId) {
         throw new KafkaProtocolError(
           'INVALID_REQUEST',

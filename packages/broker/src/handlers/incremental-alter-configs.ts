@@ -1,5 +1,5 @@
 import { type IncrementalAlterConfigsRequest, KafkaProtocolError } from '@kch/protocol';
-import { brokerConfigChangeError, parseJavaInt } from '../broker-configs.js';
+import { brokerConfigDefinition, parseJavaInt } from '../broker-configs.js';
 import { defineHandler, type RequestContext } from '../handler.js';
 import { AclOperation } from '../security/acl-codes.js';
 import {
@@ -15,6 +15,7 @@ import {
   checkConfigsAuthorized,
   checkNullValues,
   checkTopicResourceName,
+  replaceBrokerConfigs,
   replaceTopicConfigs,
   resourcesErrorResponse,
   unsupportedResourceType,
@@ -25,8 +26,8 @@ type AlterableConfig = Resource['configs'][number];
 
 /**
  * IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT (the last two for list configs) on a
- * topic's overrides, validated as a whole and applied together or not at all, as Kafka's controller
- * does. Broker configs cannot change at run time in kch; BROKER_LOGGER has no loggers to adjust.
+ * topic's overrides or a BROKER resource's dynamic configs, validated as a whole and applied together
+ * or not at all, as Kafka does. BROKER_LOGGER has no loggers to adjust.
  */
 export default defineHandler({
   api: 'IncrementalAlterConfigs',
@@ -50,19 +51,17 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
       checkLoggerResource(r, nodeId);
       return;
     case ConfigResourceType.BROKER: {
-      checkBrokerResourceName(r.resourceName, nodeId);
+      const resource = checkBrokerResourceName(r.resourceName, nodeId);
       for (const c of r.configs) {
         if (ALTER_CONFIG_OP_NAMES[c.configOperation] === undefined) {
           throw new KafkaProtocolError('INVALID_REQUEST', `Unknown operations type ${c.configOperation}`);
         }
       }
-      // Deleting a value that was never set dynamically changes nothing, as in Kafka.
-      const refused = brokerConfigChangeError(
-        r.configs.filter((c) => c.configOperation !== AlterConfigOp.DELETE).map((c) => c.name),
-      );
-      if (refused) throw refused;
-      // Validated by the broker, then authorized by the controller (ConfigAdminManager).
-      checkConfigsAuthorized(ctx, AclOperation.ALTER_CONFIGS, r);
+      // The operations apply to what the resource has stored; the result is validated as a whole
+      // (deleting a read-only config that was never set changes nothing, as in Kafka).
+      const next = ctx.broker.dynamicConfigs.of(resource);
+      for (const c of r.configs) applyBrokerOperation(next, c);
+      await replaceBrokerConfigs(r, resource, next, validateOnly, ctx);
       return;
     }
     case ConfigResourceType.TOPIC: {
@@ -115,6 +114,41 @@ function applyOperation(overrides: Record<string, string>, c: AlterableConfig): 
     default:
       throw new KafkaProtocolError('INVALID_REQUEST', `Unknown operation type ${c.configOperation}`);
   }
+}
+
+/**
+ * One operation on a BROKER resource's dynamic configs, as Kafka's ConfigAdminManager
+ * .prepareIncrementalConfigs applies it: APPEND adds to the stored list (else the default) without
+ * removing repeats, SUBTRACT takes one occurrence of each item away.
+ */
+function applyBrokerOperation(configs: Record<string, string>, c: AlterableConfig): void {
+  const key = c.name;
+  if (c.configOperation === AlterConfigOp.SET) {
+    configs[key] = c.value!;
+    return;
+  }
+  if (c.configOperation === AlterConfigOp.DELETE) {
+    delete configs[key];
+    return;
+  }
+  const def = brokerConfigDefinition(key);
+  if (!def) throw new KafkaProtocolError('INVALID_CONFIG', `Unknown topic config name: ${key}`);
+  const verb = c.configOperation === AlterConfigOp.APPEND ? 'append' : 'subtract';
+  if (def.type !== 'list') {
+    throw new KafkaProtocolError(
+      'INVALID_REQUEST',
+      `Config value ${verb} is not allowed for config key: ${key}`,
+    );
+  }
+  const parts = (configs[key] ?? def.defaultValue ?? '').split(',').filter((p) => p !== '');
+  for (const item of c.value!.split(',')) {
+    if (c.configOperation === AlterConfigOp.APPEND) parts.push(item);
+    else {
+      const at = parts.indexOf(item);
+      if (at >= 0) parts.splice(at, 1);
+    }
+  }
+  configs[key] = parts.join(',');
 }
 
 /** Kafka's RuntimeLoggerManager checks; kch has no loggers to adjust, so every logger is unknown. */

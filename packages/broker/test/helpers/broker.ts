@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Broker, type BrokerOptionsInput, createBroker, silentLogger } from '@kch/broker';
+import { RawClient } from '@kch/kafka-connection';
 import { clickhouseStorage, memoryStorage, type Storage } from '@kch/storage';
 
 export interface RunningBroker {
@@ -38,4 +39,24 @@ export async function startBroker(options: Partial<BrokerOptionsInput> = {}): Pr
   });
   const { host, port } = await broker.listen({ host: '127.0.0.1', port: 0 });
   return { broker, host, port, bootstrap: `${host}:${port}`, close: () => broker.close() };
+}
+
+/**
+ * A broker on embedded ClickHouse in `dir` (one database of it) and a raw client connected to it: start
+ * it again on the same directory to restart it.
+ */
+export async function startChdbBroker(dir: string, database: string) {
+  const broker = await createBroker({
+    storage: clickhouseStorage({ chdb: dir, database }),
+    logger: silentLogger,
+  });
+  const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+  const client = await RawClient.connect('127.0.0.1', port);
+  return {
+    client,
+    async stop() {
+      client.close();
+      await broker.close();
+    },
+  };
 }

@@ -13,7 +13,8 @@
  * - SCRAM credentials, ACLs and client quotas: `_kch_scram_credentials`, `_kch_acls`,
  *   `_kch_client_quotas`;
  * - transactions: staged batches and markers in `_kch_txn_batches` until their transaction ends, the
- *   coordinator's state in `_kch_transactions`.
+ *   coordinator's state in `_kch_transactions`;
+ * - dynamic broker configs: `_kch_broker_configs`.
  *
  * This class is the front: it opens and closes, and hands each call to the room that does it:
  * - ./metadata-store.ts: migrations, the metadata lock, versioned rows of topics and partitions;
@@ -25,12 +26,14 @@
  * - ./transaction-ends.ts (with ./side-batches.ts, ./side-index.ts, ./side-reads.ts): transactions
  *   kept apart from the topic's table until they commit; ./transaction-store.ts: `transactions`;
  * - ./committed-offsets.ts and ./producer-ids.ts;
- * - ./security-store.ts: the Storage's SecurityStore (`security`);
+ * - ./security-store.ts: the Storage's SecurityStore (`security`); ./broker-config-store.ts:
+ *   `brokerConfigs`;
  * - ./views.ts and ./tables-config.ts, for tools (./sql-storage.ts).
  */
 import { randomBytes } from 'node:crypto';
 import {
   type AppendOptions,
+  type BrokerConfigStore,
   type ClusterStore,
   type CommittedOffset,
   type CompactionRequest,
@@ -50,6 +53,7 @@ import {
 } from '../storage.js';
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
+import { ClickHouseBrokerConfigStore } from './broker-config-store.js';
 import { clusterDialect } from './cluster-ddl.js';
 import {
   KeeperClusterStore,
@@ -115,6 +119,8 @@ export class ClickHouseStorage implements SqlStorage {
   cluster: ClusterStore | undefined;
   /** The transaction coordinator's state, kept in this database; usable once open. */
   readonly transactions: TransactionStore;
+  /** Dynamic broker configs, kept in this database; usable once open. */
+  readonly brokerConfigs: BrokerConfigStore;
 
   private readonly backend: Backend;
   private readonly metadata: MetadataStore;
@@ -127,6 +133,7 @@ export class ClickHouseStorage implements SqlStorage {
   private readonly producerIds: ProducerIds;
   private readonly securityStore: ClickHouseSecurityStore;
   private readonly transactionStore: ClickHouseTransactionStore;
+  private readonly brokerConfigStore: ClickHouseBrokerConfigStore;
   private readonly side: SideBatches;
   private readonly tools: SqlTools;
   private readonly reports = new FlushReports();
@@ -189,6 +196,8 @@ export class ClickHouseStorage implements SqlStorage {
     this.security = this.securityStore;
     this.transactionStore = new ClickHouseTransactionStore(backend, this.metadata);
     this.transactions = this.transactionStore;
+    this.brokerConfigStore = new ClickHouseBrokerConfigStore(backend, this.metadata);
+    this.brokerConfigs = this.brokerConfigStore;
     this.tools = new SqlTools(backend, this.catalog, this.writer);
   }
 
@@ -248,7 +257,11 @@ export class ClickHouseStorage implements SqlStorage {
       const flushers: Promise<void>[] = [];
       for (const t of this.catalog.all()) if (t.flusher) flushers.push(t.flusher.drain());
       flushers.push(this.bound.drain(), this.side.drain(), this.offsets.drain());
-      flushers.push(this.securityStore.drain(), this.transactionStore.drain());
+      flushers.push(
+        this.securityStore.drain(),
+        this.transactionStore.drain(),
+        this.brokerConfigStore.drain(),
+      );
       await Promise.all(flushers);
     };
     await drain();

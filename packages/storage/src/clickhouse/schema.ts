@@ -31,6 +31,7 @@ export const CLIENT_QUOTAS_TABLE = '_kch_client_quotas';
 export const BROKER_LEASES_TABLE = '_kch_broker_leases';
 export const TXN_BATCHES_TABLE = '_kch_txn_batches';
 export const TRANSACTIONS_TABLE = '_kch_transactions';
+export const BROKER_CONFIGS_TABLE = '_kch_broker_configs';
 
 /** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
 export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
@@ -403,6 +404,21 @@ ${TXN_BATCH_COLUMNS.map((c) => `  ${c.name} ${c.type}`).join(',\n')}
 ) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY transactional_id`,
     ],
   },
+  {
+    version: 6,
+    name: 'dynamic broker configs',
+    // Kafka's dynamic broker configs (KIP-226), one row per resource and config: resource is '' for the
+    // cluster-wide default or a broker's node id. The latest row per key wins (FINAL), deleted = 1 removes it.
+    statements: ({ database, dialect: { onCluster: on, engine } = SINGLE_SERVER }) => [
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, BROKER_CONFIGS_TABLE)}${on} (
+  resource String,
+  name String,
+  value String,
+  deleted UInt8,
+  version UInt64
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (resource, name)`,
+    ],
+  },
 ];
 
 /** The columns of a `_kch_topics` row as the storage writes it, in the order of its TabSeparated rows. */
@@ -470,6 +486,15 @@ export const CLIENT_QUOTA_ROW_COLUMNS: readonly string[] = [
   'entity_key',
   'entity',
   'quota_key',
+  'value',
+  'deleted',
+  'version',
+];
+
+/** The columns of a `_kch_broker_configs` row, in order. */
+export const BROKER_CONFIG_ROW_COLUMNS: readonly string[] = [
+  'resource',
+  'name',
   'value',
   'deleted',
   'version',

@@ -16,6 +16,7 @@ import type { LeaderEpochStart } from '../storage.js';
 import type { Dialect } from './cluster-ddl.js';
 import {
   ACLS_TABLE,
+  BROKER_CONFIGS_TABLE,
   CLIENT_QUOTAS_TABLE,
   GROUP_OFFSET_ROW_COLUMNS,
   GROUP_OFFSETS_TABLE,
@@ -178,7 +179,8 @@ export function lastMetadataVersion(database: string): string {
   ${max(SCRAM_CREDENTIALS_TABLE)},
   ${max(ACLS_TABLE)},
   ${max(CLIENT_QUOTAS_TABLE)},
-  ${max(TRANSACTIONS_TABLE)}))`;
+  ${max(TRANSACTIONS_TABLE)},
+  ${max(BROKER_CONFIGS_TABLE)}))`;
 }
 
 /** The end of the last block of producer ids reserved (Int64; 0 when none). */
@@ -512,4 +514,10 @@ ORDER BY resource_type, resource_name, pattern_type, principal, host, operation,
 export function storedClientQuotas(database: string): string {
   return `SELECT entity_key, entity, quota_key, value
 FROM ${tableName(database, CLIENT_QUOTAS_TABLE)} FINAL WHERE deleted = 0 ORDER BY entity_key, quota_key`;
+}
+
+/** Dynamic broker configs as stored: resource, name, value. */
+export function storedBrokerConfigs(database: string): string {
+  return `SELECT resource, name, value
+FROM ${tableName(database, BROKER_CONFIGS_TABLE)} FINAL WHERE deleted = 0 ORDER BY resource, name`;
 }

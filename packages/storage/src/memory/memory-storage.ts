@@ -19,6 +19,7 @@ import {
   type TopicRecord,
 } from '../storage.js';
 import { isStaged, markerType, openTransactionsOf } from '../transaction-batches.js';
+import { MemoryBrokerConfigStore } from './memory-broker-configs.js';
 import { MemorySecurityStore } from './memory-security.js';
 import { MemoryTransactionStore } from './memory-transactions.js';
 
@@ -70,6 +71,7 @@ export class MemoryStorage implements Storage {
   readonly location = 'process memory (not persisted)';
   readonly security = new MemorySecurityStore();
   readonly transactions = new MemoryTransactionStore();
+  readonly brokerConfigs = new MemoryBrokerConfigStore();
   private readonly topics = new Map<string, MemoryTopic>();
   private readonly groups = new Map<string, Map<string, CommittedOffset>>();
   private producerIds = 0;
