@@ -300,7 +300,11 @@ if (o.latencyCurve) {
       for (let i = 0; i < o.latencyCurve.reps; i++) {
         const s0 = performance.now();
         if (dedup) await insert(table, payload);
-        else await t.insertBytes(table, TOPIC_INSERT_COLUMNS, [payload], { format: 'RowBinary' });
+        else
+          await t.insertBytes(table, TOPIC_INSERT_COLUMNS, [payload], {
+            format: 'RowBinary',
+            types: TOPIC_INSERT_TYPES,
+          });
         ms.push(performance.now() - s0);
       }
       ms.sort((a, b) => a - b);
