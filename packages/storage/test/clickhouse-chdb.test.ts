@@ -147,7 +147,9 @@ describe('the topic table in SQL', () => {
 
   it('documents its columns and records applied migrations', async () => {
     const s = await storage();
-    expect(await query(`SELECT version FROM ${DB}._kch_migrations ORDER BY version`)).toBe('1\n2\n3\n4\n5\n6\n');
+    expect(await query(`SELECT version FROM ${DB}._kch_migrations ORDER BY version`)).toBe(
+      '1\n2\n3\n4\n5\n6\n',
+    );
     const t = testTopic(1);
     await s.createTopic(t);
     const create = await query(`SHOW CREATE TABLE ${DB}.\`${t.name}\``);
