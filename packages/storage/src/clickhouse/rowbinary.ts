@@ -203,15 +203,6 @@ export class RowBinaryWriter extends ByteWriter {
     return this;
   }
 
-  /** A String from a JavaScript string, as UTF-8. */
-  text(s: string): this {
-    const n = Buffer.byteLength(s);
-    this.uvarint(n);
-    this.ensure(n);
-    this.pos += this.buf.write(s, this.pos);
-    return this;
-  }
-
   /** A Nullable's flag: 1 for NULL (nothing follows), 0 before a value. */
   nullFlag(isNull: boolean): this {
     return this.byte(isNull ? 1 : 0);
