@@ -197,6 +197,12 @@ export function validateDynamicConfigs(configs: Readonly<Record<string, string>>
       throw e;
     }
   }
+  // KafkaConfig's own check, which a topic's retention.ms does not have.
+  if (out['log.retention.ms'] === '0')
+    throw new KafkaProtocolError(
+      'INVALID_REQUEST',
+      'log.retention.ms must be unlimited (-1) or, greater than or equal to 1',
+    );
   return out;
 }
 

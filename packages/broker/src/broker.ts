@@ -16,6 +16,7 @@ import { type BrokerConfig, type BrokerOptionsInput, parseBrokerOptions } from '
 import { Authorizer } from './security/authorizer.js';
 import { advertisedAddress, resolveListeners } from './security/listeners.js';
 import { KafkaServer } from './server/server.js';
+import { brokerTopicDefaults } from './topic-configs.js';
 import { TransactionCoordinator } from './transactions/coordinator.js';
 
 export interface ListenOptions {
@@ -209,6 +210,8 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const logger = givenLogger ?? jsonLogger('info');
   const events = new EventEmitter<BrokerEvents>();
   await storage.open();
+  // Before any topic is made (declared topics are next): retention by the broker's defaults too.
+  await storage.setTopicDefaults?.(brokerTopicDefaults(config));
   const topics = new TopicManager(storage, config.tailCacheBytes, events, logger);
   topics.ledByCluster = storage.cluster?.manyBrokers === true;
   await topics.load();

@@ -70,6 +70,7 @@ export class BrokerContext {
       config,
       this.topicDefaults,
       () => config.nodeId,
+      storage.setTopicDefaults && ((d) => storage.setTopicDefaults!(d)),
     );
     this.codeChecks = codeSchemaChecks(config);
     this.quotas = new ClientQuotas(security.store);

@@ -5,9 +5,10 @@
  * shared by the brokers of one database, and applied without a restart.
  *
  * kch makes dynamic only the configs whose change it truly applies at once: broker defaults of topic
- * configs that every Produce reads (through `BrokerContext.topicDefaults`, which this class keeps).
- * Kafka makes every topic-config synonym dynamic; kch refuses the others (log.retention.ms is a table
- * TTL set when a topic is made) as Kafka refuses its read-only configs.
+ * configs that every Produce reads (through `BrokerContext.topicDefaults`, which this class keeps),
+ * and those the storage applies to its tables (retention.ms, cleanup.policy: Storage.setTopicDefaults,
+ * told of each change). Kafka makes every topic-config synonym dynamic; kch refuses the others as
+ * Kafka refuses its read-only configs.
  */
 import type { BrokerConfigStore } from '@kch/storage';
 import { brokerTopicDefaults, TOPIC_CONFIGS, type TopicConfigDefinition } from './topic-configs.js';
@@ -19,6 +20,7 @@ const LIVE_TOPIC_DEFAULTS: readonly string[] = [
   'message.timestamp.after.max.ms',
   'message.timestamp.before.max.ms',
   'message.timestamp.type', // LogAppendTime: Produce stamps batches with the broker's time
+  'retention.ms', // log.retention.ms: the TTL of the tables of topics without their own
 ];
 
 /** The dynamic broker configs, by broker config name, with the topic config each is the default of. */
@@ -46,13 +48,21 @@ export class DynamicBrokerConfigs implements DynamicLayers {
    * @param topicDefaults the broker's effective topic defaults, changed in place: every reader of
    *   `BrokerContext.topicDefaults` sees a change at once.
    * @param nodeId read at each load: a broker's id may be assigned after it starts.
+   * @param storageDefaults told the topic defaults whenever those the storage applies itself
+   *   (retention.ms, cleanup.policy: Storage.setTopicDefaults) change.
    */
   constructor(
     private readonly store: BrokerConfigStore,
     private readonly staticConfig: Parameters<typeof brokerTopicDefaults>[0],
     private readonly topicDefaults: Record<string, string>,
     private readonly nodeId: () => number,
-  ) {}
+    private readonly storageDefaults?: (defaults: Readonly<Record<string, string>>) => Promise<void>,
+  ) {
+    this.storageSaw = storageKey(topicDefaults);
+  }
+
+  /** The storage's topic defaults as last given to it (createBroker gives it the static ones). */
+  private storageSaw: string;
 
   /** Reads the stored configs and applies them; a load overtaken by a later one applies nothing. */
   async load(): Promise<void> {
@@ -69,6 +79,11 @@ export class DynamicBrokerConfigs implements DynamicLayers {
     this.cluster = cluster;
     this.broker = broker;
     this.apply();
+    const key = storageKey(this.topicDefaults);
+    if (key !== this.storageSaw && this.storageDefaults) {
+      await this.storageDefaults({ ...this.topicDefaults });
+      this.storageSaw = key;
+    }
   }
 
   /**
@@ -132,4 +147,9 @@ export class DynamicBrokerConfigs implements DynamicLayers {
     for (const key of Object.keys(this.topicDefaults)) delete this.topicDefaults[key];
     Object.assign(this.topicDefaults, effective);
   }
+}
+
+/** The topic defaults a storage applies itself, as one string to compare. */
+function storageKey(defaults: Readonly<Record<string, string>>): string {
+  return `${defaults['retention.ms'] ?? ''}|${defaults['cleanup.policy'] ?? ''}`;
 }

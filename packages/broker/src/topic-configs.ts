@@ -173,7 +173,7 @@ export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
   { name: 'remote.log.delete.on.disable', type: 'boolean', defaultValue: 'false', doc: 'Tiered storage: accepted for compatibility.' },
   { name: 'remote.storage.enable', type: 'boolean', defaultValue: 'false', doc: 'Tiered storage is not available: the log already lives in ClickHouse.' },
   { name: 'retention.bytes', type: 'long', defaultValue: '-1', brokerSynonym: 'log.retention.bytes', doc: 'Accepted and reported; retention is by time (retention.ms).' },
-  { name: 'retention.ms', type: 'long', defaultValue: '604800000', brokerSynonym: 'log.retention.ms', min: -1, doc: 'How long records are kept; -1 keeps them forever. In ClickHouse storage, a TTL on the topic table.' },
+  { name: 'retention.ms', type: 'long', defaultValue: '-1', brokerSynonym: 'log.retention.ms', min: -1, doc: 'How long records are kept; -1 keeps them forever, which is kch\'s default (Kafka\'s is 604800000, 7 days; set log.retention.ms for that). In ClickHouse storage, a TTL on the topic table.' },
   { name: 'segment.bytes', type: 'int', defaultValue: '1073741824', brokerSynonym: 'log.segment.bytes', min: 14, doc: 'Accepted for compatibility.' },
   { name: 'segment.index.bytes', type: 'int', defaultValue: '10485760', brokerSynonym: 'log.index.size.max.bytes', min: 4, doc: 'Accepted for compatibility.' },
   { name: 'segment.jitter.ms', type: 'long', defaultValue: '0', brokerSynonym: 'log.roll.jitter.ms', min: 0, doc: 'Accepted for compatibility.' },

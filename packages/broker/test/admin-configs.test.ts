@@ -154,7 +154,7 @@ describe('DescribeConfigs', () => {
       synonyms: [
         { name: 'retention.ms', value: '1000', source: ConfigSource.TOPIC_CONFIG },
         { name: 'log.retention.ms', value: '86400000', source: ConfigSource.STATIC_BROKER_CONFIG },
-        { name: 'log.retention.ms', value: '604800000', source: ConfigSource.DEFAULT_CONFIG },
+        { name: 'log.retention.ms', value: '-1', source: ConfigSource.DEFAULT_CONFIG },
       ],
     });
     expect(c.get('retention.ms')!.documentation).toMatch(/TTL/);
@@ -297,6 +297,7 @@ describe('DescribeConfigs', () => {
       'log.message.timestamp.after.max.ms',
       'log.message.timestamp.before.max.ms',
       'log.message.timestamp.type',
+      'log.retention.ms',
       'message.max.bytes',
     ]);
     expect(c.get('broker.id')).toMatchObject({
@@ -391,7 +392,7 @@ describe('AlterConfigs', () => {
       includeSynonyms: false,
     });
     expect(described.results[0]!.configs.map((x) => [x.name, x.value, x.configSource])).toEqual([
-      ['retention.ms', '604800000', ConfigSource.DEFAULT_CONFIG],
+      ['retention.ms', '-1', ConfigSource.DEFAULT_CONFIG],
       ['segment.bytes', '1048576', ConfigSource.TOPIC_CONFIG],
     ]);
   });
@@ -416,7 +417,11 @@ describe('AlterConfigs', () => {
         { resourceType: TOPIC, resourceName: 't', configs: [{ name: 'retention.ms', value: 'soon' }] },
         { resourceType: TOPIC, resourceName: '', configs: [] },
         { resourceType: TOPIC, resourceName: 'bad name', configs: [] },
-        { resourceType: BROKER, resourceName: '1', configs: [{ name: 'log.retention.ms', value: '1' }] },
+        {
+          resourceType: BROKER,
+          resourceName: '1',
+          configs: [{ name: 'offsets.retention.minutes', value: '1' }],
+        },
         { resourceType: BROKER, resourceName: '', configs: [] },
         { resourceType: BROKER, resourceName: '2', configs: [] },
         { resourceType: BROKER_LOGGER, resourceName: '1', configs: [] },
@@ -434,7 +439,11 @@ describe('AlterConfigs', () => {
       ],
       ['', ErrorCode.INVALID_REQUEST, 'Default topic resources are not allowed.'],
       ['bad name', ErrorCode.INVALID_TOPIC_EXCEPTION, expect.stringMatching(/bad name/)],
-      ['1', ErrorCode.INVALID_REQUEST, 'Cannot update these configs dynamically: Set(log.retention.ms)'],
+      [
+        '1',
+        ErrorCode.INVALID_REQUEST,
+        'Cannot update these configs dynamically: Set(offsets.retention.minutes)',
+      ],
       ['', ErrorCode.NONE, null],
       ['2', ErrorCode.INVALID_REQUEST, 'Unexpected broker id, expected 1, but received 2'],
       ['1', ErrorCode.INVALID_REQUEST, 'Unknown resource type 8'],
@@ -574,9 +583,13 @@ describe('IncrementalAlterConfigs', () => {
         {
           resourceType: BROKER,
           resourceName: '1',
-          configs: [op('log.retention.ms', AlterConfigOp.SET, '1')],
+          configs: [op('offsets.retention.minutes', AlterConfigOp.SET, '1')],
         },
-        { resourceType: BROKER, resourceName: '', configs: [op('log.retention.ms', AlterConfigOp.DELETE)] },
+        {
+          resourceType: BROKER,
+          resourceName: '',
+          configs: [op('offsets.retention.minutes', AlterConfigOp.DELETE)],
+        },
         {
           resourceType: BROKER_LOGGER,
           resourceName: '1',
@@ -601,7 +614,11 @@ describe('IncrementalAlterConfigs', () => {
       validateOnly: false,
     });
     expect(res.responses.map((r) => [r.resourceType, r.errorCode, r.errorMessage])).toEqual([
-      [BROKER, ErrorCode.INVALID_REQUEST, 'Cannot update these configs dynamically: Set(log.retention.ms)'],
+      [
+        BROKER,
+        ErrorCode.INVALID_REQUEST,
+        'Cannot update these configs dynamically: Set(offsets.retention.minutes)',
+      ],
       [BROKER, ErrorCode.NONE, null],
       [
         BROKER_LOGGER,

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawClient } from '@kch/kafka-connection';
 import { ErrorCode } from '@kch/protocol';
-import { MemoryClusterStore, memoryStorage } from '@kch/storage';
+import { clickhouseStorage, MemoryClusterStore, memoryStorage } from '@kch/storage';
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { type Admin, ConfigResourceTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBroker, silentLogger } from '../src/index.js';
 import { ConfigSource } from '../src/topic-configs.js';
 import { type RunningBroker, startBroker, startChdbBroker } from './helpers/broker.js';
 import { eventually, shared } from './helpers/cluster.js';
@@ -116,7 +117,7 @@ describe('dynamic broker configs through kafkajs (AlterConfigs)', () => {
   });
 
   it('refuses a read-only config with INVALID_REQUEST', async () => {
-    await expect(alter('1', [{ name: 'log.retention.ms', value: '1000' }])).rejects.toMatchObject({
+    await expect(alter('1', [{ name: 'offsets.retention.minutes', value: '1' }])).rejects.toMatchObject({
       type: 'INVALID_REQUEST',
     });
   });
@@ -245,11 +246,11 @@ describe('dynamic broker configs through IncrementalAlterConfigs', () => {
     expect(
       await refusal(() =>
         incremental('1', [
-          { name: 'log.retention.ms', configOperation: SET, value: '1' },
+          { name: 'offsets.retention.minutes', configOperation: SET, value: '1' },
           { name: 'num.partitions', configOperation: SET, value: '3' },
         ]),
       ),
-    ).toContain('Cannot update these configs dynamically: Set(log.retention.ms, num.partitions)');
+    ).toContain('Cannot update these configs dynamically: Set(offsets.retention.minutes, num.partitions)');
     expect(
       await refusal(() =>
         incremental('1', [{ name: 'message.max.bytes', configOperation: SET, value: 'big' }]),
@@ -294,7 +295,10 @@ describe('dynamic broker configs through librdkafka (python3-confluent-kafka)', 
       altered: null,
       described: ['2000', 'DYNAMIC_BROKER_CONFIG', false],
       too_large: 'MSG_SIZE_TOO_LARGE',
-      read_only: ['INVALID_REQUEST', 'Cannot update these configs dynamically: Set(log.retention.ms)'],
+      read_only: [
+        'INVALID_REQUEST',
+        'Cannot update these configs dynamically: Set(offsets.retention.minutes)',
+      ],
       reset: null,
       after_reset: 'stored',
       described_after_reset: ['1000000', 'STATIC_BROKER_CONFIG', false],
@@ -346,6 +350,84 @@ describe('dynamic broker configs on embedded ClickHouse', () => {
       ]);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('retention by the broker defaults on embedded ClickHouse', () => {
+  it('gives topics without their own retention.ms the TTL of the broker default, live as log.retention.ms and log.cleanup.policy change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kch-retention-defaults-'));
+    const storage = clickhouseStorage({ chdb: dir, database: 'ret' });
+    const broker = await createBroker({
+      storage,
+      logger: silentLogger,
+      topicDefaults: { 'retention.ms': '3600000' },
+    });
+    const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+    const client = await RawClient.connect('127.0.0.1', port);
+    try {
+      const created = await client.send('CreateTopics', 5, {
+        timeoutMs: 10_000,
+        validateOnly: false,
+        topics: [
+          { name: 'by-default', numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] },
+          {
+            name: 'own-retention',
+            numPartitions: 1,
+            replicationFactor: -1,
+            assignments: [],
+            configs: [{ name: 'retention.ms', value: '86400000' }],
+          },
+        ],
+      });
+      expect(created.topics.map((t) => t.errorCode)).toEqual([0, 0]);
+      const ttl = async (topic: string) =>
+        /TTL timestamp \+ toIntervalMillisecond\((\d+)\)/.exec(
+          (await storage.query(`SHOW CREATE TABLE ret.\`${topic}\``)).toString(),
+        )?.[1] ?? null;
+      expect([await ttl('by-default'), await ttl('own-retention')]).toEqual(['3600000', '86400000']);
+      const policy = async (op: typeof SET | typeof DELETE) => {
+        const res = await client.send('IncrementalAlterConfigs', 1, {
+          validateOnly: false,
+          resources: [
+            {
+              resourceType: BROKER,
+              resourceName: '',
+              configs: [
+                { name: 'log.cleanup.policy', configOperation: op, value: op === SET ? 'compact' : null },
+              ],
+            },
+          ],
+        });
+        expect(res.responses.map((r) => r.errorCode)).toEqual([0]);
+      };
+      // A topic that compacts and does not delete keeps its records whatever retention.ms says.
+      await policy(SET);
+      expect([await ttl('by-default'), await ttl('own-retention')]).toEqual([null, null]);
+      await policy(DELETE);
+      expect([await ttl('by-default'), await ttl('own-retention')]).toEqual(['3600000', '86400000']);
+      // log.retention.ms is dynamic as on Kafka: the tables of topics without their own follow it.
+      const retention = (value: string) =>
+        client.send('IncrementalAlterConfigs', 1, {
+          validateOnly: false,
+          resources: [
+            {
+              resourceType: BROKER,
+              resourceName: '',
+              configs: [{ name: 'log.retention.ms', configOperation: SET, value }],
+            },
+          ],
+        });
+      expect((await retention('60000')).responses.map((r) => r.errorCode)).toEqual([0]);
+      expect([await ttl('by-default'), await ttl('own-retention')]).toEqual(['60000', '86400000']);
+      expect((await retention('0')).responses.map((r) => [r.errorCode, r.errorMessage])).toEqual([
+        [ErrorCode.INVALID_REQUEST, 'log.retention.ms must be unlimited (-1) or, greater than or equal to 1'],
+      ]);
+      expect((await retention('-1')).responses.map((r) => r.errorCode)).toEqual([0]);
+      expect([await ttl('by-default'), await ttl('own-retention')]).toEqual([null, '86400000']);
+    } finally {
+      client.close();
+      await broker.close();
     }
   });
 });

@@ -298,6 +298,13 @@ export interface Storage {
   setPartitionCount(name: string, partitionCount: number): Promise<void>;
   /** Replaces the topic's config overrides with `configs`. */
   setTopicConfigs(name: string, configs: Record<string, string>): Promise<void>;
+  /**
+   * Optional, for storage that applies topic configs itself (ClickHouse: retention.ms as a table
+   * TTL, cleanup.policy): the broker's defaults of topic configs (its log.retention.ms,
+   * log.cleanup.policy, ...), which apply to every topic without its own value, to those made from
+   * now on and to those that exist. The broker calls it after `open` and whenever they change.
+   */
+  setTopicDefaults?(defaults: Readonly<Record<string, string>>): Promise<void>;
 
   /**
    * Recovers the partition's state. With `leadership` (several brokers share the data, and this one

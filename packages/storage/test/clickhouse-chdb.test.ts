@@ -253,6 +253,31 @@ describe('retention', () => {
     expect(await show()).not.toMatch(/TTL timestamp/);
   });
 
+  it("applies the broker's retention.ms and cleanup.policy defaults to topics without their own", async () => {
+    const s = await storage();
+    await s.setTopicDefaults({ 'retention.ms': '3600000', 'max.message.bytes': '1' });
+    const plain = testTopic(1);
+    const own = testTopic(1, { 'retention.ms': '86400000' });
+    await s.createTopic(plain);
+    await s.createTopic(own);
+    const show = (t: { name: string }) => query(`SHOW CREATE TABLE ${DB}.\`${t.name}\``);
+    expect(await show(plain)).toContain('TTL timestamp + toIntervalMillisecond(3600000)');
+    expect(await show(own)).toContain('TTL timestamp + toIntervalMillisecond(86400000)');
+    // A broker-wide compact policy: the topic without its own keeps its records, as on Kafka.
+    await s.setTopicDefaults({ 'retention.ms': '3600000', 'cleanup.policy': 'compact' });
+    expect(await show(plain)).not.toMatch(/TTL timestamp/);
+    expect(await show(own)).not.toMatch(/TTL timestamp/);
+    await s.setTopicConfigs(own.name, { 'retention.ms': '86400000', 'cleanup.policy': 'delete' });
+    expect(await show(own)).toContain('TTL timestamp + toIntervalMillisecond(86400000)');
+    await s.setTopicDefaults({});
+    expect(await show(plain)).not.toMatch(/TTL timestamp/);
+    await s.setTopicConfigs(plain.name, {});
+    expect(await show(plain)).not.toMatch(/TTL timestamp/);
+    await s.setTopicDefaults({ 'retention.ms': '60000' });
+    expect(await show(plain)).toContain('TTL timestamp + toIntervalMillisecond(60000)');
+    expect(await show(own)).toContain('TTL timestamp + toIntervalMillisecond(86400000)');
+  });
+
   it('keeps offsets and the log start when every record is gone (as after TTL)', async () => {
     let s = await storage();
     const t = testTopic(1);

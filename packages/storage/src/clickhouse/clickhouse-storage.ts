@@ -86,6 +86,7 @@ import { SqlTools } from './sql-tools.js';
 import { createDatabase, sideRowsOfTopic } from './statements.js';
 import type { TopicBinding } from './tables-config.js';
 import { TopicCatalog } from './topic-catalog.js';
+import { TopicDefaults } from './topic-defaults.js';
 import { TopicRows } from './topic-rows.js';
 import { TopicTables } from './topic-tables.js';
 import { TransactionEnds } from './transaction-ends.js';
@@ -176,7 +177,8 @@ export class ClickHouseStorage implements SqlStorage {
     const rows = new TopicRows(this.bound, inserts, c, this.reports);
     this.side = new SideBatches(backend, inserts, c, this.reports);
     const ends = new TransactionEnds(backend, this.side, rows, this.bound, this.metadata);
-    this.states = new PartitionStates(backend, this.metadata, this.bound, this.side, ends);
+    const defaults = new TopicDefaults();
+    this.states = new PartitionStates(backend, this.metadata, this.bound, this.side, ends, defaults);
     this.offsets = new CommittedOffsets(backend, this.metadata, this.reports);
     this.catalog = new TopicCatalog(
       backend,
@@ -185,6 +187,7 @@ export class ClickHouseStorage implements SqlStorage {
       this.bound,
       this.states,
       this.offsets,
+      defaults,
       c.deduplicationWindow,
       () => this.cluster,
       c.topicClaimStaleMs,
@@ -332,6 +335,11 @@ export class ClickHouseStorage implements SqlStorage {
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
     this.backend.checkOpen();
     await this.catalog.setConfigs(name, configs);
+  }
+
+  async setTopicDefaults(defaults: Readonly<Record<string, string>>): Promise<void> {
+    this.backend.checkOpen();
+    await this.catalog.setDefaults(defaults);
   }
 
   /** Where the topic's records are, as SQL names it: `kafka.orders`, or the table it is bound to. */

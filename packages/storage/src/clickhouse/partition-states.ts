@@ -30,6 +30,7 @@ import {
   sideRowsAtOrAfter,
   sideRowsOfTopic,
 } from './statements.js';
+import type { TopicDefaults } from './topic-defaults.js';
 import { fencesOf, type PartitionState, recoveredPartition, type TopicState } from './topic-state.js';
 import type { TransactionEnds } from './transaction-ends.js';
 import { TsvWriter } from './tsv.js';
@@ -45,8 +46,8 @@ function earliest(a: number, b: number): number {
  * compaction, holes that do not move the log start. (A user's table is not compacted: its first row
  * is where it starts.)
  */
-function compactsOnly(t: TopicState): boolean {
-  return !t.bound && !deletesByRetention(t.record.configs);
+function compactsOnly(t: TopicState, defaults: TopicDefaults): boolean {
+  return !t.bound && !deletesByRetention(defaults.effective(t.record.configs));
 }
 
 export class PartitionStates {
@@ -56,6 +57,7 @@ export class PartitionStates {
     private readonly bound: BoundTopics,
     private readonly side: SideBatches,
     private readonly transactions: TransactionEnds,
+    private readonly defaults: TopicDefaults,
   ) {}
 
   /** The partition's state, recovered on first use after `prepare` (which makes sure the table exists). */
@@ -78,7 +80,7 @@ export class PartitionStates {
     const first = earliest(earliest(minOffset, side.firstPendingFrom(marker)), firstCommitted);
     // A topic that only compacts loses records to compaction alone, whose offsets are holes, not a
     // new start: only DeleteRecords moves it (docs/compaction.md).
-    const logStartOffset = compactsOnly(t)
+    const logStartOffset = compactsOnly(t, this.defaults)
       ? Math.min(nextOffset, marker)
       : first < 0
         ? nextOffset
@@ -195,7 +197,7 @@ export class PartitionStates {
   /** The log start as it is now: never back, forward to the first record TTL (or a DeleteRecords) left. */
   async currentLogStart(t: TopicState, tp: TopicPartition, p: PartitionState): Promise<number> {
     // No TTL on a topic that only compacts: what its table lacks are compaction's holes (see recover).
-    if (compactsOnly(t)) return p.logStartOffset;
+    if (compactsOnly(t, this.defaults)) return p.logStartOffset;
     // Rows go in whole parts, so this moves by jumps.
     const rows = await this.bound.partitionRows(t, tp.partition);
     const r = await this.backend.select(
@@ -211,7 +213,7 @@ export class PartitionStates {
     const upTo = first < 0 ? p.nextOffset : first;
     if (p.side.meets(p.logStartOffset, upTo)) {
       const rows = this.side.rowsOf(t.record.topicId, tp.partition, fencesOf(t, tp.partition).starts);
-      const retention = retentionOf(t.record.configs);
+      const retention = retentionOf(this.defaults.effective(t.record.configs));
       const now = Date.now();
       const writtenSince = retention === null || retention >= now ? null : (now - retention) * 1000;
       const s = await this.backend.select(

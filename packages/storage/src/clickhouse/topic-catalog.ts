@@ -33,6 +33,7 @@ import {
 import { tableName } from './sql.js';
 import { knownMergeTreeSettings, modifyTtl, removeTtl } from './statements.js';
 import { type Claim, TopicClaims, type TopicRow } from './topic-claims.js';
+import type { TopicDefaults } from './topic-defaults.js';
 import {
   boundTopic,
   type PartitionState,
@@ -84,6 +85,7 @@ export class TopicCatalog {
     private readonly bound: BoundTopics,
     private readonly states: PartitionStates,
     private readonly offsets: CommittedOffsets,
+    private readonly defaults: TopicDefaults,
     private readonly deduplicationWindow: number,
     /** The storage's cluster store, set on open; with many brokers, topics are shared (see reload). */
     private readonly cluster: () => ClusterStore | undefined = () => undefined,
@@ -260,7 +262,7 @@ export class TopicCatalog {
         false,
       );
     }
-    const retention = retentionOf(topic.configs);
+    const retention = retentionOf(this.defaults.effective(topic.configs));
     const binding = bindingOf(topic.configs, this.backend.database);
     await this.metadata.withLock(async () => {
       const cluster = await this.catchUp();
@@ -412,7 +414,7 @@ export class TopicCatalog {
   }
 
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
-    const retention = retentionOf(configs);
+    const retention = retentionOf(this.defaults.effective(configs));
     const binding = bindingOf(configs, this.backend.database);
     await this.metadata.withLock(async () => {
       await this.catchUp();
@@ -425,7 +427,7 @@ export class TopicCatalog {
         t.bound = boundTopic(binding);
       } else if (!t.bound) {
         // retention.ms is the TTL of kch's own tables only; a user's table keeps its own TTL.
-        const before = ttlExpression(retentionOf(t.record.configs));
+        const before = ttlExpression(retentionOf(this.defaults.effective(t.record.configs)));
         const after = ttlExpression(retention);
         if (before !== after) await this.setTtl(t, after);
       }
@@ -435,6 +437,25 @@ export class TopicCatalog {
         record: { ...row.record, configs: { ...configs } },
         own: rebinds ? own : row.own,
       }));
+    });
+  }
+
+  /**
+   * Applies the broker's defaults of retention.ms and cleanup.policy (Storage.setTopicDefaults): to
+   * topics made from now on, and to the TTL of each own table whose topic does not set them itself.
+   */
+  async setDefaults(defaults: Readonly<Record<string, string>>): Promise<void> {
+    await this.metadata.withLock(async () => {
+      await this.catchUp();
+      const ttlOf = (t: TopicState) => ttlExpression(retentionOf(this.defaults.effective(t.record.configs)));
+      const own = [...this.topics.values()].filter((t) => !t.bound && t.own && t.unusable === null);
+      const before = new Map(own.map((t) => [t, ttlOf(t)]));
+      this.defaults.set(defaults);
+      for (const t of own) {
+        const after = ttlOf(t);
+        // A missing table gets the TTL when it is made again (ensureTable).
+        if (after !== before.get(t) && !t.tableMissing) await this.setTtl(t, after);
+      }
     });
   }
 
@@ -514,7 +535,11 @@ export class TopicCatalog {
     if (!t.tableMissing || !t.own) return;
     const name = t.record.name;
     try {
-      const own = await this.createOwnTable(name, t.own.name, retentionOf(t.record.configs));
+      const own = await this.createOwnTable(
+        name,
+        t.own.name,
+        retentionOf(this.defaults.effective(t.record.configs)),
+      );
       await this.recordOwnTable(t, own);
     } catch (e) {
       if (e instanceof StorageError && e.kind === 'INVALID_TOPIC') {
