@@ -16,7 +16,6 @@
  * the ClickHouse server process and the whole machine (which other work shares), so the report says
  * where the time went. Medians of the rounds.
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { startSharedClickHouse } from '../packages/storage/test/shared-clickhouse.js';
 import { startZooKeeper, zookeeperRequirement } from '../packages/storage/test/zookeeper.js';
@@ -32,6 +31,7 @@ import {
   untilSpread,
 } from './lib/cluster-nodes.js';
 import type { Bench } from './lib/context.js';
+import { machineBusySeconds } from './lib/machine.js';
 import { cpuDelta, cpuSnapshot } from './lib/proc.js';
 import { createTopic, RawClient } from './lib/raw-client.js';
 import type { ClusterRun, ClusterSummary, Results } from './lib/results.js';
@@ -117,14 +117,6 @@ async function endOffsets(nodes: Node[], l: Layout, topic: string): Promise<numb
     }
   }
   return ends;
-}
-
-/** Busy CPU seconds of the whole machine (every process, /proc/stat), all cores together. */
-function machineBusySeconds(): number {
-  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
-  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
-  const busy = ticks.slice(0, 8).reduce((a, x, i) => (i === 3 || i === 4 ? a : a + x), 0);
-  return busy / 100; // USER_HZ, 100 on Linux
 }
 
 /** Runs a client while measuring the brokers, the ClickHouse server and the machine. */

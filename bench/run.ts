@@ -11,7 +11,9 @@
  * Groups (--only, comma separated; all but `sustained` and `cluster` by default (and `mock` with --quick),
  * `sustained` with --sustained):
  *   limits    raw TCP loopback; direct insert into embedded ClickHouse in the storage's format; the
- *             storage layer without a broker; the storage's read path
+ *             storage layer without a broker; the storage's read path. The direct-insert limit is
+ *             measured again before and after each full-speed chdb produce phase (--quick: after the
+ *             rdkafka one only); ratios use the median of its samples, beside CPU per record
  *   rdkafka   librdkafka (python3-confluent-kafka) producer at full speed and at half of it, acks=all;
  *             tail consume; cold replay from ClickHouse after a restart (chdb)
  *   kafkajs   kafkajs producer at full speed and at half of it, acks=all
@@ -74,6 +76,7 @@ import type { BrokerCost, Results } from './lib/results.js';
 import { MiB, percentiles, si } from './lib/stats.js';
 import { writePool } from './lib/values.js';
 import { limits } from './limits/group.js';
+import { applyLimitSpread } from './limits/spread.js';
 import { mockGroup } from './mock.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 import { securityGroup } from './security.js';
@@ -419,6 +422,7 @@ async function main(): Promise<void> {
   const m = results.meta.machine as Record<string, unknown>;
   m.loadavgEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   results.meta.seconds = Math.round((performance.now() - started) / 100) / 10;
+  applyLimitSpread(results);
 
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
   const md = writeReport(results, outDir);

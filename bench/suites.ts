@@ -12,6 +12,7 @@ import { type Payload, payloadKey, valuesName } from './lib/payloads.js';
 import { createTopic, endOffsets, RawClient } from './lib/raw-client.js';
 import type { BrokerCost, ConsumeResult, ProduceResult } from './lib/results.js';
 import { MiB, percentiles, si } from './lib/stats.js';
+import { bracketLimit } from './limits/spread.js';
 
 /** Which values a result is of: its size and payload (printable results carry no payload field). */
 export interface Values {
@@ -146,16 +147,19 @@ export async function rdkafkaSuite(bench: Bench, values: Values): Promise<void> 
   try {
     await createTopic(admin, 'max', P);
     const count = plan.count(size);
-    const max = await phase(b, `produce-max-rdkafka-${tag}`, () =>
-      rdkafka({
-        mode: 'produce',
-        bootstrap: bootstrap(b.port),
-        topic: 'max',
-        size,
-        pool: valuePool,
-        count,
-        sample_every: 64,
-      }),
+    const maxPhase = `produce-max-rdkafka-${tag}`;
+    const max = await bracketLimit(bench, b, values, 'rdkafka', maxPhase, () =>
+      phase(b, maxPhase, () =>
+        rdkafka({
+          mode: 'produce',
+          bootstrap: bootstrap(b.port),
+          topic: 'max',
+          size,
+          pool: valuePool,
+          count,
+          sample_every: 64,
+        }),
+      ),
     );
     const hws = await endOffsets(admin, 'max', P);
     produced = sum(hws);
@@ -344,16 +348,19 @@ export async function kafkajsSuite(bench: Bench, values: Values): Promise<void> 
   const batchRecords = size <= 100 ? 1000 : 200;
   try {
     await createTopic(admin, 'max', P);
-    const max = await phase(b, `produce-max-kafkajs-${tag}`, () =>
-      kafkajs({
-        bootstrap,
-        topic: 'max',
-        size,
-        pool: valuePool,
-        count: plan.kafkajsCount(size),
-        batchRecords,
-        concurrency: 8,
-      }),
+    const maxPhase = `produce-max-kafkajs-${tag}`;
+    const max = await bracketLimit(bench, b, values, 'kafkajs', maxPhase, () =>
+      phase(b, maxPhase, () =>
+        kafkajs({
+          bootstrap,
+          topic: 'max',
+          size,
+          pool: valuePool,
+          count: plan.kafkajsCount(size),
+          batchRecords,
+          concurrency: 8,
+        }),
+      ),
     );
     const maxResult = produceResult(
       bench,

@@ -26,3 +26,14 @@ export function machine(): Record<string, unknown> {
     loadavgStart: loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
+
+/**
+ * Busy CPU seconds of the whole machine (every process, /proc/stat), all cores together: with a
+ * process's own CPU over the same interval, what the rest of the machine took meanwhile.
+ */
+export function machineBusySeconds(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  const busy = ticks.slice(0, 8).reduce((a, x, i) => (i === 3 || i === 4 ? a : a + x), 0);
+  return busy / 100; // USER_HZ, 100 on Linux
+}

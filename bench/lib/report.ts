@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { table } from './markdown.js';
 import { PAYLOADS, type Payload, parsePayloadKey, sizeName, valuesName } from './payloads.js';
+import { limitSpreadSection } from './report-limit-spread.js';
 import { mockSection } from './report-mock.js';
 import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
 import { median, type Percentiles, pct, si } from './stats.js';
@@ -347,7 +348,7 @@ export function writeReport(r: Results, outDir: string): string {
     'rate',
     'rec/s',
     'MiB/s',
-    'vs direct insert',
+    'vs direct insert (median)',
     'vs TCP',
     'ack ms p50 / p99 / p999',
     'broker request ms p50 / p99',
@@ -361,6 +362,7 @@ export function writeReport(r: Results, outDir: string): string {
   ];
   out.push('## Produce, acks=all', '', table(produceHead, produceRows(maxRuns)), '');
   out.push('## Ack latency at half of the maximum rate', '', table(produceHead, produceRows(halfRuns)), '');
+  out.push(...limitSpreadSection(r));
   out.push(...payloadSection(maxRuns));
 
   // Consume
@@ -556,8 +558,11 @@ export function writeReport(r: Results, outDir: string): string {
   // Charts
   for (const size of sizes) {
     const d = r.limits.direct[String(size)]; // the printable limits: the chart's markers
+    // The median of the run's samples of the limit where there are several (spread.ts).
+    const limit: number | undefined =
+      r.limitSpread?.[String(size)]?.recordsPerSec?.median ?? d?.limit.recordsPerSec;
     const rows: { label: string; values: (number | null)[] }[] = [];
-    if (d) rows.push({ label: 'direct insert limit (chdb)', values: [d.limit.recordsPerSec] });
+    if (d) rows.push({ label: 'direct insert limit (chdb)', values: [limit!] });
     if (d?.storageAppend)
       rows.push({ label: 'storage.append, no broker (chdb)', values: [d.storageAppend.recordsPerSec] });
     for (const p of maxRuns.filter((x) => x.size === size))
@@ -567,7 +572,7 @@ export function writeReport(r: Results, outDir: string): string {
       });
     if (rows.length === 0) continue;
     const markers = [];
-    if (d) markers.push({ value: d.limit.recordsPerSec * 0.6, label: '60% of limit' });
+    if (d) markers.push({ value: limit! * 0.6, label: '60% of limit' });
     markers.push(
       size === 100
         ? { value: 500_000, label: 'aim 500k/s' }

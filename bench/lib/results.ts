@@ -66,10 +66,63 @@ export interface ProduceResult {
   storedRecords: number | null;
   errors: number;
   ackMs: Percentiles | null;
+  /** chdb: records/s ÷ the median of the run's direct-insert limit samples of these values (limitSpread). */
   ratioToDirectInsert: number | null;
   ratioToTcp: number | null;
+  /**
+   * chdb, full speed: the broker's CPU per record ÷ the direct insert's (medians of limitSpread): what
+   * the throughput ratio would be if CPU were all that counted; other load hardly moves it.
+   */
+  cpuPerRecordVsDirect?: number | null;
   broker: BrokerCost;
   clientCost: ClientCost;
+}
+
+/** One measurement of the direct-insert limit (bench/limits/direct-insert.ts, one insert size). */
+export interface LimitSample {
+  /** The limits group's insert-size sweep (its best size), or right before / after a produce phase. */
+  when: 'sweep' | 'before' | 'after';
+  /** The produce phase it brackets (null for the sweep). */
+  phase: string | null;
+  at: string;
+  insertTargetBytes: number;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  valueMiBPerSec: number;
+  /** The limit process's CPU (all threads: Node and ClickHouse's in chdb) during its insert loop. */
+  cpuSeconds: number;
+  cpuMicrosPerRecord: number;
+  /** CPU seconds per wall second of everything else on the machine during the loop (/proc/stat). */
+  otherCores: number | null;
+  loadavg1: number;
+}
+
+/** min / median / max of a figure over the samples, and max ÷ min. */
+export interface Spread {
+  n: number;
+  min: number;
+  median: number;
+  max: number;
+  maxOverMin: number;
+}
+
+/** A produce phase's bracket: the limit right before and after it, and the machine during it. */
+export interface LimitBracket {
+  client: 'rdkafka' | 'kafkajs';
+  phase: string;
+  before: number | null;
+  after: number | null;
+  /** Busy CPU seconds per wall second of the whole machine during the phase (/proc/stat). */
+  machineCores: number | null;
+}
+
+/** The direct-insert limit of one value size and payload, measured several times in a run. */
+export interface LimitSpread {
+  samples: LimitSample[];
+  brackets: LimitBracket[];
+  recordsPerSec: Spread | null;
+  cpuMicrosPerRecord: Spread | null;
 }
 
 export interface ConsumeResult {
@@ -260,6 +313,8 @@ export interface TransactionRun {
 export interface Results {
   meta: Record<string, unknown>;
   limits: { tcp: Record<string, any>; direct: Record<string, any> };
+  /** The direct-insert limit's samples and spread by payloadKey (absent in runs before it). */
+  limitSpread?: Record<string, LimitSpread>;
   produce: ProduceResult[];
   consume: ConsumeResult[];
   e2e: {

@@ -10,7 +10,8 @@
  * Measures, on one data directory:
  * - `insertOnly`: rows encoded beforehand, inserts back to back: chdb's own speed for this format;
  * - `limit` (per insert size): encode a group while the previous insert runs (one in flight, as the
- *   storage's flusher does): what a broker could reach at best; the best size is "the" limit;
+ *   storage's flusher does): what a broker could reach at best; the best size is "the" limit; with
+ *   this process's CPU (all threads, ClickHouse's included) and the rest of the machine's meanwhile;
  * - `sequential`: encode, then insert, one after the other, for the breakdown (encode ms, insert ms);
  * - `storageAppend`: ClickHouseStorage.append per partition (group commit, partition state) with no broker;
  * - `read`: range SELECTs of about 10 MiB, and the same re-encoded into RecordBatches;
@@ -29,6 +30,7 @@ import {
   TOPIC_READ_COLUMNS,
   topicTableDdl,
 } from '../../packages/storage/src/clickhouse/schema.js';
+import { machineBusySeconds } from '../lib/machine.js';
 import { type EncodedBatch, encodeBatches } from '../lib/values.js';
 
 interface Options {
@@ -142,6 +144,7 @@ for (const target of o.limitOnly ? o.insertSizes.slice(0, 1) : o.insertSizes) {
   let inflight: Promise<void> | null = null;
   let inserts = 0;
   let rowBytes = 0;
+  const m0 = machineBusySeconds();
   const c0 = cpu();
   const t0 = performance.now();
   for (let i = 0; i < batches.length; ) {
@@ -154,12 +157,15 @@ for (const target of o.limitOnly ? o.insertSizes.slice(0, 1) : o.insertSizes) {
   }
   await inflight;
   const s = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpu() - c0;
   limits.push(
     figure(s, {
       insertTargetBytes: target,
       inserts,
       rowBytes,
-      cpuSeconds: cpu() - c0,
+      cpuSeconds,
+      // What the rest of the machine took meanwhile: the limit moves with it, its CPU per record hardly.
+      otherCores: Math.max(0, machineBusySeconds() - m0 - cpuSeconds) / s,
       rowBytesPerValue: rowBytes / valueBytes,
     }),
   );

@@ -11,6 +11,7 @@ import { type ClientOut, nodeArgs, runJson } from '../lib/children.js';
 import type { Bench } from '../lib/context.js';
 import { type Payload, payloadKey, valuesName } from '../lib/payloads.js';
 import { MiB, si } from '../lib/stats.js';
+import { addLimitSample } from './spread.js';
 
 /** The limits of one value size, per payload (--payloads): TCP loopback, then direct insert. */
 export async function limits(bench: Bench, size: number): Promise<void> {
@@ -111,6 +112,7 @@ async function directInsert(bench: Bench, size: number, payload: Payload): Promi
     results.limits.direct[key] = { ...r.result, loadavg1: Math.round(loadavg()[0]! * 100) / 100 };
     if (r.result.clickhouseVersion) results.meta.clickhouse = r.result.clickhouseVersion;
     const l = r.result.limit;
+    addLimitSample(results, key, 'sweep', null, l); // the first of the run's samples (spread.ts)
     log(
       `    direct insert: ${si(l.recordsPerSec)} rec/s, ${l.valueMiBPerSec.toFixed(1)} MiB/s (inserts of ${(l.insertTargetBytes / MiB).toFixed(0)} MiB)` +
         (r.result.storageAppend ? `; storage.append ${si(r.result.storageAppend.recordsPerSec)} rec/s` : '') +
