@@ -21,7 +21,7 @@ const CLIENT_TESTS = [
   'packages/broker/test/kafka-python.test.ts',
   'packages/broker/test/produce-fetch.test.ts',
   'packages/broker/test/groups-clients.test.ts',
-  'packages/broker/test/groups-cooperative.test.ts',
+  'packages/broker/test/groups-long-run.test.ts',
   'packages/broker/test/dead-letters-clients.test.ts',
   'packages/broker/test/transactions-protocol.test.ts',
   'packages/broker/test/transactions-kafkajs.test.ts',
