@@ -20,7 +20,6 @@ const CLIENT_TESTS = [
   'packages/broker/test/confluent-kafka.test.ts',
   'packages/broker/test/kafka-python.test.ts',
   'packages/broker/test/produce-fetch.test.ts',
-  'packages/broker/test/groups-clients.test.ts',
   'packages/broker/test/groups-long-run.test.ts',
   'packages/broker/test/dead-letters-clients.test.ts',
   'packages/broker/test/transactions-protocol.test.ts',

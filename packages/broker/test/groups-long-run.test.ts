@@ -4,9 +4,11 @@
  * JoinGroup: state a group or topic leaves behind (members, pending member ids, timers, offsets in
  * memory, connections) shows up in those that come after. Each test uses topics and groups of its own.
  * - First, all kinds of clients at once, each running groups one after another: kafkajs, librdkafka
- *   (python3-confluent-kafka, kcat) and kafka-python; kafkajs (eager) rejoins on a grown topic after
- *   its metadata refresh; static members (KIP-345) send no LeaveGroup when they close: their sessions
- *   expire, and the group can then be deleted.
+ *   (python3-confluent-kafka, kcat) and kafka-python; a kafkajs group of three (JoinGroup v5, SyncGroup
+ *   v3, Heartbeat v3, OffsetCommit v5, OffsetFetch v4, LeaveGroup v3) shares six partitions and
+ *   commits; kafkajs (eager) rejoins on a grown topic after its metadata refresh; static members
+ *   (KIP-345) send no LeaveGroup when they close: their sessions expire, and the group can then be
+ *   deleted; a restarted static member takes its place back without a rebalance.
  * - Then cooperative-sticky (KIP-429): a subscribed topic grows, and the members rebalance once their
  *   metadata refresh shows it (Kafka's coordinator does not start that rebalance: the clients do, when
  *   a refresh shows a new partition count); a second member joins, and the first gives up only the
@@ -15,7 +17,7 @@
  *   member id, offsets in memory, timer, nor connection.
  */
 import { fileURLToPath } from 'node:url';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type Admin, type Consumer, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
 import { consumeMessages } from './helpers/kafkajs.js';
@@ -105,6 +107,43 @@ assigned = [sorted(p.partition for p in c.assignment()) for c in members]
 for c in members:
     c.close()
 print(json.dumps(assigned))
+`;
+
+/** A static member consumes, closes (static members send no LeaveGroup), and a new process with the same group.instance.id takes over. */
+const STATIC_MEMBER = `
+import json, sys, time
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+bootstrap, topic = sys.argv[1], sys.argv[2]
+p = Producer({"bootstrap.servers": bootstrap})
+def produce(first, last):
+    for i in range(first, last):
+        p.produce(topic, value=f"m{i}".encode())
+    p.flush(10)
+def member():
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": topic + "-g", "group.instance.id": "pod-0",
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "enable.auto.commit": False})
+    c.subscribe([topic])
+    return c
+def read(c, got, until):
+    deadline = time.time() + 30
+    while len(got) < until and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+            c.commit(message=m, asynchronous=False)
+produce(0, 50)
+got = []
+c = member()
+read(c, got, 50)
+c.close()
+c = member()
+produce(50, 60)
+read(c, got, 60)
+assigned = sorted(tp.partition for tp in c.assignment())
+c.close()
+groups = [[g.id, g.state, g.protocol_type, len(g.members)] for g in AdminClient({"bootstrap.servers": bootstrap}).list_groups(timeout=10)]
+print(json.dumps({"got": len(got), "distinct": len(set(got)), "assigned": assigned, "groups": groups}))
 `;
 
 describe('group programs of every kind of client at once, each running its groups in turn', () => {
@@ -223,6 +262,107 @@ describe('group programs of every kind of client at once, each running its group
     // member whose session restarted with a rebalance response.
     await until(async () => (await deleteError()) ?? undefined, 12_000 + 2_000);
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it.concurrent('kafkajs: three members share six partitions, commit, and the rest take over when one leaves', async () => {
+    const topic = 'lr-groups-kafkajs';
+    const groupId = topic;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: `a${i}` })),
+    });
+
+    const seen = new Set<string>();
+    const partitionsOf = new Map<number, Set<number>>();
+    let waiting: { count: number; resolve: () => void } | undefined;
+    const consumers: Consumer[] = [];
+    for (let i = 0; i < 3; i++) {
+      // kafkajs heartbeats between fetches: short fetch waits let members notice rebalances quickly.
+      const c = kafka.consumer({
+        groupId,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 300,
+        rebalanceTimeout: 10_000,
+        maxWaitTimeInMs: 100,
+      });
+      consumers.push(c);
+      partitionsOf.set(i, new Set());
+      await c.connect();
+      await c.subscribe({ topic, fromBeginning: true });
+      await c.run({
+        eachMessage: async ({ partition, message }) => {
+          partitionsOf.get(i)!.add(partition);
+          seen.add(message.value!.toString());
+          if (waiting && seen.size >= waiting.count) waiting.resolve();
+        },
+      });
+    }
+    const seenAtLeast = (count: number) =>
+      new Promise<void>((resolve, reject) => {
+        if (seen.size >= count) return resolve();
+        const timer = setTimeout(
+          () => reject(new Error(`only ${seen.size} of ${count} records arrived`)),
+          40_000,
+        );
+        waiting = {
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+      });
+    await seenAtLeast(300);
+
+    // Wait for the group to settle with three members.
+    const stableWith = (members: number) =>
+      until(async () => {
+        const [g] = (await admin.describeGroups([groupId])).groups;
+        return g!.state === 'Stable' && g!.members.length === members ? undefined : g;
+      });
+    await stableWith(3);
+    const described = await admin.describeGroups([groupId]);
+    expect(described.groups[0]).toMatchObject({ state: 'Stable', protocolType: 'consumer' });
+    expect(described.groups[0]!.members).toHaveLength(3);
+
+    // One member leaves (LeaveGroup); the other two take over its partitions.
+    await consumers[2]!.disconnect();
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: `b${i}` })),
+    });
+    await seenAtLeast(360);
+    await stableWith(2);
+
+    await consumers[0]!.disconnect();
+    await consumers[1]!.disconnect();
+    await producer.disconnect();
+    // Every record was committed.
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    const endOf = new Map(ends.map((p) => [p.partition, p.high]));
+    for (const p of committed[0]!.partitions) expect(p.offset).toBe(endOf.get(p.partition));
+    const listed = await admin.listGroups();
+    expect(listed.groups).toContainEqual({ groupId, protocolType: 'consumer' });
+    await admin.deleteGroups([groupId]);
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId);
+  });
+
+  it.concurrent('librdkafka: a restarted static member takes its place back without a rebalance', async (ctx) => {
+    need(ctx, confluentKafka);
+    const topic = 'lr-groups-static';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
+    const r = await run(PYTHON, ['-c', STATIC_MEMBER, b.bootstrap, topic], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ got: 60, distinct: 60, assigned: [0, 1, 2, 3, 4, 5] });
+    expect(out.groups).toContainEqual([`${topic}-g`, 'Stable', 'consumer', 1]);
+    // One rebalance only: the second process replaced the member id in generation 1.
+    const generations = changes.filter((c) => c.groupId === `${topic}-g`).map((c) => c.generationId);
+    expect(Math.max(...generations)).toBe(1);
   });
 });
 
