@@ -4,6 +4,8 @@
  * group, and DeleteGroups answers NON_EMPTY_GROUP until then and deletes the group from then on. A
  * member that closed while its JoinGroup or SyncGroup was parked counts as alive until that step ends
  * (Kafka's ClassicGroupMember.hasSatisfiedHeartbeat), and its session starts when it is answered.
+ * A pending member id (KIP-394) is forgotten a session after it was handed out unless it joins or
+ * leaves first: then its timer goes at once, as Kafka's is replaced under the member's heartbeat key.
  * Fake timers: each test asserts the group a millisecond before and at the expiry.
  */
 import { ErrorCode } from '@kch/protocol';
@@ -34,7 +36,7 @@ function staticJoin(c: GroupCoordinator, instance: string, memberId = ''): Promi
   );
 }
 
-function sync(c: GroupCoordinator, j: JoinGroupResult, instance: string, assign = false) {
+function sync(c: GroupCoordinator, j: JoinGroupResult, instance: string | null, assign = false) {
   return c.syncGroup({
     groupId: 'g',
     generationId: j.generationId,
@@ -125,5 +127,45 @@ describe('static members that close without LeaveGroup', () => {
     await tick(1);
     expect(c.groupInfo('g')).toMatchObject({ state: 'Empty', members: [] });
     expect(await deleteError(c)).toBe(ErrorCode.NONE);
+  });
+});
+
+describe('pending member ids (KIP-394)', () => {
+  /** A member id handed out with MEMBER_ID_REQUIRED. */
+  async function pendingId(c: GroupCoordinator): Promise<string> {
+    const r = await c.joinGroup(join({ requireKnownMemberId: true, sessionTimeoutMs: SESSION_MS }));
+    expect(r.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    return r.memberId;
+  }
+
+  it('lose their expiry timer when they join, leave, or their group is deleted, not a session later', async () => {
+    const { coordinator: c } = await setup({ groupMinSessionTimeoutMs: SESSION_MS });
+    const id = await pendingId(c);
+    expect(c.stats()).toMatchObject({ pendingMembers: 1, timers: 1 });
+
+    // It joins: its session is the one timer left (as Kafka's, under the same heartbeat key).
+    const joining = c.joinGroup(
+      join({ memberId: id, requireKnownMemberId: true, sessionTimeoutMs: SESSION_MS }),
+    );
+    await tick(1);
+    const j = await joining;
+    expect(j.errorCode).toBe(ErrorCode.NONE);
+    expect((await sync(c, j, null, true)).errorCode).toBe(ErrorCode.NONE);
+    expect(c.stats()).toMatchObject({ members: 1, pendingMembers: 0, timers: 1 });
+
+    // Another id is handed out and leaves (LeaveGroup) before joining; then the member leaves.
+    const leaving = await pendingId(c);
+    expect(c.stats()).toMatchObject({ pendingMembers: 1, timers: 2 });
+    c.leaveGroup('g', [{ memberId: leaving, groupInstanceId: null }]);
+    expect(c.stats()).toMatchObject({ pendingMembers: 0, timers: 1 });
+    c.leaveGroup('g', [{ memberId: j.memberId, groupInstanceId: null }]);
+    expect(c.groupInfo('g')!.state).toBe('Empty');
+    expect(c.stats()).toMatchObject({ members: 0, timers: 0 });
+
+    // An id handed out by the Empty group, which is then deleted.
+    await pendingId(c);
+    expect(c.stats()).toMatchObject({ pendingMembers: 1, timers: 1 });
+    expect(await deleteError(c)).toBe(ErrorCode.NONE);
+    expect(c.stats()).toEqual({ groups: 0, members: 0, pendingMembers: 0, groupsWithOffsets: 0, timers: 0 });
   });
 });

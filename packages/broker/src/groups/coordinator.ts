@@ -137,6 +137,15 @@ export interface GroupCoordinatorOptions {
 /** Kafka's offsets.retention.check.interval.ms default. */
 export const DEFAULT_OFFSETS_RETENTION_CHECK_INTERVAL_MS = 600_000;
 
+/** GroupCoordinator.stats: counts of what the coordinator holds. */
+export interface CoordinatorStats {
+  groups: number;
+  members: number;
+  pendingMembers: number;
+  groupsWithOffsets: number;
+  timers: number;
+}
+
 export class GroupCoordinator {
   private readonly logger: Logger;
   private readonly events: EventEmitter<BrokerEvents>;
@@ -489,6 +498,26 @@ export class GroupCoordinator {
   groupInfo(groupId: string): GroupInfo | undefined {
     const group = this.groups.get(groupId);
     return group && groupInfo(group);
+  }
+
+  /**
+   * What the coordinator holds now, to check that nothing outlives the groups it belongs to: groups,
+   * their members and pending member ids, groups with offsets in memory, and armed timers.
+   */
+  stats(): CoordinatorStats {
+    let members = 0;
+    let pendingMembers = 0;
+    for (const group of this.groups.values()) {
+      members += group.members.size;
+      pendingMembers += group.pendingMembers.size;
+    }
+    return {
+      groups: this.groups.size,
+      members,
+      pendingMembers,
+      groupsWithOffsets: this.offsets.groupCount,
+      timers: this.timers.size,
+    };
   }
 
   /** The group goes, and its offsets' entry with it (storage has none of them any more). */

@@ -1,6 +1,7 @@
 /** The classic group coordinator and the helpers tools use (lag from committed offsets). */
 export {
   type CommitOffsetsParams,
+  type CoordinatorStats,
   clientHostOf,
   type DescribedGroup,
   type FetchOffsetsResult,

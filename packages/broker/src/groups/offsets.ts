@@ -384,6 +384,11 @@ export class OffsetManager {
     return allExpired;
   }
 
+  /** Groups with an entry here (each one the registry holds, at most). */
+  get groupCount(): number {
+    return this.byGroup.size;
+  }
+
   /** Forgets a removed group's entry (its offsets are gone from storage already). */
   forget(groupId: string): void {
     this.byGroup.delete(groupId);

@@ -67,7 +67,7 @@ export class GroupRegistry {
     this.timers.cancel(group.syncTimer);
     group.joinTimer = undefined;
     group.syncTimer = undefined;
-    group.pendingMembers.clear();
+    for (const memberId of [...group.pendingMembers.keys()]) group.forgetPending(memberId);
     return current;
   }
 

@@ -37,6 +37,11 @@ export class CoordinatorTimers {
     return t;
   }
 
+  /** Timers armed and not yet fired or cancelled: sessions, rebalance phases, pending members. */
+  get size(): number {
+    return this.pending.size;
+  }
+
   cancel(t: NodeJS.Timeout | undefined): void {
     if (t === undefined) return;
     clearTimeout(t);

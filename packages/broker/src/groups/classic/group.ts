@@ -181,8 +181,12 @@ export class ClassicGroup {
   readonly members = new Map<string, ClassicMember>();
   /** group.instance.id -> member id. */
   readonly staticMembers = new Map<string, string>();
-  /** Member ids handed out with MEMBER_ID_REQUIRED that have not joined yet. */
-  readonly pendingMembers = new Set<string>();
+  /**
+   * Member ids handed out with MEMBER_ID_REQUIRED that have not joined yet, each with what cancels
+   * the timer that forgets it a session later (Kafka schedules it under the member's heartbeat key,
+   * so the member's own session replaces it when it joins): the id leaves by any way, the timer goes.
+   */
+  readonly pendingMembers = new Map<string, () => void>();
   /** Members that got their JoinGroup response and have not sent SyncGroup yet. */
   readonly pendingSyncMembers = new Set<string>();
   numMembersAwaitingJoin = 0;
@@ -256,7 +260,7 @@ export class ClassicGroup {
     this.incSupportedProtocols(member);
     member.awaitingJoin = callback;
     if (member.isAwaitingJoin) this.numMembersAwaitingJoin++;
-    this.pendingMembers.delete(member.memberId);
+    this.forgetPending(member.memberId);
   }
 
   /** Removes a member (or a pending member id) without answering anything it waits for. */
@@ -272,9 +276,15 @@ export class ClassicGroup {
       const next = this.members.keys().next();
       this.leaderId = next.done ? null : next.value;
     }
-    this.pendingMembers.delete(memberId);
+    this.forgetPending(memberId);
     this.pendingSyncMembers.delete(memberId);
     return member;
+  }
+
+  /** Drops a pending member id and cancels its expiry. */
+  forgetPending(memberId: string): void {
+    this.pendingMembers.get(memberId)?.();
+    this.pendingMembers.delete(memberId);
   }
 
   /**

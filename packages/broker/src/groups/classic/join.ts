@@ -145,8 +145,7 @@ export class ClassicJoin {
       }
     } else if (p.requireKnownMemberId) {
       // KIP-394: register the id as pending and have the member rejoin with it.
-      group.pendingMembers.add(newMemberId);
-      this.timers.schedule(p.sessionTimeoutMs, () => {
+      const expiry = this.timers.schedule(p.sessionTimeoutMs, () => {
         if (group.is('Dead') || !group.pendingMembers.has(newMemberId)) return;
         this.logger.info('pending member removed after session timeout', {
           groupId: group.groupId,
@@ -154,6 +153,7 @@ export class ClassicJoin {
         });
         this.rebalancer.removePendingMemberAndUpdateGroup(group, newMemberId);
       });
+      group.pendingMembers.set(newMemberId, () => this.timers.cancel(expiry));
       resolve(joinError(newMemberId, ErrorCode.MEMBER_ID_REQUIRED));
     } else {
       this.addMemberAndRebalance(group, newMemberId, p, resolve);

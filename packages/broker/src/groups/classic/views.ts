@@ -112,6 +112,6 @@ export function groupInfo(g: ClassicGroup): GroupInfo {
       groupInstanceId: m.groupInstanceId,
       clientId: m.clientId,
     })),
-    pendingMembers: [...g.pendingMembers],
+    pendingMembers: [...g.pendingMembers.keys()],
   };
 }

@@ -1,0 +1,65 @@
+"""librdkafka cooperative-sticky (KIP-429): one process drives members "a" and "b" (polling each in
+turn, which serves their rebalance callbacks) through a topic's growth from 1 to 2 partitions, b's
+arrival and b's departure. After each step a record is produced to every partition and must be read
+by whoever owns it. Prints the rebalance callbacks (seconds since start, member, assign/revoke,
+partitions) and what each read.
+Usage: confluent_cooperative.py BOOTSTRAP TOPIC
+"""
+import json, sys, time
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic, NewPartitions
+bootstrap, topic = sys.argv[1], sys.argv[2]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+producer = Producer({"bootstrap.servers": bootstrap})
+events, got, members = [], {}, {}
+start = time.time()
+def log(*e):
+    events.append([round(time.time() - start, 2), *e])
+def member(name):
+    # A short metadata refresh: the refresh is what shows a member the new partition.
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": topic + "-g", "client.id": name,
+                  "partition.assignment.strategy": "cooperative-sticky", "topic.metadata.refresh.interval.ms": 500,
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    c.subscribe([topic], on_assign=lambda c, ps: log(name, "assign", sorted(p.partition for p in ps)),
+                on_revoke=lambda c, ps: log(name, "revoke", sorted(p.partition for p in ps)))
+    members[name] = c
+    got[name] = []
+def owned(name):
+    return sorted(p.partition for p in members[name].assignment())
+def poll_until(cond, what, timeout=30):
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            print(json.dumps({"timeout": what, "events": events, "owned": {n: owned(n) for n in members}}))
+            sys.exit(1)
+        for name, c in members.items():
+            m = c.poll(0.05)
+            if m is not None and not m.error():
+                got[name].append([m.partition(), m.value().decode()])
+    log("done", what, {n: owned(n) for n in members})
+def produce(tag):
+    # The producer's own metadata may lag the growth: it asks until it sees every partition.
+    n = len(producer.list_topics(topic, timeout=10).topics[topic].partitions)
+    for p in range(n):
+        producer.produce(topic, value=f"{tag}-{p}".encode(), partition=p)
+    producer.flush(10)
+    values = {f"{tag}-{p}" for p in range(n)}
+    poll_until(lambda: values <= {v for g in got.values() for _, v in g}, "read " + tag)
+member("a")
+poll_until(lambda: owned("a") == [0], "a owns p0")
+produce("one")
+admin.create_partitions([NewPartitions(topic, 2)])[topic].result()
+log("grown", len(admin.list_topics(topic, timeout=10).topics[topic].partitions))
+poll_until(lambda: owned("a") == [0, 1], "a owns p0 and p1")
+produce("two")
+member("b")
+log("b joins")
+poll_until(lambda: len(owned("a")) == 1 and len(owned("b")) == 1, "a and b share")
+produce("three")
+members.pop("b").close()
+log("b closed")
+poll_until(lambda: owned("a") == [0, 1], "a owns both again")
+produce("four")
+members["a"].close()
+print(json.dumps({"events": events, "got": got}))
