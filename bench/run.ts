@@ -22,6 +22,8 @@
  *   mock      librdkafka against kch (memory storage) and against librdkafka's mock cluster (an
  *             in-memory Kafka in C, started through ctypes): produce, consume and ack latency, kch ÷ mock;
  *             not part of --quick unless named
+ *   engine-peer  kch (chdb) against Kafka + the ClickHouse Kafka engine (kch on memory storage as the broker,
+ *             chdb in its own process): produce to visible in SQL and records/s landed; not part of --quick
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
  *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
@@ -74,6 +76,7 @@ import type { BrokerCost, Results } from './lib/results.js';
 import { MiB, percentiles, si } from './lib/stats.js';
 import { writePool } from './lib/values.js';
 import { limits } from './limits/group.js';
+import { enginePeerGroup } from './engine-peer.js';
 import { mockGroup } from './mock.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 import { securityGroup } from './security.js';
@@ -395,7 +398,7 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions', 'mock'])
+    for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions', 'mock', 'engine-peer'])
       args.only.delete(group);
   }
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
@@ -414,6 +417,7 @@ async function main(): Promise<void> {
   if (args.only.has('security')) await securityGroup(bench);
   if (args.only.has('transactions')) await transactionsGroup(bench);
   if (args.only.has('mock')) await mockGroup(bench);
+  if (args.only.has('engine-peer')) await enginePeerGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
   if (args.only.has('cluster')) await clusterGroup(bench);
   const m = results.meta.machine as Record<string, unknown>;
