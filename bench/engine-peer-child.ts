@@ -29,7 +29,8 @@ const session = new Session(dir);
 
 process.on('message', (raw) => {
   const m = raw as { type: string; id?: number; sql?: string };
-  const reply = (body: Record<string, unknown>) => process.send?.({ ...body, type: `${m.type}-reply`, id: m.id });
+  const reply = (body: Record<string, unknown>) =>
+    process.send?.({ ...body, type: `${m.type}-reply`, id: m.id });
   void (async () => {
     try {
       if (m.type === 'sql') {

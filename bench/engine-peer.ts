@@ -149,7 +149,9 @@ export async function enginePeerGroup(bench: Bench): Promise<void> {
   const P = args.partitions;
   const runs: EnginePeerRun[] = [];
   results.enginePeer = { partitions: P, size: SIZE, runs };
-  log(`engine-peer: kch (chdb) against kch (memory) + the ClickHouse Kafka engine (chdb child), ${SIZE} B JSON`);
+  log(
+    `engine-peer: kch (chdb) against Kafka (kch, memory) + the ClickHouse Kafka engine (chdb child), ${SIZE} B JSON`,
+  );
 
   // kch: its own topic table, in SQL at the ack.
   const { b: kch } = await bench.startBroker('chdb', 'broker-engine-peer-kch', bench.newDataDir());
@@ -230,7 +232,8 @@ export async function enginePeerGroup(bench: Bench): Promise<void> {
       results.errors.push(`engine-peer ${setup}: ${(e as Error).stack ?? e}\n${b.lastStderr}`);
     } finally {
       // The Kafka tables first: their consumers would otherwise keep polling a closed broker.
-      for (const t of drop.reverse()) await ch?.call('sql', { sql: `DROP TABLE IF EXISTS ${t}` }).catch(() => {});
+      for (const t of drop.reverse())
+        await ch?.call('sql', { sql: `DROP TABLE IF EXISTS ${t}` }).catch(() => {});
       await ch?.close();
       await b.close();
     }
@@ -256,7 +259,9 @@ async function oneSetup(
     stamped(bench, { bootstrap: target.bootstrap, topic, ...load });
   const failed = (o: StampedOut, what: string) => {
     if (o.errors + o.unflushed)
-      results.errors.push(`engine-peer ${setup} ${what}: ${o.errors + o.unflushed} failed (${o.error ?? ''})`);
+      results.errors.push(
+        `engine-peer ${setup} ${what}: ${o.errors + o.unflushed} failed (${o.error ?? ''})`,
+      );
   };
   // One record first, seen in SQL: the consumer has joined its group and owns the partitions.
   const ready = async (topic: string, partitions: number) => {
@@ -295,7 +300,8 @@ async function oneSetup(
   failed(fo, 'full speed');
   const fseen = await fw;
   const [lastAt, rows] = fseen.changes.at(-1) ?? [Number.NaN, 0];
-  if (rows < 1 + p.full) results.errors.push(`engine-peer ${setup} full speed: ${rows - 1} of ${p.full} in SQL`);
+  if (rows < 1 + p.full)
+    results.errors.push(`engine-peer ${setup} full speed: ${rows - 1} of ${p.full} in SQL`);
   const run: EnginePeerRun = {
     setup,
     settings,
@@ -311,6 +317,8 @@ async function oneSetup(
     producedPerSec: Math.round(fo.records / fo.seconds),
     loadavg1: round2(loadavg()[0]!),
   };
-  log(`    ${setup} full speed: ${si(run.landedPerSec)} rec/s landed, ${si(run.producedPerSec)} rec/s produced`);
+  log(
+    `    ${setup} full speed: ${si(run.landedPerSec)} rec/s landed, ${si(run.producedPerSec)} rec/s produced`,
+  );
   return run;
 }

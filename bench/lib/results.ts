@@ -3,9 +3,9 @@
  * module, so that the report does not import the runner).
  */
 import type { selfTimes } from '../profile-top.js';
+import type { EnginePeerResults } from './engine-peer-results.js';
 import type { Payload } from './payloads.js';
 import type { CpuUsage } from './proc.js';
-import type { EnginePeerResults } from './engine-peer-results.js';
 import type { Percentiles } from './stats.js';
 
 export interface BrokerCost {
