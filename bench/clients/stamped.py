@@ -26,16 +26,15 @@ total = int(rate * opts["duration"]) if rate > 0 else opts["count"]
 sample_every = opts.get("sample_every", 64)
 # {"sent":1765134092123.456,"pad":""} is 36 bytes; pad fills the rest.
 pad = "x" * max(0, opts.get("size", 100) - 36)
-errors = [0, None]
+failures = []
 latencies = []
 
 
 def on_delivery(err, msg):
-    if err is not None:
-        errors[0] += 1
-        errors[1] = str(err)
-    else:
+    if err is None:
         latencies.append(msg.latency() * 1000.0)
+    else:
+        failures.append(str(err))
 
 
 p = Producer(
@@ -82,8 +81,8 @@ print(
             "bytes": i * len(value),
             "seconds": time.perf_counter() - t0,
             "first_sent_ms": first,
-            "errors": errors[0],
-            "error": errors[1],
+            "errors": len(failures),
+            "error": failures[-1] if failures else None,
             "unflushed": left,
             "latencies_ms": latencies,
         }
