@@ -11,10 +11,10 @@
  *
  * The same producer (bench/clients/stamped.py: librdkafka, acks=all, linger.ms=5) sends JSON values
  * carrying their send time (wall clock). Steady: a one-partition topic at a fixed rate, while the
- * harness polls `SELECT count()` back to back through the process that owns the table (kch's broker
- * child, the ClickHouse child): a record at offset o is visible at the first poll that counts more than
- * o rows; its latency is that moment − its send time. Full speed: N records over the run's partitions,
- * landed/s = N ÷ (the poll that counts them all − the first send).
+ * harness polls the table back to back through the process that owns it (kch's broker child, the
+ * ClickHouse child) for the offsets past those it has seen: a record is visible at the first poll that
+ * returns it; its latency is that moment − its send time. Full speed: N records over the run's
+ * partitions, landed/s = N ÷ (the `SELECT count()` that counts them all − the first send).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -92,8 +92,43 @@ interface Target {
   owner: SqlOwner;
   /** The producer's bootstrap. */
   bootstrap: string;
-  /** Makes `topic` (partitions) and the table its records land in; resolves when it takes records. */
-  prepare(topic: string, partitions: number): Promise<{ count: string; sent: string }>;
+  /**
+   * Makes `topic` (partitions) and the table its records land in (columns `partition` and `offset`);
+   * says the table and the SQL expression of a row's send time.
+   */
+  prepare(topic: string, partitions: number): Promise<{ table: string; sent: string }>;
+}
+
+const countOf = (table: string) => `SELECT count() FROM ${table}`;
+
+/**
+ * Polls partition 0 of `table` back to back for the offsets it holds from the lowest one not yet seen
+ * (a primary key range: a few rows a poll), until every offset below `until` was seen or `timeoutMs`
+ * passes. Each offset's time is the answer of the first poll that returned it: exact whatever order
+ * the rows commit in (kch may have several inserts of a partition in flight).
+ */
+async function watchOffsets(
+  owner: SqlOwner,
+  table: string,
+  until: number,
+  timeoutMs: number,
+): Promise<{ seenAt: Map<number, number>; polls: number; ms: number }> {
+  const t0 = now();
+  const seenAt = new Map<number, number>();
+  let from = 0;
+  let polls = 0;
+  while (from < until && now() - t0 < timeoutMs) {
+    const text = await sqlText(
+      owner,
+      `SELECT \`offset\` FROM ${table} WHERE partition = 0 AND \`offset\` >= ${from}`,
+    );
+    const at = now();
+    polls++;
+    for (const line of text.split('\n'))
+      if (line !== '' && !seenAt.has(Number(line))) seenAt.set(Number(line), at);
+    while (seenAt.has(from)) from++;
+  }
+  return { seenAt, polls, ms: now() - t0 };
 }
 
 interface Watch {
@@ -103,13 +138,13 @@ interface Watch {
   ms: number;
 }
 
-/** Polls `count` back to back (or every `intervalMs`) until it reaches `until` or `timeoutMs` passes. */
+/** Polls `count` every `intervalMs` until it reaches `until` or `timeoutMs` passes. */
 async function watch(
   owner: SqlOwner,
   count: string,
   until: number,
   timeoutMs: number,
-  intervalMs = 0,
+  intervalMs: number,
 ): Promise<Watch> {
   const t0 = now();
   const changes: [number, number][] = [];
@@ -122,7 +157,7 @@ async function watch(
       changes.push([now(), n]);
       last = n;
     }
-    if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   return { changes, polls, ms: now() - t0 };
 }
@@ -163,10 +198,7 @@ export async function enginePeerGroup(bench: Bench): Promise<void> {
       async prepare(topic, partitions) {
         await createTopic(admin, topic, partitions);
         const table = `kafka.\`${topic}\``;
-        return {
-          count: `SELECT count() FROM ${table}`,
-          sent: `SELECT JSONExtractFloat(value, 'sent') FROM ${table} WHERE partition = 0 ORDER BY \`offset\``,
-        };
+        return { table, sent: "JSONExtractFloat(value, 'sent')" };
       },
     };
     try {
@@ -217,10 +249,7 @@ export async function enginePeerGroup(bench: Bench): Promise<void> {
               SELECT _partition AS partition, _offset AS \`offset\`, sent, pad FROM ${t}_queue`,
           );
           drop.push(`${t}_mv`);
-          return {
-            count: `SELECT count() FROM ${t}`,
-            sent: `SELECT sent FROM ${t} WHERE partition = 0 ORDER BY \`offset\``,
-          };
+          return { table: t, sent: 'sent' };
         },
       };
       try {
@@ -266,27 +295,31 @@ async function oneSetup(
   // One record first, seen in SQL: the consumer has joined its group and owns the partitions.
   const ready = async (topic: string, partitions: number) => {
     const q = await target.prepare(topic, partitions);
-    const w = watch(target.owner, q.count, 1, 120_000, 20);
+    const w = watch(target.owner, countOf(q.table), 1, 120_000, 20);
     failed(await produce(topic, { count: 1 }), 'first record');
     const n = (await w).changes.at(-1)?.[1] ?? 0;
     if (n < 1) throw new Error(`${topic}: the first record never reached SQL`);
     return q;
   };
 
-  // Steady: one partition, so a count of c rows means offsets 0..c-1 are there (one consumer, in order).
+  // Steady: one partition; offset 0 is the first record, the measured ones follow.
   const steady = `ep-${setup}-steady`;
   const sq = await ready(steady, 1);
   const total = Math.floor(p.rate * seconds);
-  const w = watch(target.owner, sq.count, 1 + total, seconds * 1000 + 60_000);
+  const w = watchOffsets(target.owner, sq.table, 1 + total, seconds * 1000 + 60_000);
   const o = await produce(steady, { rate: p.rate, duration: seconds, sample_every: 8 });
   failed(o, 'steady');
   const seen = await w;
-  const sent = (await sqlText(target.owner, sq.sent)).trim().split('\n').map(Number);
   const visible: number[] = [];
-  let c = 0;
-  for (let offset = 1; offset < sent.length; offset++) {
-    while (c < seen.changes.length && seen.changes[c]![1] <= offset) c++;
-    if (c < seen.changes.length) visible.push(seen.changes[c]![0] - sent[offset]!);
+  const sentRows = await sqlText(
+    target.owner,
+    `SELECT \`offset\`, ${sq.sent} FROM ${sq.table} WHERE partition = 0 AND \`offset\` >= 1`,
+  );
+  for (const line of sentRows.split('\n')) {
+    if (line === '') continue;
+    const [offset, sent] = line.split('\t').map(Number);
+    const at = seen.seenAt.get(offset!);
+    if (at !== undefined) visible.push(at - sent!);
   }
   log(
     `    ${setup} steady ${p.rate} rec/s ${seconds} s: visible p50 ${percentiles(visible)?.p50} p99 ${percentiles(visible)?.p99} ms (${seen.polls} polls)`,
@@ -295,7 +328,7 @@ async function oneSetup(
   // Full speed: the run's partitions.
   const full = `ep-${setup}-full`;
   const fq = await ready(full, args.partitions);
-  const fw = watch(target.owner, fq.count, 1 + p.full, bench.plan.timeoutMs, 10);
+  const fw = watch(target.owner, countOf(fq.table), 1 + p.full, bench.plan.timeoutMs, 10);
   const fo = await produce(full, { count: p.full, sample_every: 64 });
   failed(fo, 'full speed');
   const fseen = await fw;
