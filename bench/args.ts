@@ -47,11 +47,21 @@ const OPTIONS = {
 } as const;
 
 /**
- * The groups that run unless --only names others (`sustained` joins them with --sustained). `mock` is
- * one of a full run but not of --quick's (CI's `bench --quick` keeps its length), unless --only names it.
+ * The groups that run unless --only names others (`sustained` joins them with --sustained). `mock` and
+ * `engine-peer` are of a full run but not of --quick's (CI's `bench --quick` keeps its length), unless
+ * --only names them.
  */
-const DEFAULT_GROUPS = ['limits', 'rdkafka', 'kafkajs', 'latency', 'security', 'transactions', 'mock'];
-const NOT_QUICK = new Set(['mock']);
+const DEFAULT_GROUPS = [
+  'limits',
+  'rdkafka',
+  'kafkajs',
+  'latency',
+  'security',
+  'transactions',
+  'mock',
+  'engine-peer',
+];
+const NOT_QUICK = new Set(['mock', 'engine-peer']);
 
 /**
  * The arguments of a run; prints the usage (`usageOf`'s file header) and exits on --help. A `--`

@@ -24,6 +24,8 @@
  *   mock      librdkafka against kch (memory storage) and against librdkafka's mock cluster (an
  *             in-memory Kafka in C, started through ctypes): produce, consume and ack latency, kch ÷ mock;
  *             not part of --quick unless named
+ *   engine-peer  kch (chdb) against Kafka + the ClickHouse Kafka engine (kch on memory storage as the broker,
+ *             chdb in its own process): produce to visible in SQL and records/s landed; not part of --quick
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
  *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
@@ -56,6 +58,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBenchArgs } from './args.js';
 import { clusterGroup } from './cluster.js';
+import { enginePeerGroup } from './engine-peer.js';
 import {
   BrokerProcess,
   type BrokerStart,
@@ -400,6 +403,7 @@ async function main(): Promise<void> {
     results.skipped.push(`librdkafka scenarios: ${why}`);
     for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions', 'mock'])
       args.only.delete(group);
+    args.only.delete('engine-peer');
   }
   log(`kch bench${quick ? ' --quick' : ''}: results in ${outDir}`);
   // Per record size: the limits, then the chdb broker right after them (the ratio to the limit is only
@@ -417,6 +421,7 @@ async function main(): Promise<void> {
   if (args.only.has('security')) await securityGroup(bench);
   if (args.only.has('transactions')) await transactionsGroup(bench);
   if (args.only.has('mock')) await mockGroup(bench);
+  if (args.only.has('engine-peer')) await enginePeerGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
   if (args.only.has('cluster')) await clusterGroup(bench);
   const m = results.meta.machine as Record<string, unknown>;

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { table } from './markdown.js';
 import { PAYLOADS, type Payload, parsePayloadKey, sizeName, valuesName } from './payloads.js';
+import { enginePeerSection } from './report-engine-peer.js';
 import { limitSpreadSection } from './report-limit-spread.js';
 import { mockSection } from './report-mock.js';
 import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
@@ -476,6 +477,7 @@ export function writeReport(r: Results, outDir: string): string {
   const cl = r.cluster;
   if (cl?.summary.length) out.push(...clusterSection(cl));
   if (r.mock?.summary.length) out.push(...mockSection(r.mock));
+  if (r.enginePeer?.runs.length) out.push(...enginePeerSection(r.enginePeer));
 
   // Sustained
   const s = r.sustained;

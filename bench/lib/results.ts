@@ -3,6 +3,7 @@
  * module, so that the report does not import the runner).
  */
 import type { selfTimes } from '../profile-top.js';
+import type { EnginePeerResults } from './engine-peer-results.js';
 import type { Payload } from './payloads.js';
 import type { CpuUsage } from './proc.js';
 import type { Percentiles } from './stats.js';
@@ -362,6 +363,8 @@ export interface Results {
   } | null;
   /** The `mock` group: kch (memory storage) against librdkafka's in-memory mock cluster. */
   mock?: { rounds: number; runs: MockRun[]; summary: MockSummary[] } | null;
+  /** The `engine-peer` group: kch against Kafka + the ClickHouse Kafka engine, produce to visible in SQL. */
+  enginePeer?: EnginePeerResults | null;
   profiles: {
     phase: string;
     file: string;
