@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { table } from './markdown.js';
 import { PAYLOADS, type Payload, parsePayloadKey, sizeName, valuesName } from './payloads.js';
+import { latencyFloorSection } from './report-latency.js';
 import { mockSection } from './report-mock.js';
 import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
 import { median, type Percentiles, pct, si } from './stats.js';
@@ -425,6 +426,7 @@ export function writeReport(r: Results, outDir: string): string {
       );
     }
   }
+  out.push(...latencyFloorSection(r.latencyFloor ?? []));
 
   const sec = r.security;
   if (sec?.summary.length) {
