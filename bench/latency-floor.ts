@@ -25,8 +25,12 @@ export async function latencyFloorGroup(bench: Bench): Promise<void> {
   const { args, results, log, startBroker, phase, rdkafka, pool, newDataDir } = bench;
   const rates = args.quick ? [10_000] : [1_000, 10_000, 50_000];
   const sizes = args.quick ? args.sizes.slice(0, 1) : args.sizes;
-  const seconds = args.quick ? 2 : 10;
+  const seconds = bench.plan.halfSeconds; // as long as the "half" phases: 10 s, 2 s with --quick
   const P = args.partitions;
+  if (!args.storages.includes('chdb')) {
+    log('latency against its floor: skipped (chdb only, and --storages leaves it out)');
+    return;
+  }
   const runs: LatencyFloorRun[] = [];
   results.latencyFloor = runs;
   for (const size of sizes) {

@@ -18,17 +18,12 @@
 import { encodeRecordBatchSync } from '@kch/protocol';
 import type { StoredBatch } from '@kch/storage';
 import { ChdbTransport } from '../../packages/storage/src/clickhouse/chdb-transport.js';
-import { SINGLE_SERVER } from '../../packages/storage/src/clickhouse/cluster-ddl.js';
 import { Flusher } from '../../packages/storage/src/clickhouse/flusher.js';
-import { insertWithRetry } from '../../packages/storage/src/clickhouse/insert-retry.js';
 import { clickhouseStorageOptionsSchema } from '../../packages/storage/src/clickhouse/options.js';
 import { writeBatchRows } from '../../packages/storage/src/clickhouse/records.js';
 import { RowBinaryWriter } from '../../packages/storage/src/clickhouse/rowbinary.js';
-import {
-  TOPIC_INSERT_COLUMNS,
-  TOPIC_INSERT_TYPES,
-  topicTableDdl,
-} from '../../packages/storage/src/clickhouse/schema.js';
+import { topicTableDdl } from '../../packages/storage/src/clickhouse/schema.js';
+import { bareInserter } from '../lib/bare-insert.js';
 import { percentiles } from '../lib/stats.js';
 import { readPool } from '../lib/values.js';
 
@@ -55,27 +50,12 @@ await t.command(`CREATE DATABASE IF NOT EXISTS ${DB}`);
 await t.command(topicTableDdl(DB, 'floor', null, config.deduplicationWindow, config.topicTableSettings));
 const table = `${DB}.\`floor\``;
 
-let seq = 0;
-const ctx = {
-  transport: () => t,
-  insertRetries: 0,
-  retryBackoffMs: 0,
-  closing: () => false,
-  location: o.dir,
-  token: () => `floor-${process.pid}-${++seq}`,
-  dialect: () => SINGLE_SERVER,
-};
 const insertMs: number[] = [];
 const queuedMs: number[] = [];
 let inserts = 0;
 let insertedRows = 0;
 const flusher = new Flusher(
-  (chunks) =>
-    insertWithRetry(ctx, table, TOPIC_INSERT_COLUMNS, chunks, ctx.token(), {
-      records: 'floor',
-      format: 'RowBinary',
-      types: TOPIC_INSERT_TYPES,
-    }),
+  bareInserter(t, table),
   config.lingerMs,
   config.maxFlushBytes,
   (f) => {
