@@ -3,6 +3,7 @@
  * the topic table's columns, a dedup token), called with no storage around it, for the scripts that
  * measure an insert alone (bench/limits/floor-insert.ts, bench/limits/insert-settings.ts).
  */
+import type { StoredBatch } from '@kch/storage';
 import type { ChdbTransport } from '../../packages/storage/src/clickhouse/chdb-transport.js';
 import { SINGLE_SERVER } from '../../packages/storage/src/clickhouse/cluster-ddl.js';
 import { insertWithRetry } from '../../packages/storage/src/clickhouse/insert-retry.js';
@@ -28,4 +29,21 @@ export function bareInserter(t: ChdbTransport, table: string, settings: Settings
       types: TOPIC_INSERT_TYPES,
       settings,
     });
+}
+
+/** A RecordBatch as the storage gets it from a Produce request (no producer id, not transactional). */
+export function storedBatch(b: { baseOffset: number; count: number; bytes: Buffer }): StoredBatch {
+  return {
+    baseOffset: b.baseOffset,
+    lastOffset: b.baseOffset + b.count - 1,
+    recordCount: b.count,
+    baseTimestamp: 0,
+    maxTimestamp: 0,
+    producerId: -1,
+    producerEpoch: -1,
+    baseSequence: -1,
+    isTransactional: false,
+    isControl: false,
+    bytes: b.bytes,
+  };
 }

@@ -23,7 +23,7 @@ import { clickhouseStorageOptionsSchema } from '../../packages/storage/src/click
 import { writeBatchRows } from '../../packages/storage/src/clickhouse/records.js';
 import { RowBinaryWriter } from '../../packages/storage/src/clickhouse/rowbinary.js';
 import { topicTableDdl } from '../../packages/storage/src/clickhouse/schema.js';
-import { bareInserter } from '../lib/bare-insert.js';
+import { bareInserter, storedBatch } from '../lib/bare-insert.js';
 import { percentiles } from '../lib/stats.js';
 import { readPool } from '../lib/values.js';
 
@@ -77,19 +77,11 @@ function batchOf(partition: number, count: number, first: number): StoredBatch {
     records[k] = { key: null, value: pool[(first + k) % pool.length]!, timestamp: ts };
   const baseOffset = next[partition]!;
   next[partition] = baseOffset + count;
-  return {
+  return storedBatch({
     baseOffset,
-    lastOffset: baseOffset + count - 1,
-    recordCount: count,
-    baseTimestamp: 0,
-    maxTimestamp: 0,
-    producerId: -1,
-    producerEpoch: -1,
-    baseSequence: -1,
-    isTransactional: false,
-    isControl: false,
+    count,
     bytes: encodeRecordBatchSync({ baseOffset: BigInt(baseOffset), records }),
-  };
+  });
 }
 async function hand(partition: number, b: StoredBatch): Promise<void> {
   const w = new RowBinaryWriter(Math.max(4096, b.bytes.length * 2));

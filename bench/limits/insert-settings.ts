@@ -16,7 +16,7 @@ import { writeBatchRows } from '../../packages/storage/src/clickhouse/records.js
 import { RowBinaryWriter } from '../../packages/storage/src/clickhouse/rowbinary.js';
 import { DEFAULT_TOPIC_TABLE_SETTINGS, topicTableDdl } from '../../packages/storage/src/clickhouse/schema.js';
 import type { Settings } from '../../packages/storage/src/clickhouse/transport.js';
-import { bareInserter } from '../lib/bare-insert.js';
+import { bareInserter, storedBatch } from '../lib/bare-insert.js';
 import { round2 } from '../lib/stats.js';
 import { encodeBatches } from '../lib/values.js';
 
@@ -54,20 +54,7 @@ const pool = Array.from({ length: rowCount }, () =>
   Buffer.from(randomBytes(size).toString('base64url').slice(0, size)),
 );
 const w = new RowBinaryWriter(1024 * 1024);
-for (const b of encodeBatches(pool, rowCount, 1))
-  await writeBatchRows(w, 0, {
-    baseOffset: b.baseOffset,
-    lastOffset: b.baseOffset + b.count - 1,
-    recordCount: b.count,
-    baseTimestamp: 0,
-    maxTimestamp: 0,
-    producerId: -1,
-    producerEpoch: -1,
-    baseSequence: -1,
-    isTransactional: false,
-    isControl: false,
-    bytes: b.bytes,
-  });
+for (const b of encodeBatches(pool, rowCount, 1)) await writeBatchRows(w, 0, storedBatch(b));
 const rows = Buffer.from(w.view());
 
 const t = await ChdbTransport.open(o.dir);
