@@ -17,7 +17,9 @@
  *   rdkafka   librdkafka (python3-confluent-kafka) producer at full speed and at half of it, acks=all;
  *             tail consume; cold replay from ClickHouse after a restart (chdb)
  *   kafkajs   kafkajs producer at full speed and at half of it, acks=all
- *   latency   produce-to-consume (librdkafka) and produce-to-visible-in-SQL (chdb)
+ *   latency   produce-to-consume (librdkafka) and produce-to-visible-in-SQL (chdb), in the rdkafka suites;
+ *             and ack latency at 1k, 10k and 50k rec/s on chdb against a bare insert of the same rows
+ *             (bench/latency-floor.ts; --quick: 10k rec/s, the first size)
  *   security  librdkafka produce then consume over PLAINTEXT, SSL and SASL_SSL (SCRAM-SHA-512) listeners
  *             of one memory-storage broker, rounds in alternating order: what TLS and SASL cost
  *   transactions librdkafka idempotent, then in transactions of 1,000 records: what a commit costs
@@ -59,6 +61,7 @@ import { join } from 'node:path';
 import { parseBenchArgs } from './args.js';
 import { clusterGroup } from './cluster.js';
 import { enginePeerGroup } from './engine-peer.js';
+import { latencyFloorGroup } from './latency-floor.js';
 import {
   BrokerProcess,
   type BrokerStart,
@@ -401,7 +404,7 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    for (const group of ['rdkafka', 'security', 'sustained', 'cluster', 'transactions', 'mock'])
+    for (const group of ['rdkafka', 'latency', 'security', 'sustained', 'cluster', 'transactions', 'mock'])
       args.only.delete(group);
     args.only.delete('engine-peer');
   }
@@ -418,6 +421,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (args.only.has('latency')) await latencyFloorGroup(bench);
   if (args.only.has('security')) await securityGroup(bench);
   if (args.only.has('transactions')) await transactionsGroup(bench);
   if (args.only.has('mock')) await mockGroup(bench);

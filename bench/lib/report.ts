@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { table } from './markdown.js';
 import { PAYLOADS, type Payload, parsePayloadKey, sizeName, valuesName } from './payloads.js';
 import { enginePeerSection } from './report-engine-peer.js';
+import { latencyFloorSection } from './report-latency.js';
 import { limitSpreadSection } from './report-limit-spread.js';
 import { mockSection } from './report-mock.js';
 import type { ConsumeResult, ProduceResult, Results, TransactionRun } from './results.js';
@@ -428,6 +429,7 @@ export function writeReport(r: Results, outDir: string): string {
       );
     }
   }
+  out.push(...latencyFloorSection(r.latencyFloor ?? []));
 
   const sec = r.security;
   if (sec?.summary.length) {

@@ -6,6 +6,7 @@ import type { selfTimes } from '../profile-top.js';
 import type { EnginePeerResults } from './engine-peer-results.js';
 import type { Payload } from './payloads.js';
 import type { CpuUsage } from './proc.js';
+import type { LatencyFloorRun } from './report-latency.js';
 import type { Percentiles } from './stats.js';
 
 export interface BrokerCost {
@@ -361,6 +362,8 @@ export interface Results {
     summary: ClusterSummary[];
     failover: FailoverRun[];
   } | null;
+  /** The `latency` group's ack latency at fixed rates against a bare insert (bench/latency-floor.ts). */
+  latencyFloor?: LatencyFloorRun[] | null;
   /** The `mock` group: kch (memory storage) against librdkafka's in-memory mock cluster. */
   mock?: { rounds: number; runs: MockRun[]; summary: MockSummary[] } | null;
   /** The `engine-peer` group: kch against Kafka + the ClickHouse Kafka engine, produce to visible in SQL. */

@@ -30,8 +30,9 @@ import {
   TOPIC_READ_COLUMNS,
   topicTableDdl,
 } from '../../packages/storage/src/clickhouse/schema.js';
+import { storedBatch } from '../lib/bare-insert.js';
 import { machineBusySeconds } from '../lib/machine.js';
-import { type EncodedBatch, encodeBatches } from '../lib/values.js';
+import { encodeBatches } from '../lib/values.js';
 
 interface Options {
   dir: string;
@@ -73,21 +74,7 @@ const records = o.count;
 const valueBytes = records * o.size;
 const batchBytes = batches.reduce((n, b) => n + b.bytes.length, 0);
 
-function stored(b: EncodedBatch): StoredBatch {
-  return {
-    baseOffset: b.baseOffset,
-    lastOffset: b.baseOffset + b.count - 1,
-    recordCount: b.count,
-    baseTimestamp: 0,
-    maxTimestamp: 0,
-    producerId: -1,
-    producerEpoch: -1,
-    baseSequence: -1,
-    isTransactional: false,
-    isControl: false,
-    bytes: b.bytes,
-  };
-}
+const stored = storedBatch;
 
 /** Encodes batches from `from` into rows until about `target` bytes; returns the rows and where it stopped. */
 async function encodeGroup(
