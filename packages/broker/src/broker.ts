@@ -58,6 +58,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.server.requestMemory.bytes;
   }
 
+  /** Bytes of batches handed to storage and not stored yet (bounded by maxPendingStorageBytes). */
+  get pendingStorageBytes(): number {
+    return this.context.topics.backlog.bytes;
+  }
+
   /** Client connections open now, on every listener. */
   get openConnections(): number {
     return this.server.connections.size;
@@ -209,7 +214,13 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   const logger = givenLogger ?? jsonLogger('info');
   const events = new EventEmitter<BrokerEvents>();
   await storage.open();
-  const topics = new TopicManager(storage, config.tailCacheBytes, events, logger);
+  const topics = new TopicManager(
+    storage,
+    config.tailCacheBytes,
+    events,
+    logger,
+    config.maxPendingStorageBytes,
+  );
   topics.ledByCluster = storage.cluster?.manyBrokers === true;
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);
