@@ -100,7 +100,8 @@ export function parseBenchArgs(argv: readonly string[], usageOf: URL): Args {
     report: values.report ?? '',
   };
   if (args.sustained > 0 && values.only === undefined) args.only.add('sustained');
-  if (args.only.has('sustained') && args.sustained <= 0) args.sustained = args.quick ? 10 : 60;
+  const sustained = args.only.has('sustained') || args.only.has('sustained-http');
+  if (sustained && args.sustained <= 0) args.sustained = args.quick ? 10 : 60;
   return args;
 }
 

@@ -30,6 +30,8 @@
  *             chdb in its own process): produce to visible in SQL and records/s landed; not part of --quick
  *   sustained two long produce runs of 1 KiB records on chdb (steady at 30,000 records/s or
  *             --sustained-rate, then full speed), RSS against the tail cache budget
+ *   sustained-http (only when asked) the same two runs with the broker on a ClickHouse over HTTP in
+ *             another process (the chdb stand-in): the broker's RSS is Node's, checked against the target
  *   cluster   (only when asked; needs ZooKeeper) 1 broker against 3 over one shared ClickHouse, 12
  *             partitions: librdkafka produce and consume; the failover gap after SIGTERM and SIGKILL
  *
@@ -87,6 +89,7 @@ import { mockGroup } from './mock.js';
 import { formatTop, readProfile, selfTimes } from './profile-top.js';
 import { securityGroup } from './security.js';
 import { kafkajsSuite, produceResult, rdkafkaSuite, sum } from './suites.js';
+import { sustainedHttpGroup } from './sustained-http.js';
 import { transactionsGroup } from './transactions.js';
 
 // ------------------------------------------------------------------------------------ options
@@ -404,7 +407,16 @@ async function main(): Promise<void> {
     const why = 'python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)';
     if (process.env.CI) throw new Error(`${why}; CI must have it`);
     results.skipped.push(`librdkafka scenarios: ${why}`);
-    for (const group of ['rdkafka', 'latency', 'security', 'sustained', 'cluster', 'transactions', 'mock'])
+    for (const group of [
+      'rdkafka',
+      'latency',
+      'security',
+      'sustained',
+      'sustained-http',
+      'cluster',
+      'transactions',
+      'mock',
+    ])
       args.only.delete(group);
     args.only.delete('engine-peer');
   }
@@ -427,6 +439,13 @@ async function main(): Promise<void> {
   if (args.only.has('mock')) await mockGroup(bench);
   if (args.only.has('engine-peer')) await enginePeerGroup(bench);
   if (args.only.has('sustained')) await sustainedRun(args.sustained);
+  if (args.only.has('sustained-http'))
+    results.sustainedHttp = await sustainedHttpGroup(
+      bench,
+      args.sustained,
+      args.sustainedRate || DEFAULT_SUSTAINED_RATE,
+      P,
+    );
   if (args.only.has('cluster')) await clusterGroup(bench);
   const m = results.meta.machine as Record<string, unknown>;
   m.loadavgEnd = loadavg().map((x) => Math.round(x * 100) / 100);

@@ -343,6 +343,8 @@ export interface Results {
     rssLimitMiB: number;
     runs: { label: string; rate: number | null; idleRssMiB: number | null; result: ProduceResult }[];
   } | null;
+  /** The `sustained-http` group: the sustained runs with ClickHouse in another process (bench/sustained-http.ts). */
+  sustainedHttp?: { seconds: number; rssLimitMiB: number; runs: SustainedHttpRun[] };
   /** The `security` group (absent in results.json of runs before it existed). */
   security?: {
     mechanism: string;
@@ -377,4 +379,22 @@ export interface Results {
   }[];
   skipped: string[];
   errors: string[];
+}
+
+/** One run of the `sustained-http` group. */
+export interface SustainedHttpRun {
+  label: string;
+  rate: number | null;
+  records: number;
+  storedRecords: number;
+  recordsPerSec: number;
+  errors: number;
+  ackMs: Percentiles | null;
+  idleRssMiB: number | null;
+  /** Broker RSS sampled every second over the run: max and median; peak: VmHWM. */
+  rssMaxMiB: number | null;
+  rssP50MiB: number | null;
+  peakRssMiB: number | null;
+  clickhousePeakRssMiB: number | null;
+  withinTarget: boolean | null;
 }

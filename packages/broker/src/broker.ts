@@ -59,6 +59,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.server.requestMemory.bytes;
   }
 
+  /** Bytes of batches handed to storage and not stored yet (bounded by maxPendingStorageBytes). */
+  get pendingStorageBytes(): number {
+    return this.context.topics.backlog.bytes;
+  }
+
   /** Client connections open now, on every listener. */
   get openConnections(): number {
     return this.server.connections.size;
@@ -212,7 +217,13 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
   await storage.open();
   // Before any topic is made (declared topics are next): retention by the broker's defaults too.
   await storage.setTopicDefaults?.(brokerTopicDefaults(config));
-  const topics = new TopicManager(storage, config.tailCacheBytes, events, logger);
+  const topics = new TopicManager(
+    storage,
+    config.tailCacheBytes,
+    events,
+    logger,
+    config.maxPendingStorageBytes,
+  );
   topics.ledByCluster = storage.cluster?.manyBrokers === true;
   await topics.load();
   await applyDeclaredTopics(topics, config, logger);

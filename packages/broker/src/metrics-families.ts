@@ -61,6 +61,7 @@ class LeLastHistogram<T extends string> extends Histogram<T> {
 export interface ScrapeSources {
   topics(): { topics: number; partitions: number };
   queuedRequestBytes(): number;
+  pendingStorageBytes(): number;
   /** Called by four families in one scrape: it should read the broker once for them all. */
   groups(): Promise<GroupsScrape>;
   /** The client quotas' sensors (measured at the call) and throttle counts. */
@@ -197,6 +198,14 @@ export function createBrokerFamilies(registry: MetricsRegistry, sources: ScrapeS
       [],
       function () {
         this.set(sources.queuedRequestBytes());
+      },
+    ),
+    pendingStorageBytes: gauge(
+      'kch_storage_pending_bytes',
+      'Bytes of record batches handed to storage and not stored yet; at maxPendingStorageBytes partitions wait.',
+      [],
+      function () {
+        this.set(sources.pendingStorageBytes());
       },
     ),
     topics: gauge('kch_topics', 'Topics.', [], function () {

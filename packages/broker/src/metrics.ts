@@ -58,6 +58,7 @@ export class BrokerMetrics {
         return { topics: all.length, partitions: all.reduce((n, t) => n + t.logs.length, 0) };
       },
       queuedRequestBytes: () => broker.queuedRequestBytes,
+      pendingStorageBytes: () => broker.pendingStorageBytes,
       groups: () => this.readGroups(),
       clientQuotas: () => broker.context.quotas.scrape(),
       transactions: () => scrapeTransactions(broker),

@@ -1,6 +1,7 @@
 import type { Storage } from '@kch/storage';
 import { z } from 'zod';
 import { declaredTopicSchema, declaredTopicsProblem } from './log/declared-topic-schema.js';
+import { DEFAULT_MAX_PENDING_STORAGE_BYTES } from './log/storage-backlog.js';
 import type { Logger } from './logger.js';
 import { securityOptionsSchema } from './security/options.js';
 import { DEFAULT_QUEUED_MAX_REQUEST_BYTES } from './server/request-memory.js';
@@ -45,6 +46,16 @@ export const brokerOptionsSchema = z.object({
    * group-commit inserts and the requests gathering for the next.
    */
   queuedMaxRequestBytes: positiveInt.default(DEFAULT_QUEUED_MAX_REQUEST_BYTES),
+  /**
+   * Bytes of record batches handed to storage and not stored yet, across all partitions, past which
+   * partitions hand nothing more to storage until stored appends free some (kch's own; no Kafka
+   * equivalent). When ClickHouse inserts more slowly than producers send, storage's group commit
+   * would otherwise hold ever more rows: past the bound Produce requests wait for their answers (and
+   * past queuedMaxRequestBytes the broker stops reading), nothing is refused or dropped. Counted in
+   * the batches' bytes as produced; the storage's rows of them take more (~100 bytes a record, and
+   * compressed batches their uncompressed size). May be passed by one append.
+   */
+  maxPendingStorageBytes: positiveInt.default(DEFAULT_MAX_PENDING_STORAGE_BYTES),
 
   /** Bounds on the session timeout a consumer may ask for (group.min/max.session.timeout.ms). */
   groupMinSessionTimeoutMs: positiveInt.default(6_000),

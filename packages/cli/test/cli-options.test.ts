@@ -180,16 +180,24 @@ describe('kch broker options', () => {
     expect(message).toContain(`partitions in ${file} (0): must be a whole number of partitions, 1 or more`);
   });
 
-  it('takes the memory bounds (tail cache, queued request bytes) as whole numbers of bytes', () => {
+  it('takes the memory bounds (tail cache, queued request bytes, pending storage bytes) as whole numbers of bytes', () => {
     const { options } = resolveBrokerOptions(
-      { 'tail-cache-bytes': '134217728' },
+      { 'tail-cache-bytes': '134217728', 'max-pending-storage-bytes': '16777216' },
       { KCH_QUEUED_MAX_REQUEST_BYTES: '33554432' },
     );
     expect(options.tailCacheBytes).toBe(134217728);
     expect(options.queuedMaxRequestBytes).toBe(33554432);
+    expect(options.maxPendingStorageBytes).toBe(16777216);
+    expect(
+      resolveBrokerOptions({}, { KCH_MAX_PENDING_STORAGE_BYTES: '8388608' }).options.maxPendingStorageBytes,
+    ).toBe(8388608);
     const unset = resolveBrokerOptions({}, {}).options;
     // Left to the broker's defaults.
-    expect([unset.tailCacheBytes, unset.queuedMaxRequestBytes]).toEqual([undefined, undefined]);
+    expect([unset.tailCacheBytes, unset.queuedMaxRequestBytes, unset.maxPendingStorageBytes]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
     const message = errorOf(() =>
       resolveBrokerOptions({ 'tail-cache-bytes': '256MiB' }, { KCH_QUEUED_MAX_REQUEST_BYTES: '0' }),
     );

@@ -30,6 +30,7 @@ import {
 } from '@kch/storage';
 import type { LeaseCheck } from '../cluster/membership.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
+import { DEFAULT_MAX_PENDING_STORAGE_BYTES, StorageBacklog } from './storage-backlog.js';
 import type { TailCache } from './tail-cache.js';
 
 /**
@@ -140,6 +141,11 @@ export class PartitionLog {
     readonly partition: number,
     private readonly storage: Storage,
     private readonly cache: TailCache,
+    /**
+     * The broker's bound on bytes handed to storage and not stored yet (./storage-backlog.ts), shared
+     * by its partitions (TopicManager); a log made alone has one of its own.
+     */
+    private readonly backlog = new StorageBacklog(DEFAULT_MAX_PENDING_STORAGE_BYTES),
   ) {}
 
   /** Recovers offsets and producer state from storage; idempotent, retried after a failure. */
@@ -318,12 +324,35 @@ export class PartitionLog {
         // after a failure, until every one of them has settled (they fail too, and offsets go back).
         const max = Math.max(1, this.storage.appendsInFlight ?? 1);
         if (!this.appends.accepts(max)) await this.appends.whenAccepting(max);
+        // Storage holds the broker's bound of pending bytes: wait until it stores some. The check and
+        // the hand-over below are in one turn, so partitions woken together cannot both pass it.
+        while (this.backlog.room === 0) await this.backlog.released();
+        const taken = this.fitting(pending, prepared);
+        if (taken < pending.length) {
+          // What does not fit goes back to the head of the queue, validated, for the next round.
+          this.queue.unshift(...pending.splice(taken));
+          prepared.length = taken;
+        }
         const stored = this.commit(pending, prepared);
         if (max === 1) await stored;
       }
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * How many of the appends, from the first, fit in the room the storage backlog has left: at least
+   * one, so that the bound is passed by one append at most.
+   */
+  private fitting(pending: PendingAppend[], prepared: (IncomingBatch[] | Error)[]): number {
+    let room = this.backlog.room;
+    for (const [i, batches] of prepared.entries()) {
+      if (batches instanceof Error) continue;
+      for (const b of batches) room -= b.bytes.length;
+      if (room < 0) return Math.max(1, i);
+    }
+    return pending.length;
   }
 
   /**
@@ -417,11 +446,16 @@ export class PartitionLog {
       },
     };
     let write: Promise<void>;
+    let bytes = 0;
+    for (const b of toStore) bytes += b.bytes.length;
+    this.backlog.take(bytes);
     try {
       write = this.storage.append({ topic: this.topic, partition: this.partition }, toStore, options);
     } catch (e) {
       write = Promise.reject(e);
     }
+    const release = () => this.backlog.release(bytes);
+    write.then(release, release);
     // Outcomes are taken in the order the appends were handed in, whatever order storage settles them.
     const stored = appends.add(
       next,

@@ -17,6 +17,7 @@ import type { BrokerEvents, Requester } from '../events.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { validateTopicConfigs } from '../topic-configs.js';
 import { PartitionLog, storageFailure } from './partition-log.js';
+import { DEFAULT_MAX_PENDING_STORAGE_BYTES, StorageBacklog } from './storage-backlog.js';
 import { TailCache } from './tail-cache.js';
 import { topicNameError } from './topic-names.js';
 import { CoalescedRefresh } from './topic-refresh.js';
@@ -48,6 +49,8 @@ export class TopicManager {
   private readonly byName = new Map<string, Topic>();
   private readonly byId = new Map<string, Topic>();
   readonly cache: TailCache;
+  /** Bytes handed to storage and not stored yet, bounded across every partition (./storage-backlog.ts). */
+  readonly backlog: StorageBacklog;
   /**
    * Set when several brokers share the data: a partition log starts without leadership and serves
    * only once this broker wins it (../cluster/leadership.ts).
@@ -75,8 +78,10 @@ export class TopicManager {
     cacheBytes: number,
     private readonly events: EventEmitter<BrokerEvents>,
     private readonly logger: Logger = silentLogger,
+    maxPendingStorageBytes = DEFAULT_MAX_PENDING_STORAGE_BYTES,
   ) {
     this.cache = new TailCache(cacheBytes);
+    this.backlog = new StorageBacklog(maxPendingStorageBytes);
     this.refresher = new CoalescedRefresh(
       () => this.reconcile(),
       (e) => this.warnNotRead(e),
@@ -124,7 +129,7 @@ export class TopicManager {
   }
 
   private newLog(topic: string, partition: number): PartitionLog {
-    const log = new PartitionLog(topic, partition, this.storage, this.cache);
+    const log = new PartitionLog(topic, partition, this.storage, this.cache, this.backlog);
     if (this.ledByCluster) log.awaitLeadership();
     return log;
   }

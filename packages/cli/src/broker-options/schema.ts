@@ -50,6 +50,11 @@ export const brokerCommandSchema = z
       Number.MAX_SAFE_INTEGER,
       'a whole number of bytes, 1 or more',
     ).optional(),
+    maxPendingStorageBytes: wholeNumber(
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'a whole number of bytes, 1 or more',
+    ).optional(),
     groupInitialRebalanceDelayMs: wholeNumber(
       0,
       300_000,

@@ -24,6 +24,7 @@ export type OptionKey =
   | 'autoCreateTopics'
   | 'tailCacheBytes'
   | 'queuedMaxRequestBytes'
+  | 'maxPendingStorageBytes'
   | 'groupInitialRebalanceDelayMs'
   | 'logLevel'
   | 'adminHost'
@@ -155,6 +156,13 @@ export const BROKER_OPTIONS: readonly OptionSpec[] = [
     env: 'KCH_QUEUED_MAX_REQUEST_BYTES',
     value: '<bytes>',
     help: 'bytes of requests read and not yet answered at which the broker stops reading from clients until storage catches up (queued.max.request.bytes; default 67108864, 64 MiB)',
+  },
+  {
+    key: 'maxPendingStorageBytes',
+    flag: 'max-pending-storage-bytes',
+    env: 'KCH_MAX_PENDING_STORAGE_BYTES',
+    value: '<bytes>',
+    help: 'bytes of record batches handed to storage and not stored yet at which Produce requests wait until inserts end (default 67108864, 64 MiB)',
   },
   {
     key: 'groupInitialRebalanceDelayMs',

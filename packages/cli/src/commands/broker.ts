@@ -298,6 +298,9 @@ async function start(
       ...(options.queuedMaxRequestBytes !== undefined
         ? { queuedMaxRequestBytes: options.queuedMaxRequestBytes }
         : {}),
+      ...(options.maxPendingStorageBytes !== undefined
+        ? { maxPendingStorageBytes: options.maxPendingStorageBytes }
+        : {}),
       groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs,
       topics: declared.topics,
       tableGroups: declared.tableGroups,
