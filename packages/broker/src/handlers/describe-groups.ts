@@ -9,7 +9,7 @@ import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
  * as a bit field. Kafka 3.8+ also lists DESCRIBE_CONFIGS and ALTER_CONFIGS for a group (group configs,
  * which kch does not have); with an authorizer kch reports Kafka's list (acl-codes.ts).
  */
-const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
+export const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
 /**
  * DescribeGroups: state, protocol and members (with metadata and assignment when Stable). A group the
