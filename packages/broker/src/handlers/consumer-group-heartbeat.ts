@@ -29,6 +29,7 @@ export default defineHandler({
         };
     }
     const r = ctx.broker.groups.consumerGroupHeartbeat({
+      apiVersion: ctx.apiVersion,
       groupId: request.groupId,
       memberId: request.memberId,
       memberEpoch: request.memberEpoch,

@@ -37,6 +37,8 @@ export interface TopicsView {
 }
 
 export interface HeartbeatParams {
+  /** The ConsumerGroupHeartbeat version. */
+  apiVersion: number;
   groupId: string;
   memberId: string;
   memberEpoch: number;
@@ -95,10 +97,14 @@ export class ConsumerHeartbeats {
     private readonly logger: Logger,
   ) {}
 
-  /** Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid (v0): INVALID_REQUEST or UNSUPPORTED_ASSIGNOR. */
+  /** Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid: INVALID_REQUEST or UNSUPPORTED_ASSIGNOR. */
   validate(p: HeartbeatParams): HeartbeatResult | undefined {
     const invalid = (message: string) => this.error(ErrorCode.INVALID_REQUEST, message);
-    if ((p.memberEpoch > 0 || p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH) && p.memberId === '')
+    // From v1 the client makes its member id (Kafka's CONSUMER_GENERATED_MEMBER_ID_REQUIRED_VERSION).
+    if (
+      (p.apiVersion >= 1 || p.memberEpoch > 0 || p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH) &&
+      p.memberId === ''
+    )
       return invalid("MemberId can't be empty.");
     if (p.groupId === '') return invalid("GroupId can't be empty.");
     if (p.instanceId === '') return invalid("InstanceId can't be empty.");
