@@ -376,40 +376,23 @@ describe('consumer groups beside classic groups', () => {
 
   it('shows each group with its type; one id names one group of one type', async () => {
     await createTopic('cg-c', 1);
-    const classic = await client.send('JoinGroup', 9, {
-      groupId: 'classic-1',
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 30_000,
-      memberId: '',
-      groupInstanceId: null,
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
-      reason: null,
-    });
+    const classicJoin = (groupId: string, memberId: string) =>
+      client.send('JoinGroup', 9, {
+        groupId,
+        sessionTimeoutMs: 30_000,
+        rebalanceTimeoutMs: 30_000,
+        memberId,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+        reason: null,
+      });
     // KIP-394: the member id comes with MEMBER_ID_REQUIRED; join again with it.
-    const joined = await client.send('JoinGroup', 9, {
-      groupId: 'classic-1',
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 30_000,
-      memberId: classic.memberId,
-      groupInstanceId: null,
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
-      reason: null,
-    });
-    expect(joined.errorCode).toBe(ErrorCode.NONE);
+    const classic = await classicJoin('classic-1', '');
+    expect((await classicJoin('classic-1', classic.memberId)).errorCode).toBe(ErrorCode.NONE);
     expect((await join('classic-1', ['cg-c'])).errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
     await join('cg-5', ['cg-c']);
-    const rejoin = await client.send('JoinGroup', 9, {
-      groupId: 'cg-5',
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 30_000,
-      memberId: '',
-      groupInstanceId: null,
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
-      reason: null,
-    });
+    const rejoin = await classicJoin('cg-5', '');
     expect(rejoin.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
 
     const list = await client.send('ListGroups', 5, { statesFilter: [], typesFilter: [] });

@@ -71,6 +71,7 @@ import {
   type HeartbeatParams as ConsumerHeartbeatParams,
   type HeartbeatResult as ConsumerHeartbeatResult,
   ConsumerHeartbeats,
+  heartbeatError,
   type TopicsView,
 } from './consumer/heartbeat.js';
 import { groupSlot } from './group-slots.js';
@@ -97,6 +98,7 @@ export { clientHostOf, DEFAULT_NEW_MEMBER_JOIN_TIMEOUT_MS, type JoinGroupParams 
 export type { HeartbeatParams, LeaveGroupResult, LeavingMember, SyncGroupParams } from './classic/members.js';
 export type { DescribedGroup, DescribedMember, GroupInfo, ListedGroup } from './classic/views.js';
 export type { DescribedConsumerGroup } from './consumer/groups.js';
+export { heartbeatError } from './consumer/heartbeat.js';
 export {
   type CommitOffsetsParams,
   type CommitPartition,
@@ -403,16 +405,8 @@ export class GroupCoordinator {
 
   /** ConsumerGroupHeartbeat: join, heartbeat or leave of a consumer group member. */
   consumerGroupHeartbeat(p: ConsumerHeartbeatParams): ConsumerHeartbeatResult {
-    const refused = (errorCode: number): ConsumerHeartbeatResult => ({
-      errorCode,
-      errorMessage: null,
-      memberId: null,
-      memberEpoch: 0,
-      heartbeatIntervalMs: 0,
-      assignment: null,
-    });
-    if (this.closed) return refused(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (p.groupId !== '' && !this.coordinates(p.groupId)) return refused(ErrorCode.NOT_COORDINATOR);
+    if (this.closed) return heartbeatError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (p.groupId !== '' && !this.coordinates(p.groupId)) return heartbeatError(ErrorCode.NOT_COORDINATOR);
     return this.heartbeats.heartbeat(p);
   }
 

@@ -1,8 +1,8 @@
 import { ErrorCode } from '@kch/protocol';
 import { defineHandler } from '../handler.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
-import { allowed, authorizedOperations } from '../security/authorize.js';
-import { GROUP_OPERATIONS } from './describe-groups.js';
+import { allowed } from '../security/authorize.js';
+import { groupOperations } from './describe-groups.js';
 import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
 
 /**
@@ -13,20 +13,18 @@ import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
 export default defineHandler({
   api: 'ConsumerGroupDescribe',
   handle(request, ctx) {
-    const authorizer = ctx.broker.security.authorizer;
     return {
       throttleTimeMs: 0,
       groups: request.groupIds.map((groupId) => {
         if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId))
           return failedGroup(groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED);
         const described = ctx.broker.groups.consumerGroupDescribe(groupId);
-        const operations = !request.includeAuthorizedOperations
-          ? AUTHORIZED_OPERATIONS_OMITTED
-          : !authorizer
-            ? GROUP_OPERATIONS
-            : described.errorCode === ErrorCode.NONE
-              ? authorizedOperations(ctx, ResourceType.GROUP, groupId)
-              : AUTHORIZED_OPERATIONS_OMITTED;
+        const operations = groupOperations(
+          ctx,
+          request.includeAuthorizedOperations,
+          groupId,
+          described.errorCode,
+        );
         return { ...described, authorizedOperations: operations };
       }),
     };

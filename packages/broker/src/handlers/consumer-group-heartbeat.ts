@@ -1,5 +1,5 @@
 import { ErrorCode } from '@kch/protocol';
-import { clientHostOf } from '../groups/coordinator.js';
+import { clientHostOf, heartbeatError } from '../groups/coordinator.js';
 import { defineHandler } from '../handler.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
 import { allowed, allowedNames } from '../security/authorize.js';
@@ -14,7 +14,7 @@ export default defineHandler({
   api: 'ConsumerGroupHeartbeat',
   handle(request, ctx) {
     if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
-      return { throttleTimeMs: 0, ...failed(ErrorCode.GROUP_AUTHORIZATION_FAILED, null) };
+      return { throttleTimeMs: 0, ...heartbeatError(ErrorCode.GROUP_AUTHORIZATION_FAILED) };
     if (request.subscribedTopicNames) {
       const names = request.subscribedTopicNames;
       const described = allowedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, names);
@@ -22,7 +22,7 @@ export default defineHandler({
       if (refused.length > 0)
         return {
           throttleTimeMs: 0,
-          ...failed(
+          ...heartbeatError(
             ErrorCode.TOPIC_AUTHORIZATION_FAILED,
             `The group is not authorized to describe topics: ${refused.join(', ')}.`,
           ),
@@ -46,17 +46,6 @@ export default defineHandler({
     return { throttleTimeMs: 0, ...r };
   },
   errorResponse(_request, errorCode) {
-    return failed(errorCode, null);
+    return heartbeatError(errorCode);
   },
 });
-
-function failed(errorCode: number, errorMessage: string | null) {
-  return {
-    errorCode,
-    errorMessage,
-    memberId: null,
-    memberEpoch: 0,
-    heartbeatIntervalMs: 0,
-    assignment: null,
-  };
-}

@@ -7,7 +7,7 @@
  * an empty classic entry of the same id, which views skip. Membership is in memory only, as classic
  * membership is.
  */
-import { ErrorCode } from '@kch/protocol';
+import { type ConsumerGroupDescribeResponseDescribedGroup, ErrorCode } from '@kch/protocol';
 import type { EventEmitter } from 'eventemitter3';
 import type { BrokerEvents } from '../../events.js';
 import type { CommitOffsetsParams } from '../offsets.js';
@@ -22,29 +22,8 @@ export interface ConsumerListedGroup {
   groupType: 'consumer';
 }
 
-/** ConsumerGroupDescribe of one group, topics named through `topicName`. */
-export interface DescribedConsumerGroup {
-  errorCode: number;
-  errorMessage: string | null;
-  groupId: string;
-  groupState: string;
-  groupEpoch: number;
-  assignmentEpoch: number;
-  assignorName: string;
-  members: {
-    memberId: string;
-    instanceId: string | null;
-    rackId: string | null;
-    memberEpoch: number;
-    clientId: string;
-    clientHost: string;
-    subscribedTopicNames: string[];
-    subscribedTopicRegex: string | null;
-    assignment: { topicPartitions: { topicId: string; topicName: string; partitions: number[] }[] };
-    targetAssignment: { topicPartitions: { topicId: string; topicName: string; partitions: number[] }[] };
-  }[];
-  authorizedOperations: number;
-}
+/** ConsumerGroupDescribe of one group, as the response carries it. */
+export type DescribedConsumerGroup = ConsumerGroupDescribeResponseDescribedGroup;
 
 export class ConsumerGroups implements ConsumerGroupStore {
   private readonly groups = new Map<string, ConsumerGroup>();

@@ -8,7 +8,7 @@
  * the classic side (../coordinator.ts says why no event queue is needed).
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCode } from '@kch/protocol';
+import { type ConsumerGroupHeartbeatRequest, ErrorCode } from '@kch/protocol';
 import type { Logger } from '../../logger.js';
 import type { CoordinatorTimers } from '../timers.js';
 import { ASSIGNORS, type Assignment, type AssignorMember } from './assignors.js';
@@ -36,22 +36,12 @@ export interface TopicsView {
   names(): Iterable<string>;
 }
 
-export interface HeartbeatParams {
-  /** The ConsumerGroupHeartbeat version. */
+/** A ConsumerGroupHeartbeat request with its version and the client's id and host. */
+export type HeartbeatParams = Omit<ConsumerGroupHeartbeatRequest, 'unknownTaggedFields'> & {
   apiVersion: number;
-  groupId: string;
-  memberId: string;
-  memberEpoch: number;
-  instanceId: string | null;
-  rackId: string | null;
-  rebalanceTimeoutMs: number;
-  subscribedTopicNames: string[] | null;
-  subscribedTopicRegex: string | null;
-  serverAssignor: string | null;
-  topicPartitions: { topicId: string; partitions: number[] }[] | null;
   clientId: string;
   clientHost: string;
-}
+};
 
 export interface HeartbeatResult {
   errorCode: number;
@@ -82,6 +72,18 @@ class HeartbeatError extends Error {
 const fail = (code: number, message: string): never => {
   throw new HeartbeatError(code, message);
 };
+
+/** A heartbeat answered with an error: no member, epoch or assignment. */
+export function heartbeatError(errorCode: number, errorMessage: string | null = null): HeartbeatResult {
+  return {
+    errorCode,
+    errorMessage,
+    memberId: null,
+    memberEpoch: 0,
+    heartbeatIntervalMs: 0,
+    assignment: null,
+  };
+}
 
 /** A member id as Kafka's Uuid.randomUuid().toString(): 22 characters of base64url. */
 export function newMemberId(): string {
@@ -151,14 +153,7 @@ export class ConsumerHeartbeats {
   }
 
   private error(errorCode: number, errorMessage: string): HeartbeatResult {
-    return {
-      errorCode,
-      errorMessage,
-      memberId: null,
-      memberEpoch: 0,
-      heartbeatIntervalMs: 0,
-      assignment: null,
-    };
+    return heartbeatError(errorCode, errorMessage);
   }
 
   private regular(p: HeartbeatParams): HeartbeatResult {
