@@ -421,6 +421,39 @@ describe('consumer groups beside classic groups', () => {
 });
 
 describe('consumer group limits', () => {
+  it('fences a member that does not revoke within its rebalance timeout', async () => {
+    await createTopic('cg-r', 2);
+    const a = await join('cg-7', ['cg-r'], { rebalanceTimeoutMs: 200 });
+    const bj = await join('cg-7', ['cg-r']);
+    const fenced = new Promise<void>((resolve) =>
+      b.broker.on('group-change', (e) => e.groupId === 'cg-7' && e.members === 1 && resolve()),
+    );
+    // A is asked to give one of its partitions to B, and keeps both.
+    const a2 = await heartbeat({
+      groupId: 'cg-7',
+      memberId: a.memberId!,
+      memberEpoch: 1,
+      topicPartitions: owned('cg-r', [0, 1]),
+    });
+    expect(a2.memberEpoch).toBe(1);
+    expect(partitionsOf(a2.assignment, 'cg-r')).toHaveLength(1);
+    await fenced;
+    const late = await heartbeat({
+      groupId: 'cg-7',
+      memberId: a.memberId!,
+      memberEpoch: 1,
+      topicPartitions: owned('cg-r', [0, 1]),
+    });
+    expect(late.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    const b2 = await heartbeat({
+      groupId: 'cg-7',
+      memberId: bj.memberId!,
+      memberEpoch: 2,
+      topicPartitions: [],
+    });
+    expect(partitionsOf(b2.assignment, 'cg-r')).toEqual([0, 1]);
+  });
+
   it('fences a member whose session expires, and refuses members past group.consumer.max.size', async () => {
     const small = await startBroker({ consumerGroupSessionTimeoutMs: 300, consumerGroupMaxSize: 1 });
     const c = await RawClient.connect(small.host, small.port);
