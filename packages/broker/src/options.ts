@@ -64,6 +64,17 @@ export const brokerOptionsSchema = z.object({
   groupInitialRebalanceDelayMs: z.number().int().min(0).default(3_000),
   /** Largest number of members in a group (group.max.size). */
   groupMaxSize: positiveInt.default(1_000_000),
+  /** A KIP-848 consumer group member's session: fenced without a heartbeat for this long (group.consumer.session.timeout.ms). */
+  consumerGroupSessionTimeoutMs: positiveInt.default(45_000),
+  /** How often KIP-848 consumer group members heartbeat (group.consumer.heartbeat.interval.ms). */
+  consumerGroupHeartbeatIntervalMs: positiveInt.default(5_000),
+  /** Largest number of members in a KIP-848 consumer group (group.consumer.max.size). */
+  consumerGroupMaxSize: positiveInt.default(2_147_483_647),
+  /** Server-side assignors of KIP-848 consumer groups, the first the default (group.consumer.assignors). */
+  consumerGroupAssignors: z
+    .array(z.enum(['uniform', 'range']))
+    .min(1)
+    .default(['uniform', 'range']),
   /** How long committed offsets of an empty group are kept (offsets.retention.minutes, in ms). */
   offsetsRetentionMs: positiveInt.default(7 * 24 * 3600 * 1000),
 

@@ -56,6 +56,9 @@ const NUMBERS: readonly [string, keyof PropertiesBrokerOptions, 'int' | 'long', 
   ['group.max.session.timeout.ms', 'groupMaxSessionTimeoutMs', 'int', 1],
   ['group.initial.rebalance.delay.ms', 'groupInitialRebalanceDelayMs', 'int', 0],
   ['group.max.size', 'groupMaxSize', 'int', 1],
+  ['group.consumer.session.timeout.ms', 'consumerGroupSessionTimeoutMs', 'int', 1],
+  ['group.consumer.heartbeat.interval.ms', 'consumerGroupHeartbeatIntervalMs', 'int', 1],
+  ['group.consumer.max.size', 'consumerGroupMaxSize', 'int', 1],
   ['transaction.max.timeout.ms', 'transactionMaxTimeoutMs', 'int', 1],
   [
     'transaction.abort.timed.out.transaction.cleanup.interval.ms',
@@ -91,6 +94,18 @@ function general(reader: PropertyReader, options: PropertiesBrokerOptions): void
   if (cleaner !== undefined) options.logCleanerEnable = cleaner;
   const telemetryMaxBytes = reader.number(reader.get('telemetry.max.bytes'), 'int', 1);
   if (telemetryMaxBytes !== undefined) options.clientTelemetry = { maxBytes: telemetryMaxBytes };
+  const assignors = reader.get('group.consumer.assignors');
+  if (assignors) {
+    // Kafka takes class names too; kch knows its two assignors by their short names.
+    const names = assignors.value
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    const unknown = names.filter((n) => n !== 'uniform' && n !== 'range');
+    if (unknown.length > 0 || names.length === 0)
+      reader.error(`group.consumer.assignors must list uniform and/or range, got ${assignors.value}`);
+    else options.consumerGroupAssignors = names as ('uniform' | 'range')[];
+  }
   const retentionMinutes = reader.number(reader.get('offsets.retention.minutes'), 'int', 1);
   if (retentionMinutes !== undefined) options.offsetsRetentionMs = retentionMinutes * 60_000;
 

@@ -342,6 +342,10 @@ group.min.session.timeout.ms=1000
 group.max.session.timeout.ms=60000
 group.initial.rebalance.delay.ms=0
 group.max.size=50
+group.consumer.session.timeout.ms=30000
+group.consumer.heartbeat.interval.ms=2000
+group.consumer.max.size=10
+group.consumer.assignors=range, uniform
 offsets.retention.minutes=60
 log.cleaner.enable=false
 log.cleaner.backoff.ms=500
@@ -363,6 +367,10 @@ compression.type=zstd
       groupMaxSessionTimeoutMs: 60000,
       groupInitialRebalanceDelayMs: 0,
       groupMaxSize: 50,
+      consumerGroupSessionTimeoutMs: 30000,
+      consumerGroupHeartbeatIntervalMs: 2000,
+      consumerGroupMaxSize: 10,
+      consumerGroupAssignors: ['range', 'uniform'],
       offsetsRetentionMs: 3_600_000,
       logCleanerEnable: false,
       logCleanerBackoffMs: 500,
@@ -370,6 +378,9 @@ compression.type=zstd
       // log.retention.ms wins over hours; below zero is forever.
       topicDefaults: { 'retention.ms': '-1', 'cleanup.policy': 'delete,compact', 'compression.type': 'zstd' },
     });
+    expect(fromText('group.consumer.assignors=sticky').errors).toEqual([
+      'group.consumer.assignors must list uniform and/or range, got sticky',
+    ]);
     expect(fromText('log.retention.minutes=30\nlog.retention.hours=1').options.topicDefaults).toEqual({
       'retention.ms': '1800000',
     });

@@ -133,7 +133,38 @@ describe('kch groups', () => {
     expect(r.code).toBe(ExitCode.OK);
     expect(r.stdout.split('\n')).toContain('billing');
     const json = JSON.parse((await kch(groups, ['list', '--json'])).stdout);
-    expect(json).toContainEqual({ group: 'billing', state: 'Empty', protocolType: 'consumer' });
+    expect(json).toContainEqual({
+      group: 'billing',
+      type: 'classic',
+      state: 'Empty',
+      protocolType: 'consumer',
+    });
+  });
+
+  it('lists KIP-848 consumer groups with their type', async () => {
+    const joined = broker.broker.context.groups.consumerGroupHeartbeat({
+      apiVersion: 0,
+      groupId: 'kip848',
+      memberId: '',
+      memberEpoch: 0,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: 30_000,
+      subscribedTopicNames: ['orders'],
+      subscribedTopicRegex: null,
+      serverAssignor: null,
+      topicPartitions: [],
+      clientId: 'test',
+      clientHost: '127.0.0.1',
+    });
+    expect(joined.errorCode).toBe(0);
+    const json = JSON.parse((await kch(groups, ['list', '--json'])).stdout);
+    expect(json).toContainEqual({
+      group: 'kip848',
+      type: 'consumer',
+      state: 'Stable',
+      protocolType: 'consumer',
+    });
   });
 
   it('says so when the group does not exist', async () => {

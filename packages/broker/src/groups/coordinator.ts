@@ -10,7 +10,9 @@
  * - membership (GroupMetadataManager): registry.ts holds the groups; classic/ is the classic
  *   protocol, a group's state (group.ts), JoinGroup (join.ts), the rebalance phases and sessions
  *   (rebalance.ts), SyncGroup, Heartbeat and LeaveGroup (members.ts), the admin views (views.ts).
- *   KIP-848 consumer groups are to sit beside it, in their own folder, behind the same registry;
+ *   KIP-848 consumer groups sit beside it in consumer/: their store (groups.ts, sharing group ids
+ *   with the classic registry), ConsumerGroupHeartbeat (heartbeat.ts), the member reconciliation
+ *   (reconcile.ts) and the server-side assignors (assignors.ts);
  * - committed offsets (OffsetMetadataManager): offsets.ts, for groups of any protocol; transactional
  *   offset commits are to join it there.
  * Where Kafka 3 and 4 differ, Kafka 4 wins; the places are marked. Kafka's purgatories become timers
@@ -64,6 +66,14 @@ import {
   type ListedGroup,
   listGroups,
 } from './classic/views.js';
+import { ConsumerGroups, type DescribedConsumerGroup } from './consumer/groups.js';
+import {
+  type HeartbeatParams as ConsumerHeartbeatParams,
+  type HeartbeatResult as ConsumerHeartbeatResult,
+  ConsumerHeartbeats,
+  heartbeatError,
+  type TopicsView,
+} from './consumer/heartbeat.js';
 import { groupSlot } from './group-slots.js';
 import {
   type CommitOffsetsParams,
@@ -87,6 +97,8 @@ export { GROUP_STATES } from './classic/group.js';
 export { clientHostOf, DEFAULT_NEW_MEMBER_JOIN_TIMEOUT_MS, type JoinGroupParams } from './classic/join.js';
 export type { HeartbeatParams, LeaveGroupResult, LeavingMember, SyncGroupParams } from './classic/members.js';
 export type { DescribedGroup, DescribedMember, GroupInfo, ListedGroup } from './classic/views.js';
+export type { DescribedConsumerGroup } from './consumer/groups.js';
+export { heartbeatError } from './consumer/heartbeat.js';
 export {
   type CommitOffsetsParams,
   type CommitPartition,
@@ -97,6 +109,7 @@ export {
   type PartitionError,
   type TopicErrors,
 } from './offsets.js';
+export type { ConsumerHeartbeatParams, ConsumerHeartbeatResult };
 
 /** The broker settings the coordinator uses. */
 export type GroupCoordinatorConfig = Pick<
@@ -106,7 +119,16 @@ export type GroupCoordinatorConfig = Pick<
   | 'groupInitialRebalanceDelayMs'
   | 'groupMaxSize'
   | 'offsetsRetentionMs'
->;
+> &
+  Partial<
+    Pick<
+      BrokerConfig,
+      | 'consumerGroupSessionTimeoutMs'
+      | 'consumerGroupHeartbeatIntervalMs'
+      | 'consumerGroupMaxSize'
+      | 'consumerGroupAssignors'
+    >
+  >;
 
 export interface GroupCoordinatorOptions {
   config: GroupCoordinatorConfig;
@@ -120,7 +142,13 @@ export interface GroupCoordinatorOptions {
    */
   partitionExists?: (topic: string, partition: number) => boolean;
   /** The broker's topics, used when `partitionExists` is not given: a partition exists when it has a log. */
-  topics?: { log(topic: string, partition: number): unknown };
+  topics?: {
+    log(topic: string, partition: number): unknown;
+    /** With `list`: the topics consumer groups subscribe to (none without). */
+    get?(name: string): { record: { topicId: string }; logs: readonly unknown[] } | undefined;
+    list?(): { record: { name: string } }[];
+    getById?(topicId: string): { record: { name: string } } | undefined;
+  };
   /** How often expired offsets and empty groups are cleaned up (offsets.retention.check.interval.ms). */
   offsetsRetentionCheckIntervalMs?: number;
   /** How long a new member's JoinGroup may wait for the rebalance (group.classic.new.member.join.timeout.ms). */
@@ -156,6 +184,9 @@ export class GroupCoordinator {
   private readonly join: ClassicJoin;
   private readonly members: ClassicMembers;
   private readonly offsets: OffsetManager;
+  private readonly consumerGroups: ConsumerGroups;
+  private readonly heartbeats: ConsumerHeartbeats;
+  private readonly topicName: (topicId: string) => string;
 
   private retentionTimer: NodeJS.Timeout | undefined;
   private expiring: Promise<void> | undefined;
@@ -196,6 +227,27 @@ export class GroupCoordinator {
       options.newMemberJoinTimeoutMs ?? DEFAULT_NEW_MEMBER_JOIN_TIMEOUT_MS,
     );
     this.members = new ClassicMembers(this.groups, rebalancer, logger);
+    this.consumerGroups = new ConsumerGroups(this.groups, events);
+    const topicsView: TopicsView = {
+      byName: (name) => {
+        const t = topics?.get?.(name);
+        return t && { topicId: t.record.topicId, partitions: t.logs.length };
+      },
+      names: () => (topics?.list?.() ?? []).map((t) => t.record.name),
+    };
+    this.topicName = (topicId) => topics?.getById?.(topicId)?.record.name ?? '';
+    this.heartbeats = new ConsumerHeartbeats(
+      {
+        consumerGroupSessionTimeoutMs: config.consumerGroupSessionTimeoutMs ?? 45_000,
+        consumerGroupHeartbeatIntervalMs: config.consumerGroupHeartbeatIntervalMs ?? 5_000,
+        consumerGroupMaxSize: config.consumerGroupMaxSize ?? 2_147_483_647,
+        consumerGroupAssignors: config.consumerGroupAssignors ?? ['uniform', 'range'],
+      },
+      this.consumerGroups,
+      topicsView,
+      this.timers,
+      logger,
+    );
     this.offsets = new OffsetManager({
       config,
       storage,
@@ -207,7 +259,7 @@ export class GroupCoordinator {
           ? ErrorCode.COORDINATOR_NOT_AVAILABLE
           : !this.coordinates(p.groupId) || (this.lease && !this.lease.held())
             ? ErrorCode.NOT_COORDINATOR
-            : this.members.validateOffsetCommit(p),
+            : this.validateOffsetCommit(p),
       now,
     });
   }
@@ -261,6 +313,7 @@ export class GroupCoordinator {
     // What a previous holder of a slot left here (a slot given up and taken back) is stale.
     for (const group of [...this.groups.values()])
       if (taking.has(groupSlot(group.groupId))) this.unload(group);
+    this.unloadConsumerGroups((slot) => taking.has(slot));
     await this.offsets.load((groupId) => taking.has(groupSlot(groupId)));
     for (const slot of taking) held.add(slot);
   }
@@ -277,7 +330,17 @@ export class GroupCoordinator {
       writes.push(this.offsets.writesOf(group.groupId));
       this.unload(group);
     }
+    this.unloadConsumerGroups((s) => s === slot);
     await Promise.all(writes);
+  }
+
+  /** Forgets the consumer groups of the slots: their members' next heartbeat gets NOT_COORDINATOR. */
+  private unloadConsumerGroups(inSlot: (slot: number) => boolean): void {
+    for (const group of [...this.consumerGroups.values()]) {
+      if (!inSlot(groupSlot(group.groupId))) continue;
+      for (const member of [...group.members.values()]) this.heartbeats.removeMember(group, member, false);
+      this.consumerGroups.remove(group.groupId);
+    }
   }
 
   /** Forgets a group this broker no longer coordinates, answering what its members wait for. */
@@ -326,7 +389,42 @@ export class GroupCoordinator {
     if (this.closed) return Promise.resolve(joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
     if (!this.coordinates(p.groupId))
       return Promise.resolve(joinError(p.memberId, ErrorCode.NOT_COORDINATOR));
+    const consumer = this.consumerGroups.get(p.groupId);
+    if (consumer) {
+      // Kafka converts an empty consumer group to a classic one on a classic join; classic members
+      // in a consumer group with members (Kafka 4's online migration) are not served.
+      if (consumer.members.size > 0)
+        return Promise.resolve(joinError(p.memberId, ErrorCode.GROUP_ID_NOT_FOUND));
+      this.consumerGroups.remove(p.groupId);
+    }
     return this.join.joinGroup(p);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership (KIP-848 consumer protocol)
+
+  /** ConsumerGroupHeartbeat: join, heartbeat or leave of a consumer group member. */
+  consumerGroupHeartbeat(p: ConsumerHeartbeatParams): ConsumerHeartbeatResult {
+    if (this.closed) return heartbeatError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (p.groupId !== '' && !this.coordinates(p.groupId)) return heartbeatError(ErrorCode.NOT_COORDINATOR);
+    return this.heartbeats.heartbeat(p);
+  }
+
+  /** ConsumerGroupDescribe of one group: GROUP_ID_NOT_FOUND for a classic or unknown one. */
+  consumerGroupDescribe(groupId: string): DescribedConsumerGroup {
+    const described = this.consumerGroups.describe(groupId, this.topicName);
+    if (!this.coordinates(groupId))
+      return { ...described, errorCode: ErrorCode.NOT_COORDINATOR, errorMessage: null };
+    return described;
+  }
+
+  /** OffsetCommit's group verdict: a consumer group checks member epochs, a classic one generations. */
+  private validateOffsetCommit(p: CommitOffsetsParams) {
+    const consumer = this.consumerGroups.get(p.groupId);
+    if (!consumer) return this.members.validateOffsetCommit(p);
+    const error = this.consumerGroups.validateOffsetCommit(consumer, p);
+    // The offsets are held under an empty classic entry of the group id (consumer/groups.ts).
+    return error !== ErrorCode.NONE ? error : this.groups.addLoaded(p.groupId);
   }
 
   /** Resolves with the member's assignment: at once, or when the leader's SyncGroup arrives. */
@@ -372,7 +470,7 @@ export class GroupCoordinator {
   validateTransactionalCommit(p: Omit<CommitOffsetsParams, 'topics' | 'transactional'>): number {
     if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (!this.coordinates(p.groupId) || (this.lease && !this.lease.held())) return ErrorCode.NOT_COORDINATOR;
-    const verdict = this.members.validateOffsetCommit({ ...p, topics: [], transactional: true });
+    const verdict = this.validateOffsetCommit({ ...p, topics: [], transactional: true });
     return typeof verdict === 'number' ? verdict : ErrorCode.NONE;
   }
 
@@ -385,9 +483,19 @@ export class GroupCoordinator {
   fetchOffsets(
     groupId: string,
     topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+    member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
   ): Promise<FetchOffsetsResult> {
     if (!this.coordinates(groupId))
       return Promise.resolve({ errorCode: ErrorCode.NOT_COORDINATOR, topics: [] });
+    const consumer = this.consumerGroups.get(groupId);
+    if (consumer) {
+      const errorCode = this.consumerGroups.validateOffsetFetch(
+        consumer,
+        member.memberId,
+        member.memberEpoch,
+      );
+      if (errorCode !== ErrorCode.NONE) return Promise.resolve({ errorCode, topics: [] });
+    }
     return this.offsets.fetch(groupId, topics);
   }
 
@@ -430,6 +538,9 @@ export class GroupCoordinator {
     for (const group of [...this.groups.values()]) {
       if (this.closed) return;
       if (group.is('Dead') || !this.groups.isCurrent(group)) continue;
+      // Offsets of a consumer group with members stay, as those of a classic group with members.
+      const consumer = this.consumerGroups.get(group.groupId);
+      if (consumer && consumer.members.size > 0) continue;
       const allExpired = await this.offsets.removeExpired(group);
       if (
         allExpired &&
@@ -440,9 +551,14 @@ export class GroupCoordinator {
       ) {
         this.groups.transition(group, 'Dead');
         this.removeGroup(group);
+        if (consumer) this.consumerGroups.remove(group.groupId);
         this.logger.info('empty group without offsets removed', { groupId: group.groupId });
       }
     }
+    // Empty consumer groups that never had offsets go too.
+    for (const consumer of [...this.consumerGroups.values()])
+      if (consumer.members.size === 0 && !this.groups.get(consumer.groupId))
+        this.consumerGroups.remove(consumer.groupId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -451,12 +567,18 @@ export class GroupCoordinator {
   describeGroup(groupId: string): DescribedGroup {
     if (!this.coordinates(groupId))
       return { ...describeGroup(groupId, undefined), errorCode: ErrorCode.NOT_COORDINATOR };
+    // A consumer group is not a classic group: Kafka describes it as an unknown one (Dead).
+    if (this.consumerGroups.get(groupId)) return describeGroup(groupId, undefined);
     return describeGroup(groupId, this.groups.get(groupId));
   }
 
   /** ListGroups, filtered by state and type (case-insensitive; empty: all). */
   listGroups(statesFilter: readonly string[] = [], typesFilter: readonly string[] = []): ListedGroup[] {
-    return listGroups(this.groups.values(), statesFilter, typesFilter);
+    const classic = [...this.groups.values()].filter((g) => !this.consumerGroups.get(g.groupId));
+    return [
+      ...listGroups(classic.values(), statesFilter, typesFilter),
+      ...this.consumerGroups.list(statesFilter, typesFilter),
+    ];
   }
 
   /** DeleteGroups: removes Empty groups and their committed offsets. */
@@ -466,6 +588,19 @@ export class GroupCoordinator {
     const eligible: ClassicGroup[] = [];
     for (const groupId of unique) {
       const group = this.groups.get(groupId);
+      const consumer = this.consumerGroups.get(groupId);
+      if (consumer && this.coordinates(groupId)) {
+        if (consumer.members.size > 0) {
+          results.set(groupId, ErrorCode.NON_EMPTY_GROUP);
+          continue;
+        }
+        this.consumerGroups.remove(groupId);
+        // Its offsets, if any, are held by the classic entry deleted below.
+        if (!group) {
+          results.set(groupId, ErrorCode.NONE);
+          continue;
+        }
+      }
       if (!this.coordinates(groupId)) results.set(groupId, ErrorCode.NOT_COORDINATOR);
       else if (!group || group.is('Dead')) results.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
       else if (!group.is('Empty')) results.set(groupId, ErrorCode.NON_EMPTY_GROUP);

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@kch/protocol';
-import { defineHandler } from '../handler.js';
+import { defineHandler, type RequestContext } from '../handler.js';
 import { AclOperation, ResourceType } from '../security/acl-codes.js';
 import { allowed, authorizedOperations } from '../security/authorize.js';
 import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
@@ -12,6 +12,23 @@ import { AUTHORIZED_OPERATIONS_OMITTED } from './metadata.js';
 const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
 /**
+ * The authorized operations of a described group: with an authorizer, Kafka's operations of a group
+ * described without error; without one, GROUP_OPERATIONS; not asked for, the field's "omitted".
+ */
+export function groupOperations(
+  ctx: RequestContext,
+  asked: boolean,
+  groupId: string,
+  errorCode: number,
+): number {
+  if (!asked) return AUTHORIZED_OPERATIONS_OMITTED;
+  if (!ctx.broker.security.authorizer) return GROUP_OPERATIONS;
+  return errorCode === ErrorCode.NONE
+    ? authorizedOperations(ctx, ResourceType.GROUP, groupId)
+    : AUTHORIZED_OPERATIONS_OMITTED;
+}
+
+/**
  * DescribeGroups: state, protocol and members (with metadata and assignment when Stable). A group the
  * principal may not describe gets GROUP_AUTHORIZATION_FAILED and nothing else, as in Kafka.
  */
@@ -19,23 +36,16 @@ export default defineHandler({
   api: 'DescribeGroups',
   handle(request, ctx) {
     const withOperations = ctx.apiVersion >= 3 && request.includeAuthorizedOperations;
-    const authorizer = ctx.broker.security.authorizer;
     return {
       throttleTimeMs: 0,
       groups: request.groups.map((groupId) => {
         if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId))
           return failedGroup(groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED);
         const described = ctx.broker.groups.describeGroup(groupId);
-        // With an authorizer, Kafka's operations of a group described without error; the field stays
-        // as it was without one.
-        const operations = !withOperations
-          ? AUTHORIZED_OPERATIONS_OMITTED
-          : !authorizer
-            ? GROUP_OPERATIONS
-            : described.errorCode === ErrorCode.NONE
-              ? authorizedOperations(ctx, ResourceType.GROUP, groupId)
-              : AUTHORIZED_OPERATIONS_OMITTED;
-        return { ...described, authorizedOperations: operations };
+        return {
+          ...described,
+          authorizedOperations: groupOperations(ctx, withOperations, groupId, described.errorCode),
+        };
       }),
     };
   },

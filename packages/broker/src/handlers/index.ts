@@ -7,6 +7,8 @@ import alterClientQuotas from './alter-client-quotas.js';
 import alterConfigs from './alter-configs.js';
 import alterUserScramCredentials from './alter-user-scram-credentials.js';
 import apiVersions from './api-versions.js';
+import consumerGroupDescribe from './consumer-group-describe.js';
+import consumerGroupHeartbeat from './consumer-group-heartbeat.js';
 import createAcls from './create-acls.js';
 import createPartitions from './create-partitions.js';
 import createTopics from './create-topics.js';
@@ -88,6 +90,8 @@ export const HANDLERS: readonly ApiHandler<any>[] = [
   listGroups,
   deleteGroups,
   offsetDelete,
+  consumerGroupHeartbeat,
+  consumerGroupDescribe,
   describeUserScramCredentials,
   alterUserScramCredentials,
   describeAcls,

@@ -30,7 +30,15 @@ export default defineHandler({
     if (ctx.apiVersion >= 8) {
       const results = await Promise.all(
         request.groups.map(async (g) => {
-          const r = stable(g.groupId, await fetchGroup(g.groupId, g.topics, ctx), request.requireStable, ctx);
+          // v9+: a consumer group member names itself and its epoch (KIP-848).
+          const member =
+            ctx.apiVersion >= 9 ? { memberId: g.memberId, memberEpoch: g.memberEpoch } : undefined;
+          const r = stable(
+            g.groupId,
+            await fetchGroup(g.groupId, g.topics, ctx, member),
+            request.requireStable,
+            ctx,
+          );
           return { groupId: g.groupId, errorCode: r.errorCode, topics: wireTopics(r.topics) };
         }),
       );
@@ -89,7 +97,12 @@ function stable(
  * principal may describe; a named topic it may not describe gets TOPIC_AUTHORIZATION_FAILED in each
  * partition, after the others.
  */
-async function fetchGroup(groupId: string, topics: Topics, ctx: RequestContext): Promise<FetchOffsetsResult> {
+async function fetchGroup(
+  groupId: string,
+  topics: Topics,
+  ctx: RequestContext,
+  member?: { memberId: string | null; memberEpoch: number },
+): Promise<FetchOffsetsResult> {
   const { groups } = ctx.broker;
   if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) {
     const refused = ErrorCode.GROUP_AUTHORIZATION_FAILED;
@@ -99,7 +112,7 @@ async function fetchGroup(groupId: string, topics: Topics, ctx: RequestContext):
   const describable = (names: Iterable<string>) =>
     allowedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, names);
   if (topics === null) {
-    const r = await groups.fetchOffsets(groupId, null);
+    const r = await groups.fetchOffsets(groupId, null, member);
     if (r.errorCode !== ErrorCode.NONE) return r;
     const shown = describable(r.topics.map((t) => t.name));
     return { errorCode: r.errorCode, topics: r.topics.filter((t) => shown.has(t.name)) };
@@ -108,6 +121,7 @@ async function fetchGroup(groupId: string, topics: Topics, ctx: RequestContext):
   const r = await groups.fetchOffsets(
     groupId,
     topics.filter((t) => shown.has(t.name)),
+    member,
   );
   if (r.errorCode !== ErrorCode.NONE) return r;
   const hidden = topics.filter((t) => !shown.has(t.name));

@@ -84,13 +84,25 @@ export interface ListedGroup {
   groupId: string;
   protocolType: string;
   state: string;
+  /** "classic", or "consumer" for a KIP-848 group. */
+  type: string;
 }
 
-/** Every group of every broker (the admin client asks each one). */
+/**
+ * Every group of every broker (the admin client asks each one), of both types: the library asks for
+ * classic groups only unless told.
+ */
 export async function listGroups(kafka: Kafka): Promise<ListedGroup[]> {
-  const groups = await kafka.call('listing the groups', () => kafka.admin.listGroups());
+  const groups = await kafka.call('listing the groups', () =>
+    kafka.admin.listGroups({ types: ['classic', 'consumer'] }),
+  );
   return [...groups.values()]
-    .map((g) => ({ groupId: g.id, protocolType: g.protocolType, state: stateName(g.state) }))
+    .map((g) => ({
+      groupId: g.id,
+      protocolType: g.protocolType,
+      state: stateName(g.state),
+      type: g.groupType,
+    }))
     .sort((a, b) => byId(a.groupId, b.groupId));
 }
 

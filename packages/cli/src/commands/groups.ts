@@ -46,7 +46,8 @@ Commands:
 
 Options:
 ${CONNECTION_USAGE}
-  --json                     list, describe, reset-offsets: JSON output
+  --json                     list, describe, reset-offsets: JSON output (list: with
+                             each group's type, classic or consumer, and state)
   -h, --help                 this text
 
 reset-offsets options (one target, and --topic or --all-topics):
@@ -229,7 +230,14 @@ async function list(client: Kafka, io: CliIO, json: boolean): Promise<number> {
   if (json) {
     await write(
       io.stdout,
-      toJson(all.map((g) => ({ group: g.groupId, state: g.state || null, protocolType: g.protocolType }))),
+      toJson(
+        all.map((g) => ({
+          group: g.groupId,
+          type: g.type,
+          state: g.state || null,
+          protocolType: g.protocolType,
+        })),
+      ),
     );
   } else {
     await write(io.stdout, all.map((g) => `${g.groupId}\n`).join(''));

@@ -27,8 +27,9 @@ export interface DescribedGroup {
 export interface ListedGroup {
   groupId: string;
   protocolType: string;
-  groupState: GroupState;
-  /** Always "classic": KIP-848 groups are not served yet. */
+  /** A classic group's state, or a consumer group's (Empty, Assigning, Reconciling, Stable). */
+  groupState: string;
+  /** "classic", or "consumer" for a KIP-848 group (../consumer/groups.ts). */
   groupType: string;
 }
 
@@ -77,8 +78,8 @@ export function describeGroup(groupId: string, group: ClassicGroup | undefined):
 }
 
 /**
- * ListGroups, filtered by state (case-insensitive; empty: all) and by type (only "classic" groups
- * exist here; empty: all).
+ * ListGroups of classic groups, filtered by state (case-insensitive; empty: all) and by type
+ * ("classic" passes; empty: all).
  */
 export function listGroups(
   groups: Iterable<ClassicGroup>,
