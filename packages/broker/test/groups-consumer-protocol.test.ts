@@ -34,8 +34,8 @@ async function createTopic(name: string, partitions: number, c = client): Promis
   return r.topics[0]!.topicId;
 }
 
-function heartbeat(fields: Partial<ConsumerGroupHeartbeatRequest>, c = client) {
-  return c.send('ConsumerGroupHeartbeat', 0, {
+function heartbeat(fields: Partial<ConsumerGroupHeartbeatRequest>, c = client, version = 0) {
+  return c.send('ConsumerGroupHeartbeat', version, {
     groupId: 'g',
     memberId: '',
     memberEpoch: 0,
@@ -43,6 +43,7 @@ function heartbeat(fields: Partial<ConsumerGroupHeartbeatRequest>, c = client) {
     rackId: null,
     rebalanceTimeoutMs: -1,
     subscribedTopicNames: null,
+    subscribedTopicRegex: null,
     serverAssignor: null,
     topicPartitions: null,
     ...fields,
@@ -82,7 +83,8 @@ const owned = (topic: string, partitions: number[]) => [{ topicId: topicIds.get(
 describe('ConsumerGroupHeartbeat', () => {
   it('is advertised by ApiVersions with ConsumerGroupDescribe', async () => {
     const r = await client.send('ApiVersions', 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' });
-    expect(r.apiKeys.find((k) => k.apiKey === 68)).toMatchObject({ minVersion: 0, maxVersion: 0 });
+    // v1, stable since Kafka 4.0, is the version librdkafka ≥ 2.10 and the Java client 4.x need.
+    expect(r.apiKeys.find((k) => k.apiKey === 68)).toMatchObject({ minVersion: 0, maxVersion: 1 });
     expect(r.apiKeys.find((k) => k.apiKey === 69)).toMatchObject({ minVersion: 0, maxVersion: 0 });
   });
 
@@ -323,6 +325,64 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(a2.memberEpoch).toBe(2);
     expect(partitionsOf(a2.assignment, 'cg-grow')).toEqual([0, 1]);
     expect(partitionsOf(a2.assignment, 'cg-later')).toEqual([0]);
+  });
+});
+
+describe('ConsumerGroupHeartbeat v1', () => {
+  /** A v1 join: the member makes its own id (Kafka 4.0's consumer sends a random UUID). */
+  const joinV1 = (groupId: string, memberId: string, fields: Partial<ConsumerGroupHeartbeatRequest>) =>
+    heartbeat(
+      { groupId, memberId, memberEpoch: 0, rebalanceTimeoutMs: 30_000, topicPartitions: [], ...fields },
+      client,
+      1,
+    );
+
+  it('needs the member id the client made, and keeps it', async () => {
+    await createTopic('v1-t', 1);
+    const empty = await joinV1('v1-g', '', { subscribedTopicNames: ['v1-t'] });
+    expect([empty.errorCode, empty.errorMessage]).toEqual([
+      ErrorCode.INVALID_REQUEST,
+      "MemberId can't be empty.",
+    ]);
+    const a = await joinV1('v1-g', 'client-made-id-1', { subscribedTopicNames: ['v1-t'] });
+    expect(a).toMatchObject({ errorCode: ErrorCode.NONE, memberId: 'client-made-id-1', memberEpoch: 1 });
+    expect(partitionsOf(a.assignment, 'v1-t')).toEqual([0]);
+  });
+
+  it('subscribes by regular expression to every topic whose whole name matches, also topics created later', async () => {
+    await createTopic('rx-a', 2);
+    await createTopic('rx-b', 1);
+    await createTopic('xrx-c', 1);
+    const a = await joinV1('rx-g', 'rx-member', { subscribedTopicRegex: 'rx-.*' });
+    expect(a.errorCode).toBe(ErrorCode.NONE);
+    expect([partitionsOf(a.assignment, 'rx-a'), partitionsOf(a.assignment, 'rx-b')]).toEqual([[0, 1], [0]]);
+    expect(partitionsOf(a.assignment, 'xrx-c')).toEqual([]);
+    await createTopic('rx-later', 1);
+    const a2 = await heartbeat(
+      {
+        groupId: 'rx-g',
+        memberId: 'rx-member',
+        memberEpoch: a.memberEpoch,
+        topicPartitions: [...owned('rx-a', [0, 1]), ...owned('rx-b', [0])],
+      },
+      client,
+      1,
+    );
+    expect(a2.memberEpoch).toBeGreaterThan(a.memberEpoch);
+    expect(partitionsOf(a2.assignment, 'rx-later')).toEqual([0]);
+  });
+
+  it("refuses what RE2/J refuses with Kafka's message, and matches in linear time", async () => {
+    const bad = await joinV1('rx-bad', 'rx-bad-member', { subscribedTopicRegex: '(?<=a)b' });
+    expect([bad.errorCode, bad.errorMessage]).toEqual([
+      ErrorCode.INVALID_REGULAR_EXPRESSION,
+      'SubscribedTopicRegex `(?<=a)b` is not a valid regular expression: invalid named capture.',
+    ]);
+    // A backtracking engine takes 2^60 steps on this pair; RE2's answer comes at once.
+    await createTopic('a'.repeat(60), 1);
+    const slow = await joinV1('rx-linear', 'rx-linear-member', { subscribedTopicRegex: '(a+)+b' });
+    expect(slow.errorCode).toBe(ErrorCode.NONE);
+    expect(slow.assignment?.topicPartitions).toEqual([]);
   });
 });
 

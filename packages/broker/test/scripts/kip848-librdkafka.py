@@ -3,11 +3,7 @@ By hand, not part of the suite: three librdkafka consumers with group.protocol=c
 against a kch broker on 127.0.0.1:19092. Checks that they get disjoint assignments covering the
 topic's 6 partitions, consume every record once, and take over the partitions of one that leaves.
 
-librdkafka needs ConsumerGroupHeartbeat v1, which the codec serves only once it is generated from
-message definitions where v1 is stable (Kafka 4.0's); with ../shared/kafka-messages as it is:
-  cp -r ../shared/kafka-messages /tmp/msgs
-  sed -i 's/"latestVersionUnstable": true,//' /tmp/msgs/ConsumerGroupHeartbeatRequest.json
-  KAFKA_MESSAGES_DIR=/tmp/msgs npx -y pnpm@10.34.8 gen && (cd packages/protocol && npx tsup)
+librdkafka needs ConsumerGroupHeartbeat v1 (Kafka 4.0), which kch serves.
 Then start a broker on port 19092 (groupInitialRebalanceDelayMs 0, memory storage) and run:
   LD_LIBRARY_PATH=<librdkafka >= 2.10 src dir> /usr/bin/python3 packages/broker/test/scripts/kip848-librdkafka.py
 """

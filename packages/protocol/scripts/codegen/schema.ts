@@ -143,10 +143,21 @@ function propName(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
+/**
+ * Versions these definitions still mark latestVersionUnstable that Apache Kafka has since released
+ * with the same schema, by message name: ConsumerGroupHeartbeat v1 (SubscribedTopicRegex, member ids
+ * made by the client) is stable since Kafka 4.0, where KIP-848 became generally available, and is
+ * the version librdkafka ≥ 2.10 and the Java client 4.x ask for.
+ */
+const STABLE_SINCE: Readonly<Record<string, number>> = {
+  ConsumerGroupHeartbeatRequest: 1,
+};
+
 function buildMessage(raw: RawMessage, sourceFile: string): MessageSpec {
   const declared = parseVersions(raw.validVersions);
   // Versions marked latestVersionUnstable are still in development: never advertised, never generated.
-  const validVersions = raw.latestVersionUnstable ? { min: declared.min, max: declared.max - 1 } : declared;
+  const unstable = raw.latestVersionUnstable && STABLE_SINCE[raw.name] !== declared.max;
+  const validVersions = unstable ? { min: declared.min, max: declared.max - 1 } : declared;
   const structs: StructSpec[] = [];
   const common = new Map<string, RawField[]>();
   for (const c of raw.commonStructs ?? []) common.set(c.name, c.fields);

@@ -1,21 +1,22 @@
 /**
  * SubscribedTopicRegex: Kafka compiles it with RE2/J and subscribes the member to every topic whose
- * whole name matches. kch evaluates it with JavaScript's RegExp, anchored at both ends (RE2/J's
- * `matches`). The syntax both share (classes, alternation, repetition, groups) behaves alike; RE2/J
- * refuses backreferences and lookaround, which RegExp accepts, and RegExp knows no `\z`, possessive
- * quantifiers or inline flags such as `(?i)`, which RE2/J accepts (such a pattern is
- * INVALID_REGULAR_EXPRESSION here).
+ * whole name matches (`Pattern.matcher(topic).matches()`). kch uses re2js, RE2/J's JavaScript port:
+ * the same syntax, and matching in time linear in the name, so no pattern a client sends can stall
+ * the broker (JavaScript's own RegExp backtracks: `(a+)+b` would take forever on a long name).
  */
-const compiled = new Map<string, RegExp | Error>();
+import { RE2JS } from 're2js';
 
-/** The compiled pattern, or the error saying why it is not one. */
-export function compileTopicRegex(pattern: string): RegExp | Error {
+const compiled = new Map<string, RE2JS | Error>();
+
+/** The compiled pattern, or an Error whose message is RE2/J's description of what is wrong. */
+export function compileTopicRegex(pattern: string): RE2JS | Error {
   let re = compiled.get(pattern);
   if (!re) {
     try {
-      re = new RegExp(`^(?:${pattern})$`, 'u');
+      re = RE2JS.compile(pattern);
     } catch (e) {
-      re = e as Error;
+      const d = (e as { getDescription?: () => string }).getDescription?.();
+      re = new Error(d ?? (e as Error).message);
     }
     if (compiled.size > 1000) compiled.clear();
     compiled.set(pattern, re);
@@ -27,5 +28,5 @@ export function compileTopicRegex(pattern: string): RegExp | Error {
 export function matchingTopics(pattern: string, names: Iterable<string>): string[] {
   const re = compileTopicRegex(pattern);
   if (re instanceof Error) return [];
-  return [...names].filter((n) => re.test(n));
+  return [...names].filter((n) => re.matches(n));
 }

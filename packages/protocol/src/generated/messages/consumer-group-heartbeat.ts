@@ -72,7 +72,7 @@ export function decodeConsumerGroupHeartbeatRequestTopicPartitions(r: Reader, ve
   return m;
 }
 
-/** ConsumerGroupHeartbeatRequest, versions 0 (flexible from 0). */
+/** ConsumerGroupHeartbeatRequest, versions 0-1 (flexible from 0-1). */
 export interface ConsumerGroupHeartbeatRequest {
   /** The group identifier. (versions 0+) */
   groupId: string;
@@ -128,7 +128,11 @@ export function encodeConsumerGroupHeartbeatRequest(w: Writer, m: Init<ConsumerG
     const v_subscribedTopicNames = m.subscribedTopicNames === undefined ? null : m.subscribedTopicNames;
     writePrimitiveArray(w, v_subscribedTopicNames, flexible, 'string');
   }
-  if (m.subscribedTopicRegex !== undefined && !(m.subscribedTopicRegex === null)) unsupportedField('ConsumerGroupHeartbeatRequest', 'subscribedTopicRegex', version);
+  if (version >= 1) {
+    const v_subscribedTopicRegex = m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex;
+    w.nullableString(v_subscribedTopicRegex, flexible);
+  }
+  else if (m.subscribedTopicRegex !== undefined && !(m.subscribedTopicRegex === null)) unsupportedField('ConsumerGroupHeartbeatRequest', 'subscribedTopicRegex', version);
   {
     const v_serverAssignor = m.serverAssignor === undefined ? null : m.serverAssignor;
     w.nullableString(v_serverAssignor, flexible);
@@ -154,7 +158,7 @@ export function decodeConsumerGroupHeartbeatRequest(r: Reader, version: number):
   const f_rackId: string | null = r.nullableString(flexible);
   const f_rebalanceTimeoutMs: number = r.int32();
   const f_subscribedTopicNames: string[] | null = readPrimitiveArray(r, flexible, 'string');
-  const f_subscribedTopicRegex: string | null = null;
+  const f_subscribedTopicRegex: string | null = version >= 1 ? r.nullableString(flexible) : null;
   const f_serverAssignor: string | null = r.nullableString(flexible);
   const f_topicPartitions: ConsumerGroupHeartbeatRequestTopicPartitions[] | null = readStructArray(r, flexible, version, decodeConsumerGroupHeartbeatRequestTopicPartitions);
   let unknownTaggedFields: UnknownTaggedField[] | undefined;
@@ -185,7 +189,7 @@ export function decodeConsumerGroupHeartbeatRequest(r: Reader, version: number):
 export const ConsumerGroupHeartbeatRequest: MessageCodec<ConsumerGroupHeartbeatRequest> = {
   name: 'ConsumerGroupHeartbeatRequest',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
   encode: encodeConsumerGroupHeartbeatRequest,
   decode: decodeConsumerGroupHeartbeatRequest,
@@ -292,7 +296,7 @@ export function decodeConsumerGroupHeartbeatResponseAssignment(r: Reader, versio
   return m;
 }
 
-/** ConsumerGroupHeartbeatResponse, versions 0 (flexible from 0). */
+/** ConsumerGroupHeartbeatResponse, versions 0-1 (flexible from 0-1). */
 export interface ConsumerGroupHeartbeatResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+) */
   throttleTimeMs: number;
@@ -384,7 +388,7 @@ export function decodeConsumerGroupHeartbeatResponse(r: Reader, version: number)
 export const ConsumerGroupHeartbeatResponse: MessageCodec<ConsumerGroupHeartbeatResponse> = {
   name: 'ConsumerGroupHeartbeatResponse',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
   encode: encodeConsumerGroupHeartbeatResponse,
   decode: decodeConsumerGroupHeartbeatResponse,
