@@ -43,6 +43,8 @@ export interface LogCleanerOptions {
   backoffMs: number;
   logger: Logger;
   events: EventEmitter<BrokerEvents>;
+  /** The clock the scheduling rules read (Date.now; a test holds its own to step through the lags). */
+  now?: () => number;
 }
 
 export class LogCleaner {
@@ -93,7 +95,7 @@ export class LogCleaner {
     limits: { minLagMs: number; maxLagMs: number; deleteRetentionMs: number; dirtyRatio: number },
   ): Promise<void> {
     await log.open();
-    const now = Date.now();
+    const now = (this.o.now ?? Date.now)();
     let c = this.state.get(log);
     if (!c) {
       // Nothing known of earlier cleanings: the whole log is dirty, since now.
