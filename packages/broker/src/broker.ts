@@ -247,6 +247,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
       topics,
       topicDefaults: () => context.topicDefaults,
       backoffMs: config.logCleanerBackoffMs,
+      states: storage.cleanerStates,
       logger,
       events,
     });

@@ -12,9 +12,10 @@ import { type CompactionEvent, silentLogger } from '@kch/broker';
 import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCleaner } from '../src/log/log-cleaner.js';
-import { type RunningBroker, startBroker } from './helpers/broker.js';
+import { type RunningBroker, startBroker, TEST_STORAGE, testStorageIn } from './helpers/broker.js';
 import { consumeMessages } from './helpers/kafkajs.js';
 
+const DATABASE = 'kch_log_cleaner';
 let b: RunningBroker;
 let kafka: Kafka;
 let admin: Admin;
@@ -28,8 +29,9 @@ const later = () => Date.now() + 3_600_000;
 let cleaner: LogCleaner;
 const events: CompactionEvent[] = [];
 
-beforeAll(async () => {
-  b = await startBroker({ logCleanerEnable: false });
+/** Starts the broker (its own cleaner off) and the test's cleaner, on the clock the test holds. */
+async function start(storage = testStorageIn(DATABASE)): Promise<void> {
+  b = await startBroker({ logCleanerEnable: false, storage });
   const context = b.broker.context;
   cleaner = new LogCleaner({
     topics: context.topics,
@@ -38,17 +40,21 @@ beforeAll(async () => {
     logger: silentLogger,
     events: context.events,
     now: () => clock,
+    states: context.storage.cleanerStates,
   });
   b.broker.on('compaction', (e) => events.push(e));
-  kafka = new Kafka({ clientId: 'kch-cleaner-schedule', brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+  kafka = new Kafka({ clientId: 'kch-cleaner', brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   await admin.connect();
-});
+}
 
-afterAll(async () => {
+async function stop(): Promise<void> {
   await admin?.disconnect();
   await b?.close();
-});
+}
+
+beforeAll(() => start());
+afterAll(stop);
 
 /** Creates a one-partition compacted topic with `configs` on top of cleanup.policy=compact. */
 async function compactedTopic(topic: string, configs: Record<string, string>): Promise<void> {
@@ -174,13 +180,38 @@ describe('log cleaner scheduling', () => {
     expect(events.at(-1)).toMatchObject({ tombstonesBefore: 5 });
     expect(await readFromStart(topic, 2)).toEqual(['2 x=1', '4 y=1']);
   });
+
+  it.runIf(TEST_STORAGE === 'chdb')(
+    'reads where and when it cleaned back after a restart: a tombstone past its horizon goes at the first cleaning',
+    async () => {
+      const topic = 'schedule-restart';
+      const t = later();
+      await compactedTopic(topic, { 'delete.retention.ms': '1000' });
+      await produce(topic, [
+        { key: 'a', value: '1' },
+        { key: 'a', value: null },
+        { key: 'x', value: '1' },
+      ]);
+      expect(await lookAt(t, topic)).toBe(1);
+      await stop();
+      await start();
+      // Not dirty, and its tombstone past delete.retention.ms since the cleaning before the restart.
+      expect(await lookAt(t + 1000, topic)).toBe(1);
+      expect(events.at(-1)).toMatchObject({ tombstonesBefore: 3 });
+      expect(await readFromStart(topic, 1)).toEqual(['2 x=1']);
+    },
+  );
 });
 
 describe('compaction of transactional records', () => {
   it('compacts committed records, never shows aborted ones, and the producer goes on after its last batch was superseded', async () => {
     const topic = 'compacted-transactions';
     await compactedTopic(topic, { 'min.cleanable.dirty.ratio': '0' });
-    const producer = kafka.producer({ transactionalId: 'tx-compacted', idempotent: true, maxInFlightRequests: 1 });
+    const producer = kafka.producer({
+      transactionalId: 'tx-compacted',
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     const inTransaction = async (messages: Message[], commit: boolean) => {
       const tx = await producer.transaction();

@@ -17,6 +17,7 @@ import type { Dialect } from './cluster-ddl.js';
 import {
   ACLS_TABLE,
   BROKER_CONFIGS_TABLE,
+  CLEANER_STATES_TABLE,
   CLIENT_QUOTAS_TABLE,
   GROUP_OFFSET_ROW_COLUMNS,
   GROUP_OFFSETS_TABLE,
@@ -180,7 +181,8 @@ export function lastMetadataVersion(database: string): string {
   ${max(ACLS_TABLE)},
   ${max(CLIENT_QUOTAS_TABLE)},
   ${max(TRANSACTIONS_TABLE)},
-  ${max(BROKER_CONFIGS_TABLE)}))`;
+  ${max(BROKER_CONFIGS_TABLE)},
+  ${max(CLEANER_STATES_TABLE)}))`;
 }
 
 /** The end of the last block of producer ids reserved (Int64; 0 when none). */
@@ -520,4 +522,10 @@ FROM ${tableName(database, CLIENT_QUOTAS_TABLE)} FINAL WHERE deleted = 0 ORDER B
 export function storedBrokerConfigs(database: string): string {
   return `SELECT resource, name, value
 FROM ${tableName(database, BROKER_CONFIGS_TABLE)} FINAL WHERE deleted = 0 ORDER BY resource, name`;
+}
+
+/** The log cleaner's state of one partition as stored: topic_id, cleaned_to, tombstones_before, passes. */
+export function storedCleanerState(database: string, topic: string, partition: number): string {
+  return `SELECT topic_id, cleaned_to, tombstones_before, passes
+FROM ${tableName(database, CLEANER_STATES_TABLE)} FINAL WHERE topic = ${str(topic)} AND partition = ${int(partition)}`;
 }

@@ -159,6 +159,38 @@ export function runCompactionContract(
     });
   });
 
+  it("stores the log cleaner's state of each partition: the latest put wins (across a reopen, when durable)", async () => {
+    let s = storage();
+    if (!s.cleanerStates) return;
+    const tp = await compacted(s);
+    const other = { ...tp, partition: 1 };
+    expect(await s.cleanerStates.get(tp)).toBeNull();
+    const first = {
+      topicId: 'id-1',
+      cleanedTo: 4,
+      tombstonesBefore: 0,
+      passes: [{ cleanedTo: 4, at: 1000 }],
+    };
+    await s.cleanerStates.put(tp, first);
+    const latest = {
+      topicId: 'id-1',
+      cleanedTo: 9,
+      tombstonesBefore: 4,
+      passes: [
+        { cleanedTo: 4, at: 1000 },
+        { cleanedTo: 9, at: 1_765_000_000_000 },
+      ],
+    };
+    await s.cleanerStates.put(tp, latest);
+    await s.cleanerStates.put(other, { ...first, passes: [] });
+    if (reopen && replace) {
+      s = await reopen(s);
+      replace(s);
+    }
+    expect(await s.cleanerStates!.get(tp)).toEqual(latest);
+    expect(await s.cleanerStates!.get(other)).toEqual({ ...first, passes: [] });
+  });
+
   if (reopen && replace) {
     it("keeps compaction's holes, the end and the log start across a reopen", async () => {
       let s = storage();
