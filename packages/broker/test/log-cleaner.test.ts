@@ -4,9 +4,9 @@
  * min.cleanable.dirty.ratio waits until it reaches it, or until max.compaction.lag.ms passed; a
  * tombstone stays delete.retention.ms after the cleaning that first passed it, and goes at the first
  * cleaning after that. The broker's own cleaner is off: the test runs one look at a time at the time it
- * sets, produces and reads with kafkajs over TCP. Transactions: aborted records and markers are never
- * read, committed records are compacted as any, and a producer whose last batch was superseded goes on
- * producing.
+ * sets, produces and reads with kafkajs over TCP. Transactions: aborted records are never read,
+ * committed records are compacted as any, a producer whose last batch was superseded goes on producing,
+ * and a marker goes delete.retention.ms after its transaction's records went.
  */
 import { type CompactionEvent, silentLogger } from '@kch/broker';
 import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
@@ -250,6 +250,13 @@ describe('compaction of transactional records', () => {
       // Its last batch is the new one now: k1=c goes.
       expect(await lookAt(later(), topic)).toBe(1);
       expect(await readFromStart(topic, 3)).toEqual(['1 k2=b', '8 k1=d', '9 k3=z']);
+
+      // delete.retention.ms (a day) after those cleanings, the markers whose transaction has no record
+      // left go: the ABORT (5) and the COMMIT of k1=c (7); those of k2=b (2) and k3=z (10) stay.
+      expect(await lookAt(later() + 86_400_000, topic)).toBe(2);
+      expect(await readFromStart(topic, 3)).toEqual(['1 k2=b', '8 k1=d', '9 k3=z']);
+      expect(await readFromStart(topic, 3, true)).toEqual(['1 k2=b', '8 k1=d', '9 k3=z']);
+      expect((await admin.fetchTopicOffsets(topic)).map((p) => [p.low, p.high])).toEqual([['0', '11']]);
     } finally {
       await producer.disconnect();
     }

@@ -427,7 +427,7 @@ export class ClickHouseStorage implements SqlStorage {
   async compact(tp: TopicPartition, request: CompactionRequest): Promise<CompactionResult> {
     const { t, p } = await this.catalog.partition(tp);
     if (t.bound) return { cleanedTo: p.logStartOffset, removed: 0 };
-    return compactOwnPartition(this.backend, t, tp, p, request);
+    return compactOwnPartition(this.backend, this.side, t, tp, p, request);
   }
 
   // ------------------------------------------------------------------------------ groups

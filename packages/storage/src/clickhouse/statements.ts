@@ -34,6 +34,7 @@ import { ident, int, str, tableName } from './sql.js';
 
 /** The batch attribute bit of control batches (transaction markers). */
 const CONTROL_BIT = 5;
+const TRANSACTIONAL_BIT = 4;
 const READ_COLUMNS = TOPIC_READ_COLUMNS.map(ident).join(', ');
 
 /**
@@ -451,6 +452,16 @@ AND (producer_id < 0 OR (producer_id, batch_offset) NOT IN (
   SELECT producer_id, max(batch_offset) FROM ${table}
   WHERE ${rows.where} AND producer_id >= 0 AND NOT bitTest(batch_attributes, ${CONTROL_BIT})
   GROUP BY producer_id))`;
+}
+
+/**
+ * The batches of transactions a partition's table holds between two offsets (committed ones: markers
+ * are in the side table), one row per batch in offset order: producer_id, batch_offset.
+ */
+export function transactionBatches(table: string, rows: PartitionRows, from: number, to: number): string {
+  return `SELECT producer_id, batch_offset FROM ${table}
+WHERE ${ownRecordsBetween(rows, from, to)} AND bitTest(batch_attributes, ${TRANSACTIONAL_BIT})
+GROUP BY producer_id, batch_offset ORDER BY batch_offset`;
 }
 
 // -------------------------------------------------------------------- reads (bound tables)
