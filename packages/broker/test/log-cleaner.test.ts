@@ -13,7 +13,7 @@ import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCleaner } from '../src/log/log-cleaner.js';
 import { type RunningBroker, startBroker, TEST_STORAGE, testStorageIn } from './helpers/broker.js';
-import { consumeMessages } from './helpers/kafkajs.js';
+import { readKeyedFromStart } from './helpers/kafkajs.js';
 
 const DATABASE = 'kch_log_cleaner';
 let b: RunningBroker;
@@ -85,18 +85,9 @@ async function lookAt(at: number, topic: string): Promise<number | null> {
   return mine.length === 0 ? null : mine.reduce((n, e) => n + e.removed, 0);
 }
 
-let reads = 0;
-
 /** Every message from the start as `offset key=value` (`~` for a tombstone), until `count` came. */
-async function readFromStart(topic: string, count: number, readUncommitted = false): Promise<string[]> {
-  const consumer = kafka.consumer({ groupId: `g-${topic}-${++reads}`, readUncommitted });
-  await consumer.connect();
-  try {
-    const got = await consumeMessages(consumer, topic, count);
-    return got.map(({ message: m }) => `${m.offset} ${m.key}=${m.value === null ? '~' : m.value}`);
-  } finally {
-    await consumer.disconnect();
-  }
+function readFromStart(topic: string, count: number, readUncommitted = false): Promise<string[]> {
+  return readKeyedFromStart(kafka, topic, count, readUncommitted);
 }
 
 const at = (ms: number) => String(ms);
