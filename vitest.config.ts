@@ -25,6 +25,7 @@ const CLIENT_TESTS = [
   'packages/broker/test/transactions-protocol.test.ts',
   'packages/broker/test/transactions-kafkajs.test.ts',
   'packages/broker/test/compaction-clients.test.ts',
+  'packages/broker/test/log-cleaner.test.ts',
 ];
 
 export default defineConfig({

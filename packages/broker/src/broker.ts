@@ -258,6 +258,7 @@ export async function createBroker(input: BrokerOptionsInput): Promise<Broker> {
       topics,
       topicDefaults: () => context.topicDefaults,
       backoffMs: config.logCleanerBackoffMs,
+      states: storage.cleanerStates,
       logger,
       events,
     });

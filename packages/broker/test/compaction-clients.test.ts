@@ -8,7 +8,7 @@ import type { CompactionEvent } from '@kch/broker';
 import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
-import { consumeMessages } from './helpers/kafkajs.js';
+import { readKeyedFromStart } from './helpers/kafkajs.js';
 
 let b: RunningBroker;
 let kafka: Kafka;
@@ -43,16 +43,9 @@ function compactions(topic: string, done: (removed: number, e: CompactionEvent) 
   });
 }
 
-/** Every message from the start, as `offset key=value` (`~` for a null value), until `count` came. */
-async function readFromStart(topic: string, count: number): Promise<string[]> {
-  const consumer = kafka.consumer({ groupId: `g-${topic}-${Math.random()}` });
-  await consumer.connect();
-  try {
-    const got = await consumeMessages(consumer, topic, count);
-    return got.map(({ message: m }) => `${m.offset} ${m.key}=${m.value === null ? '~' : m.value}`);
-  } finally {
-    await consumer.disconnect();
-  }
+/** Every message from the start as `offset key=value` (`~` for a tombstone), until `count` came. */
+function readFromStart(topic: string, count: number, readUncommitted = false): Promise<string[]> {
+  return readKeyedFromStart(kafka, topic, count, readUncommitted);
 }
 
 /** Sends each of `sends` as one produce request (one batch) to `topic`. */

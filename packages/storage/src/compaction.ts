@@ -28,6 +28,31 @@ export function lastBatchOfEachProducer(batches: readonly StoredBatch[]): Set<St
   return new Set(last.values());
 }
 
+/** A transactional batch as the marker rule needs it: its producer, offset, and whether it is a marker. */
+export interface TransactionBatch {
+  producerId: number;
+  baseOffset: number;
+  isControl: boolean;
+}
+
+/**
+ * The transaction markers among `batches` (transactional batches, in offset order, as left after a
+ * cleaning's removals) that the cleaning removes, as Kafka's cleaner does (LogCleaner's
+ * onControlBatchRead): a marker below `before` (the tombstone horizon: delete.retention.ms passed since
+ * a cleaning passed it) none of whose transaction's batches is left, those being its producer's
+ * batches since that producer's previous marker.
+ */
+export function removableMarkers<B extends TransactionBatch>(batches: readonly B[], before: number): B[] {
+  const pending = new Set<number>();
+  const out: B[] = [];
+  for (const b of batches) {
+    if (b.baseOffset >= before) break;
+    if (!b.isControl) pending.add(b.producerId);
+    else if (!pending.delete(b.producerId)) out.push(b);
+  }
+  return out;
+}
+
 /**
  * `batches` (one partition's, in offset order, from its log start on) compacted as
  * Storage.compact says: the batches to keep, in order, and what was done.
@@ -86,5 +111,10 @@ export async function compactBatches(
     // A batch left without records goes: its offsets are holes, as an aborted transaction's are.
     if (records.length > 0) out.push(storedBatchOf(await encodeBatchWithRecords(d, records)));
   }
-  return { batches: out, result: { cleanedTo, removed } };
+  const transactional = out.filter((b) => b.isTransactional);
+  const markers = new Set(removableMarkers(transactional, Math.min(cleanedTo, request.tombstonesBefore)));
+  return {
+    batches: markers.size === 0 ? out : out.filter((b) => !markers.has(b)),
+    result: { cleanedTo, removed: removed + markers.size },
+  };
 }

@@ -233,6 +233,30 @@ export interface CompactionRequest {
   tombstonesBefore: number;
 }
 
+/**
+ * What the log cleaner knows of a partition's cleanings (Kafka's cleaner-offset-checkpoint, and the
+ * delete horizons Kafka writes in the batches it cleaned): kept so that after a restart, or on another
+ * broker, a tombstone still goes delete.retention.ms after the cleaning that first passed it.
+ */
+export interface CleanerState {
+  /** The topic's id: a state of a deleted topic of the same name is not this one's. */
+  topicId: string;
+  /** Where the last cleaning stopped: offsets from here on are not cleaned yet. */
+  cleanedTo: number;
+  /** The tombstone horizon the last cleaning used. */
+  tombstonesBefore: number;
+  /** Cleanings that could still raise that horizon: where each stopped and when (ms), oldest first. */
+  passes: { cleanedTo: number; at: number }[];
+}
+
+/** Where the log cleaner's state persists, one {@link CleanerState} per partition. */
+export interface CleanerStateStore {
+  /** The state last put for `tp`, or null. */
+  get(tp: TopicPartition): Promise<CleanerState | null>;
+  /** Replaces the state of `tp`. */
+  put(tp: TopicPartition, state: CleanerState): Promise<void>;
+}
+
 /** What {@link Storage.compact} did. */
 export interface CompactionResult {
   /** Where the cleaning stopped (exclusive): the first offset it did not look at. */
@@ -417,6 +441,12 @@ export interface Storage {
    * broker over a storage without it keeps them in process memory.
    */
   readonly brokerConfigs?: BrokerConfigStore;
+
+  /**
+   * Optional: where the log cleaner's state persists (docs/compaction.md). A broker over a storage
+   * without it keeps it in memory: after a restart tombstones are then kept longer than asked.
+   */
+  readonly cleanerStates?: CleanerStateStore;
 }
 
 /**

@@ -148,7 +148,7 @@ describe('the topic table in SQL', () => {
   it('documents its columns and records applied migrations', async () => {
     const s = await storage();
     expect(await query(`SELECT version FROM ${DB}._kch_migrations ORDER BY version`)).toBe(
-      '1\n2\n3\n4\n5\n6\n',
+      '1\n2\n3\n4\n5\n6\n7\n',
     );
     const t = testTopic(1);
     await s.createTopic(t);

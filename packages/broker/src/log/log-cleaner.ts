@@ -11,10 +11,11 @@
  * A cleaning stops at the last stable offset (kch has no segments: this is its active segment) and
  * at the first record younger than min.compaction.lag.ms. A tombstone stays delete.retention.ms
  * after the first cleaning that passed it (KIP-534's delete horizon): the cleaner remembers when each
- * cleaning ended where, in memory, so a restart (or a new leader) starts that wait over, which keeps
- * tombstones longer, never shorter.
+ * cleaning ended where, and stores it (Storage.cleanerStates) so that a restart, or a new leader,
+ * reads it back at its first look. Over a storage without that store a restart starts the wait over,
+ * which keeps tombstones longer, never shorter.
  */
-import type { CompactionResult } from '@kch/storage';
+import type { CleanerStateStore, CompactionResult } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import type { BrokerEvents } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -24,6 +25,8 @@ import type { TopicManager } from './topics.js';
 
 /** What the cleaner remembers of a partition between looks. */
 interface Cleaning {
+  /** The topic's id (a stored state of a deleted topic of the same name is not this one's). */
+  topicId: string;
   /** Where the last cleaning stopped: offsets from here on are dirty. */
   cleanedTo: number;
   /** When the broker first saw dirty records since the last cleaning (max.compaction.lag.ms). */
@@ -43,6 +46,10 @@ export interface LogCleanerOptions {
   backoffMs: number;
   logger: Logger;
   events: EventEmitter<BrokerEvents>;
+  /** The clock the scheduling rules read (Date.now; a test holds its own to step through the lags). */
+  now?: () => number;
+  /** Where the state persists across restarts and leaders (Storage.cleanerStates); memory when unset. */
+  states?: CleanerStateStore;
 }
 
 export class LogCleaner {
@@ -83,21 +90,21 @@ export class LogCleaner {
       };
       for (const log of topic.logs) {
         if (!log.isLeader) continue;
-        await this.clean(log, limits).catch((e: unknown) => this.failed(log, e));
+        await this.clean(log, topic.record.topicId, limits).catch((e: unknown) => this.failed(log, e));
       }
     }
   }
 
   private async clean(
     log: PartitionLog,
+    topicId: string,
     limits: { minLagMs: number; maxLagMs: number; deleteRetentionMs: number; dirtyRatio: number },
   ): Promise<void> {
     await log.open();
-    const now = Date.now();
+    const now = (this.o.now ?? Date.now)();
     let c = this.state.get(log);
     if (!c) {
-      // Nothing known of earlier cleanings: the whole log is dirty, since now.
-      c = { cleanedTo: log.logStartOffset, dirtySince: now, passes: [], tombstonesBefore: 0, failing: null };
+      c = await this.load(log, topicId, now);
       this.state.set(log, c);
     }
     const start = log.logStartOffset;
@@ -122,6 +129,11 @@ export class LogCleaner {
       c.passes.push({ cleanedTo: result.cleanedTo, at: now });
       c.dirtySince = now;
     }
+    const { cleanedTo, passes } = c;
+    await this.o.states?.put(
+      { topic: log.topic, partition: log.partition },
+      { topicId, cleanedTo, tombstonesBefore, passes },
+    );
     this.o.events.emit('compaction', {
       topic: log.topic,
       partition: log.partition,
@@ -130,6 +142,29 @@ export class LogCleaner {
       tombstonesBefore,
       durationMs: performance.now() - began,
     });
+  }
+
+  /**
+   * What is known of the partition's earlier cleanings: the stored state, or none (the whole log is
+   * dirty). Records are counted dirty from now on either way: when they became so is not stored.
+   */
+  private async load(log: PartitionLog, topicId: string, now: number): Promise<Cleaning> {
+    const fresh = {
+      topicId,
+      cleanedTo: log.logStartOffset,
+      dirtySince: now,
+      passes: [],
+      tombstonesBefore: 0,
+      failing: null,
+    };
+    const stored = await this.o.states?.get({ topic: log.topic, partition: log.partition });
+    if (!stored || stored.topicId !== topicId) return fresh;
+    return {
+      ...fresh,
+      cleanedTo: stored.cleanedTo,
+      passes: stored.passes,
+      tombstonesBefore: stored.tombstonesBefore,
+    };
   }
 
   private failed(log: PartitionLog, e: unknown): void {

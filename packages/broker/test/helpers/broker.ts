@@ -24,9 +24,14 @@ let chdbDir: string | undefined;
 let databases = 0;
 
 export function testStorage(): Storage {
+  return testStorageIn(`kch_test_${++databases}`);
+}
+
+/** The test storage over `database` (chdb; memory storages share nothing): open it again to restart a broker. */
+export function testStorageIn(database: string): Storage {
   if (TEST_STORAGE === 'memory') return memoryStorage();
   chdbDir ??= mkdtempSync(join(tmpdir(), 'kch-test-chdb-'));
-  return clickhouseStorage({ chdb: chdbDir, database: `kch_test_${++databases}` });
+  return clickhouseStorage({ chdb: chdbDir, database });
 }
 
 /** Starts a broker on a free loopback port, on the test storage unless another is given. */

@@ -1,4 +1,4 @@
-import type { Consumer, EachMessagePayload } from 'kafkajs';
+import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 
 /**
  * Subscribes from the beginning and consumes until `count` messages arrived; rejects after `timeoutMs`
@@ -28,4 +28,26 @@ export async function consumeMessages(
     });
   });
   return got;
+}
+
+let reads = 0;
+
+/**
+ * Every message of `topic` from the start, as `offset key=value` (`~` for a null value), until `count`
+ * came: a consumer of a group of its own each time.
+ */
+export async function readKeyedFromStart(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  readUncommitted = false,
+): Promise<string[]> {
+  const consumer = kafka.consumer({ groupId: `g-${topic}-${++reads}`, readUncommitted });
+  await consumer.connect();
+  try {
+    const got = await consumeMessages(consumer, topic, count);
+    return got.map(({ message: m }) => `${m.offset} ${m.key}=${m.value === null ? '~' : m.value}`);
+  } finally {
+    await consumer.disconnect();
+  }
 }

@@ -34,6 +34,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type AppendOptions,
   type BrokerConfigStore,
+  type CleanerStateStore,
   type ClusterStore,
   type CommittedOffset,
   type CompactionRequest,
@@ -54,6 +55,7 @@ import {
 import { Backend, closedError } from './backend.js';
 import { BoundTopics } from './bound-topics.js';
 import { ClickHouseBrokerConfigStore } from './broker-config-store.js';
+import { ClickHouseCleanerStateStore } from './cleaner-state-store.js';
 import { clusterDialect } from './cluster-ddl.js';
 import {
   KeeperClusterStore,
@@ -122,6 +124,8 @@ export class ClickHouseStorage implements SqlStorage {
   readonly transactions: TransactionStore;
   /** Dynamic broker configs, kept in this database; usable once open. */
   readonly brokerConfigs: BrokerConfigStore;
+  /** The log cleaner's state of each partition, kept in this database; usable once open. */
+  readonly cleanerStates: CleanerStateStore;
 
   private readonly backend: Backend;
   private readonly metadata: MetadataStore;
@@ -135,6 +139,7 @@ export class ClickHouseStorage implements SqlStorage {
   private readonly securityStore: ClickHouseSecurityStore;
   private readonly transactionStore: ClickHouseTransactionStore;
   private readonly brokerConfigStore: ClickHouseBrokerConfigStore;
+  private readonly cleanerStateStore: ClickHouseCleanerStateStore;
   private readonly side: SideBatches;
   private readonly tools: SqlTools;
   private readonly reports = new FlushReports();
@@ -201,6 +206,8 @@ export class ClickHouseStorage implements SqlStorage {
     this.transactions = this.transactionStore;
     this.brokerConfigStore = new ClickHouseBrokerConfigStore(backend, this.metadata);
     this.brokerConfigs = this.brokerConfigStore;
+    this.cleanerStateStore = new ClickHouseCleanerStateStore(backend, this.metadata);
+    this.cleanerStates = this.cleanerStateStore;
     this.tools = new SqlTools(backend, this.catalog, this.writer);
   }
 
@@ -264,6 +271,7 @@ export class ClickHouseStorage implements SqlStorage {
         this.securityStore.drain(),
         this.transactionStore.drain(),
         this.brokerConfigStore.drain(),
+        this.cleanerStateStore.drain(),
       );
       await Promise.all(flushers);
     };
@@ -419,7 +427,7 @@ export class ClickHouseStorage implements SqlStorage {
   async compact(tp: TopicPartition, request: CompactionRequest): Promise<CompactionResult> {
     const { t, p } = await this.catalog.partition(tp);
     if (t.bound) return { cleanedTo: p.logStartOffset, removed: 0 };
-    return compactOwnPartition(this.backend, t, tp, p, request);
+    return compactOwnPartition(this.backend, this.side, t, tp, p, request);
   }
 
   // ------------------------------------------------------------------------------ groups

@@ -32,6 +32,7 @@ export const BROKER_LEASES_TABLE = '_kch_broker_leases';
 export const TXN_BATCHES_TABLE = '_kch_txn_batches';
 export const TRANSACTIONS_TABLE = '_kch_transactions';
 export const BROKER_CONFIGS_TABLE = '_kch_broker_configs';
+export const CLEANER_STATES_TABLE = '_kch_cleaner_states';
 
 /** How many recent insert tokens a topic table remembers, so a retried insert is not stored twice. */
 export const DEFAULT_DEDUPLICATION_WINDOW = 1000;
@@ -419,6 +420,23 @@ ${TXN_BATCH_COLUMNS.map((c) => `  ${c.name} ${c.type}`).join(',\n')}
 ) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (resource, name)`,
     ],
   },
+  {
+    version: 7,
+    name: 'log cleaner states',
+    // The log cleaner's state of each partition (CleanerState, docs/compaction.md): where it last
+    // cleaned, and the cleanings that set the tombstones' delete horizon. The latest row wins (FINAL).
+    statements: ({ database, dialect: { onCluster: on, engine } = SINGLE_SERVER }) => [
+      `CREATE TABLE IF NOT EXISTS ${tableName(database, CLEANER_STATES_TABLE)}${on} (
+  topic String,
+  partition Int32,
+  topic_id String,
+  cleaned_to Int64,
+  tombstones_before Int64,
+  passes Array(Tuple(cleaned_to Int64, at Int64)),
+  version UInt64
+) ENGINE = ${engine('ReplacingMergeTree(version)')} ORDER BY (topic, partition)`,
+    ],
+  },
 ];
 
 /** The columns of a `_kch_topics` row as the storage writes it, in the order of its TabSeparated rows. */
@@ -488,6 +506,17 @@ export const CLIENT_QUOTA_ROW_COLUMNS: readonly string[] = [
   'quota_key',
   'value',
   'deleted',
+  'version',
+];
+
+/** The columns of a `_kch_cleaner_states` row, in order. */
+export const CLEANER_STATE_ROW_COLUMNS: readonly string[] = [
+  'topic',
+  'partition',
+  'topic_id',
+  'cleaned_to',
+  'tombstones_before',
+  'passes',
   'version',
 ];
 

@@ -17,6 +17,7 @@ import type { Dialect } from './cluster-ddl.js';
 import {
   ACLS_TABLE,
   BROKER_CONFIGS_TABLE,
+  CLEANER_STATES_TABLE,
   CLIENT_QUOTAS_TABLE,
   GROUP_OFFSET_ROW_COLUMNS,
   GROUP_OFFSETS_TABLE,
@@ -33,6 +34,7 @@ import { ident, int, str, tableName } from './sql.js';
 
 /** The batch attribute bit of control batches (transaction markers). */
 const CONTROL_BIT = 5;
+const TRANSACTIONAL_BIT = 4;
 const READ_COLUMNS = TOPIC_READ_COLUMNS.map(ident).join(', ');
 
 /**
@@ -180,7 +182,8 @@ export function lastMetadataVersion(database: string): string {
   ${max(ACLS_TABLE)},
   ${max(CLIENT_QUOTAS_TABLE)},
   ${max(TRANSACTIONS_TABLE)},
-  ${max(BROKER_CONFIGS_TABLE)}))`;
+  ${max(BROKER_CONFIGS_TABLE)},
+  ${max(CLEANER_STATES_TABLE)}))`;
 }
 
 /** The end of the last block of producer ids reserved (Int64; 0 when none). */
@@ -451,6 +454,16 @@ AND (producer_id < 0 OR (producer_id, batch_offset) NOT IN (
   GROUP BY producer_id))`;
 }
 
+/**
+ * The batches of transactions a partition's table holds between two offsets (committed ones: markers
+ * are in the side table), one row per batch in offset order: producer_id, batch_offset.
+ */
+export function transactionBatches(table: string, rows: PartitionRows, from: number, to: number): string {
+  return `SELECT producer_id, batch_offset FROM ${table}
+WHERE ${ownRecordsBetween(rows, from, to)} AND bitTest(batch_attributes, ${TRANSACTIONAL_BIT})
+GROUP BY producer_id, batch_offset ORDER BY batch_offset`;
+}
+
 // -------------------------------------------------------------------- reads (bound tables)
 
 /** As ownOffsetForTimestamp, over a bound table whose record time (ms, Int64) is `time`. */
@@ -520,4 +533,10 @@ FROM ${tableName(database, CLIENT_QUOTAS_TABLE)} FINAL WHERE deleted = 0 ORDER B
 export function storedBrokerConfigs(database: string): string {
   return `SELECT resource, name, value
 FROM ${tableName(database, BROKER_CONFIGS_TABLE)} FINAL WHERE deleted = 0 ORDER BY resource, name`;
+}
+
+/** The log cleaner's state of one partition as stored: topic_id, cleaned_to, tombstones_before, passes. */
+export function storedCleanerState(database: string, topic: string, partition: number): string {
+  return `SELECT topic_id, cleaned_to, tombstones_before, passes
+FROM ${tableName(database, CLEANER_STATES_TABLE)} FINAL WHERE topic = ${str(topic)} AND partition = ${int(partition)}`;
 }

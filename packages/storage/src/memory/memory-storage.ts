@@ -5,6 +5,8 @@ import { LeaderFences } from '../leader-fences.js';
 import { lastProducerBatches } from '../producer-batches.js';
 import {
   type AppendOptions,
+  type CleanerState,
+  type CleanerStateStore,
   type CommittedOffset,
   type CompactionRequest,
   type CompactionResult,
@@ -62,6 +64,20 @@ function refuseBinding(configs: Record<string, string>): void {
   }
 }
 
+/** The log cleaner's state, by partition; copies in and out, as a stored state would be. */
+class MemoryCleanerStates implements CleanerStateStore {
+  private readonly states = new Map<string, CleanerState>();
+
+  async get(tp: TopicPartition): Promise<CleanerState | null> {
+    const s = this.states.get(`${tp.partition}:${tp.topic}`);
+    return s ? structuredClone(s) : null;
+  }
+
+  async put(tp: TopicPartition, state: CleanerState): Promise<void> {
+    this.states.set(`${tp.partition}:${tp.topic}`, structuredClone(state));
+  }
+}
+
 /**
  * Everything in process memory: fast, and gone when the process exits. For tests, examples and
  * embedding a broker in a test suite.
@@ -72,6 +88,7 @@ export class MemoryStorage implements Storage {
   readonly security = new MemorySecurityStore();
   readonly transactions = new MemoryTransactionStore();
   readonly brokerConfigs = new MemoryBrokerConfigStore();
+  readonly cleanerStates = new MemoryCleanerStates();
   private readonly topics = new Map<string, MemoryTopic>();
   private readonly groups = new Map<string, Map<string, CommittedOffset>>();
   private producerIds = 0;

@@ -9,7 +9,7 @@
 import { decodeBatch, type RecordInput } from '@kch/protocol';
 import { expect, it } from 'vitest';
 import type { CompactionRequest, Storage, TopicPartition } from '../storage.js';
-import { testBatch, testTopic } from './fixtures.js';
+import { producerBatch, testBatch, testMarker, testTopic } from './fixtures.js';
 
 const EVERYTHING = Number.MAX_SAFE_INTEGER;
 
@@ -157,6 +157,72 @@ export function runCompactionContract(
       baseSequence: 4,
       lastSequence: 4,
     });
+  });
+
+  it('compaction removes a transaction marker below tombstonesBefore once no record of its transaction is left', async () => {
+    let s = storage();
+    const tp = await compacted(s);
+    // Producer 7: k1=a COMMIT, k2=x ABORT, k1=b COMMIT; then k3=z of a plain producer.
+    const written = [
+      producerBatch(0, [rec('k1', 'a')], 7),
+      testMarker(1, 7, 0, 'commit'),
+      producerBatch(2, [rec('k2', 'x')], 7, 1),
+      testMarker(3, 7, 0, 'abort'),
+      producerBatch(4, [rec('k1', 'b')], 7, 2),
+      testMarker(5, 7, 0, 'commit'),
+      testBatch({ baseOffset: 6, records: [rec('k3', 'z')] }),
+    ];
+    for (const b of written) await s.append(tp, [b]);
+    const batches = async () =>
+      (await s.read(tp, 0, 1 << 20)).map((b) => `${b.baseOffset}${b.isControl ? ' marker' : ''}`);
+    // Below the horizon none: k1=a goes, every marker stays.
+    expect(await s.compact!(tp, cleanAll(7))).toEqual({ cleanedTo: 7, removed: 1 });
+    expect(await batches()).toEqual(['1 marker', '3 marker', '4', '5 marker', '6']);
+    // Below it all: the first COMMIT (its k1=a is gone) and the ABORT (its k2=x never stored) go; the
+    // last COMMIT stays with its k1=b.
+    expect(await s.compact!(tp, cleanAll(7, 7))).toEqual({ cleanedTo: 7, removed: 2 });
+    expect(await batches()).toEqual(['4', '5 marker', '6']);
+    // Nothing left of those transactions reads as open, also when a durable storage recovers them.
+    if (reopen && replace) {
+      s = await reopen(s);
+      replace(s);
+    }
+    const snapshot = await s.openPartition(tp);
+    expect([snapshot.logStartOffset, snapshot.nextOffset]).toEqual([0, 7]);
+    expect(snapshot.openTransactions ?? []).toEqual([]);
+    expect(await batches()).toEqual(['4', '5 marker', '6']);
+  });
+
+  it("stores the log cleaner's state of each partition: the latest put wins (across a reopen, when durable)", async () => {
+    let s = storage();
+    if (!s.cleanerStates) return;
+    const tp = await compacted(s);
+    const other = { ...tp, partition: 1 };
+    expect(await s.cleanerStates.get(tp)).toBeNull();
+    const first = {
+      topicId: 'id-1',
+      cleanedTo: 4,
+      tombstonesBefore: 0,
+      passes: [{ cleanedTo: 4, at: 1000 }],
+    };
+    await s.cleanerStates.put(tp, first);
+    const latest = {
+      topicId: 'id-1',
+      cleanedTo: 9,
+      tombstonesBefore: 4,
+      passes: [
+        { cleanedTo: 4, at: 1000 },
+        { cleanedTo: 9, at: 1_765_000_000_000 },
+      ],
+    };
+    await s.cleanerStates.put(tp, latest);
+    await s.cleanerStates.put(other, { ...first, passes: [] });
+    if (reopen && replace) {
+      s = await reopen(s);
+      replace(s);
+    }
+    expect(await s.cleanerStates!.get(tp)).toEqual(latest);
+    expect(await s.cleanerStates!.get(other)).toEqual({ ...first, passes: [] });
   });
 
   if (reopen && replace) {
