@@ -136,6 +136,10 @@ describe('kafkajs consumers', () => {
         sessionTimeout: 10_000,
         heartbeatInterval: 500,
         rebalanceTimeout: 10_000,
+        // kafkajs heartbeats, and so learns of a rebalance or leaves the group, only between fetches:
+        // with its default 5 s long poll on caught-up partitions, each join of the next member and
+        // each disconnect waited seconds for it (20 s for the test, 2.7 s with 100 ms).
+        maxWaitTimeInMs: 100,
       }),
     );
     let done: () => void = () => undefined;
@@ -176,7 +180,8 @@ describe('kafkajs consumers', () => {
     await producer.connect();
     await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `m${i}` })) });
     await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: 'kafkajs-seek' });
+    // A short long poll: the seek and the resume take effect at the next fetch.
+    const consumer = kafka.consumer({ groupId: 'kafkajs-seek', maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const got: string[] = [];

@@ -1,13 +1,11 @@
 /** A broker on a free port and in-memory stdio, for the tests of the client commands. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Broker, type BrokerOptionsInput, createBroker, silentLogger } from '@kch/broker';
 import { memoryStorage } from '@kch/storage';
 import type { CliIO, Command } from '../src/command.js';
+import { ensureKchBuilt, MAIN, REPO_ROOT } from './kch-process.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -103,13 +101,6 @@ export async function waitFor(
   }
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = join(here, '..', '..', '..');
-const MAIN = join(here, '..', 'src', 'main.ts');
-const TSX_LOADER = pathToFileURL(
-  join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
-).href;
-
 export interface SpawnedKch {
   child: ChildProcessWithoutNullStreams;
   stdout(): string;
@@ -119,15 +110,16 @@ export interface SpawnedKch {
 }
 
 /**
- * The real `kch` entry point (src/main.ts through tsx, as `npx tsx --conditions=source
- * packages/cli/src/main.ts` runs it) in a child process, with `input` on stdin (kept open when undefined).
+ * The real `kch` entry point (built from the current sources, see ./kch-process.ts) in a child
+ * process, with `input` on stdin (kept open when undefined).
  */
 export function spawnKch(
   args: string[],
   options: { input?: string; env?: NodeJS.ProcessEnv } = {},
 ): SpawnedKch {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KCH_')));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', TSX_LOADER, MAIN, ...args], {
+  ensureKchBuilt();
+  const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,29 +1,30 @@
 /**
- * The real `kch` CLI in a child process (node + tsx on the TypeScript sources, or the installed
- * command with `bin`), as a user runs it: start it, read the banner for the ports it took, talk to it,
- * signal it, read its exit code.
+ * The real `kch` CLI in a child process (node on the JavaScript built from this checkout's sources, or
+ * the installed command with `bin`), as a user runs it: start it, read the banner for the ports it
+ * took, talk to it, signal it, read its exit code.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(here, '..', '..', '..');
-export const MAIN = join(here, '..', 'src', 'main.ts');
-const TSX_LOADER = pathToFileURL(
-  join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
-).href;
+/**
+ * The CLI's built entry point, which the tests run (after {@link ensureKchBuilt}): a child on tsx
+ * compiles the sources at every start, about 1.5 s more per `kch` command than the built JavaScript,
+ * and the CLI tests and doc runs start hundreds of them.
+ */
+export const MAIN = join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
 
 /** The installed command: the shim `pnpm install` links (see packages/cli/bin/kch.js). */
 export const KCH_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'kch');
 
-/** How a child is started: on the sources through tsx (the default), or as the installed `bin`. */
+/** How a child is started: the build of this checkout's sources (the default), or as the installed `bin`. */
 function command(args: string[], bin?: string): [string, string[]] {
-  return bin
-    ? [bin, args]
-    : [process.execPath, ['--conditions=source', '--import', TSX_LOADER, MAIN, ...args]];
+  if (bin) return [bin, args];
+  ensureKchBuilt();
+  return [process.execPath, [MAIN, ...args]];
 }
 
 /** Environment for a child: no KCH_* from the test runner's environment leaks in. */
@@ -178,11 +179,49 @@ function kchBuildStale(): string {
   return '';
 }
 
+const BUILD_LOCK = join(REPO_ROOT, 'packages', 'cli', 'dist', '.test-build.lock');
+let built = false;
+
 /**
- * The installed `kch` ({@link KCH_BIN}), built from the current sources: rebuilt (`pnpm build:kch`,
- * about a second) when its build is missing or older than a source, so that a test of it tests this
- * checkout. `reason` says why it cannot be used (the shim is linked by `pnpm install` only); in CI
- * that is an error instead, since .ci/run installs first.
+ * Makes the packages' dist/ (what {@link MAIN} and the installed `kch` run) the build of the current
+ * sources: rebuilt (`pnpm build:kch`, about a second) when missing or older than a source, once per
+ * test process. A fresh clone has it from `pnpm install`'s prepare script, and `pnpm build` (CI) writes
+ * it too. Test files running in parallel build one at a time (a lock file): the build removes the
+ * CLI's chunks before writing them, which must not happen under another file's running `kch`.
+ */
+export function ensureKchBuilt(): void {
+  if (built) return;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 120_000;
+  while (kchBuildStale() !== '') {
+    let lock: number;
+    try {
+      mkdirSync(dirname(BUILD_LOCK), { recursive: true });
+      lock = openSync(BUILD_LOCK, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Another test file is building: check again when it is done (or take a killed run's lock).
+      if (Date.now() > deadline) rmSync(BUILD_LOCK, { force: true });
+      else Atomics.wait(pause, 0, 0, 100);
+      continue;
+    }
+    try {
+      execFileSync(process.execPath, [join(REPO_ROOT, 'packages', 'cli', 'scripts', 'build-kch.mjs')], {
+        stdio: 'pipe',
+      });
+    } finally {
+      closeSync(lock);
+      rmSync(BUILD_LOCK, { force: true });
+    }
+    break;
+  }
+  built = true;
+}
+
+/**
+ * The installed `kch` ({@link KCH_BIN}), built from the current sources ({@link ensureKchBuilt}), so
+ * that a test of it tests this checkout. `reason` says why it cannot be used (the shim is linked by
+ * `pnpm install` only); in CI that is an error instead, since .ci/run installs first.
  */
 export function installedKch(): { available: boolean; reason: string } {
   if (!existsSync(KCH_BIN)) {
@@ -190,9 +229,6 @@ export function installedKch(): { available: boolean; reason: string } {
     if (process.env.CI) throw new Error(`${reason}; .ci/run installs before it tests`);
     return { available: false, reason };
   }
-  if (kchBuildStale() !== '')
-    execFileSync(process.execPath, [join(REPO_ROOT, 'packages', 'cli', 'scripts', 'build-kch.mjs')], {
-      stdio: 'pipe',
-    });
+  ensureKchBuilt();
   return { available: true, reason: '' };
 }

@@ -38,8 +38,9 @@
  * How it runs: every document gets its own temporary working directory and its own broker,
  * `kch broker --storage chdb:<dir>/kch-data --port 0 --admin-port 0`, and each command runs in
  * `bash` there (stdout and stderr together, C programs' stdout line-buffered as on a terminal) with
- * `kch` on PATH (a shim running the CLI's TypeScript sources), NODE_PATH at the clone's node_modules
- * (a CommonJS script's `require('kafkajs')` finds it, as after `npm install kafkajs`) and
+ * `kch` on PATH (a shim running the CLI built from its current sources, see ../kch-process.ts),
+ * NODE_PATH at the clone's node_modules (a CommonJS script's `require('kafkajs')` finds it, as after
+ * `npm install kafkajs`) and
  * KCH_BOOTSTRAP_SERVER / KCH_ADMIN_URL pointing at that broker. Documents say 127.0.0.1:9092 (Kafka)
  * and 127.0.0.1:9644 (admin), and 9093, 9094 and 9095 for more listeners (`localhost:9093` for a
  * SASL_SSL listener whose certificate names localhost); the runner gives each a free port and
@@ -57,10 +58,9 @@
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { MAIN, REPO_ROOT } from '../kch-process.js';
+import { join, resolve } from 'node:path';
+import { ensureKchBuilt, MAIN, REPO_ROOT } from '../kch-process.js';
 import { DOC_ADMIN_PORT, DOC_KAFKA_PORT, DocBroker, shellWords } from './doc-broker.js';
 
 export { REPO_ROOT };
@@ -329,21 +329,13 @@ export function outputMatches(expected: string, actual: string): boolean {
   return new RegExp(`^${pattern}$`).test(actual);
 }
 
-const TSX_LOADER = join(
-  dirname(createRequire(import.meta.url).resolve('tsx/package.json')),
-  'dist',
-  'loader.mjs',
-);
-
-/** A directory with `kch` in it: the CLI's TypeScript sources, as the tests run them. */
+/** A directory with `kch` in it: the build of the CLI's current sources, as the tests run them. */
 function kchShim(dir: string): string {
+  ensureKchBuilt();
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(
-    join(bin, 'kch'),
-    `#!/bin/sh\nexec ${q(process.execPath)} --conditions=source --import ${q(`file://${TSX_LOADER}`)} ${q(MAIN)} "$@"\n`,
-  );
+  writeFileSync(join(bin, 'kch'), `#!/bin/sh\nexec ${q(process.execPath)} ${q(MAIN)} "$@"\n`);
   chmodSync(join(bin, 'kch'), 0o755);
   return bin;
 }
