@@ -14,7 +14,7 @@ import { nodeArgs, runJson } from './lib/children.js';
 import type { Bench } from './lib/context.js';
 import { valuesName } from './lib/payloads.js';
 import { createTopic, endOffsets, RawClient } from './lib/raw-client.js';
-import type { FloorInsert, LatencyFloorRun } from './lib/report-latency.js';
+import type { FloorInsert, LatencyFloorRun } from './lib/results.js';
 import { percentiles } from './lib/stats.js';
 import { sum } from './suites.js';
 

@@ -4,48 +4,11 @@
  */
 import { table } from './markdown.js';
 import { type Payload, valuesName } from './payloads.js';
-import type { BrokerCost } from './results.js';
+import type { LatencyFloorRun } from './results.js';
 import { type Percentiles, si } from './stats.js';
 
 /** The target of issue 19: ack p99 through the broker at most 1.5 × the p99 of a bare insert. */
 export const FLOOR_RATIO_TARGET = 1.5;
-
-/** What bench/limits/floor-insert.ts prints: the same rows at the same rate, no broker. */
-export interface FloorInsert {
-  records: number;
-  seconds: number;
-  /** Linger intervals whose rows were handed over (one latency sample each). */
-  ticks: number;
-  inserts: number;
-  rowsPerInsert: number;
-  pacing: { lingerMs: number; insertsInFlight: number };
-  /** From a linger interval's rows handed to the group commit to the end of their insert. */
-  latencyMs: Percentiles | null;
-  insertMs: Percentiles | null;
-  /** How long each insert's oldest rows waited before it started. */
-  queuedMs: Percentiles | null;
-  /** How late the 5 ms ticks ran (this process's own event loop). */
-  timerLateMs: Percentiles | null;
-}
-
-/** One rate of one size and payload: through the broker, and the bare insert beside it. */
-export interface LatencyFloorRun {
-  size: number;
-  /** Absent for printable values, as in ProduceResult. */
-  payload?: Payload;
-  rate: number;
-  seconds: number;
-  /** The producer's linger.ms: how long a record may wait in the client before its request leaves. */
-  clientLingerMs: number;
-  records: number;
-  errors: number;
-  /** librdkafka msg.latency() of sampled delivery reports: produce() call to acknowledgement. */
-  ackMs: Percentiles | null;
-  broker: BrokerCost;
-  bare: FloorInsert | null;
-  /** ackMs.p99 ÷ bare.latencyMs.p99. */
-  ratioP99: number | null;
-}
 
 const ms = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(1));
 const pair = (p: Percentiles | null | undefined) => (p ? `${ms(p.p50)} / ${ms(p.p99)}` : '–');
