@@ -3,7 +3,7 @@
  * section of results.md, "Latency against its floor".
  */
 import { table } from './markdown.js';
-import { type Payload, valuesName } from './payloads.js';
+import { valuesName } from './payloads.js';
 import type { LatencyFloorRun } from './results.js';
 import { type Percentiles, si } from './stats.js';
 
