@@ -213,7 +213,7 @@ describe('security metadata in ClickHouse', () => {
   });
 });
 
-describe('migrations 3 (security metadata), 4 (broker leases), 5 (transactions) and 6 (dynamic broker configs)', () => {
+describe('migrations 3 (security metadata), 4 (broker leases), 5 (transactions), 6 (dynamic broker configs) and 7 (log cleaner states)', () => {
   it('are applied over a database an earlier kch migrated to 2, keeping its topics', async () => {
     const db = 'sec_upgrade';
     await query(`CREATE DATABASE ${db}`);
@@ -228,7 +228,7 @@ describe('migrations 3 (security metadata), 4 (broker leases), 5 (transactions) 
     await query(topicTableDdl(db, 'before', null));
     const s = await open(db);
     expect(await query(`SELECT version, name FROM ${db}._kch_migrations ORDER BY version`)).toBe(
-      '1\tmetadata tables\n2\ttopic table identities\n3\tsecurity metadata\n4\tbroker leases\n5\ttransactions\n6\tdynamic broker configs\n',
+      '1\tmetadata tables\n2\ttopic table identities\n3\tsecurity metadata\n4\tbroker leases\n5\ttransactions\n6\tdynamic broker configs\n7\tlog cleaner states\n',
     );
     expect(
       await query(
