@@ -31,18 +31,31 @@ def poll_until(cond, what, timeout=30):
     deadline = time.time() + timeout
     while not cond():
         if time.time() > deadline:
-            print(json.dumps({"timeout": what, "events": events, "owned": {n: owned(n) for n in members}}))
+            # What the broker says of each partition and where each member stands, for the reader of
+            # a failure; then the members leave, so that the group empties at once.
+            lo_hi = {}
+            for name, c in members.items():
+                for tp in c.assignment():
+                    lo_hi[f"{name}:p{tp.partition}"] = [list(c.get_watermark_offsets(tp, timeout=5)),
+                                                       c.position([tp])[0].offset]
+            print(json.dumps({"timeout": what, "events": events, "owned": {n: owned(n) for n in members},
+                              "watermarks and positions": lo_hi, "deliveries": deliveries}))
+            for c in members.values():
+                c.close()
             sys.exit(1)
         for name, c in members.items():
             m = c.poll(0.05)
             if m is not None and not m.error():
                 got[name].append([m.partition(), m.value().decode()])
     log("done", what, {n: owned(n) for n in members})
+deliveries = []
+def delivered(err, msg):
+    deliveries.append([round(time.time() - start, 2), msg.partition(), msg.offset() if err is None else str(err)])
 def produce(tag):
     # The producer's own metadata may lag the growth: it asks until it sees every partition.
     n = len(producer.list_topics(topic, timeout=10).topics[topic].partitions)
     for p in range(n):
-        producer.produce(topic, value=f"{tag}-{p}".encode(), partition=p)
+        producer.produce(topic, value=f"{tag}-{p}".encode(), partition=p, on_delivery=delivered)
     producer.flush(10)
     values = {f"{tag}-{p}" for p in range(n)}
     poll_until(lambda: values <= {v for g in got.values() for _, v in g}, "read " + tag)
