@@ -16,6 +16,10 @@ export const CONFIG: GroupCoordinatorConfig = {
   groupInitialRebalanceDelayMs: 0,
   groupMaxSize: 100,
   offsetsRetentionMs: 7 * 24 * 3600 * 1000,
+  consumerGroupSessionTimeoutMs: 45_000,
+  consumerGroupHeartbeatIntervalMs: 5_000,
+  consumerGroupMaxSize: 2_147_483_647,
+  consumerGroupAssignors: ['uniform', 'range'],
 };
 
 /** Topics that exist: "orders" (3 partitions) and "events" (2). */

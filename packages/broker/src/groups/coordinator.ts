@@ -119,16 +119,11 @@ export type GroupCoordinatorConfig = Pick<
   | 'groupInitialRebalanceDelayMs'
   | 'groupMaxSize'
   | 'offsetsRetentionMs'
-> &
-  Partial<
-    Pick<
-      BrokerConfig,
-      | 'consumerGroupSessionTimeoutMs'
-      | 'consumerGroupHeartbeatIntervalMs'
-      | 'consumerGroupMaxSize'
-      | 'consumerGroupAssignors'
-    >
-  >;
+  | 'consumerGroupSessionTimeoutMs'
+  | 'consumerGroupHeartbeatIntervalMs'
+  | 'consumerGroupMaxSize'
+  | 'consumerGroupAssignors'
+>;
 
 export interface GroupCoordinatorOptions {
   config: GroupCoordinatorConfig;
@@ -236,18 +231,7 @@ export class GroupCoordinator {
       names: () => (topics?.list?.() ?? []).map((t) => t.record.name),
     };
     this.topicName = (topicId) => topics?.getById?.(topicId)?.record.name ?? '';
-    this.heartbeats = new ConsumerHeartbeats(
-      {
-        consumerGroupSessionTimeoutMs: config.consumerGroupSessionTimeoutMs ?? 45_000,
-        consumerGroupHeartbeatIntervalMs: config.consumerGroupHeartbeatIntervalMs ?? 5_000,
-        consumerGroupMaxSize: config.consumerGroupMaxSize ?? 2_147_483_647,
-        consumerGroupAssignors: config.consumerGroupAssignors ?? ['uniform', 'range'],
-      },
-      this.consumerGroups,
-      topicsView,
-      this.timers,
-      logger,
-    );
+    this.heartbeats = new ConsumerHeartbeats(config, this.consumerGroups, topicsView, this.timers, logger);
     this.offsets = new OffsetManager({
       config,
       storage,
