@@ -9,11 +9,11 @@
  * Whether two brokers' creations of one name make one topic is the storage's to decide (its createTopic
  * fails with TOPIC_EXISTS for the loser; the ClickHouse storage claims the name in its cluster store).
  */
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, KafkaProtocolError } from '@kch/protocol';
 import { type Storage, StorageError, type TopicRecord } from '@kch/storage';
 import type { EventEmitter } from 'eventemitter3';
 import type { BrokerEvents, Requester } from '../events.js';
+import { randomUuid } from '../kafka-uuid.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { validateTopicConfigs } from '../topic-configs.js';
 import { PartitionLog, storageFailure } from './partition-log.js';
@@ -28,15 +28,6 @@ export interface Topic {
 }
 
 export { topicNameError } from './topic-names.js';
-
-export function newTopicId(): string {
-  // As Kafka's Uuid.randomUuid: never the zero uuid, never one whose printed form starts with '-'
-  // (it would read as an option on a command line).
-  for (;;) {
-    const id = randomBytes(16).toString('base64url');
-    if (!id.startsWith('-') && id !== 'AAAAAAAAAAAAAAAAAAAAAA') return id;
-  }
-}
 
 /** The requester of changes the broker makes on its own account. */
 const BROKER_ITSELF: Requester = { via: 'broker' };
@@ -285,7 +276,7 @@ export class TopicManager {
     if (validateOnly) return null;
     const record: TopicRecord = {
       name,
-      topicId: newTopicId(),
+      topicId: randomUuid(),
       partitionCount,
       configs,
       createdAt: Date.now(),

@@ -11,7 +11,7 @@
  * and the least recently heard from when there are more than `maxClients`.
  */
 import { CompressionType, crc32c, ErrorCode, ZERO_UUID } from '@kch/protocol';
-import { newTopicId } from '../log/topics.js';
+import { randomUuid } from '../kafka-uuid.js';
 import type { TelemetryPoint } from './otlp.js';
 
 /** Kafka's ClientMetricsManager DEFAULT_CACHE_EXPIRY_MS. */
@@ -205,7 +205,7 @@ export class ClientTelemetry {
   private newId(): string {
     // Kafka's Uuid.randomUuid (as a topic id's), and not one in use (generateNewClientId).
     for (;;) {
-      const id = newTopicId();
+      const id = randomUuid();
       if (!RESERVED_IDS.has(id) && !this.instances.has(id)) return id;
     }
   }

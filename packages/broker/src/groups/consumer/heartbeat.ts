@@ -7,8 +7,8 @@
  * (reconcile.ts); the session and rebalance timeouts. Everything runs to completion on one thread, as
  * the classic side (../coordinator.ts says why no event queue is needed).
  */
-import { randomBytes } from 'node:crypto';
 import { type ConsumerGroupHeartbeatRequest, ErrorCode } from '@kch/protocol';
+import { randomUuid } from '../../kafka-uuid.js';
 import type { Logger } from '../../logger.js';
 import type { CoordinatorTimers } from '../timers.js';
 import { ASSIGNORS, type Assignment, type AssignorMember } from './assignors.js';
@@ -83,11 +83,6 @@ export function heartbeatError(errorCode: number, errorMessage: string | null = 
     heartbeatIntervalMs: 0,
     assignment: null,
   };
-}
-
-/** A member id as Kafka's Uuid.randomUuid().toString(): 22 characters of base64url. */
-export function newMemberId(): string {
-  return randomBytes(16).toString('base64url');
 }
 
 export class ConsumerHeartbeats {
@@ -249,7 +244,7 @@ export class ConsumerHeartbeats {
           isNew: false,
         };
       }
-      return { member: newMember(p.memberId === '' ? newMemberId() : p.memberId, null), isNew: true };
+      return { member: newMember(p.memberId === '' ? randomUuid() : p.memberId, null), isNew: true };
     }
     const member =
       group.members.get(p.memberId) ??
@@ -264,7 +259,7 @@ export class ConsumerHeartbeats {
     const existingId = group.staticMembers.get(instanceId);
     const existing = existingId === undefined ? undefined : group.members.get(existingId);
     if (p.memberEpoch === 0) {
-      const memberId = p.memberId === '' ? newMemberId() : p.memberId;
+      const memberId = p.memberId === '' ? randomUuid() : p.memberId;
       if (!existing) return { member: newMember(memberId, instanceId), isNew: true };
       if (existing.memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH)
         fail(
