@@ -3,6 +3,7 @@
  * (groupInfo). Views only: nothing here changes a group.
  */
 import { ErrorCode } from '@kch/protocol';
+import { listFilter } from '../list-filter.js';
 import { type ClassicGroup, EMPTY_BYTES, type GroupState } from './group.js';
 
 export interface DescribedMember {
@@ -86,11 +87,10 @@ export function listGroups(
   statesFilter: readonly string[],
   typesFilter: readonly string[],
 ): ListedGroup[] {
-  const states = new Set(statesFilter.map((s) => s.toLowerCase()));
-  if (typesFilter.length > 0 && !typesFilter.some((t) => t.toLowerCase() === 'classic')) return [];
+  const listed = listFilter(statesFilter, typesFilter);
   const out: ListedGroup[] = [];
   for (const g of groups) {
-    if (states.size > 0 && !states.has(g.state.toLowerCase())) continue;
+    if (!listed('classic', g.state)) continue;
     out.push({
       groupId: g.groupId,
       protocolType: g.protocolType ?? '',

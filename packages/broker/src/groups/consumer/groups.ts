@@ -10,6 +10,7 @@
 import { type ConsumerGroupDescribeResponseDescribedGroup, ErrorCode } from '@kch/protocol';
 import type { EventEmitter } from 'eventemitter3';
 import type { BrokerEvents } from '../../events.js';
+import { listFilter } from '../list-filter.js';
 import type { CommitOffsetsParams } from '../offsets.js';
 import type { GroupRegistry } from '../registry.js';
 import { ConsumerGroup } from './group.js';
@@ -65,11 +66,9 @@ export class ConsumerGroups implements ConsumerGroupStore {
   }
 
   list(statesFilter: readonly string[], typesFilter: readonly string[]): ConsumerListedGroup[] {
-    const states = new Set(statesFilter.map((s) => s.toLowerCase()));
-    const types = new Set(typesFilter.map((s) => s.toLowerCase()));
-    if (types.size > 0 && !types.has('consumer')) return [];
+    const listed = listFilter(statesFilter, typesFilter);
     return [...this.groups.values()]
-      .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
+      .filter((g) => listed('consumer', g.state))
       .map((g) => ({
         groupId: g.groupId,
         protocolType: 'consumer',
