@@ -48,8 +48,8 @@ export class DynamicBrokerConfigs implements DynamicLayers {
    * @param topicDefaults the broker's effective topic defaults, changed in place: every reader of
    *   `BrokerContext.topicDefaults` sees a change at once.
    * @param nodeId read at each load: a broker's id may be assigned after it starts.
-   * @param storageDefaults told the topic defaults whenever those the storage applies itself
-   *   (retention.ms, cleanup.policy: Storage.setTopicDefaults) change.
+   * @param storageDefaults told the topic defaults whenever they change (Storage.setTopicDefaults:
+   *   the storage takes those it applies itself, retention.ms and cleanup.policy on ClickHouse).
    */
   constructor(
     private readonly store: BrokerConfigStore,
@@ -149,7 +149,7 @@ export class DynamicBrokerConfigs implements DynamicLayers {
   }
 }
 
-/** The topic defaults a storage applies itself, as one string to compare. */
+/** Topic defaults as one string to compare, whatever order their keys were set in. */
 function storageKey(defaults: Readonly<Record<string, string>>): string {
-  return `${defaults['retention.ms'] ?? ''}|${defaults['cleanup.policy'] ?? ''}`;
+  return JSON.stringify(Object.entries(defaults).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
