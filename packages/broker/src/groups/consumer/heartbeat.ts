@@ -96,7 +96,7 @@ export class ConsumerHeartbeats {
 
   /** Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid: INVALID_REQUEST or UNSUPPORTED_ASSIGNOR. */
   validate(p: HeartbeatParams): HeartbeatResult | undefined {
-    const invalid = (message: string) => this.error(ErrorCode.INVALID_REQUEST, message);
+    const invalid = (message: string) => heartbeatError(ErrorCode.INVALID_REQUEST, message);
     // From v1 the client makes its member id (Kafka's CONSUMER_GENERATED_MEMBER_ID_REQUIRED_VERSION).
     if (
       (p.apiVersion >= 1 || p.memberEpoch > 0 || p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH) &&
@@ -121,13 +121,13 @@ export class ConsumerHeartbeats {
     if (p.subscribedTopicRegex) {
       const re = compileTopicRegex(p.subscribedTopicRegex);
       if (re instanceof Error)
-        return this.error(
+        return heartbeatError(
           ErrorCode.INVALID_REGULAR_EXPRESSION,
           `SubscribedTopicRegex \`${p.subscribedTopicRegex}\` is not a valid regular expression: ${re.message}.`,
         );
     }
     if (p.serverAssignor !== null && !this.config.consumerGroupAssignors.includes(p.serverAssignor))
-      return this.error(
+      return heartbeatError(
         ErrorCode.UNSUPPORTED_ASSIGNOR,
         `ServerAssignor ${p.serverAssignor} is not supported. Supported assignors: ${this.config.consumerGroupAssignors.join(', ')}.`,
       );
@@ -142,13 +142,9 @@ export class ConsumerHeartbeats {
         return this.leave(p);
       return this.regular(p);
     } catch (e) {
-      if (e instanceof HeartbeatError) return this.error(e.code, e.message);
+      if (e instanceof HeartbeatError) return heartbeatError(e.code, e.message);
       throw e;
     }
-  }
-
-  private error(errorCode: number, errorMessage: string): HeartbeatResult {
-    return heartbeatError(errorCode, errorMessage);
   }
 
   private regular(p: HeartbeatParams): HeartbeatResult {
