@@ -4,10 +4,13 @@
  * the HTTP stand-in over chdb, ./lib/clickhouse-http.ts), so that the broker's RSS is Node's alone
  * and the target "broker RSS ≤ tail cache budget + 200 MiB over the run" can be checked. The broker's
  * RSS is sampled from /proc every second (max and median over the run) and its peak read from VmHWM;
- * the ClickHouse process's peak is given beside it, not counted.
+ * the ClickHouse process's peak is given beside it, not counted. The broker runs the packages' built
+ * code, as `kch broker` does (`pnpm build` first), so that tsx's compiled sources are not counted.
  */
 
-import { BrokerProcess } from './lib/children.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BrokerProcess, ROOT } from './lib/children.js';
 import { startClickHouseHttp } from './lib/clickhouse-http.js';
 import type { Bench } from './lib/context.js';
 import { memoryStatus } from './lib/proc.js';
@@ -23,6 +26,11 @@ export async function sustainedHttpGroup(
   partitions: number,
 ): Promise<{ seconds: number; rssLimitMiB: number; runs: SustainedHttpRun[] }> {
   const { log, plan, results } = bench;
+  for (const pkg of ['broker', 'storage', 'protocol'])
+    if (!existsSync(join(ROOT, 'packages', pkg, 'dist', 'index.js')))
+      throw new Error(
+        `sustained-http runs the built broker and packages/${pkg}/dist is missing: run \`npx -y pnpm@10.34.8 build\` first`,
+      );
   const size = 1024;
   const rssLimitMiB = plan.tailCacheBytes / MiB + 200;
   const runs: SustainedHttpRun[] = [];
@@ -38,6 +46,7 @@ export async function sustainedHttpGroup(
       url: ch.url,
       database: 'kafka',
       tailCacheBytes: plan.tailCacheBytes,
+      built: true,
     });
     const admin = await RawClient.connect('127.0.0.1', b.port);
     try {
