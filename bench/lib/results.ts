@@ -414,6 +414,8 @@ export interface FloorInsert {
   queuedMs: Percentiles | null;
   /** How late the 5 ms ticks ran (this process's own event loop). */
   timerLateMs: Percentiles | null;
+  /** The process's CPU seconds (all threads: Node and the embedded ClickHouse) over the timed run. */
+  cpuSeconds?: number;
 }
 
 /** One rate of one size and payload: through the broker, and the bare insert beside it. */
