@@ -4,7 +4,7 @@ arrival and b's departure. After each step a record is produced to every partiti
 by whoever owns it. Prints the rebalance callbacks (seconds since start, member, assign/revoke,
 partitions) and what each read. On a timeout it prints what it knows of the stall: deliveries,
 watermarks, positions, the errors the clients reported, and (on stderr) the members' last librdkafka
-fetch and group log lines.
+fetch, group and topic log lines (the offset reset: where ListOffsets said the partition starts).
 Usage: confluent_cooperative.py BOOTSTRAP TOPIC
 """
 import collections, json, logging, sys, time
@@ -21,7 +21,7 @@ def log(*e):
 def note(name, error):
     # Errors the clients report (consumer error events, error_cb), kept apart from the events the test checks.
     errors.append([round(time.time() - start, 2), name, str(error)])
-# librdkafka's fetch and group debug lines of the members, the last ones kept for a timeout's report.
+# librdkafka's fetch, group and topic debug lines of the members, the last ones kept for a timeout's report.
 trace = collections.deque(maxlen=3000)
 class Ring(logging.Handler):
     def emit(self, record):
@@ -35,7 +35,7 @@ def member(name):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": topic + "-g", "client.id": name,
                   "partition.assignment.strategy": "cooperative-sticky", "topic.metadata.refresh.interval.ms": 500,
                   "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
-                  "debug": "cgrp,fetch", "logger": rdkafka_log,
+                  "debug": "cgrp,fetch,topic", "logger": rdkafka_log,
                   "error_cb": lambda e: note(name, e)})
     c.subscribe([topic], on_assign=lambda c, ps: log(name, "assign", sorted(p.partition for p in ps)),
                 on_revoke=lambda c, ps: log(name, "revoke", sorted(p.partition for p in ps)))
