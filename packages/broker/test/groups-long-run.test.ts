@@ -378,9 +378,11 @@ function between(events: Event[], from: string, to: string): Event[] {
 }
 
 describe('after them, on the same broker', () => {
-  // A run on Node 24 / chdb once waited 30 s for the first record after `a` owned p0 (issue 20 point 7;
-  // the script now prints the deliveries, watermarks and positions when it times out). One more try on
-  // a topic of its own, until that is understood: a stall every time still fails.
+  // A run on Node 24 / chdb once waited 30 s for the first record after `a` owned p0 (issue 20 point 7):
+  // a's ListOffsets EARLIEST raced the first append, and the ClickHouse storage moved the log start
+  // past the record (chdb-earliest-offset.test.ts). The script prints the deliveries, watermarks,
+  // positions, client errors and librdkafka's fetch/group log when it times out, and the test the
+  // broker's view of the partitions. One more try on a topic of its own: a stall every time still fails.
   let attempt = 0;
   it('a librdkafka cooperative-sticky group: a grown topic, a second member and its departure are rebalanced incrementally; consumption goes on', {
     retry: 1,
@@ -390,7 +392,14 @@ describe('after them, on the same broker', () => {
     const r = await run(PYTHON, [script('confluent_cooperative.py'), b.bootstrap, topic], {
       timeoutMs: 120_000,
     });
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    // The broker's side of a stall: where each partition starts and ends, and what its tail cache holds.
+    const logs = b.broker.context.topics.get(topic)?.logs.map((l) => ({
+      partition: l.partition,
+      logStartOffset: l.logStartOffset,
+      highWatermark: l.highWatermark,
+      cached: l.tail.map((t) => [t.baseOffset, t.lastOffset]),
+    }));
+    expect(r.code, `${r.stdout}\n${r.stderr}\nbroker: ${JSON.stringify(logs)}`).toBe(0);
     const { events, got } = JSON.parse(r.stdout) as {
       events: Event[];
       got: Record<string, [number, string][]>;

@@ -294,6 +294,51 @@ describe('retention', () => {
     expect(await s.read(tp, 0, 1 << 20)).toEqual([]);
   });
 
+  it('keeps the log start of an empty partition at a record stored while the start is being found', async () => {
+    // The query for the first row (statements.ts firstOffsetFrom) answers from before the append; its
+    // answer arrives after the append was stored (a consumer's ListOffsets EARLIEST on a new partition,
+    // beside a producer).
+    const FIRST_ROW = 'toInt64(ifNull(toInt64(minOrNull(';
+    let hold: { queried: () => void; answer: Promise<void> } | undefined;
+    const s = await storage({
+      wrapTransport: (inner) => ({
+        location: inner.location,
+        remote: inner.remote,
+        rawBytes: inner.rawBytes,
+        command: (q, settings) => inner.command(q, settings),
+        async selectBytes(q, settings) {
+          const result = await inner.selectBytes(q, settings);
+          const h = hold;
+          if (h && q.includes(FIRST_ROW)) {
+            hold = undefined;
+            h.queried();
+            await h.answer;
+          }
+          return result;
+        },
+        insertBytes: (table, columns, chunks, options) => inner.insertBytes(table, columns, chunks, options),
+        close: () => inner.close(),
+      }),
+    });
+    const t = testTopic(1);
+    await s.createTopic(t);
+    const tp = { topic: t.name, partition: 0 };
+    expect(await s.openPartition(tp)).toMatchObject({ logStartOffset: 0, nextOffset: 0 });
+    let queried!: () => void;
+    let answer!: () => void;
+    const ran = new Promise<void>((r) => {
+      queried = r;
+    });
+    hold = { queried, answer: new Promise<void>((r) => (answer = r)) };
+    const start = s.currentLogStartOffset(tp);
+    await ran;
+    await s.append(tp, [await batch({ baseOffset: 0n, records: [{ value: Buffer.from('first') }] })]);
+    answer();
+    expect(await start).toBe(0);
+    expect(await s.currentLogStartOffset(tp)).toBe(0);
+    expect((await s.read(tp, 0, 1 << 20)).map((b) => b.baseOffset)).toEqual([0]);
+  });
+
   it('remembers DeleteRecords across a restart and removes whole batches before it', async () => {
     let s = await storage();
     const t = testTopic(1);

@@ -198,6 +198,11 @@ export class PartitionStates {
   async currentLogStart(t: TopicState, tp: TopicPartition, p: PartitionState): Promise<number> {
     // No TTL on a topic that only compacts: what its table lacks are compaction's holes (see recover).
     if (compactsOnly(t, this.defaults)) return p.logStartOffset;
+    // The end before the query: what was stored by then is in what the query sees. An append stored
+    // while the query runs may be missed by it, so the end read afterwards would make a table that
+    // seemed empty start past that append's records (a consumer at a new partition's earliest offset
+    // then skipped the first record produced to it).
+    const end = p.nextOffset;
     // Rows go in whole parts, so this moves by jumps.
     const rows = await this.bound.partitionRows(t, tp.partition);
     const r = await this.backend.select(
@@ -210,7 +215,7 @@ export class PartitionStates {
     // transaction's batches, whose offsets are holes, not records retention removed. A marker always
     // follows those, so the side index tells when one may come before the first row. Those written
     // longer ago than retention.ms are gone with the records around them.
-    const upTo = first < 0 ? p.nextOffset : first;
+    const upTo = first < 0 ? end : first;
     if (p.side.meets(p.logStartOffset, upTo)) {
       const rows = this.side.rowsOf(t.record.topicId, tp.partition, fencesOf(t, tp.partition).starts);
       const retention = retentionOf(this.defaults.effective(t.record.configs));
@@ -224,7 +229,7 @@ export class PartitionStates {
       const side = s.i64();
       if (side >= 0) first = earliest(first, Math.max(side, p.logStartOffset));
     }
-    const start = Math.min(first < 0 ? p.nextOffset : first, p.nextOffset);
+    const start = Math.min(first < 0 ? end : first, end);
     if (start > p.logStartOffset) {
       const passed = p.side.meets(p.logStartOffset, start);
       p.logStartOffset = start;
