@@ -10,6 +10,7 @@ import { RawClient } from '@kch/kafka-connection';
 import { type ConsumerGroupHeartbeatRequest, ErrorCode } from '@kch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
+import { consumerHeartbeat, consumerJoin, createTopicWithId, partitionsIn } from './helpers/kip848.js';
 
 let b: RunningBroker;
 let client: RawClient;
@@ -24,59 +25,19 @@ afterAll(async () => {
   await b?.close();
 });
 
-async function createTopic(name: string, partitions: number, c = client): Promise<string> {
-  const r = await c.send('CreateTopics', 7, {
-    topics: [{ name, numPartitions: partitions, replicationFactor: 1 }],
-    timeoutMs: 10_000,
-  });
-  expect(r.topics[0]!.errorCode).toBe(ErrorCode.NONE);
-  topicIds.set(name, r.topics[0]!.topicId);
-  return r.topics[0]!.topicId;
-}
+const createTopic = (name: string, partitions: number, c = client) =>
+  createTopicWithId(c, topicIds, name, partitions);
 
-function heartbeat(fields: Partial<ConsumerGroupHeartbeatRequest>, c = client, version = 0) {
-  return c.send('ConsumerGroupHeartbeat', version, {
-    groupId: 'g',
-    memberId: '',
-    memberEpoch: 0,
-    instanceId: null,
-    rackId: null,
-    rebalanceTimeoutMs: -1,
-    subscribedTopicNames: null,
-    subscribedTopicRegex: null,
-    serverAssignor: null,
-    topicPartitions: null,
-    ...fields,
-  });
-}
+const heartbeat = (fields: Partial<ConsumerGroupHeartbeatRequest>, c = client, version = 0) =>
+  consumerHeartbeat(c, fields, version);
 
-/** A join at epoch 0 (a full request). */
-function join(
-  groupId: string,
-  topics: string[],
-  extra: Partial<ConsumerGroupHeartbeatRequest> = {},
-  c = client,
-) {
-  return heartbeat(
-    {
-      groupId,
-      memberEpoch: 0,
-      rebalanceTimeoutMs: 30_000,
-      subscribedTopicNames: topics,
-      topicPartitions: [],
-      ...extra,
-    },
-    c,
-  );
-}
+const join = (groupId: string, topics: string[], extra: Partial<ConsumerGroupHeartbeatRequest> = {}, c = client) =>
+  consumerJoin(c, groupId, topics, extra);
 
-/** A member's partitions of one topic, from a heartbeat answer. */
-function partitionsOf(
+const partitionsOf = (
   assignment: { topicPartitions: { topicId: string; partitions: number[] }[] } | null,
   topic: string,
-) {
-  return assignment?.topicPartitions.find((t) => t.topicId === topicIds.get(topic))?.partitions ?? [];
-}
+) => partitionsIn(topicIds, assignment, topic);
 
 const owned = (topic: string, partitions: number[]) => [{ topicId: topicIds.get(topic)!, partitions }];
 
@@ -450,10 +411,15 @@ describe('consumer groups beside classic groups', () => {
     // KIP-394: the member id comes with MEMBER_ID_REQUIRED; join again with it.
     const classic = await classicJoin('classic-1', '');
     expect((await classicJoin('classic-1', classic.memberId)).errorCode).toBe(ErrorCode.NONE);
-    expect((await join('classic-1', ['cg-c'])).errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    // Its member's metadata is no consumer protocol subscription: it cannot become a consumer group
+    // (groups-migration.test.ts converts groups that can).
+    const upgrade = await join('classic-1', ['cg-c']);
+    expect(upgrade.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(upgrade.errorMessage).toMatch(/^Cannot upgrade the classic group classic-1/);
     await join('cg-5', ['cg-c']);
+    // A classic member may join a consumer group with members (groups-migration.test.ts).
     const rejoin = await classicJoin('cg-5', '');
-    expect(rejoin.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(rejoin.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
 
     const list = await client.send('ListGroups', 5, { statesFilter: [], typesFilter: [] });
     const byId = new Map(list.groups.map((g) => [g.groupId, g]));
