@@ -10,7 +10,13 @@ import { RawClient } from '@kch/kafka-connection';
 import { type ConsumerGroupHeartbeatRequest, ErrorCode } from '@kch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
-import { consumerHeartbeat, consumerJoin, createTopicWithId, partitionsIn } from './helpers/kip848.js';
+import {
+  classicJoinRequest,
+  consumerHeartbeat,
+  consumerJoin,
+  createTopicWithId,
+  partitionsIn,
+} from './helpers/kip848.js';
 
 let b: RunningBroker;
 let client: RawClient;
@@ -31,8 +37,12 @@ const createTopic = (name: string, partitions: number, c = client) =>
 const heartbeat = (fields: Partial<ConsumerGroupHeartbeatRequest>, c = client, version = 0) =>
   consumerHeartbeat(c, fields, version);
 
-const join = (groupId: string, topics: string[], extra: Partial<ConsumerGroupHeartbeatRequest> = {}, c = client) =>
-  consumerJoin(c, groupId, topics, extra);
+const join = (
+  groupId: string,
+  topics: string[],
+  extra: Partial<ConsumerGroupHeartbeatRequest> = {},
+  c = client,
+) => consumerJoin(c, groupId, topics, extra);
 
 const partitionsOf = (
   assignment: { topicPartitions: { topicId: string; partitions: number[] }[] } | null,
@@ -398,16 +408,11 @@ describe('consumer groups beside classic groups', () => {
   it('shows each group with its type; one id names one group of one type', async () => {
     await createTopic('cg-c', 1);
     const classicJoin = (groupId: string, memberId: string) =>
-      client.send('JoinGroup', 9, {
-        groupId,
-        sessionTimeoutMs: 30_000,
-        rebalanceTimeoutMs: 30_000,
-        memberId,
-        groupInstanceId: null,
-        protocolType: 'consumer',
-        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
-        reason: null,
-      });
+      classicJoinRequest(
+        client,
+        { groupId, memberId, protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null },
+        9,
+      );
     // KIP-394: the member id comes with MEMBER_ID_REQUIRED; join again with it.
     const classic = await classicJoin('classic-1', '');
     expect((await classicJoin('classic-1', classic.memberId)).errorCode).toBe(ErrorCode.NONE);

@@ -8,7 +8,7 @@
  */
 
 import { RawClient } from '@kch/kafka-connection';
-import { ErrorCode } from '@kch/protocol';
+import { ErrorCode, type JoinGroupRequest } from '@kch/protocol';
 import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { subscription } from './groups-helpers.js';
@@ -16,6 +16,7 @@ import { type RunningBroker, startBroker } from './helpers/broker.js';
 import {
   assignedPartitions,
   assignmentBytes,
+  classicJoinRequest,
   consumerHeartbeat,
   consumerJoin,
   createTopicWithId,
@@ -51,15 +52,19 @@ async function connect(x: RunningBroker = b): Promise<RawClient> {
   return c;
 }
 
-function classicJoin(c: RawClient, groupId: string, memberId: string, topics: string[], protocol = 'range') {
-  return c.send('JoinGroup', 7, {
+function classicJoin(
+  c: RawClient,
+  groupId: string,
+  memberId: string,
+  topics: string[],
+  extra: Partial<JoinGroupRequest> & { protocol?: string } = {},
+) {
+  const { protocol = 'range', ...fields } = extra;
+  return classicJoinRequest(c, {
     groupId,
-    sessionTimeoutMs: 30_000,
-    rebalanceTimeoutMs: 30_000,
     memberId,
-    groupInstanceId: null,
-    protocolType: 'consumer',
     protocols: [{ name: protocol, metadata: subscription(topics, 0) }],
+    ...fields,
   });
 }
 
@@ -97,7 +102,10 @@ async function described(c: RawClient, groupId: string) {
 }
 
 async function consumerDescribed(c: RawClient, groupId: string) {
-  const r = await c.send('ConsumerGroupDescribe', 0, { groupIds: [groupId], includeAuthorizedOperations: false });
+  const r = await c.send('ConsumerGroupDescribe', 0, {
+    groupIds: [groupId],
+    includeAuthorizedOperations: false,
+  });
   return r.groups[0]!;
 }
 
@@ -111,7 +119,9 @@ async function twoClassicMembers(x: RunningBroker, c: RawClient, groupId: string
   const id1 = (await classicJoin(c1, groupId, '', [topic])).memberId;
   const j1 = await classicJoin(c1, groupId, id1, [topic]);
   expect(j1).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, leader: id1 });
-  const s1 = await classicSync(c1, groupId, id1, 1, [{ memberId: id1, assignment: assignmentBytes({ [topic]: [0, 1] }) }]);
+  const s1 = await classicSync(c1, groupId, id1, 1, [
+    { memberId: id1, assignment: assignmentBytes({ [topic]: [0, 1] }) },
+  ]);
   expect(s1.errorCode).toBe(ErrorCode.NONE);
   const id2 = (await classicJoin(c2, groupId, '', [topic])).memberId;
   const parked2 = classicJoin(c2, groupId, id2, [topic]);
@@ -175,10 +185,10 @@ describe('upgrade and downgrade with a real classic consumer (kafkajs)', () => {
           Number(p.offset),
         ]),
       );
-    await vi.waitFor(
-      async () => expect([...(await committed()).values()]).toEqual([5, 5, 5, 5]),
-      { timeout: 20_000, interval: 100 },
-    );
+    await vi.waitFor(async () => expect([...(await committed()).values()]).toEqual([5, 5, 5, 5]), {
+      timeout: 20_000,
+      interval: 100,
+    });
     expect(assignments.at(-1)).toEqual([0, 1, 2, 3]);
     expect((await listed(client, groupId))?.groupType).toBe('classic');
 
@@ -238,11 +248,14 @@ describe('upgrade and downgrade with a real classic consumer (kafkajs)', () => {
     const left = await consumerHeartbeat(client, { groupId, memberId: K, memberEpoch: -1 });
     expect(left.errorCode).toBe(ErrorCode.NONE);
     expect(await listed(client, groupId)).toMatchObject({ groupType: 'classic', protocolType: 'consumer' });
-    await vi.waitFor(() => expect(assignments.at(-1)).toEqual([0, 1, 2, 3]), { timeout: 20_000, interval: 50 });
-    await vi.waitFor(
-      async () => expect([...(await committed()).values()]).toEqual([10, 10, 10, 10]),
-      { timeout: 20_000, interval: 100 },
-    );
+    await vi.waitFor(() => expect(assignments.at(-1)).toEqual([0, 1, 2, 3]), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    await vi.waitFor(async () => expect([...(await committed()).values()]).toEqual([10, 10, 10, 10]), {
+      timeout: 20_000,
+      interval: 100,
+    });
     const all = seen.slice(before + 10);
     expect(all.map((m) => m.partition).sort()).toEqual(mine.flatMap((p) => [p, p, p, p, p]).sort());
     expect(all.every((m) => m.value.startsWith('r2-'))).toBe(true);
@@ -275,7 +288,9 @@ describe('group.consumer.migration.policy', () => {
     const { c1, c2, id1, id2 } = await twoClassicMembers(x.broker, x.client, groupId, 'mig-up-t');
     // The first member rejoins: parked until the second does.
     const parked = classicJoin(c1, groupId, id1, ['mig-up-t']);
-    await vi.waitFor(async () => expect((await described(x.client, groupId)).groupState).toBe('PreparingRebalance'));
+    await vi.waitFor(async () =>
+      expect((await described(x.client, groupId)).groupState).toBe('PreparingRebalance'),
+    );
     const k = await consumerJoin(x.client, groupId, ['mig-up-t']);
     expect(k).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 3 });
     expect((await parked).errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
@@ -313,7 +328,9 @@ describe('group.consumer.migration.policy', () => {
       protocolType: 'consumer',
       groupState: 'PreparingRebalance',
     });
-    expect((await described(client, groupId)).members.map((m) => m.memberId).sort()).toEqual([id1, id2].sort());
+    expect((await described(client, groupId)).members.map((m) => m.memberId).sort()).toEqual(
+      [id1, id2].sort(),
+    );
     expect((await classicHeartbeat(c2, groupId, id2, 3)).errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
     const parked = classicJoin(c2, groupId, id2, ['mig-bi-t']);
     const j1 = await classicJoin(c1, groupId, id1, ['mig-bi-t']);
@@ -348,18 +365,10 @@ describe('classic members of a consumer group', () => {
       leader: '',
       members: [],
     });
-    expect((await classicJoin(c, groupId, 'other', [topic], 'roundrobin')).errorCode).toBe(
+    expect((await classicJoin(c, groupId, 'other', [topic], { protocol: 'roundrobin' })).errorCode).toBe(
       ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
     );
-    const wrongType = await c.send('JoinGroup', 7, {
-      groupId,
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 30_000,
-      memberId: 'other',
-      groupInstanceId: null,
-      protocolType: 'connect',
-      protocols: [{ name: 'range', metadata: subscription([topic], 0) }],
-    });
+    const wrongType = await classicJoin(c, groupId, 'other', [topic], { protocolType: 'connect' });
     expect(wrongType.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
     // SyncGroup: a member of the consumer protocol, another generation, another protocol name.
@@ -379,7 +388,12 @@ describe('classic members of a consumer group', () => {
 
     // A revokes the partition: the classic member's heartbeat tells it to rejoin, and it gets it.
     const owned = (ps: number[]) => [{ topicId: topicIds.get(topic)!, partitions: ps }];
-    const a2 = await consumerHeartbeat(client, { groupId, memberId: A, memberEpoch: 1, topicPartitions: owned([0, 1]) });
+    const a2 = await consumerHeartbeat(client, {
+      groupId,
+      memberId: A,
+      memberEpoch: 1,
+      topicPartitions: owned([0, 1]),
+    });
     const kept = partitionsIn(topicIds, a2.assignment, topic);
     expect(kept).toHaveLength(1);
     await consumerHeartbeat(client, { groupId, memberId: A, memberEpoch: 1, topicPartitions: owned(kept) });
@@ -435,20 +449,17 @@ describe('classic members of a consumer group', () => {
     });
     const kept = partitionsIn(topicIds, s2.assignment, topic);
     expect(kept).toHaveLength(1);
-    await consumerHeartbeat(client, { groupId, memberId: s.memberId!, memberEpoch: 1, topicPartitions: owned(kept) });
+    await consumerHeartbeat(client, {
+      groupId,
+      memberId: s.memberId!,
+      memberEpoch: 1,
+      topicPartitions: owned(kept),
+    });
 
     // Its instance id rejoins with the classic protocol: every member is classic, the group too,
     // Stable, the new member with the partition of the member it replaced.
     const c2 = await connect();
-    const j = await c2.send('JoinGroup', 7, {
-      groupId,
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 30_000,
-      memberId: '',
-      groupInstanceId: 'i1',
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: subscription([topic], 0) }],
-    });
+    const j = await classicJoin(c2, groupId, '', [topic], { groupInstanceId: 'i1' });
     expect(j).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2 });
     expect(j.memberId).not.toBe(s.memberId);
     expect(await listed(client, groupId)).toMatchObject({ groupType: 'classic', groupState: 'Stable' });
@@ -471,15 +482,7 @@ describe('classic members of a consumer group', () => {
     await createTopicWithId(client, topicIds, topic, 1);
     await consumerJoin(client, groupId, [topic]);
     const c = await connect();
-    const j = await c.send('JoinGroup', 7, {
-      groupId,
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 200,
-      memberId: 'late',
-      groupInstanceId: null,
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: subscription([topic], 0) }],
-    });
+    const j = await classicJoin(c, groupId, 'late', [topic], { rebalanceTimeoutMs: 200 });
     expect(j.errorCode).toBe(ErrorCode.NONE);
     expect((await consumerDescribed(client, groupId)).members).toHaveLength(2);
     await vi.waitFor(async () => expect((await consumerDescribed(client, groupId)).members).toHaveLength(1), {

@@ -1,7 +1,8 @@
 /**
- * Raw KIP-848 requests for the consumer group tests: ConsumerGroupHeartbeat as a consumer with
- * group.protocol=consumer sends it, topics created with their ids remembered (heartbeats name topics
- * by id), and consumer protocol assignment bytes as a classic group leader writes them.
+ * Raw requests for the consumer group tests: ConsumerGroupHeartbeat as a consumer with
+ * group.protocol=consumer sends it, a classic JoinGroup, topics created with their ids remembered
+ * (heartbeats name topics by id), and consumer protocol assignment bytes as a classic group leader
+ * writes them.
  */
 import type { RawClient } from '@kch/kafka-connection';
 import {
@@ -9,6 +10,7 @@ import {
   decodeConsumerProtocolAssignment,
   ErrorCode,
   encodeConsumerProtocolAssignment,
+  type JoinGroupRequest,
   Reader,
   Writer,
 } from '@kch/protocol';
@@ -31,11 +33,7 @@ export async function createTopicWithId(
 }
 
 /** A ConsumerGroupHeartbeat of group "g" with every field unset but those given. */
-export function consumerHeartbeat(
-  c: RawClient,
-  fields: Partial<ConsumerGroupHeartbeatRequest>,
-  version = 0,
-) {
+export function consumerHeartbeat(c: RawClient, fields: Partial<ConsumerGroupHeartbeatRequest>, version = 0) {
   return c.send('ConsumerGroupHeartbeat', version, {
     groupId: 'g',
     memberId: '',
@@ -65,6 +63,26 @@ export function consumerJoin(
     subscribedTopicNames: topics,
     topicPartitions: [],
     ...extra,
+  });
+}
+
+/**
+ * A classic JoinGroup of protocol type "consumer" with the given fields (v7 by default: the first
+ * whose answer carries the protocol type).
+ */
+export function classicJoinRequest(
+  c: RawClient,
+  fields: Partial<JoinGroupRequest> & { groupId: string },
+  version = 7,
+) {
+  return c.send('JoinGroup', version, {
+    sessionTimeoutMs: 30_000,
+    rebalanceTimeoutMs: 30_000,
+    memberId: '',
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [],
+    ...fields,
   });
 }
 

@@ -27,7 +27,12 @@ import {
   syncError,
 } from '../classic/group.js';
 import type { JoinGroupParams } from '../classic/join.js';
-import type { HeartbeatParams, LeaveGroupResult, LeavingMember, SyncGroupParams } from '../classic/members.js';
+import type {
+  HeartbeatParams,
+  LeaveGroupResult,
+  LeavingMember,
+  SyncGroupParams,
+} from '../classic/members.js';
 import { decodeSubscription, encodeAssignment, subscriptionVersion } from '../consumer-protocol.js';
 import type { CoordinatorTimers } from '../timers.js';
 import type { Assignment } from './assignors.js';
@@ -146,7 +151,8 @@ export class ClassicMembersOfConsumerGroups {
     // last member of the consumer protocol turns the group classic.
     const replacedId = p.groupInstanceId === null ? undefined : group.staticMembers.get(p.groupInstanceId);
     const downgrade =
-      replacedId !== undefined && (this.heartbeats.migrations?.mayDowngradeReplacing(group, replacedId) ?? false);
+      replacedId !== undefined &&
+      (this.heartbeats.migrations?.mayDowngradeReplacing(group, replacedId) ?? false);
 
     const { member, isNew } =
       p.groupInstanceId === null
@@ -375,7 +381,11 @@ export class ClassicMembersOfConsumerGroups {
   }
 
   /** Kafka's scheduleConsumerGroupSyncTimeout: a SyncGroup within the rebalance timeout, or fenced. */
-  private scheduleSyncTimeout(group: ConsumerGroup, member: ConsumerMember, rebalanceTimeoutMs: number): void {
+  private scheduleSyncTimeout(
+    group: ConsumerGroup,
+    member: ConsumerMember,
+    rebalanceTimeoutMs: number,
+  ): void {
     this.timers.cancel(member.syncTimer);
     const timer = this.timers.schedule(rebalanceTimeoutMs, () =>
       this.fenceOnTimeout(group, member.memberId, (m) => m.syncTimer === timer, 'did not sync in time'),

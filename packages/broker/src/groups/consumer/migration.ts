@@ -21,9 +21,9 @@ import { ErrorCode } from '@kch/protocol';
 import type { Logger } from '../../logger.js';
 import type { BrokerConfig } from '../../options.js';
 import {
-  CONSUMER_PROTOCOL_TYPE,
   type ClassicGroup,
   ClassicMember,
+  CONSUMER_PROTOCOL_TYPE,
   joinError,
   syncError,
 } from '../classic/group.js';
