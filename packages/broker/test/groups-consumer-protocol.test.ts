@@ -147,6 +147,21 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(a5.errorCode).toBe(ErrorCode.FENCED_MEMBER_EPOCH);
   });
 
+  it('takes an empty SubscribedTopicRegex (librdkafka sends one on each full heartbeat) as no change', async () => {
+    await createTopic('cg-re0', 1);
+    // v1: the member makes its id.
+    const full = { groupId: 'cg-re0', memberId: 'member-re0', rebalanceTimeoutMs: 30_000 };
+    const subscription = { subscribedTopicNames: ['cg-re0'], subscribedTopicRegex: '' };
+    const a = await heartbeat({ ...full, ...subscription, memberEpoch: 0, topicPartitions: [] }, client, 1);
+    expect(a.memberEpoch).toBe(1);
+    const again = await heartbeat(
+      { ...full, ...subscription, memberEpoch: 1, topicPartitions: owned('cg-re0', [0]) },
+      client,
+      1,
+    );
+    expect(again).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 1 });
+  });
+
   it('refuses invalid requests as Kafka does', async () => {
     const cases: [Partial<ConsumerGroupHeartbeatRequest>, number][] = [
       [

@@ -10,7 +10,7 @@ Start a broker on port 19092 (groupInitialRebalanceDelayMs 0, memory storage), t
   LD_LIBRARY_PATH=<librdkafka >= 2.10 src dir> /usr/bin/python3 \
     packages/broker/test/scripts/kip848-migration-librdkafka.py [range|cooperative-sticky]
 """
-import sys, threading, time
+import json, os, subprocess, sys, threading, time
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -35,10 +35,14 @@ assignments = {}
 lock = threading.Lock()
 stop = {}
 
+KCH = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'cli', 'dist', 'main.js')
+
 def group_type():
-    for g in a.list_consumer_groups().result().valid:
-        if g.group_id == GROUP:
-            return '%s %s' % (getattr(g, 'type', '?'), g.state)
+    # `kch groups list --json` shows each group's type (ListGroups v5).
+    out = subprocess.run(['node', KCH, 'groups', 'list', '--json', '-b', BOOT], capture_output=True, text=True).stdout
+    for g in json.loads(out or '[]'):
+        if g.get('group') == GROUP:
+            return '%s %s' % (g.get('type'), g.get('state'))
     return 'none'
 
 def run(name, protocol):
@@ -50,7 +54,7 @@ def run(name, protocol):
     c = Consumer(conf)
     def on_assign(c_, parts):
         with lock:
-            if c_.rebalance_protocol() == 'COOPERATIVE' or protocol == 'consumer':
+            if STRATEGY == 'cooperative-sticky' or protocol == 'consumer':
                 assignments[name] = sorted(set(assignments.get(name, [])) | {x.partition for x in parts})
             else:
                 assignments[name] = sorted(x.partition for x in parts)

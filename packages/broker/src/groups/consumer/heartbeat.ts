@@ -212,8 +212,10 @@ export class ConsumerHeartbeats {
       updated.subscribedTopicNames = [...p.subscribedTopicNames].sort();
       bump = true;
     }
-    if (p.subscribedTopicRegex !== null && p.subscribedTopicRegex !== member.subscribedTopicRegex) {
-      updated.subscribedTopicRegex = p.subscribedTopicRegex === '' ? null : p.subscribedTopicRegex;
+    // "" is no regex (librdkafka sends it on each full heartbeat): kept as null, and no change.
+    const regex = p.subscribedTopicRegex === '' ? null : p.subscribedTopicRegex;
+    if (p.subscribedTopicRegex !== null && regex !== member.subscribedTopicRegex) {
+      updated.subscribedTopicRegex = regex;
       bump = true;
     }
     group.members.set(updated.memberId, updated);
