@@ -75,6 +75,14 @@ export const brokerOptionsSchema = z.object({
     .array(z.enum(['uniform', 'range']))
     .min(1)
     .default(['uniform', 'range']),
+  /**
+   * Which conversions between classic and KIP-848 consumer groups happen online
+   * (group.consumer.migration.policy): a consumer-protocol member joining a classic group upgrades
+   * it, the last one leaving a group of classic members downgrades it.
+   */
+  consumerGroupMigrationPolicy: z
+    .enum(['disabled', 'upgrade', 'downgrade', 'bidirectional'])
+    .default('bidirectional'),
   /** How long committed offsets of an empty group are kept (offsets.retention.minutes, in ms). */
   offsetsRetentionMs: positiveInt.default(7 * 24 * 3600 * 1000),
 

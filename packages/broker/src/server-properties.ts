@@ -106,6 +106,17 @@ function general(reader: PropertyReader, options: PropertiesBrokerOptions): void
       reader.error(`group.consumer.assignors must list uniform and/or range, got ${assignors.value}`);
     else options.consumerGroupAssignors = names as ('uniform' | 'range')[];
   }
+  const migration = reader.get('group.consumer.migration.policy');
+  if (migration) {
+    // Kafka's CaseInsensitiveValidString.
+    const policy = migration.value.trim().toLowerCase();
+    if (policy === 'disabled' || policy === 'upgrade' || policy === 'downgrade' || policy === 'bidirectional')
+      options.consumerGroupMigrationPolicy = policy;
+    else
+      reader.error(
+        `group.consumer.migration.policy must be one of disabled, upgrade, downgrade, bidirectional, got ${migration.value}`,
+      );
+  }
   const retentionMinutes = reader.number(reader.get('offsets.retention.minutes'), 'int', 1);
   if (retentionMinutes !== undefined) options.offsetsRetentionMs = retentionMinutes * 60_000;
 

@@ -10,6 +10,13 @@ import { RawClient } from '@kch/kafka-connection';
 import { type ConsumerGroupHeartbeatRequest, ErrorCode } from '@kch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from './helpers/broker.js';
+import {
+  classicJoinRequest,
+  consumerHeartbeat,
+  consumerJoin,
+  createTopicWithId,
+  partitionsIn,
+} from './helpers/kip848.js';
 
 let b: RunningBroker;
 let client: RawClient;
@@ -24,59 +31,23 @@ afterAll(async () => {
   await b?.close();
 });
 
-async function createTopic(name: string, partitions: number, c = client): Promise<string> {
-  const r = await c.send('CreateTopics', 7, {
-    topics: [{ name, numPartitions: partitions, replicationFactor: 1 }],
-    timeoutMs: 10_000,
-  });
-  expect(r.topics[0]!.errorCode).toBe(ErrorCode.NONE);
-  topicIds.set(name, r.topics[0]!.topicId);
-  return r.topics[0]!.topicId;
-}
+const createTopic = (name: string, partitions: number, c = client) =>
+  createTopicWithId(c, topicIds, name, partitions);
 
-function heartbeat(fields: Partial<ConsumerGroupHeartbeatRequest>, c = client, version = 0) {
-  return c.send('ConsumerGroupHeartbeat', version, {
-    groupId: 'g',
-    memberId: '',
-    memberEpoch: 0,
-    instanceId: null,
-    rackId: null,
-    rebalanceTimeoutMs: -1,
-    subscribedTopicNames: null,
-    subscribedTopicRegex: null,
-    serverAssignor: null,
-    topicPartitions: null,
-    ...fields,
-  });
-}
+const heartbeat = (fields: Partial<ConsumerGroupHeartbeatRequest>, c = client, version = 0) =>
+  consumerHeartbeat(c, fields, version);
 
-/** A join at epoch 0 (a full request). */
-function join(
+const join = (
   groupId: string,
   topics: string[],
   extra: Partial<ConsumerGroupHeartbeatRequest> = {},
   c = client,
-) {
-  return heartbeat(
-    {
-      groupId,
-      memberEpoch: 0,
-      rebalanceTimeoutMs: 30_000,
-      subscribedTopicNames: topics,
-      topicPartitions: [],
-      ...extra,
-    },
-    c,
-  );
-}
+) => consumerJoin(c, groupId, topics, extra);
 
-/** A member's partitions of one topic, from a heartbeat answer. */
-function partitionsOf(
+const partitionsOf = (
   assignment: { topicPartitions: { topicId: string; partitions: number[] }[] } | null,
   topic: string,
-) {
-  return assignment?.topicPartitions.find((t) => t.topicId === topicIds.get(topic))?.partitions ?? [];
-}
+) => partitionsIn(topicIds, assignment, topic);
 
 const owned = (topic: string, partitions: number[]) => [{ topicId: topicIds.get(topic)!, partitions }];
 
@@ -174,6 +145,21 @@ describe('ConsumerGroupHeartbeat', () => {
       topicPartitions: owned('cg-t', [0]),
     });
     expect(a5.errorCode).toBe(ErrorCode.FENCED_MEMBER_EPOCH);
+  });
+
+  it('takes an empty SubscribedTopicRegex (librdkafka sends one on each full heartbeat) as no change', async () => {
+    await createTopic('cg-re0', 1);
+    // v1: the member makes its id.
+    const full = { groupId: 'cg-re0', memberId: 'member-re0', rebalanceTimeoutMs: 30_000 };
+    const subscription = { subscribedTopicNames: ['cg-re0'], subscribedTopicRegex: '' };
+    const a = await heartbeat({ ...full, ...subscription, memberEpoch: 0, topicPartitions: [] }, client, 1);
+    expect(a.memberEpoch).toBe(1);
+    const again = await heartbeat(
+      { ...full, ...subscription, memberEpoch: 1, topicPartitions: owned('cg-re0', [0]) },
+      client,
+      1,
+    );
+    expect(again).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 1 });
   });
 
   it('refuses invalid requests as Kafka does', async () => {
@@ -437,23 +423,23 @@ describe('consumer groups beside classic groups', () => {
   it('shows each group with its type; one id names one group of one type', async () => {
     await createTopic('cg-c', 1);
     const classicJoin = (groupId: string, memberId: string) =>
-      client.send('JoinGroup', 9, {
-        groupId,
-        sessionTimeoutMs: 30_000,
-        rebalanceTimeoutMs: 30_000,
-        memberId,
-        groupInstanceId: null,
-        protocolType: 'consumer',
-        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
-        reason: null,
-      });
+      classicJoinRequest(
+        client,
+        { groupId, memberId, protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null },
+        9,
+      );
     // KIP-394: the member id comes with MEMBER_ID_REQUIRED; join again with it.
     const classic = await classicJoin('classic-1', '');
     expect((await classicJoin('classic-1', classic.memberId)).errorCode).toBe(ErrorCode.NONE);
-    expect((await join('classic-1', ['cg-c'])).errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    // Its member's metadata is no consumer protocol subscription: it cannot become a consumer group
+    // (groups-migration.test.ts converts groups that can).
+    const upgrade = await join('classic-1', ['cg-c']);
+    expect(upgrade.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(upgrade.errorMessage).toMatch(/^Cannot upgrade the classic group classic-1/);
     await join('cg-5', ['cg-c']);
+    // A classic member may join a consumer group with members (groups-migration.test.ts).
     const rejoin = await classicJoin('cg-5', '');
-    expect(rejoin.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(rejoin.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
 
     const list = await client.send('ListGroups', 5, { statesFilter: [], typesFilter: [] });
     const byId = new Map(list.groups.map((g) => [g.groupId, g]));

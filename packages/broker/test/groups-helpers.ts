@@ -20,6 +20,7 @@ export const CONFIG: GroupCoordinatorConfig = {
   consumerGroupHeartbeatIntervalMs: 5_000,
   consumerGroupMaxSize: 2_147_483_647,
   consumerGroupAssignors: ['uniform', 'range'],
+  consumerGroupMigrationPolicy: 'bidirectional',
 };
 
 /** Topics that exist: "orders" (3 partitions) and "events" (2). */

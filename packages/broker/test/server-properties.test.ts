@@ -346,6 +346,7 @@ group.consumer.session.timeout.ms=30000
 group.consumer.heartbeat.interval.ms=2000
 group.consumer.max.size=10
 group.consumer.assignors=range, uniform
+group.consumer.migration.policy=Upgrade
 offsets.retention.minutes=60
 log.cleaner.enable=false
 log.cleaner.backoff.ms=500
@@ -371,6 +372,7 @@ compression.type=zstd
       consumerGroupHeartbeatIntervalMs: 2000,
       consumerGroupMaxSize: 10,
       consumerGroupAssignors: ['range', 'uniform'],
+      consumerGroupMigrationPolicy: 'upgrade',
       offsetsRetentionMs: 3_600_000,
       logCleanerEnable: false,
       logCleanerBackoffMs: 500,
@@ -380,6 +382,9 @@ compression.type=zstd
     });
     expect(fromText('group.consumer.assignors=sticky').errors).toEqual([
       'group.consumer.assignors must list uniform and/or range, got sticky',
+    ]);
+    expect(fromText('group.consumer.migration.policy=sideways').errors).toEqual([
+      'group.consumer.migration.policy must be one of disabled, upgrade, downgrade, bidirectional, got sideways',
     ]);
     expect(fromText('log.retention.minutes=30\nlog.retention.hours=1').options.topicDefaults).toEqual({
       'retention.ms': '1800000',

@@ -12,7 +12,8 @@
  *   (rebalance.ts), SyncGroup, Heartbeat and LeaveGroup (members.ts), the admin views (views.ts).
  *   KIP-848 consumer groups sit beside it in consumer/: their store (groups.ts, sharing group ids
  *   with the classic registry), ConsumerGroupHeartbeat (heartbeat.ts), the member reconciliation
- *   (reconcile.ts) and the server-side assignors (assignors.ts);
+ *   (reconcile.ts), the server-side assignors (assignors.ts), the classic members of consumer
+ *   groups (classic-members.ts) and the online migration between the two types (migration.ts);
  * - committed offsets (OffsetMetadataManager): offsets.ts, for groups of any protocol; transactional
  *   offset commits are to join it there.
  * Where Kafka 3 and 4 differ, Kafka 4 wins; the places are marked. Kafka's purgatories become timers
@@ -66,6 +67,7 @@ import {
   type ListedGroup,
   listGroups,
 } from './classic/views.js';
+import { ClassicMembersOfConsumerGroups } from './consumer/classic-members.js';
 import { ConsumerGroups, type DescribedConsumerGroup } from './consumer/groups.js';
 import {
   type HeartbeatParams as ConsumerHeartbeatParams,
@@ -74,6 +76,7 @@ import {
   heartbeatError,
   type TopicsView,
 } from './consumer/heartbeat.js';
+import { GroupMigration } from './consumer/migration.js';
 import { groupSlot } from './group-slots.js';
 import {
   type CommitOffsetsParams,
@@ -123,6 +126,7 @@ export type GroupCoordinatorConfig = Pick<
   | 'consumerGroupHeartbeatIntervalMs'
   | 'consumerGroupMaxSize'
   | 'consumerGroupAssignors'
+  | 'consumerGroupMigrationPolicy'
 >;
 
 export interface GroupCoordinatorOptions {
@@ -181,6 +185,8 @@ export class GroupCoordinator {
   private readonly offsets: OffsetManager;
   private readonly consumerGroups: ConsumerGroups;
   private readonly heartbeats: ConsumerHeartbeats;
+  /** JoinGroup, SyncGroup, Heartbeat and LeaveGroup of classic members of consumer groups. */
+  private readonly classicInConsumer: ClassicMembersOfConsumerGroups;
   private readonly topicName: (topicId: string) => string;
 
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -229,9 +235,27 @@ export class GroupCoordinator {
         return t && { topicId: t.record.topicId, partitions: t.logs.length };
       },
       names: () => (topics?.list?.() ?? []).map((t) => t.record.name),
+      nameOf: (topicId) => topics?.getById?.(topicId)?.record.name,
     };
     this.topicName = (topicId) => topics?.getById?.(topicId)?.record.name ?? '';
     this.heartbeats = new ConsumerHeartbeats(config, this.consumerGroups, topicsView, this.timers, logger);
+    this.heartbeats.migrations = new GroupMigration(
+      config,
+      this.groups,
+      rebalancer,
+      this.consumerGroups,
+      this.heartbeats,
+      topicsView,
+      logger,
+    );
+    this.classicInConsumer = new ClassicMembersOfConsumerGroups(
+      config,
+      this.consumerGroups,
+      this.heartbeats,
+      topicsView,
+      this.timers,
+      logger,
+    );
     this.offsets = new OffsetManager({
       config,
       storage,
@@ -375,10 +399,9 @@ export class GroupCoordinator {
       return Promise.resolve(joinError(p.memberId, ErrorCode.NOT_COORDINATOR));
     const consumer = this.consumerGroups.get(p.groupId);
     if (consumer) {
-      // Kafka converts an empty consumer group to a classic one on a classic join; classic members
-      // in a consumer group with members (Kafka 4's online migration) are not served.
-      if (consumer.members.size > 0)
-        return Promise.resolve(joinError(p.memberId, ErrorCode.GROUP_ID_NOT_FOUND));
+      // A consumer group with members takes classic members (whatever the migration policy, as
+      // Kafka); an empty one is replaced by a classic group.
+      if (consumer.members.size > 0) return Promise.resolve(this.classicInConsumer.join(consumer, p));
       this.consumerGroups.remove(p.groupId);
     }
     return this.join.joinGroup(p);
@@ -416,6 +439,8 @@ export class GroupCoordinator {
     if (p.groupId === '') return Promise.resolve(syncError(ErrorCode.INVALID_GROUP_ID));
     if (this.closed) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
     if (!this.coordinates(p.groupId)) return Promise.resolve(syncError(ErrorCode.NOT_COORDINATOR));
+    const consumer = this.consumerGroups.get(p.groupId);
+    if (consumer) return Promise.resolve(this.classicInConsumer.sync(consumer, p));
     return this.members.syncGroup(p);
   }
 
@@ -424,6 +449,8 @@ export class GroupCoordinator {
     if (p.groupId === '') return ErrorCode.INVALID_GROUP_ID;
     if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (!this.coordinates(p.groupId)) return ErrorCode.NOT_COORDINATOR;
+    const consumer = this.consumerGroups.get(p.groupId);
+    if (consumer) return this.classicInConsumer.heartbeat(consumer, p);
     return this.members.heartbeat(p);
   }
 
@@ -432,6 +459,8 @@ export class GroupCoordinator {
     if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
     if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
     if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
+    const consumer = this.consumerGroups.get(groupId);
+    if (consumer) return this.classicInConsumer.leave(consumer, leaving);
     return this.members.leaveGroup(groupId, leaving);
   }
 

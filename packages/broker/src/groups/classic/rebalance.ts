@@ -157,7 +157,8 @@ export class ClassicRebalancer {
     group.pendingSyncMembers.clear();
   }
 
-  private computeSubscribedTopics(group: ClassicGroup): Set<string> | null {
+  /** The topics the members subscribe to (consumer protocol); null when unknown. */
+  computeSubscribedTopics(group: ClassicGroup): Set<string> | null {
     if (!group.isConsumerGroup) return null;
     if (group.size === 0) return new Set();
     if (group.protocolName === null) return null;

@@ -1,8 +1,8 @@
 /**
  * The KIP-848 consumer groups this coordinator knows, beside the classic ones (../registry.ts): one
  * group id names one group of either type. A consumer group is created by a first heartbeat, in
- * place of nothing or of an empty classic group (whose committed offsets it keeps); a heartbeat for
- * a classic group with members gets GROUP_ID_NOT_FOUND, as Kafka's with online migration disabled.
+ * place of nothing or of an empty classic group (whose committed offsets it keeps); a classic group
+ * with members is converted instead, if `group.consumer.migration.policy` allows (migration.ts).
  * Committed offsets stay with the offset manager for both types (../offsets.ts): it holds them under
  * an empty classic entry of the same id, which views skip. Membership is in memory only, as classic
  * membership is.
@@ -13,7 +13,7 @@ import type { BrokerEvents } from '../../events.js';
 import { listFilter } from '../list-filter.js';
 import type { CommitOffsetsParams } from '../offsets.js';
 import type { GroupRegistry } from '../registry.js';
-import { ConsumerGroup } from './group.js';
+import { ConsumerGroup, type ConsumerMember } from './group.js';
 import { type ConsumerGroupStore, fromAssignment } from './heartbeat.js';
 
 export interface ConsumerListedGroup {
@@ -51,7 +51,12 @@ export class ConsumerGroups implements ConsumerGroupStore {
     return group;
   }
 
-  /** Forgets a consumer group (deleted, or an empty one replaced by a classic group). */
+  /** A consumer group converted from a classic one (migration.ts). */
+  adopt(group: ConsumerGroup): void {
+    this.groups.set(group.groupId, group);
+  }
+
+  /** Forgets a consumer group (deleted, replaced by a classic group, or converted to one). */
   remove(groupId: string): void {
     this.groups.delete(groupId);
   }
@@ -119,7 +124,8 @@ export class ConsumerGroups implements ConsumerGroupStore {
   /**
    * Kafka's ConsumerGroup.validateOffsetCommit: NONE or the error. Without a member epoch only an
    * empty group takes commits (admin, manual assignment); a member commits with OffsetCommit v9+ and
-   * its current member epoch, else STALE_MEMBER_EPOCH.
+   * its current member epoch, else STALE_MEMBER_EPOCH. A classic member commits with any version and
+   * its generation (its member epoch), else ILLEGAL_GENERATION.
    */
   validateOffsetCommit(group: ConsumerGroup, p: CommitOffsetsParams): number {
     if (p.generationId < 0 && group.members.size === 0) return ErrorCode.NONE;
@@ -127,8 +133,8 @@ export class ConsumerGroups implements ConsumerGroupStore {
       return ErrorCode.NONE;
     const member = group.members.get(p.memberId);
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (!p.transactional && p.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
-    return p.generationId === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
+    if (!p.transactional && member.classic === null && p.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    return memberEpochError(member, p.generationId);
   }
 
   /** Kafka's ConsumerGroup.validateOffsetFetch (OffsetFetch v9+ with a member id and epoch). */
@@ -136,6 +142,12 @@ export class ConsumerGroups implements ConsumerGroupStore {
     if (memberId === null && memberEpoch < 0) return ErrorCode.NONE;
     const member = memberId === null ? undefined : group.members.get(memberId);
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
-    return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
+    return memberEpochError(member, memberEpoch);
   }
+}
+
+/** Kafka's ConsumerGroup.validateMemberEpoch: a classic member's generation is its member epoch. */
+function memberEpochError(member: ConsumerMember, received: number): number {
+  if (received === member.memberEpoch) return ErrorCode.NONE;
+  return member.classic !== null ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
 }

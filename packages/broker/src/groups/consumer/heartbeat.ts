@@ -4,7 +4,9 @@
  * member leaving for a while) of the members; fencing by member epoch; the group epoch bumped by
  * membership, subscription and partition count changes; the target assignment computed by the
  * server-side assignor once the group epoch moved past it; each member reconciled toward it
- * (reconcile.ts); the session and rebalance timeouts. Everything runs to completion on one thread, as
+ * (reconcile.ts); the session and rebalance timeouts. A join to a classic group with members may
+ * upgrade it, and the last member of this protocol leaving a group of classic members may downgrade
+ * it (migration.ts, through GroupMigrations). Everything runs to completion on one thread, as
  * the classic side (../coordinator.ts says why no event queue is needed).
  */
 import { type ConsumerGroupHeartbeatRequest, ErrorCode } from '@kch/protocol';
@@ -13,7 +15,7 @@ import type { Logger } from '../../logger.js';
 import type { CoordinatorTimers } from '../timers.js';
 import { ASSIGNORS, type Assignment, type AssignorMember } from './assignors.js';
 import {
-  type ConsumerGroup,
+  ConsumerGroup,
   type ConsumerMember,
   LEAVE_GROUP_MEMBER_EPOCH,
   LEAVE_GROUP_STATIC_MEMBER_EPOCH,
@@ -34,6 +36,24 @@ export interface ConsumerGroupConfig {
 export interface TopicsView {
   byName(name: string): { topicId: string; partitions: number } | undefined;
   names(): Iterable<string>;
+  /** The name of a topic id; undefined for a topic that no longer exists. */
+  nameOf(topicId: string): string | undefined;
+}
+
+/**
+ * The conversions between classic and consumer groups (migration.ts), as the heartbeat sees them:
+ * a join to a classic group with members may upgrade it, and fencing the last member of the
+ * consumer protocol may downgrade the group.
+ */
+export interface GroupMigrations {
+  /** The classic group converted to a consumer group, or why not (GROUP_ID_NOT_FOUND, GROUP_MAX_SIZE_REACHED). */
+  upgrade(groupId: string): ConsumerGroup | { code: number; message: string };
+  /** Whether removing the member turned the group into a classic one (the member is gone then). */
+  maybeDowngrade(group: ConsumerGroup, fenced: ConsumerMember): boolean;
+  /** Whether the group may become classic once a classic static member replaces this member. */
+  mayDowngradeReplacing(group: ConsumerGroup, replacedMemberId: string): boolean;
+  /** The group, now of classic members only after such a replacement, becomes a classic group. */
+  downgradeReplacing(group: ConsumerGroup): void;
 }
 
 /** A ConsumerGroupHeartbeat request with its version and the client's id and host. */
@@ -55,7 +75,7 @@ export interface HeartbeatResult {
 /** The groups' store the heartbeat works on (consumer/registry of the coordinator). */
 export interface ConsumerGroupStore {
   get(groupId: string): ConsumerGroup | undefined;
-  /** A new consumer group; false when a non-empty classic group holds the id. */
+  /** A new consumer group; undefined when a non-empty classic group holds the id. */
   create(groupId: string): ConsumerGroup | undefined;
   changed(group: ConsumerGroup): void;
 }
@@ -86,6 +106,9 @@ export function heartbeatError(errorCode: number, errorMessage: string | null = 
 }
 
 export class ConsumerHeartbeats {
+  /** Set by the coordinator: without it, groups never change type while they have members. */
+  migrations: GroupMigrations | undefined;
+
   constructor(
     private readonly config: ConsumerGroupConfig,
     private readonly groups: ConsumerGroupStore,
@@ -151,9 +174,14 @@ export class ConsumerHeartbeats {
     let group = this.groups.get(p.groupId);
     if (!group) {
       if (p.memberEpoch !== 0) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${p.groupId} not found.`);
-      group =
-        this.groups.create(p.groupId) ??
-        fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${p.groupId} is not a consumer group`);
+      group = this.groups.create(p.groupId);
+      if (!group) {
+        const upgraded = this.migrations?.upgrade(p.groupId) ?? {
+          code: ErrorCode.GROUP_ID_NOT_FOUND,
+          message: `Group ${p.groupId} is not a consumer group`,
+        };
+        group = upgraded instanceof ConsumerGroup ? upgraded : fail(upgraded.code, upgraded.message);
+      }
     }
     if (
       group.members.size >= this.config.consumerGroupMaxSize &&
@@ -170,7 +198,13 @@ export class ConsumerHeartbeats {
 
     // The member's subscription and client details; a new member or a new subscription bumps the epoch.
     let bump = isNew;
-    const updated: ConsumerMember = { ...member, clientId: p.clientId, clientHost: p.clientHost };
+    // A member of this protocol keeps nothing of the classic one (a static member replacing a classic one).
+    const updated: ConsumerMember = {
+      ...member,
+      clientId: p.clientId,
+      clientHost: p.clientHost,
+      classic: null,
+    };
     if (p.rackId !== null) updated.rackId = p.rackId;
     if (p.rebalanceTimeoutMs !== -1) updated.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
     if (p.serverAssignor !== null) updated.serverAssignor = p.serverAssignor;
@@ -178,8 +212,10 @@ export class ConsumerHeartbeats {
       updated.subscribedTopicNames = [...p.subscribedTopicNames].sort();
       bump = true;
     }
-    if (p.subscribedTopicRegex !== null && p.subscribedTopicRegex !== member.subscribedTopicRegex) {
-      updated.subscribedTopicRegex = p.subscribedTopicRegex === '' ? null : p.subscribedTopicRegex;
+    // "" is no regex (librdkafka sends it on each full heartbeat): kept as null, and no change.
+    const regex = p.subscribedTopicRegex === '' ? null : p.subscribedTopicRegex;
+    if (p.subscribedTopicRegex !== null && regex !== member.subscribedTopicRegex) {
+      updated.subscribedTopicRegex = regex;
       bump = true;
     }
     group.members.set(updated.memberId, updated);
@@ -257,16 +293,14 @@ export class ConsumerHeartbeats {
     if (p.memberEpoch === 0) {
       const memberId = p.memberId === '' ? randomUuid() : p.memberId;
       if (!existing) return { member: newMember(memberId, instanceId), isNew: true };
-      if (existing.memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH)
+      // A classic member's instance id is taken over without waiting for its leave (Kafka).
+      if (existing.classic === null && existing.memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH)
         fail(
           ErrorCode.UNRELEASED_INSTANCE_ID,
           `Static member ${existing.memberId} with instance id ${instanceId} is not released yet.`,
         );
       // The new member takes the old one's place, assignment and target: no rebalance.
-      const target = group.targetAssignment.get(existing.memberId);
-      this.removeMember(group, existing, false);
-      if (target) group.targetAssignment.set(memberId, target);
-      return { member: { ...existing, memberId }, isNew: false };
+      return { member: this.replaceStatic(group, existing, memberId), isNew: false };
     }
     if (!existing) fail(ErrorCode.UNKNOWN_MEMBER_ID, `Instance id ${instanceId} is unknown.`);
     if (existing!.memberId !== p.memberId)
@@ -276,6 +310,25 @@ export class ConsumerHeartbeats {
       );
     this.checkEpoch(existing!, p.memberEpoch, owned);
     return { member: existing!, isNew: false };
+  }
+
+  /**
+   * Kafka's replaceMember: a static member rejoining under a new member id takes the old one's place,
+   * assignment and target; no rebalance.
+   */
+  replaceStatic(group: ConsumerGroup, existing: ConsumerMember, memberId: string): ConsumerMember {
+    const target = group.targetAssignment.get(existing.memberId);
+    this.removeMember(group, existing, false);
+    if (target) group.targetAssignment.set(memberId, target);
+    // The old member's timers went with it.
+    return {
+      ...existing,
+      memberId,
+      sessionTimer: undefined,
+      rebalanceTimer: undefined,
+      joinTimer: undefined,
+      syncTimer: undefined,
+    };
   }
 
   /**
@@ -326,8 +379,8 @@ export class ConsumerHeartbeats {
       this.timers.cancel(member.rebalanceTimer);
       this.groups.changed(group);
     } else {
-      this.removeMember(group, member, true);
       this.logger.info('consumer group member left', { groupId: group.groupId, memberId: member.memberId });
+      this.fence(group, member);
     }
     return {
       errorCode: ErrorCode.NONE,
@@ -339,25 +392,46 @@ export class ConsumerHeartbeats {
     };
   }
 
+  /**
+   * Kafka's consumerGroupFenceMember: the member goes and its partitions are reassigned, unless it was
+   * the last member of the consumer protocol among classic ones and the group goes back to classic.
+   */
+  fence(group: ConsumerGroup, member: ConsumerMember): void {
+    if (this.migrations?.maybeDowngrade(group, member)) return;
+    this.removeMember(group, member, true);
+  }
+
   /** The member goes with its timers; `bump`: its partitions are to be reassigned (group epoch + 1). */
   removeMember(group: ConsumerGroup, member: ConsumerMember, bump: boolean): void {
-    this.timers.cancel(member.sessionTimer);
-    this.timers.cancel(member.rebalanceTimer);
+    this.cancelTimers(member);
     group.members.delete(member.memberId);
     group.targetAssignment.delete(member.memberId);
     if (member.instanceId !== null && group.staticMembers.get(member.instanceId) === member.memberId)
       group.staticMembers.delete(member.instanceId);
-    if (bump) {
-      group.subscriptionMetadata = this.subscriptionMetadata(group);
-      group.groupEpoch++;
-      this.groups.changed(group);
-    }
+    if (bump) this.bumpEpoch(group);
   }
 
-  /** group.consumer.session.timeout.ms from the last heartbeat: then the member is fenced. */
-  private scheduleSession(group: ConsumerGroup, member: ConsumerMember): void {
+  /** Kafka's cancelTimers: the member's session, rebalance, join and sync timeouts. */
+  cancelTimers(member: ConsumerMember): void {
+    for (const t of [member.sessionTimer, member.rebalanceTimer, member.joinTimer, member.syncTimer])
+      this.timers.cancel(t);
+  }
+
+  /** Members left: the subscribed topics are computed again and the group epoch moves on. */
+  bumpEpoch(group: ConsumerGroup): void {
+    group.subscriptionMetadata = this.subscriptionMetadata(group);
+    group.groupEpoch++;
+    this.groups.changed(group);
+  }
+
+  /**
+   * group.consumer.session.timeout.ms from the last heartbeat (a classic member's own session timeout
+   * from its last Heartbeat, JoinGroup or SyncGroup): then the member is fenced.
+   */
+  scheduleSession(group: ConsumerGroup, member: ConsumerMember): void {
     this.timers.cancel(member.sessionTimer);
-    member.sessionTimer = this.timers.schedule(this.config.consumerGroupSessionTimeoutMs, () => {
+    const ms = member.classic?.sessionTimeoutMs ?? this.config.consumerGroupSessionTimeoutMs;
+    member.sessionTimer = this.timers.schedule(ms, () => {
       if (
         this.groups.get(group.groupId) !== group ||
         group.members.get(member.memberId)?.sessionTimer !== member.sessionTimer
@@ -367,7 +441,7 @@ export class ConsumerHeartbeats {
         groupId: group.groupId,
         memberId: member.memberId,
       });
-      this.removeMember(group, group.members.get(member.memberId)!, true);
+      this.fence(group, group.members.get(member.memberId)!);
     });
   }
 
@@ -397,7 +471,7 @@ export class ConsumerHeartbeats {
         groupId: group.groupId,
         memberId: current.memberId,
       });
-      this.removeMember(group, current, true);
+      this.fence(group, current);
     });
     after.rebalanceTimer = timer;
   }
@@ -416,7 +490,7 @@ export class ConsumerHeartbeats {
   }
 
   /** Every subscribed topic with its id and partition count, as one comparable string. */
-  private subscriptionMetadata(group: ConsumerGroup): string {
+  subscriptionMetadata(group: ConsumerGroup): string {
     const all = new Map<string, { topicId: string; partitions: number }>();
     for (const m of group.members.values()) for (const [n, t] of this.subscribedTopics(m)) all.set(n, t);
     return [...all]
@@ -426,7 +500,7 @@ export class ConsumerHeartbeats {
   }
 
   /** Kafka's TargetAssignmentBuilder: the assignor's answer for every member, at the group epoch. */
-  private computeTarget(group: ConsumerGroup): void {
+  computeTarget(group: ConsumerGroup): void {
     const name = group.preferredAssignor(this.config.consumerGroupAssignors[0]!);
     const assignor = ASSIGNORS.get(name)!;
     const counts = new Map<string, number>();
