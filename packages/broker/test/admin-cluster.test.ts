@@ -204,6 +204,32 @@ describe('Metadata authorized operations without an authorizer', () => {
   });
 });
 
+describe('Metadata by topic id (v12)', () => {
+  it('answers by the ids alone when any is named, as the Java client asks them (names left "")', async () => {
+    const { broker } = await adminBroker();
+    const a = (await broker.topics.create('by-id-a', 2, {}))!;
+    await broker.topics.create('by-name-b', 1, {});
+    const unknownId = 'AAAAAAAAAAAAAAAAAAAAAQ';
+    // Admin.describeTopics(TopicCollection.ofTopicIds(...)) sends MetadataRequestTopic's default
+    // name, "", beside each id; Kafka's handleTopicMetadataRequest then looks at the ids only, each
+    // once, and leaves out the topics named without an id.
+    const r = await call(broker, metadata, 12, {
+      topics: [
+        { name: '', topicId: a.record.topicId },
+        { name: '', topicId: unknownId },
+        { name: 'by-name-b', topicId: ZERO_UUID },
+        { name: null, topicId: a.record.topicId },
+      ],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    expect(r.topics.map((t) => [t.name, t.topicId, t.errorCode, t.partitions.length])).toEqual([
+      ['by-id-a', a.record.topicId, ErrorCode.NONE, 2],
+      [null, unknownId, ErrorCode.UNKNOWN_TOPIC_ID, 0],
+    ]);
+  });
+});
+
 describe('DescribeTopicPartitions', () => {
   it('pages through all topics in name order with a cursor', async () => {
     const { broker } = await adminBroker({ nodeId: 2 });

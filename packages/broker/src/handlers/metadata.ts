@@ -1,5 +1,5 @@
 import type { Init } from '@kch/protocol';
-import { ErrorCode, KafkaProtocolError, type MetadataResponse } from '@kch/protocol';
+import { ErrorCode, KafkaProtocolError, type MetadataResponse, ZERO_UUID } from '@kch/protocol';
 import { defineHandler, type RequestContext, requester } from '../handler.js';
 import type { Topic } from '../log/topics.js';
 import { topicNameError } from '../log/topics.js';
@@ -56,9 +56,14 @@ export default defineHandler({
         if (allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t.record.name))
           topics.push(describeTopic(t, ctx));
     } else {
-      for (const requested of request.topics ?? []) {
-        topics.push(await lookup(requested.name, requested.topicId, mayCreate, ctx));
-      }
+      const requested = request.topics ?? [];
+      // As Kafka's handleTopicMetadataRequest: a request naming any topic id is answered by its ids
+      // alone, each once, whatever the names beside them (the Java client leaves them "", not null).
+      const ids = new Set(requested.map((t) => t.topicId).filter((id) => id !== ZERO_UUID));
+      if (ids.size > 0) for (const id of ids) topics.push(await lookupById(id, ctx));
+      else
+        for (const t of requested)
+          topics.push(await (t.name === null ? lookupById(t.topicId, ctx) : lookup(t.name, mayCreate, ctx)));
     }
     // Both flags are false before v8, and includeClusterAuthorizedOperations from v11, as the codec reads them.
     if (request.includeTopicAuthorizedOperations) {
@@ -105,25 +110,22 @@ function mayCreateTopic(name: string, ctx: RequestContext): boolean {
   );
 }
 
+/** A topic asked by id: a refused principal gets the id back (ids are not secret), never the name. */
+async function lookupById(topicId: string, ctx: RequestContext): Promise<TopicMetadata> {
+  const byId = await ctx.broker.topics.lookupById(topicId);
+  if (!byId) return { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID };
+  if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, byId.record.name))
+    return { name: null, topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
+  return describeTopic(byId, ctx);
+}
+
 /**
- * One requested topic, as Kafka's handleTopicMetadataRequest answers it: Describe is asked before the
- * topic's existence is looked at, so a refused principal learns nothing of it (by id: the id is not
- * secret, the name is); a topic that would be auto-created needs Create.
+ * One topic asked by name, as Kafka's handleTopicMetadataRequest answers it: Describe is asked before
+ * the topic's existence is looked at, so a refused principal learns nothing of it; a topic that would
+ * be auto-created needs Create.
  */
-async function lookup(
-  name: string | null,
-  topicId: string,
-  mayCreate: boolean,
-  ctx: RequestContext,
-): Promise<TopicMetadata> {
+async function lookup(name: string, mayCreate: boolean, ctx: RequestContext): Promise<TopicMetadata> {
   const { topics, config } = ctx.broker;
-  if (name === null) {
-    const byId = await topics.lookupById(topicId);
-    if (!byId) return { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID };
-    if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, byId.record.name))
-      return { name: null, topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
-    return describeTopic(byId, ctx);
-  }
   if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name))
     return { name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
   const existing = await topics.lookup(name);
