@@ -37,6 +37,7 @@ import { decodeSubscription, encodeAssignment, subscriptionVersion } from '../co
 import type { CoordinatorTimers } from '../timers.js';
 import type { Assignment } from './assignors.js';
 import { type ConsumerGroup, type ConsumerMember, newMember } from './group.js';
+import { fail, GroupRequestError } from './group-error.js';
 import type { ConsumerGroupStore, ConsumerHeartbeats, TopicsView } from './heartbeat.js';
 import { reconcile } from './reconcile.js';
 
@@ -45,22 +46,9 @@ export type ClassicMembersConfig = Pick<
   'groupMinSessionTimeoutMs' | 'groupMaxSessionTimeoutMs' | 'consumerGroupMaxSize'
 >;
 
-class ClassicMemberError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const fail = (code: number, message: string): never => {
-  throw new ClassicMemberError(code, message);
-};
-
 /** The error code of what a request step threw: Kafka's answer for its exception. */
 function errorCodeOf(e: unknown): number {
-  if (e instanceof ClassicMemberError) return e.code;
+  if (e instanceof GroupRequestError) return e.code;
   throw e;
 }
 

@@ -21,6 +21,7 @@ import {
   LEAVE_GROUP_STATIC_MEMBER_EPOCH,
   newMember,
 } from './group.js';
+import { fail, GroupRequestError } from './group-error.js';
 import { reconcile } from './reconcile.js';
 import { compileTopicRegex, matchingTopics } from './regex.js';
 
@@ -79,19 +80,6 @@ export interface ConsumerGroupStore {
   create(groupId: string): ConsumerGroup | undefined;
   changed(group: ConsumerGroup): void;
 }
-
-class HeartbeatError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const fail = (code: number, message: string): never => {
-  throw new HeartbeatError(code, message);
-};
 
 /** A heartbeat answered with an error: no member, epoch or assignment. */
 export function heartbeatError(errorCode: number, errorMessage: string | null = null): HeartbeatResult {
@@ -165,7 +153,7 @@ export class ConsumerHeartbeats {
         return this.leave(p);
       return this.regular(p);
     } catch (e) {
-      if (e instanceof HeartbeatError) return heartbeatError(e.code, e.message);
+      if (e instanceof GroupRequestError) return heartbeatError(e.code, e.message);
       throw e;
     }
   }
