@@ -418,12 +418,14 @@ describe('features (DescribeFeatures)', () => {
       expect(r.errorCode).toBe(ErrorCode.NONE);
       if (v < 3) continue;
       expect(r.supportedFeatures).toEqual([
-        { name: 'group.version', minVersion: 0, maxVersion: 0 },
+        { name: 'group.version', minVersion: 0, maxVersion: 1 },
         { name: 'metadata.version', minVersion: 7, maxVersion: 21 },
         { name: 'transaction.version', minVersion: 0, maxVersion: 0 },
       ]);
-      // Level 0 features are left out; a client reads transaction.version 2 as EndTxn v5, not served.
+      // group.version 1: KIP-848 is served. Level 0 features are left out; a client reads
+      // transaction.version 2 as EndTxn v5, not served.
       expect(r.finalizedFeatures).toEqual([
+        { name: 'group.version', maxVersionLevel: 1, minVersionLevel: 1 },
         { name: 'metadata.version', maxVersionLevel: 21, minVersionLevel: 21 },
       ]);
       expect(r.finalizedFeaturesEpoch).toBe(0n);
