@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipEachUnless } from '../../broker/test/helpers/skip.js';
-import { type ClickHouseStorage, clickhouseStorage } from '../src/index.js';
+import { type ClickHouseStorage, clickhouseStorage, StorageError } from '../src/index.js';
 import { runClusterStoreContract } from '../src/testing/cluster.js';
 import { type SharedClickHouse, startSharedClickHouse } from './shared-clickhouse.js';
 import { startZooKeeper, type ZooKeeper, zookeeperRequirement } from './zookeeper.js';
@@ -62,9 +62,24 @@ describe('producer ids of brokers sharing a database through Keeper', () => {
     return pair;
   }
 
+  /**
+   * One id, asked again after a retriable failure as a client asks InitProducerId again: under a
+   * loaded CI, ClickHouse's Keeper session may be lost for a moment ("Connection loss"), which the
+   * storage reports as a retriable UNAVAILABLE; what the tests assert is which ids are handed out.
+   */
+  async function allocate(s: ClickHouseStorage): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await s.allocateProducerId();
+      } catch (e) {
+        if (!(e instanceof StorageError && e.retriable) || attempt === 5) throw e;
+      }
+    }
+  }
+
   /** `count` ids from each storage, all asked for at once. */
   async function allocateAll(pair: ClickHouseStorage[], count: number): Promise<number[]> {
-    const calls = pair.flatMap((s) => Array.from({ length: count }, () => s.allocateProducerId()));
+    const calls = pair.flatMap((s) => Array.from({ length: count }, () => allocate(s)));
     return Promise.all(calls);
   }
 
