@@ -38,7 +38,7 @@ import type { CoordinatorTimers } from '../timers.js';
 import type { Assignment } from './assignors.js';
 import { type ConsumerGroup, type ConsumerMember, newMember } from './group.js';
 import { fail, GroupRequestError } from './group-error.js';
-import type { ConsumerGroupStore, ConsumerHeartbeats, TopicsView } from './heartbeat.js';
+import { type ConsumerGroupStore, type ConsumerHeartbeats, sameNames, type TopicsView } from './heartbeat.js';
 import { reconcile } from './reconcile.js';
 
 export type ClassicMembersConfig = Pick<
@@ -160,10 +160,7 @@ export class ClassicMembersOfConsumerGroups {
         protocols: p.protocols.map((x) => ({ name: x.name, metadata: Buffer.from(x.metadata) })),
       },
     };
-    let bump =
-      isNew ||
-      topicNames.length !== member.subscribedTopicNames.length ||
-      topicNames.some((t, i) => t !== member.subscribedTopicNames[i]);
+    let bump = isNew || !sameNames(topicNames, member.subscribedTopicNames);
     group.members.set(updated.memberId, updated);
     if (updated.instanceId !== null) group.staticMembers.set(updated.instanceId, updated.memberId);
 

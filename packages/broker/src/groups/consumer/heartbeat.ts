@@ -537,7 +537,8 @@ function sameAssignment(a: Assignment, b: Assignment): boolean {
   return JSON.stringify(fromAssignment(a)) === JSON.stringify(fromAssignment(b));
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
+/** Whether `a` (in any order) names the same topics as `b`, which is sorted. */
+export function sameNames(a: readonly string[], b: readonly string[]): boolean {
   const x = [...a].sort();
   return x.length === b.length && x.every((n, i) => n === b[i]);
 }
